@@ -1,0 +1,158 @@
+/**
+ * The one place that pins TensorFlow.js. Every other file imports `tf` from
+ * here, so the versions below are the only ones to change, and `mod.ts` works
+ * when imported by URL from a directory with no deno.json of its own.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs@4.22.0";
+// Side-effect imports: each registers its backend with the engine above.
+import "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+import { UsageError } from "./errors.ts";
+
+export { tf };
+
+/** A backend name a user may ask for; `auto` picks the best that starts. */
+export type BackendRequest = "auto" | "webgpu" | "wasm" | "cpu";
+
+/** The backends that can actually run. */
+export type BackendName = Exclude<BackendRequest, "auto">;
+
+/** The backend names accepted by {@linkcode useBackend}, in order of preference. */
+export const BACKEND_REQUESTS: readonly BackendRequest[] = ["auto", "webgpu", "wasm", "cpu"];
+
+/** What started: reported with every metric so numbers can be compared. */
+export interface BackendInfo {
+  /** The tfjs backend now active. */
+  name: BackendName;
+  /** The WebGPU adapter's description, when the backend is webgpu. */
+  adapter?: string;
+  /** Whether that adapter is a software fallback (llvmpipe and the like). */
+  fallbackAdapter?: boolean;
+}
+
+/** A description of the WebGPU adapter this process can see, or null if none. */
+export interface AdapterProbe {
+  description: string;
+  isFallbackAdapter: boolean;
+}
+
+/**
+ * Asks the runtime for a WebGPU adapter without starting a backend.
+ *
+ * @returns the adapter's description and whether it is a software fallback,
+ *   or `null` when the runtime has no WebGPU or no adapter.
+ *
+ * @example Probe for a GPU
+ * ```ts
+ * const probe = await probeWebGpu();
+ * console.log(probe === null ? "no adapter" : probe.description);
+ * ```
+ */
+export async function probeWebGpu(): Promise<AdapterProbe | null> {
+  const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
+  if (!gpu) return null;
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) return null;
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const description = info.description || [info.vendor, info.architecture, info.device]
+    .filter(Boolean).join(" ") ||
+    "unknown adapter";
+  const isFallbackAdapter = Boolean(
+    info.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+  );
+  return { description, isFallbackAdapter };
+}
+
+/**
+ * Starts a tfjs backend and makes it the active one.
+ *
+ * `auto` picks webgpu when the runtime offers a real (non-fallback) adapter,
+ * else wasm, else cpu. A named backend that cannot start is an error that says
+ * what was found, never a silent switch to another backend.
+ *
+ * @param request the backend to start (`auto`, `webgpu`, `wasm` or `cpu`).
+ * @returns what started, with the adapter for webgpu.
+ * @throws {UsageError} for an unknown name or a backend that cannot start.
+ *
+ * @example Start the cpu backend
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * const info = await useBackend("cpu");
+ * strictEqual(info.name, "cpu");
+ * ```
+ */
+export async function useBackend(request: string): Promise<BackendInfo> {
+  if (!(BACKEND_REQUESTS as readonly string[]).includes(request)) {
+    throw new UsageError(
+      `Cannot start backend "${request}": expected one of ${BACKEND_REQUESTS.join(", ")}`,
+    );
+  }
+  if (request === "auto") {
+    const probe = await probeWebGpu();
+    if (probe && !probe.isFallbackAdapter) return await start("webgpu", probe);
+    try {
+      return await start("wasm", null);
+    } catch {
+      return await start("cpu", null);
+    }
+  }
+  const name = request as BackendName;
+  const probe = name === "webgpu" ? await probeWebGpu() : null;
+  if (name === "webgpu" && probe === null) {
+    throw new UsageError(
+      'Cannot start backend "webgpu": this runtime offers no WebGPU adapter ' +
+        "(navigator.gpu is missing or requestAdapter() returned null)",
+    );
+  }
+  return await start(name, probe);
+}
+
+async function start(name: BackendName, probe: AdapterProbe | null): Promise<BackendInfo> {
+  let ok = false;
+  // tfjs's cpu backend prints a "you are running in Node.js" banner when it
+  // starts under IS_NODE (which Deno's Node compatibility sets); lib/ prints
+  // nothing, so the flag is off while that one backend starts. The wasm
+  // backend needs the flag on to load its .wasm file from the npm cache.
+  const isNode = tf.env().getBool("IS_NODE");
+  if (name === "cpu") tf.env().set("IS_NODE", false);
+  try {
+    ok = await tf.setBackend(name);
+    await tf.ready();
+  } catch (error) {
+    throw new UsageError(
+      `Cannot start backend "${name}": ${(error as Error).message}` + describeProbe(probe),
+    );
+  } finally {
+    tf.env().set("IS_NODE", isNode);
+  }
+  if (!ok || tf.getBackend() !== name) {
+    throw new UsageError(`Cannot start backend "${name}": tfjs refused it` + describeProbe(probe));
+  }
+  const info: BackendInfo = { name };
+  if (name === "webgpu" && probe) {
+    info.adapter = probe.description;
+    info.fallbackAdapter = probe.isFallbackAdapter;
+  }
+  return info;
+}
+
+function describeProbe(probe: AdapterProbe | null): string {
+  if (!probe) return "";
+  return ` (adapter "${probe.description}", fallback: ${probe.isFallbackAdapter})`;
+}
+
+/**
+ * Describes a backend in one line, for progress output and metrics.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * strictEqual(describeBackend({ name: "wasm" }), "wasm");
+ * ```
+ */
+export function describeBackend(info: BackendInfo): string {
+  if (info.name !== "webgpu" || !info.adapter) return info.name;
+  return `webgpu (${info.adapter}${info.fallbackAdapter ? ", software fallback" : ""})`;
+}
