@@ -1,0 +1,176 @@
+/**
+ * The gated recurrent unit (d2l §10.2, "Gated Recurrent Units (GRU)"):
+ *
+ *     Z_t = σ(X_t W_xz + H_{t-1} W_hz + b_z)                      update gate
+ *     R_t = σ(X_t W_xr + H_{t-1} W_hr + b_r)                      reset gate
+ *     H̃_t = tanh(X_t W_xh + (R_t ⊙ H_{t-1}) W_hh + b_h)           candidate (d2l)
+ *     H̃_t = tanh(X_t W_xh + R_t ⊙ (H_{t-1} W_hh + b_hh) + b_h)    candidate (resetAfter)
+ *     H_t = Z_t ⊙ H_{t-1} + (1 − Z_t) ⊙ H̃_t
+ *
+ * `resetAfter` is the cuDNN / PyTorch / Keras `reset_after` variant, whose
+ * extra recurrent bias `b_hh` is PyTorch's `b_hn`. Fused gate blocks: z, r, h.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
+import type { FusedWeights, NamedWeights, RecurrentCell, State } from "./types.ts";
+import { fusedToNamed, inputProjection, namedToFused, tidy } from "./_fused.ts";
+import { type BoundStep, makeCell } from "./_cell.ts";
+import type { InitName } from "./init.ts";
+
+/** Options of the gru step: where the reset gate applies. */
+export interface GruStepOptions {
+  /** Reset gate after the recurrent matmul (needs `weights.bhh`). @default false */
+  resetAfter?: boolean;
+}
+
+/** Every gate of one gru step, each `[B, H]`. */
+export interface GruGates {
+  /** Update gate Z_t. */
+  z: tf.Tensor2D;
+  /** Reset gate R_t. */
+  r: tf.Tensor2D;
+  /** Candidate state H̃_t. */
+  hTilde: tf.Tensor2D;
+  /** New hidden state H_t. */
+  h: tf.Tensor2D;
+}
+
+/**
+ * The recurrent half of a gru step, given the input projection
+ * `xw = X_t [W_xz W_xr W_xh] + [b_z b_r b_h]` `[B, 3H]`.
+ * Used by `runSequence`, which projects the whole sequence at once.
+ */
+export function gruRecurrentGates(
+  weights: FusedWeights,
+  xw: tf.Tensor2D,
+  state: State,
+  options: GruStepOptions = {},
+): GruGates {
+  const H = state.h.shape[1];
+  if (options.resetAfter && weights.bhh === undefined) {
+    throw new UsageError("Cannot run a resetAfter gru step: weights.bhh is missing");
+  }
+  const [xzr, xh] = tf.split(xw, [2 * H, H], 1); // [B, 2H], [B, H]
+  let hzr: tf.Tensor2D, hh: tf.Tensor2D; // H W_h for the z, r blocks [B, 2H]; candidate [B, H]
+  let z: tf.Tensor2D, r: tf.Tensor2D;
+  if (options.resetAfter) {
+    // One recurrent matmul for all three blocks; R multiplies its candidate part afterwards.
+    [hzr, hh] = tf.split(tf.matMul(state.h, weights.Wh), [2 * H, H], 1);
+    [z, r] = tf.split(tf.sigmoid(tf.add(xzr, hzr)), 2, 1) as tf.Tensor2D[];
+    hh = tf.mul(r, tf.add(hh, weights.bhh!)); // R ⊙ (H W_hh + b_hh)
+  } else {
+    // The candidate needs R first: its matmul reads R ⊙ H.
+    const [Whzr, Whh] = tf.split(weights.Wh, [2 * H, H], 1); // [H, 2H], [H, H]
+    hzr = tf.matMul(state.h, Whzr);
+    [z, r] = tf.split(tf.sigmoid(tf.add(xzr, hzr)), 2, 1) as tf.Tensor2D[];
+    hh = tf.matMul(tf.mul(r, state.h), Whh); // (R ⊙ H) W_hh
+  }
+  const hTilde = tf.tanh(tf.add<tf.Tensor2D>(xh, hh));
+  const h = tf.add<tf.Tensor2D>(tf.mul(z, state.h), tf.mul(tf.sub(1, z), hTilde));
+  return { z, r, hTilde, h };
+}
+
+/**
+ * Every gate of one gru step, `x` `[B, D]` and `state.h` `[B, H]`.
+ * Not tidied: call inside `tf.tidy` (as {@linkcode gruStep} does).
+ */
+export function gruGates(
+  weights: FusedWeights,
+  x: tf.Tensor2D,
+  state: State,
+  options: GruStepOptions = {},
+): GruGates {
+  return gruRecurrentGates(weights, inputProjection(weights, x), state, options);
+}
+
+/**
+ * One gru step (equations in the module doc).
+ *
+ * @param weights fused `Wx` `[D, 3H]`, `Wh` `[H, 3H]`, `b` `[3H]` (blocks z, r, h),
+ *   and `bhh` `[H]` when `resetAfter`.
+ * @param x the input `[B, D]`.
+ * @param state `{ h }` with `h` `[B, H]`.
+ * @returns `{ h }`, a new tensor the caller disposes.
+ *
+ * @example All-zero weights: Z = 1/2 and H̃ = 0, so H_t = H_{t-1} / 2
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
+ * const weights = {
+ *   Wx: tf.zeros<tf.Rank.R2>([2, 3]),
+ *   Wh: tf.zeros<tf.Rank.R2>([1, 3]),
+ *   b: tf.zeros<tf.Rank.R1>([3]),
+ * };
+ * const h0 = tf.tensor2d([[4]]);
+ * const { h } = gruStep(weights, tf.ones<tf.Rank.R2>([1, 2]), { h: h0 });
+ * deepStrictEqual(Array.from(await h.data()), [2]);
+ * ```
+ */
+export function gruStep(
+  weights: FusedWeights,
+  x: tf.Tensor2D,
+  state: State,
+  options: GruStepOptions = {},
+): State {
+  return tidy(() => ({ h: gruGates(weights, x, state, options).h }));
+}
+
+/**
+ * Splits fused gru weights into `W_xz W_hz b_z`, `W_xr W_hr b_r`, `W_xh W_hh b_h`
+ * (and `b_hh` when the weights have `bhh`). New tensors; the caller disposes.
+ */
+export function gruWeightsToNamed(weights: FusedWeights): NamedWeights {
+  const [inputSize, hiddenSize] = [weights.Wx.shape[0], weights.Wh.shape[0]];
+  const resetAfter = weights.bhh !== undefined;
+  return fusedToNamed({ kind: "gru", inputSize, hiddenSize, resetAfter }, weights);
+}
+
+/**
+ * Joins gru weights under the d2l names into fused storage (new tensors).
+ * `b_hh` is expected exactly when `resetAfter`.
+ * @throws {UsageError} for a missing or extra name or a wrong shape.
+ */
+export function gruWeightsFromNamed(
+  named: NamedWeights,
+  sizes: { inputSize: number; hiddenSize: number; resetAfter?: boolean },
+): FusedWeights {
+  return namedToFused({ kind: "gru", ...sizes }, named);
+}
+
+/** Options of {@linkcode gruCell}. */
+export interface GruCellOptions {
+  /** D, the width of each input. */
+  inputSize: number;
+  /** H, the width of the hidden state. */
+  hiddenSize: number;
+  /** Reset gate after the recurrent matmul, with the extra bias `b_hh` (PyTorch's GRU). @default false */
+  resetAfter?: boolean;
+  /** How to draw the kernels (see `InitName`). @default "normal" */
+  init?: InitName;
+  /** Seed of the initialiser. @default 0 */
+  seed?: number;
+}
+
+/**
+ * A GRU cell with its weights in variables.
+ *
+ * @example PyTorch's variant has the extra bias b_hh
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
+ * const cell = gruCell({ inputSize: 5, hiddenSize: 4, resetAfter: true });
+ * const { outputs } = cell.forward(tf.ones([3, 2, 5]), { h: tf.zeros([2, 4]) });
+ * deepStrictEqual(outputs.shape, [3, 2, 4]);
+ * deepStrictEqual(cell.getWeights().b_hh.shape, [4]);
+ * cell.dispose();
+ * ```
+ */
+export function gruCell(options: GruCellOptions): RecurrentCell {
+  const { inputSize, hiddenSize, resetAfter = false, init, seed } = options;
+  const step: BoundStep = (weights, x, state) => gruStep(weights, x, state, { resetAfter });
+  return makeCell({ kind: "gru", inputSize, hiddenSize, resetAfter }, { init, seed }, step);
+}

@@ -1,0 +1,147 @@
+/**
+ * Long short-term memory (d2l §10.1, "Long Short-Term Memory (LSTM)"):
+ *
+ *     I_t = σ(X_t W_xi + H_{t-1} W_hi + b_i)      input gate
+ *     F_t = σ(X_t W_xf + H_{t-1} W_hf + b_f)      forget gate
+ *     O_t = σ(X_t W_xo + H_{t-1} W_ho + b_o)      output gate
+ *     C̃_t = tanh(X_t W_xc + H_{t-1} W_hc + b_c)   candidate memory
+ *     C_t = F_t ⊙ C_{t-1} + I_t ⊙ C̃_t
+ *     H_t = O_t ⊙ tanh(C_t)
+ *
+ * Fused gate blocks: i, f, o, c (the three sigmoid gates first).
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
+import type { FusedWeights, NamedWeights, RecurrentCell, State } from "./types.ts";
+import { fusedToNamed, inputProjection, namedToFused, tidy } from "./_fused.ts";
+import { makeCell } from "./_cell.ts";
+import type { InitName } from "./init.ts";
+
+/** Every gate of one lstm step, each `[B, H]`. */
+export interface LstmGates {
+  /** Input gate I_t. */
+  i: tf.Tensor2D;
+  /** Forget gate F_t. */
+  f: tf.Tensor2D;
+  /** Output gate O_t. */
+  o: tf.Tensor2D;
+  /** Candidate memory C̃_t. */
+  cTilde: tf.Tensor2D;
+  /** New memory C_t. */
+  c: tf.Tensor2D;
+  /** New hidden state H_t. */
+  h: tf.Tensor2D;
+}
+
+/**
+ * The recurrent half of an lstm step, given the input projection
+ * `xw = X_t [W_xi W_xf W_xo W_xc] + [b_i b_f b_o b_c]` `[B, 4H]`.
+ * Used by `runSequence`, which projects the whole sequence at once.
+ */
+export function lstmRecurrentGates(
+  weights: FusedWeights,
+  xw: tf.Tensor2D,
+  state: State,
+): LstmGates {
+  if (state.c === undefined) throw new UsageError("Cannot run an lstm step: state.c is missing");
+  const H = state.h.shape[1];
+  const gates = tf.add(xw, tf.matMul(state.h, weights.Wh)); // [B, 4H]
+  const [ifo, cz] = tf.split(gates, [3 * H, H], 1); // [B, 3H], [B, H]
+  const [i, f, o] = tf.split(tf.sigmoid(ifo), 3, 1) as tf.Tensor2D[];
+  const cTilde = tf.tanh(cz as tf.Tensor2D);
+  const c = tf.add<tf.Tensor2D>(tf.mul(f, state.c), tf.mul(i, cTilde));
+  const h = tf.mul<tf.Tensor2D>(o, tf.tanh(c));
+  return { i, f, o, cTilde, c, h };
+}
+
+/**
+ * Every gate of one lstm step, `x` `[B, D]` and `state` `{ h, c }` `[B, H]`.
+ * Not tidied: call inside `tf.tidy` (as {@linkcode lstmStep} does).
+ */
+export function lstmGates(weights: FusedWeights, x: tf.Tensor2D, state: State): LstmGates {
+  return lstmRecurrentGates(weights, inputProjection(weights, x), state);
+}
+
+/**
+ * One lstm step (equations in the module doc).
+ *
+ * @param weights fused `Wx` `[D, 4H]`, `Wh` `[H, 4H]`, `b` `[4H]` (blocks i, f, o, c).
+ * @param x the input `[B, D]`.
+ * @param state `{ h, c }`, each `[B, H]`.
+ * @returns `{ h, c }`, new tensors the caller disposes.
+ *
+ * @example All-zero weights: every gate is 1/2 and C̃ = 0, so C_t = C_{t-1} / 2
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const weights = {
+ *   Wx: tf.zeros<tf.Rank.R2>([2, 4]),
+ *   Wh: tf.zeros<tf.Rank.R2>([1, 4]),
+ *   b: tf.zeros<tf.Rank.R1>([4]),
+ * };
+ * const state = { h: tf.zeros<tf.Rank.R2>([1, 1]), c: tf.tensor2d([[6]]) };
+ * const { c } = lstmStep(weights, tf.ones<tf.Rank.R2>([1, 2]), state);
+ * deepStrictEqual(Array.from(await c!.data()), [3]);
+ * ```
+ */
+export function lstmStep(weights: FusedWeights, x: tf.Tensor2D, state: State): State {
+  return tidy(() => {
+    const { h, c } = lstmGates(weights, x, state);
+    return { h, c };
+  });
+}
+
+/**
+ * Splits fused lstm weights into `W_xi W_hi b_i`, `W_xf W_hf b_f`,
+ * `W_xo W_ho b_o`, `W_xc W_hc b_c`. New tensors; the caller disposes.
+ */
+export function lstmWeightsToNamed(weights: FusedWeights): NamedWeights {
+  const [inputSize, hiddenSize] = [weights.Wx.shape[0], weights.Wh.shape[0]];
+  return fusedToNamed({ kind: "lstm", inputSize, hiddenSize }, weights);
+}
+
+/**
+ * Joins lstm weights under the d2l names into fused storage (new tensors).
+ * @throws {UsageError} for a missing or extra name or a wrong shape.
+ */
+export function lstmWeightsFromNamed(
+  named: NamedWeights,
+  sizes: { inputSize: number; hiddenSize: number },
+): FusedWeights {
+  return namedToFused({ kind: "lstm", ...sizes }, named);
+}
+
+/** Options of {@linkcode lstmCell}. */
+export interface LstmCellOptions {
+  /** D, the width of each input. */
+  inputSize: number;
+  /** H, the width of the hidden state and memory. */
+  hiddenSize: number;
+  /** Starting value of the forget-gate bias `b_f` (1 is a common choice). @default 0 */
+  forgetBias?: number;
+  /** How to draw the kernels (see `InitName`). @default "normal" */
+  init?: InitName;
+  /** Seed of the initialiser. @default 0 */
+  seed?: number;
+}
+
+/**
+ * An LSTM cell with its weights in variables.
+ *
+ * @example The state is a named record { h, c }
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const cell = lstmCell({ inputSize: 5, hiddenSize: 4, forgetBias: 1 });
+ * const { state } = cell.forward(tf.ones([3, 2, 5]));
+ * deepStrictEqual([state.h.shape, state.c!.shape], [[2, 4], [2, 4]]);
+ * deepStrictEqual(Array.from(await cell.getWeights().b_f.data()), [1, 1, 1, 1]);
+ * cell.dispose();
+ * ```
+ */
+export function lstmCell(options: LstmCellOptions): RecurrentCell {
+  const { inputSize, hiddenSize, forgetBias, init, seed } = options;
+  return makeCell({ kind: "lstm", inputSize, hiddenSize }, { init, seed, forgetBias }, lstmStep);
+}

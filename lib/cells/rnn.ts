@@ -1,0 +1,139 @@
+/**
+ * The vanilla RNN cell (d2l §9.4, "Recurrent Neural Networks"):
+ *
+ *     H_t = φ(X_t W_xh + H_{t-1} W_hh + b_h),   φ = tanh or relu
+ *
+ * Fused storage has one gate block (`G = 1`), so `Wx` is `W_xh`, `Wh` is
+ * `W_hh` and `b` is `b_h`.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import type { FusedWeights, NamedWeights, Nonlinearity, RecurrentCell, State } from "./types.ts";
+import { fusedToNamed, inputProjection, namedToFused, tidy } from "./_fused.ts";
+import { type BoundStep, makeCell } from "./_cell.ts";
+import type { InitName } from "./init.ts";
+
+/** Options of the rnn step: the activation φ. */
+export interface RnnStepOptions {
+  /** φ. @default "tanh" */
+  nonlinearity?: Nonlinearity;
+}
+
+/** Every gate of one rnn step (there is only the new hidden state). */
+export interface RnnGates {
+  /** `[B, H]`. */
+  h: tf.Tensor2D;
+}
+
+/**
+ * The recurrent half of an rnn step, given the input projection
+ * `xw = X_t W_xh + b_h` `[B, H]`: `H_t = φ(xw + H_{t-1} W_hh)`.
+ * Used by `runSequence`, which projects the whole sequence at once.
+ */
+export function rnnRecurrentGates(
+  weights: FusedWeights,
+  xw: tf.Tensor2D,
+  state: State,
+  options: RnnStepOptions = {},
+): RnnGates {
+  const z = tf.add<tf.Tensor2D>(xw, tf.matMul(state.h, weights.Wh)); // [B, H]
+  const h = options.nonlinearity === "relu" ? tf.relu(z) : tf.tanh(z);
+  return { h };
+}
+
+/**
+ * Every gate of one rnn step, `x` `[B, D]` and `state.h` `[B, H]`.
+ * Not tidied: call inside `tf.tidy` (as {@linkcode rnnStep} does).
+ */
+export function rnnGates(
+  weights: FusedWeights,
+  x: tf.Tensor2D,
+  state: State,
+  options: RnnStepOptions = {},
+): RnnGates {
+  return rnnRecurrentGates(weights, inputProjection(weights, x), state, options);
+}
+
+/**
+ * One rnn step: `H_t = φ(X_t W_xh + H_{t-1} W_hh + b_h)`.
+ *
+ * @param weights fused `Wx` `[D, H]`, `Wh` `[H, H]`, `b` `[H]`.
+ * @param x the input `[B, D]`.
+ * @param state `{ h }` with `h` `[B, H]`.
+ * @returns `{ h }`, a new tensor the caller disposes.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const weights = {
+ *   Wx: tf.ones<tf.Rank.R2>([2, 3]),
+ *   Wh: tf.zeros<tf.Rank.R2>([3, 3]),
+ *   b: tf.zeros<tf.Rank.R1>([3]),
+ * };
+ * const x = tf.ones<tf.Rank.R2>([1, 2]), h0 = tf.zeros<tf.Rank.R2>([1, 3]);
+ * const { h } = rnnStep(weights, x, { h: h0 }, { nonlinearity: "relu" }); // relu(1 + 1)
+ * deepStrictEqual(Array.from(await h.data()), [2, 2, 2]);
+ * ```
+ */
+export function rnnStep(
+  weights: FusedWeights,
+  x: tf.Tensor2D,
+  state: State,
+  options: RnnStepOptions = {},
+): State {
+  return tidy(() => ({ h: rnnGates(weights, x, state, options).h }));
+}
+
+/** Splits fused rnn weights into `W_xh`, `W_hh`, `b_h` (new tensors; the caller disposes). */
+export function rnnWeightsToNamed(weights: FusedWeights): NamedWeights {
+  const [inputSize, hiddenSize] = weights.Wx.shape;
+  return fusedToNamed({ kind: "rnn", inputSize, hiddenSize }, weights);
+}
+
+/**
+ * Joins `W_xh` `[D, H]`, `W_hh` `[H, H]`, `b_h` `[H]` into fused storage (new tensors).
+ * @throws {UsageError} for a missing or extra name or a wrong shape.
+ */
+export function rnnWeightsFromNamed(
+  named: NamedWeights,
+  sizes: { inputSize: number; hiddenSize: number },
+): FusedWeights {
+  return namedToFused({ kind: "rnn", ...sizes }, named);
+}
+
+/** Options of {@linkcode rnnCell}. */
+export interface RnnCellOptions {
+  /** D, the width of each input. */
+  inputSize: number;
+  /** H, the width of the hidden state. */
+  hiddenSize: number;
+  /** φ. @default "tanh" */
+  nonlinearity?: Nonlinearity;
+  /** How to draw the kernels (see `InitName`). @default "normal" */
+  init?: InitName;
+  /** Seed of the initialiser. @default 0 */
+  seed?: number;
+}
+
+/**
+ * A vanilla RNN cell with its weights in variables.
+ *
+ * @example Run a sequence from a zero state
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const cell = rnnCell({ inputSize: 5, hiddenSize: 4, nonlinearity: "relu", seed: 1 });
+ * const { outputs, state } = cell.forward(tf.ones([3, 2, 5])); // [T, B, D]
+ * deepStrictEqual(outputs.shape, [3, 2, 4]);
+ * deepStrictEqual(state.h.shape, [2, 4]);
+ * deepStrictEqual(Object.keys(cell.getWeights()), ["W_xh", "W_hh", "b_h"]);
+ * cell.dispose();
+ * ```
+ */
+export function rnnCell(options: RnnCellOptions): RecurrentCell {
+  const { inputSize, hiddenSize, nonlinearity = "tanh", init, seed } = options;
+  const step: BoundStep = (weights, x, state) => rnnStep(weights, x, state, { nonlinearity });
+  return makeCell({ kind: "rnn", inputSize, hiddenSize, nonlinearity }, { init, seed }, step);
+}

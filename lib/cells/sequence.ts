@@ -1,0 +1,109 @@
+/**
+ * Running one cell (one layer, one direction) over a whole sequence: the
+ * single entry point that cell objects and stacks call, so a faster
+ * implementation for a backend can be put behind it in one place.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
+import type { CellSpec, FusedWeights, SequenceResult, State } from "./types.ts";
+import { checkFused, checkState, formatShape, inputProjection, tidy } from "./_fused.ts";
+import { rnnRecurrentGates } from "./rnn.ts";
+import { gruRecurrentGates } from "./gru.ts";
+import { lstmRecurrentGates } from "./lstm.ts";
+
+/**
+ * The recurrent half of one step of any kind: the input projection
+ * `xw = X_t W_x + b` `[B, G*H]` and the state to the next state. Not tidied.
+ */
+export function recurrentStep(
+  spec: CellSpec,
+  weights: FusedWeights,
+  xw: tf.Tensor2D,
+  state: State,
+): State {
+  switch (spec.kind) {
+    case "rnn":
+      return { h: rnnRecurrentGates(weights, xw, state, spec).h };
+    case "gru":
+      return { h: gruRecurrentGates(weights, xw, state, spec).h };
+    case "lstm": {
+      const { h, c } = lstmRecurrentGates(weights, xw, state);
+      return { h, c };
+    }
+  }
+  throw new UsageError(`Cannot run a cell of kind "${spec.kind}": expected rnn, gru or lstm`);
+}
+
+/**
+ * Checks `xs` `[T, B, D]`, the state and the weights against the spec.
+ *
+ * @returns `[T, B]`.
+ * @throws {UsageError} naming the argument, its shape and the expected one.
+ */
+export function checkSequence(
+  spec: CellSpec,
+  weights: FusedWeights,
+  xs: tf.Tensor,
+  state: State,
+): [number, number] {
+  const action = `Cannot run a ${spec.kind} cell`;
+  if (xs.rank !== 3 || xs.shape[2] !== spec.inputSize || xs.shape[0] < 1) {
+    throw new UsageError(
+      `${action}: xs has shape ${formatShape(xs.shape)}, expected [T, B, ${spec.inputSize}]` +
+        ` with T >= 1 (inputSize ${spec.inputSize})`,
+    );
+  }
+  const [T, B] = xs.shape as [number, number, number];
+  checkFused(action, spec, weights);
+  checkState(action, spec, state, B);
+  return [T, B];
+}
+
+/**
+ * Runs one cell over a sequence. The input projection of every step is one
+ * matmul, `[T*B, D] x [D, G*H]`; then each step adds the recurrent matmul and
+ * applies the gates.
+ *
+ * @param spec the cell's kind, sizes and variant flags.
+ * @param weights fused weights (tensors or variables; not disposed here).
+ * @param xs the inputs `[T, B, D]`, step t at `xs[t]`.
+ * @param state the state before step 0, each `[B, H]`.
+ * @returns `outputs` `[T, B, H]` (the hidden state after each step) and the
+ *   final state: new tensors the caller disposes. Differentiable.
+ * @throws {UsageError} when a shape does not fit the spec.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { initialWeights } from "./init.ts";
+ * const spec = { kind: "lstm" as const, inputSize: 3, hiddenSize: 2 };
+ * const weights = initialWeights(spec);
+ * const state = { h: tf.zeros([4, 2]) as tf.Tensor2D, c: tf.zeros([4, 2]) as tf.Tensor2D };
+ * const { outputs } = runSequence(spec, weights, tf.ones([5, 4, 3]), state);
+ * deepStrictEqual(outputs.shape, [5, 4, 2]);
+ * ```
+ */
+export function runSequence(
+  spec: CellSpec,
+  weights: FusedWeights,
+  xs: tf.Tensor3D,
+  state: State,
+): SequenceResult {
+  const [T, B] = checkSequence(spec, weights, xs, state);
+  const D = spec.inputSize;
+  return tidy(() => {
+    const flat = tf.reshape(xs, [T * B, D]) as tf.Tensor2D; // [T*B, D]
+    const projected = inputProjection(weights, flat); // [T*B, G*H]
+    const perStep = tf.split(projected, T, 0) as tf.Tensor2D[]; // T x [B, G*H]
+    const hs: tf.Tensor2D[] = [];
+    let current = state;
+    for (const xw of perStep) {
+      current = tidy(() => recurrentStep(spec, weights, xw, current));
+      hs.push(current.h);
+    }
+    return { outputs: tf.stack(hs) as tf.Tensor3D, state: current };
+  });
+}

@@ -1,0 +1,281 @@
+/**
+ * Deep and bidirectional recurrent layers (d2l §10.3 "Deep Recurrent Neural
+ * Networks" and §10.4 "Bidirectional Recurrent Neural Networks"), laid out as
+ * PyTorch's `nn.RNN` / `nn.GRU` / `nn.LSTM`:
+ *
+ * - layer `l` reads layer `l-1`'s outputs, both directions concatenated
+ *   (`[T, B, H * directions]`);
+ * - the reverse direction reads the sequence from its last step to its first,
+ *   and its outputs are put back in time order before the concatenation;
+ * - dropout, when training, acts on the outputs of every layer but the last;
+ * - cells and states run in PyTorch's `h_n` order: layer-major, forward
+ *   before reverse (index `l * directions + d`).
+ *
+ * @module
+ */
+import { tf } from "./tf.ts";
+import { UsageError } from "./errors.ts";
+import { Rng } from "./rng.ts";
+import {
+  CELL_KINDS,
+  type CellKind,
+  type CellSpec,
+  type FusedWeights,
+  type NamedWeights,
+  type Nonlinearity,
+  type RecurrentCell,
+  type State,
+} from "./cells/types.ts";
+import type { InitName } from "./cells/init.ts";
+import { rnnCell } from "./cells/rnn.ts";
+import { gruCell } from "./cells/gru.ts";
+import { lstmCell } from "./cells/lstm.ts";
+import { runSequence } from "./cells/sequence.ts";
+import {
+  checkTorchStateDict,
+  fusedFromTorch,
+  type TorchStateDict,
+  torchSuffix,
+} from "./cells/torch.ts";
+import { assignFused, disposeFused } from "./cells/_cell.ts";
+import { checkState, formatShape, namedToFused, tidy, zeroState } from "./cells/_fused.ts";
+
+/** Options of {@linkcode recurrent}. */
+export interface RecurrentOptions {
+  /** The cell kind of every layer. */
+  cell: CellKind;
+  /** D, the width of each input. */
+  inputSize: number;
+  /** H, the hidden width of each layer and direction. */
+  hiddenSize: number;
+  /** Stacked layers. @default 1 */
+  layers?: number;
+  /** Add a reverse direction to every layer. @default false */
+  bidirectional?: boolean;
+  /** Dropout rate between layers when training (needs layers >= 2). @default 0 */
+  dropout?: number;
+  /** rnn only ("tanh" is accepted for any kind, as it changes nothing there). @default "tanh" */
+  nonlinearity?: Nonlinearity;
+  /** gru only (false is accepted for any kind). @default false */
+  resetAfter?: boolean;
+  /** How to draw the kernels. @default "normal" */
+  init?: InitName;
+  /** lstm only: starting forget-gate bias. @default 0 */
+  forgetBias?: number;
+  /** Seed of the initial weights and of dropout masks drawn without a seed. @default 0 */
+  seed?: number;
+}
+
+/** Options of {@linkcode Recurrent.forward}. */
+export interface RecurrentForwardOptions {
+  /** One state per layer and direction, PyTorch's `h_n` order; zeros when omitted. Not disposed. */
+  initialState?: State[];
+  /** Whether dropout is active. @default false */
+  training?: boolean;
+  /** Seed of this call's dropout masks. @default drawn from the stack's own generator */
+  seed?: number;
+}
+
+/** What {@linkcode Recurrent.forward} returns: new tensors the caller disposes. */
+export interface RecurrentResult {
+  /** `[T, B, H * directions]`: the last layer's outputs, forward then reverse on the last axis. */
+  outputs: tf.Tensor3D;
+  /** The final state of every layer and direction, PyTorch's `h_n` order. */
+  state: State[];
+}
+
+/** A stack of recurrent layers with its weights in variables. Made by {@linkcode recurrent}. */
+export interface Recurrent {
+  /** The options, defaults filled in. */
+  readonly options: Readonly<Required<Omit<RecurrentOptions, "forgetBias">>>;
+  /** Width of each output: `H * directions`. */
+  readonly outputSize: number;
+  /** The cells, one per layer and direction, PyTorch's `h_n` order. */
+  readonly cells: readonly RecurrentCell[];
+  /** Every weight variable, in a stable order: per cell `Wx`, `Wh`, `b` (and `bhh`). */
+  readonly trainableVariables: tf.Variable[];
+  /** Runs the stack over `xs` `[T, B, D]`. Differentiable; works inside `tf.variableGrads`. */
+  forward(xs: tf.Tensor3D, options?: RecurrentForwardOptions): RecurrentResult;
+  /** Loads a PyTorch state_dict of the same layout, after checking every key and shape. */
+  loadTorchStateDict(stateDict: TorchStateDict): void;
+  /** Weights per layer and direction (`"l0"`, `"l0_reverse"`, ...) under the d2l names: new tensors. */
+  getWeights(): Record<string, NamedWeights>;
+  /** Replaces every weight from a record like {@linkcode getWeights}'s, checked before anything changes. */
+  setWeights(weights: Record<string, NamedWeights>): void;
+  /** Frees every variable. */
+  dispose(): void;
+}
+
+function checkOptions(options: RecurrentOptions): Required<Omit<RecurrentOptions, "forgetBias">> {
+  const action = "Cannot build a recurrent stack";
+  const { cell, inputSize, hiddenSize, layers = 1, bidirectional = false, dropout = 0 } = options;
+  if (!CELL_KINDS.includes(cell)) {
+    throw new UsageError(`${action}: cell is "${cell}", expected one of ${CELL_KINDS.join(", ")}`);
+  }
+  for (const [key, value] of Object.entries({ inputSize, hiddenSize, layers })) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new UsageError(`${action}: ${key} is ${value}, expected an integer >= 1`);
+    }
+  }
+  if (!(dropout >= 0 && dropout < 1)) {
+    throw new UsageError(`${action}: dropout is ${dropout}, expected a rate in [0, 1)`);
+  }
+  if (dropout > 0 && layers < 2) {
+    throw new UsageError(
+      `${action}: dropout is ${dropout} with 1 layer; dropout acts between layers, so it needs layers >= 2`,
+    );
+  }
+  const { nonlinearity = "tanh", resetAfter = false, init = "normal", seed = 0 } = options;
+  if (cell !== "rnn" && nonlinearity !== "tanh") {
+    throw new UsageError(`${action}: nonlinearity "${nonlinearity}" is for rnn cells, not ${cell}`);
+  }
+  if (cell !== "gru" && resetAfter) {
+    throw new UsageError(`${action}: resetAfter is for gru cells, not ${cell}`);
+  }
+  return {
+    cell,
+    inputSize,
+    hiddenSize,
+    layers,
+    bidirectional,
+    dropout,
+    nonlinearity,
+    resetAfter,
+    init,
+    seed,
+  };
+}
+
+/**
+ * Builds a stack of recurrent layers.
+ *
+ * @param options the cell kind, sizes, depth, direction and initialisation.
+ * @throws {UsageError} for an unknown cell kind, a bad size or rate, or a flag on the wrong kind.
+ *
+ * @example A 2-layer bidirectional LSTM
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "./tf.ts";
+ * const layer = recurrent({ cell: "lstm", inputSize: 5, hiddenSize: 4, layers: 2, bidirectional: true });
+ * const { outputs, state } = layer.forward(tf.ones([3, 2, 5])); // [T, B, D]
+ * deepStrictEqual(outputs.shape, [3, 2, 8]); // [T, B, 2H]
+ * deepStrictEqual(state.length, 4); // l0, l0_reverse, l1, l1_reverse
+ * deepStrictEqual(Object.keys(layer.getWeights()), ["l0", "l0_reverse", "l1", "l1_reverse"]);
+ * layer.dispose();
+ * ```
+ */
+export function recurrent(options: RecurrentOptions): Recurrent {
+  const checked = checkOptions(options);
+  const { cell: kind, inputSize, hiddenSize: H, layers, bidirectional, dropout } = checked;
+  const directions = bidirectional ? 2 : 1;
+  const seeds = new Rng(checked.seed);
+  const keys: string[] = [];
+  const cells: RecurrentCell[] = [];
+  for (let layer = 0; layer < layers; layer++) {
+    for (let d = 0; d < directions; d++) {
+      keys.push(torchSuffix(layer, d === 1));
+      const sizes = { inputSize: layer === 0 ? inputSize : H * directions, hiddenSize: H };
+      const init = { init: checked.init, seed: seeds.int(2 ** 32) };
+      cells.push(
+        kind === "rnn"
+          ? rnnCell({ ...sizes, ...init, nonlinearity: checked.nonlinearity })
+          : kind === "gru"
+          ? gruCell({ ...sizes, ...init, resetAfter: checked.resetAfter })
+          : lstmCell({ ...sizes, ...init, forgetBias: options.forgetBias }),
+      );
+    }
+  }
+  // Dropout masks drawn without a seed come from here, so a run is reproducible.
+  const maskSeeds = new Rng(checked.seed ^ 0x2545f491);
+
+  const forward = (xs: tf.Tensor3D, opts: RecurrentForwardOptions = {}): RecurrentResult => {
+    const action = `Cannot run the ${kind} stack`;
+    if (xs.rank !== 3 || xs.shape[2] !== inputSize || xs.shape[0] < 1) {
+      throw new UsageError(
+        `${action}: xs has shape ${
+          formatShape(xs.shape)
+        }, expected [T, B, ${inputSize}] with T >= 1`,
+      );
+    }
+    const B = xs.shape[1];
+    const initial = opts.initialState;
+    if (initial !== undefined) {
+      if (initial.length !== cells.length) {
+        throw new UsageError(
+          `${action}: initialState has ${initial.length} states, expected ${cells.length}` +
+            ` (layers x directions, in the order ${keys.join(", ")})`,
+        );
+      }
+      initial.forEach((s, k) =>
+        checkState(`${action}: initialState[${k}] (${keys[k]})`, cells[k].spec, s, B)
+      );
+    }
+    const masks = opts.training && dropout > 0;
+    const maskSeed = masks ? opts.seed ?? maskSeeds.int(2 ** 31) : 0;
+    return tidy(() => {
+      let input: tf.Tensor3D = xs;
+      const finals: State[] = [];
+      for (let layer = 0; layer < layers; layer++) {
+        const outputs: tf.Tensor3D[] = [];
+        for (let d = 0; d < directions; d++) {
+          const k = layer * directions + d;
+          const cell = cells[k];
+          const start = initial?.[k] ?? zeroState(cell.spec, B);
+          const reverse = d === 1;
+          const seq = reverse ? tf.reverse(input, 0) : input; // step t reads x[T-1-t]
+          const run = runSequence(cell.spec, cell.weights, seq, start);
+          outputs.push(reverse ? tf.reverse(run.outputs, 0) : run.outputs); // back in time order
+          finals.push(run.state);
+        }
+        input = directions === 1 ? outputs[0] : tf.concat(outputs, 2); // [T, B, H * directions]
+        if (masks && layer < layers - 1) {
+          input = tf.dropout(input, dropout, undefined, maskSeed + layer) as tf.Tensor3D;
+        }
+      }
+      return { outputs: input, state: finals };
+    });
+  };
+
+  const specs: CellSpec[] = cells.map((cell) => cell.spec);
+  /** Converts every entry first (which checks it), then assigns: all or nothing. */
+  const assignAll = (convert: (k: number) => FusedWeights) => {
+    const fused: FusedWeights[] = [];
+    try {
+      for (let k = 0; k < cells.length; k++) fused.push(convert(k));
+      fused.forEach((w, k) => assignFused(cells[k].weights, w));
+    } finally {
+      fused.forEach(disposeFused);
+    }
+  };
+
+  return {
+    options: checked,
+    outputSize: H * directions,
+    cells,
+    trainableVariables: cells.flatMap((
+      { weights: w },
+    ) => [w.Wx, w.Wh, w.b, ...(w.bhh ? [w.bhh] : [])]),
+    forward,
+    loadTorchStateDict(stateDict) {
+      checkTorchStateDict({ kind, inputSize, hiddenSize: H, layers, bidirectional }, stateDict);
+      assignAll((k) => fusedFromTorch(specs[k], stateDict, keys[k]));
+    },
+    getWeights: () => Object.fromEntries(cells.map((cell, k) => [keys[k], cell.getWeights()])),
+    setWeights(weights) {
+      const extra = Object.keys(weights).find((key) => !keys.includes(key));
+      if (extra !== undefined) {
+        throw new UsageError(
+          `Cannot set stack weights: unexpected key "${extra}", expected ${keys.join(", ")}`,
+        );
+      }
+      const missing = keys.find((key) => !(key in weights));
+      if (missing !== undefined) {
+        throw new UsageError(`Cannot set stack weights: missing key "${missing}"`);
+      }
+      assignAll((k) =>
+        namedToFused(specs[k], weights[keys[k]], `Cannot set stack weights "${keys[k]}"`)
+      );
+    },
+    dispose: () => cells.forEach((cell) => cell.dispose()),
+  };
+}
