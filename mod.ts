@@ -15,13 +15,111 @@ export { BACKEND_REQUESTS, describeBackend, probeWebGpu, tf, useBackend } from "
 export type { AdapterProbe, BackendInfo, BackendName, BackendRequest } from "./lib/tf.ts";
 export { UsageError } from "./lib/errors.ts";
 export { Rng } from "./lib/rng.ts";
-export { CELL_KINDS, GATE_COUNT } from "./lib/cells/types.ts";
+export { CELL_KINDS, GATE_BLOCKS, GATE_COUNT } from "./lib/cells/types.ts";
 export type {
   CellKind,
   CellSpec,
+  FusedVariables,
   FusedWeights,
   NamedWeights,
   Nonlinearity,
+  RecurrentCell,
   SequenceResult,
   State,
 } from "./lib/cells/types.ts";
+export {
+  appendJsonLine,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_FORMAT_VERSION,
+  loadCheckpoint,
+  readJsonLines,
+  readManifest,
+  saveCheckpoint,
+} from "./lib/checkpoint.ts";
+export type {
+  CheckpointInput,
+  CheckpointManifest,
+  JsonValue,
+  LoadCheckpointOptions,
+  LoadedCheckpoint,
+  WeightEntry,
+  WeightGroup,
+} from "./lib/checkpoint.ts";
+export { asciiLine, perplexityPlotSvg } from "./lib/plot.ts";
+export type { AsciiLineOptions, PerplexityPlotOptions, PerplexityPoint } from "./lib/plot.ts";
+export {
+  crossEntropy,
+  LanguageModel,
+  MODEL_DEFAULTS,
+  modelConfig,
+  timeMajor,
+} from "./lib/model.ts";
+export type { ForwardResult, ModelConfig, TokenBatch } from "./lib/model.ts";
+export {
+  clipByGlobalNorm,
+  disposeStates,
+  makeOptimizer,
+  OPTIMIZERS,
+  stateTensors,
+  trainStep,
+} from "./lib/train.ts";
+export type { OptimizerName, TrainStepOptions, TrainStepResult } from "./lib/train.ts";
+export { fit, NonFiniteLossError, SAMPLINGS } from "./lib/fit.ts";
+export type { EpochMetrics, FitOptions, StepProgress } from "./lib/fit.ts";
+export { evaluatePerplexity } from "./lib/evaluate.ts";
+export type { EvaluateOptions, Evaluation, ReadableIds } from "./lib/evaluate.ts";
+export { checkDecodeOptions, chooseToken, generate, sampleText } from "./lib/sample.ts";
+export type { DecodeOptions, GenerateOptions, SampleTextOptions } from "./lib/sample.ts";
+export { loadTrainedModel, resolveCheckpointDir, RunWriter } from "./lib/run.ts";
+export type { RunConfig, TrainedModel } from "./lib/run.ts";
+export {
+  rnnCell,
+  rnnGates,
+  rnnRecurrentGates,
+  rnnStep,
+  rnnWeightsFromNamed,
+  rnnWeightsToNamed,
+} from "./lib/cells/rnn.ts";
+export type { RnnCellOptions, RnnGates, RnnStepOptions } from "./lib/cells/rnn.ts";
+export {
+  gruCell,
+  gruGates,
+  gruRecurrentGates,
+  gruStep,
+  gruWeightsFromNamed,
+  gruWeightsToNamed,
+} from "./lib/cells/gru.ts";
+export type { GruCellOptions, GruGates, GruStepOptions } from "./lib/cells/gru.ts";
+export {
+  lstmCell,
+  lstmGates,
+  lstmRecurrentGates,
+  lstmStep,
+  lstmWeightsFromNamed,
+  lstmWeightsToNamed,
+} from "./lib/cells/lstm.ts";
+export type { LstmCellOptions, LstmGates } from "./lib/cells/lstm.ts";
+export {
+  INIT_NAMES,
+  initialWeights,
+  normalMatrix,
+  orthogonalMatrix,
+  xavierMatrix,
+} from "./lib/cells/init.ts";
+export type { InitName, InitOptions } from "./lib/cells/init.ts";
+export { checkSequence, recurrentStep, runSequence } from "./lib/cells/sequence.ts";
+export {
+  checkTorchStateDict,
+  fusedFromTorch,
+  torchShapes,
+  torchSuffix,
+} from "./lib/cells/torch.ts";
+export type { TorchLayout, TorchStateDict } from "./lib/cells/torch.ts";
+export { recurrent } from "./lib/stack.ts";
+export type {
+  Recurrent,
+  RecurrentForwardOptions,
+  RecurrentOptions,
+  RecurrentResult,
+} from "./lib/stack.ts";
+export * from "./lib/corpus/mod.ts";

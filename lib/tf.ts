@@ -111,8 +111,8 @@ export async function useBackend(request: string): Promise<BackendInfo> {
 
 async function start(name: BackendName, probe: AdapterProbe | null): Promise<BackendInfo> {
   let ok = false;
-  // tfjs's cpu backend prints a "you are running in Node.js" banner when it
-  // starts under IS_NODE (which Deno's Node compatibility sets); lib/ prints
+  // tfjs's cpu backend prints a "you are running in Node.js" banner on its
+  // first write under IS_NODE (which Deno's Node compatibility sets); lib/ prints
   // nothing, so the flag is off while that one backend starts. The wasm
   // backend needs the flag on to load its .wasm file from the npm cache.
   const isNode = tf.env().getBool("IS_NODE");
@@ -120,6 +120,8 @@ async function start(name: BackendName, probe: AdapterProbe | null): Promise<Bac
   try {
     ok = await tf.setBackend(name);
     await tf.ready();
+    // The banner comes on the cpu backend's first tensor write, so make one now.
+    if (name === "cpu" && ok) tf.scalar(0).dispose();
   } catch (error) {
     throw new UsageError(
       `Cannot start backend "${name}": ${(error as Error).message}` + describeProbe(probe),
@@ -156,3 +158,9 @@ export function describeBackend(info: BackendInfo): string {
   if (info.name !== "webgpu" || !info.adapter) return info.name;
   return `webgpu (${info.adapter}${info.fallbackAdapter ? ", software fallback" : ""})`;
 }
+
+// tfjs would otherwise make webgpu, the highest-priority backend, active on
+// first use, and webgpu needs an async start: a script that forgot
+// `useBackend` would fail at its first tensor. Start on cpu, which is always
+// there; `useBackend` switches.
+await start("cpu", null);

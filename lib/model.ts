@@ -1,0 +1,290 @@
+/**
+ * A recurrent language model: token ids -> one-hot or embedding -> a stack of
+ * recurrent layers -> a dense layer to vocabulary logits (d2l's `RNNModel`).
+ *
+ * @module
+ */
+import { tf } from "./tf.ts";
+import { UsageError } from "./errors.ts";
+import { type Recurrent, recurrent } from "./stack.ts";
+import type { CellKind, Nonlinearity, State } from "./cells/types.ts";
+import { CELL_KINDS } from "./cells/types.ts";
+import type { InitName } from "./cells/init.ts";
+import { Rng } from "./rng.ts";
+
+/** Everything that fixes a model's shapes and arithmetic; saved with every checkpoint. */
+export interface ModelConfig {
+  /** Number of token ids (the vocabulary's size). */
+  vocabSize: number;
+  /** The recurrent cell. */
+  cell: CellKind;
+  /** Hidden units per layer and direction. */
+  hiddenSize: number;
+  /** Stacked recurrent layers. @default 1 */
+  layers: number;
+  /** Run a reversed direction too (sees the future: useless for generation). @default false */
+  bidirectional: boolean;
+  /** Dropout between recurrent layers, training only. @default 0 */
+  dropout: number;
+  /** Embedding width; 0 feeds one-hot vectors as d2l does. @default 0 */
+  embeddingSize: number;
+  /** rnn only. @default "tanh" */
+  nonlinearity: Nonlinearity;
+  /** gru only: reset gate after the recurrent matmul. @default false */
+  resetAfter: boolean;
+  /** Weight initialiser. @default "normal" (d2l's N(0, 0.01)) */
+  init: InitName;
+  /** Seed of the initial weights. @default 0 */
+  seed: number;
+}
+
+/** The defaults of every optional {@linkcode ModelConfig} field. */
+export const MODEL_DEFAULTS: Omit<ModelConfig, "vocabSize" | "cell" | "hiddenSize"> = {
+  layers: 1,
+  bidirectional: false,
+  dropout: 0,
+  embeddingSize: 0,
+  nonlinearity: "tanh",
+  resetAfter: false,
+  init: "normal",
+  seed: 0,
+};
+
+/** A minibatch of token ids, row-major `[B, T]`. */
+export interface TokenBatch {
+  x: Int32Array;
+  batchSize: number;
+  numSteps: number;
+}
+
+/** The output of {@linkcode LanguageModel.forward}. */
+export interface ForwardResult {
+  /** Logits `[T*B, V]`, time-major: row `t*B + b` predicts the token after `x[b, t]`. */
+  logits: tf.Tensor2D;
+  /** The final state of every layer and direction (PyTorch's h_n order). */
+  state: State[];
+}
+
+/**
+ * Checks a partial config and fills in the defaults.
+ *
+ * @throws {UsageError} naming the field, the bad value and what is expected.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * const config = modelConfig({ vocabSize: 28, cell: "gru", hiddenSize: 8 });
+ * strictEqual(config.layers, 1);
+ * ```
+ */
+export function modelConfig(
+  partial: Pick<ModelConfig, "vocabSize" | "cell" | "hiddenSize"> & Partial<ModelConfig>,
+): ModelConfig {
+  const config: ModelConfig = { ...MODEL_DEFAULTS, ...partial };
+  const positiveInts = ["vocabSize", "hiddenSize", "layers"] as const;
+  for (const key of positiveInts) {
+    if (!Number.isInteger(config[key]) || config[key] < 1) {
+      throw new UsageError(
+        `Cannot build a model: ${key} is ${config[key]}, expected an integer >= 1`,
+      );
+    }
+  }
+  if (!CELL_KINDS.includes(config.cell)) {
+    throw new UsageError(
+      `Cannot build a model: cell is "${config.cell}", expected one of ${CELL_KINDS.join(", ")}`,
+    );
+  }
+  if (!(config.dropout >= 0 && config.dropout < 1)) {
+    throw new UsageError(`Cannot build a model: dropout is ${config.dropout}, expected [0, 1)`);
+  }
+  if (!Number.isInteger(config.embeddingSize) || config.embeddingSize < 0) {
+    throw new UsageError(
+      `Cannot build a model: embeddingSize is ${config.embeddingSize}, expected an integer >= 0`,
+    );
+  }
+  return config;
+}
+
+/**
+ * A language model whose weights live in variables it owns.
+ *
+ * @example Logits for a [2, 3] batch of ids
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "./tf.ts";
+ * const model = new LanguageModel(modelConfig({ vocabSize: 5, cell: "lstm", hiddenSize: 4 }));
+ * const { logits, state } = model.forward({ x: Int32Array.of(0, 1, 2, 3, 4, 0), batchSize: 2, numSteps: 3 });
+ * deepStrictEqual(logits.shape, [6, 5]);
+ * tf.dispose([logits, ...state.flatMap((s) => Object.values(s))]);
+ * model.dispose();
+ * ```
+ */
+export class LanguageModel {
+  /** The configuration the model was built from. */
+  readonly config: ModelConfig;
+  /** The recurrent stack. */
+  readonly rnn: Recurrent;
+  /** `[V, E]`, only when `embeddingSize > 0`. */
+  readonly embedding?: tf.Variable<tf.Rank.R2>;
+  /** Output kernel `[H * directions, V]`. */
+  readonly outputKernel: tf.Variable<tf.Rank.R2>;
+  /** Output bias `[V]`. */
+  readonly outputBias: tf.Variable<tf.Rank.R1>;
+
+  /** @param config a checked config, from {@linkcode modelConfig}. */
+  constructor(config: ModelConfig) {
+    this.config = config;
+    const { vocabSize: V, hiddenSize: H, embeddingSize: E } = config;
+    // Its own stream, so the output layer does not repeat the stack's draws.
+    const rng = new Rng(config.seed ^ 0x5bd1e995);
+    this.rnn = recurrent({
+      cell: config.cell,
+      inputSize: E > 0 ? E : V,
+      hiddenSize: H,
+      layers: config.layers,
+      bidirectional: config.bidirectional,
+      dropout: config.dropout,
+      nonlinearity: config.nonlinearity,
+      resetAfter: config.resetAfter,
+      init: config.init,
+      seed: config.seed,
+    });
+    const directions = config.bidirectional ? 2 : 1;
+    if (E > 0) this.embedding = tf.variable(normalTensor(rng, [V, E], 0.01), true, "embedding");
+    this.outputKernel = tf.variable(normalTensor(rng, [H * directions, V], 0.01), true, "out/W");
+    this.outputBias = tf.variable(tf.zeros([V]), true, "out/b");
+  }
+
+  /** Every trainable variable, in a stable order. */
+  get trainableVariables(): tf.Variable[] {
+    return [
+      ...(this.embedding ? [this.embedding] : []),
+      ...this.rnn.trainableVariables,
+      this.outputKernel,
+      this.outputBias,
+    ];
+  }
+
+  /**
+   * Runs the model over a batch.
+   *
+   * @param batch ids `[B, T]` row-major.
+   * @param state the state to start from (zeros when omitted); not disposed.
+   * @param training whether dropout is active.
+   * @returns logits `[T*B, V]` and the final states: new tensors the caller disposes.
+   */
+  forward(batch: TokenBatch, state?: State[], training = false): ForwardResult {
+    const { batchSize: B, numSteps: T } = batch;
+    return tf.tidy(() => {
+      const ids = tf.transpose(tf.tensor2d(batch.x, [B, T], "int32")); // [T, B]
+      const xs = this.embedding
+        ? tf.gather(this.embedding, ids) as unknown as tf.Tensor3D // [T, B, E]
+        : tf.oneHot(ids, this.config.vocabSize).toFloat() as tf.Tensor3D; // [T, B, V]
+      const { outputs, state: next } = this.rnn.forward(xs, { initialState: state, training });
+      const width = outputs.shape[2];
+      const flat = tf.reshape(outputs, [T * B, width]) as tf.Tensor2D; // [T*B, H*dirs]
+      const logits = tf.add(tf.matMul(flat, this.outputKernel), this.outputBias) as tf.Tensor2D;
+      return { logits, state: next } as unknown as tf.TensorContainerObject;
+    }) as unknown as ForwardResult;
+  }
+
+  /**
+   * The model's weights as a flat record of named tensors: `embedding`,
+   * `rnn/<layer>/<d2l name>`, `out/W`, `out/b`. New tensors the caller disposes.
+   */
+  namedWeights(): Record<string, tf.Tensor> {
+    const named: Record<string, tf.Tensor> = {};
+    if (this.embedding) named["embedding"] = this.embedding.clone();
+    for (const [layer, weights] of Object.entries(this.rnn.getWeights())) {
+      for (const [name, tensor] of Object.entries(weights)) named[`rnn/${layer}/${name}`] = tensor;
+    }
+    named["out/W"] = this.outputKernel.clone();
+    named["out/b"] = this.outputBias.clone();
+    return named;
+  }
+
+  /**
+   * Replaces every weight from a record made by {@linkcode namedWeights}.
+   *
+   * @throws {UsageError} naming a missing or extra key, or a shape that differs.
+   */
+  setNamedWeights(named: Record<string, tf.Tensor>): void {
+    const layers: Record<string, Record<string, tf.Tensor>> = {};
+    const expected = new Set(["out/W", "out/b", ...(this.embedding ? ["embedding"] : [])]);
+    for (const [key, tensor] of Object.entries(named)) {
+      const match = /^rnn\/([^/]+)\/(.+)$/.exec(key);
+      if (match) (layers[match[1]] ??= {})[match[2]] = tensor;
+      else if (!expected.has(key)) {
+        throw new UsageError(`Cannot load weights: unexpected key "${key}" for this model`);
+      }
+    }
+    for (const key of expected) {
+      if (!(key in named)) throw new UsageError(`Cannot load weights: missing key "${key}"`);
+    }
+    const assign = (target: tf.Variable, key: string) => {
+      const source = named[key];
+      if (source.shape.join() !== target.shape.join()) {
+        throw new UsageError(
+          `Cannot load weights: "${key}" has shape [${source.shape}], expected [${target.shape}]`,
+        );
+      }
+      target.assign(source);
+    };
+    this.rnn.setWeights(layers);
+    if (this.embedding) assign(this.embedding, "embedding");
+    assign(this.outputKernel, "out/W");
+    assign(this.outputBias, "out/b");
+  }
+
+  /** Frees every variable. */
+  dispose(): void {
+    this.rnn.dispose();
+    tf.dispose([this.outputKernel, this.outputBias, ...(this.embedding ? [this.embedding] : [])]);
+  }
+}
+
+/** Normal(0, std) values from a seeded generator, so a seed fixes the model. */
+function normalTensor(rng: Rng, shape: [number, number], std: number): tf.Tensor2D {
+  const values = new Float32Array(shape[0] * shape[1]);
+  for (let i = 0; i < values.length; i++) values[i] = rng.normal() * std;
+  return tf.tensor2d(values, shape);
+}
+
+/**
+ * Mean softmax cross-entropy of logits `[N, V]` against target ids `[N]`.
+ *
+ * @returns a scalar: the mean negative log-likelihood per token (nats).
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "./tf.ts";
+ * const loss = crossEntropy(tf.zeros([2, 4]), Int32Array.of(1, 3));
+ * ok(Math.abs((await loss.data())[0] - Math.log(4)) < 1e-6);
+ * ```
+ */
+export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Scalar {
+  return tf.tidy(() => {
+    const [N, V] = logits.shape;
+    const labels = tf.oneHot(tf.tensor1d(targets, "int32"), V); // [N, V]
+    const logp = tf.logSoftmax(logits); // [N, V]
+    return tf.neg(tf.div(tf.sum(tf.mul(labels, logp)), N)) as tf.Scalar;
+  });
+}
+
+/**
+ * Reorders `[B, T]` row-major targets to the time-major order of the logits.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * deepStrictEqual([...timeMajor(Int32Array.of(1, 2, 3, 4, 5, 6), 2, 3)], [1, 4, 2, 5, 3, 6]);
+ * ```
+ */
+export function timeMajor(ids: Int32Array, batchSize: number, numSteps: number): Int32Array {
+  const out = new Int32Array(ids.length);
+  for (let b = 0; b < batchSize; b++) {
+    for (let t = 0; t < numSteps; t++) out[t * batchSize + b] = ids[b * numSteps + t];
+  }
+  return out;
+}

@@ -1,0 +1,231 @@
+/**
+ * Generating text from a language model: warm the state up on a prefix, then
+ * pick one token at a time (greedy, or sampled with temperature, top-k and
+ * top-p), feeding each pick back in.
+ *
+ * @module
+ */
+import { tf } from "./tf.ts";
+import { UsageError } from "./errors.ts";
+import type { LanguageModel } from "./model.ts";
+import { disposeStates } from "./train.ts";
+import type { State } from "./cells/types.ts";
+import { Rng } from "./rng.ts";
+import type { Vocab } from "./corpus/vocab.ts";
+import { tokenizeText } from "./corpus/tokenize.ts";
+
+/** How the next token is chosen from the model's logits. */
+export interface DecodeOptions {
+  /** Always take the most likely token (ignores the rest). @default false */
+  greedy?: boolean;
+  /** Logits are divided by this before the softmax; must be > 0. @default 1 */
+  temperature?: number;
+  /** Keep only the k most likely tokens; 0 keeps all. @default 0 */
+  topK?: number;
+  /** Keep the smallest set of tokens whose probability reaches p, in (0, 1]. @default 1 */
+  topP?: number;
+  /** Token ids never chosen (e.g. `<unk>`). @default [] */
+  banned?: readonly number[];
+}
+
+/**
+ * Checks decode options.
+ *
+ * @throws {UsageError} naming the option, the bad value and what is allowed.
+ *
+ * @example
+ * ```ts
+ * import { throws } from "node:assert";
+ * throws(() => checkDecodeOptions({ topP: 1.5 }));
+ * ```
+ */
+export function checkDecodeOptions(options: DecodeOptions): void {
+  const { temperature = 1, topK = 0, topP = 1 } = options;
+  if (!(temperature > 0) || !Number.isFinite(temperature)) {
+    throw new UsageError(`Cannot sample: temperature is ${temperature}, expected a number > 0`);
+  }
+  if (!Number.isInteger(topK) || topK < 0) {
+    throw new UsageError(`Cannot sample: topK is ${topK}, expected an integer >= 0`);
+  }
+  if (!(topP > 0 && topP <= 1)) {
+    throw new UsageError(`Cannot sample: topP is ${topP}, expected a number in (0, 1]`);
+  }
+}
+
+/**
+ * Picks the next token id from one row of logits.
+ *
+ * Order of filters: temperature, then top-k, then top-p (nucleus, Holtzman et
+ * al. 2019), then a draw from what is left, renormalised.
+ *
+ * @example Greedy and top-k 1 agree
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { Rng } from "./rng.ts";
+ * const logits = Float32Array.of(0.1, 2, -1, 1.9);
+ * strictEqual(chooseToken(logits, { greedy: true }, new Rng(0)), 1);
+ * strictEqual(chooseToken(logits, { topK: 1 }, new Rng(0)), 1);
+ * ```
+ */
+export function chooseToken(logits: ArrayLike<number>, options: DecodeOptions, rng: Rng): number {
+  const banned = new Set(options.banned ?? []);
+  const allowed: number[] = [];
+  for (let i = 0; i < logits.length; i++) if (!banned.has(i)) allowed.push(i);
+  if (allowed.length === 0) throw new UsageError("Cannot sample: every token id is banned");
+  allowed.sort((a, b) => logits[b] - logits[a]); // most likely first
+  if (options.greedy) return allowed[0];
+  const { temperature = 1, topK = 0, topP = 1 } = options;
+  const kept = topK > 0 ? allowed.slice(0, topK) : allowed;
+  // Softmax over the kept ids, stable: subtract the largest scaled logit.
+  const top = logits[kept[0]] / temperature;
+  const weights = kept.map((id) => Math.exp(logits[id] / temperature - top));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let cut = kept.length;
+  if (topP < 1) {
+    let mass = 0;
+    for (let i = 0; i < kept.length; i++) {
+      mass += weights[i] / total;
+      if (mass >= topP) {
+        cut = i + 1;
+        break;
+      }
+    }
+  }
+  const nucleus = weights.slice(0, cut);
+  let r = rng.next() * nucleus.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < cut; i++) {
+    r -= nucleus[i];
+    if (r < 0) return kept[i];
+  }
+  return kept[cut - 1];
+}
+
+/** Options of {@linkcode generate}. */
+export interface GenerateOptions extends DecodeOptions {
+  /** Number of tokens to generate after the prefix. */
+  length: number;
+  /** The random stream for sampling; unused when greedy. */
+  rng: Rng;
+}
+
+/**
+ * Generates token ids after a prefix, one at a time, as an async iterator, so
+ * a caller can stream each token as soon as it exists.
+ *
+ * @param prefix at least one token id; the state is warmed up on all of them.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { LanguageModel, modelConfig } from "./model.ts";
+ * import { Rng } from "./rng.ts";
+ * const model = new LanguageModel(modelConfig({ vocabSize: 5, cell: "lstm", hiddenSize: 4 }));
+ * const ids = [];
+ * for await (const id of generate(model, [1, 2], { length: 3, rng: new Rng(1) })) ids.push(id);
+ * strictEqual(ids.length, 3);
+ * model.dispose();
+ * ```
+ */
+export async function* generate(
+  model: LanguageModel,
+  prefix: readonly number[],
+  options: GenerateOptions,
+): AsyncGenerator<number> {
+  checkDecodeOptions(options);
+  if (prefix.length === 0) {
+    throw new UsageError("Cannot sample: the prefix has no tokens, expected at least one");
+  }
+  if (!Number.isInteger(options.length) || options.length < 0) {
+    throw new UsageError(`Cannot sample: length is ${options.length}, expected an integer >= 0`);
+  }
+  let state: State[] | undefined;
+  try {
+    // Warm-up: the whole prefix in one call; its last row predicts the first new token.
+    let logits = step(model, Int32Array.from(prefix), state);
+    state = logits.state;
+    for (let i = 0; i < options.length; i++) {
+      const values = await logits.last.data();
+      logits.last.dispose();
+      const id = chooseToken(values, options, options.rng);
+      yield id;
+      if (i + 1 === options.length) break;
+      logits = step(model, Int32Array.of(id), state);
+      disposeStates(state);
+      state = logits.state;
+    }
+    logits.last.dispose();
+  } finally {
+    disposeStates(state);
+  }
+}
+
+/** Feeds `ids` (batch 1) and returns the last position's logits `[V]` and the new state. */
+function step(
+  model: LanguageModel,
+  ids: Int32Array,
+  state: State[] | undefined,
+): { last: tf.Tensor1D; state: State[] } {
+  return tf.tidy(() => {
+    const out = model.forward({ x: ids, batchSize: 1, numSteps: ids.length }, state, false);
+    const last = tf.reshape(tf.slice(out.logits, [ids.length - 1, 0], [1, -1]), [-1]);
+    return { last, state: out.state } as unknown as tf.TensorContainerObject;
+  }) as unknown as { last: tf.Tensor1D; state: State[] };
+}
+
+/** Options of {@linkcode sampleText}. */
+export interface SampleTextOptions extends DecodeOptions {
+  /** Tokens to generate after the prefix. @default 100 */
+  length?: number;
+  /** Seed of the sampling stream. @default 0 */
+  seed?: number;
+  /** Called first with the normalised prefix, then with each generated token's text
+   * (joiner included) as soon as it exists: their concatenation is the result. */
+  onToken?: (text: string) => void;
+}
+
+/**
+ * Generates text after a prefix, tokenized the way the vocabulary's corpus
+ * was (`<unk>` is never generated). Returns the normalised prefix and the
+ * generated continuation, joined.
+ *
+ * @throws {UsageError} when the prefix has no tokens after normalisation.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { LanguageModel, modelConfig } from "./model.ts";
+ * import { Vocab } from "./corpus/vocab.ts";
+ * const vocab = Vocab.build("the time traveller".split(""));
+ * const model = new LanguageModel(modelConfig({ vocabSize: vocab.size, cell: "gru", hiddenSize: 8 }));
+ * const text = await sampleText(model, vocab, "Time", { length: 5, seed: 1 });
+ * ok(text.startsWith("time") && text.length === 9);
+ * model.dispose();
+ * ```
+ */
+export async function sampleText(
+  model: LanguageModel,
+  vocab: Vocab,
+  prefix: string,
+  options: SampleTextOptions = {},
+): Promise<string> {
+  const tokens = tokenizeText(prefix, { token: vocab.token, normalize: vocab.normalize });
+  if (tokens.length === 0) {
+    throw new UsageError(
+      `Cannot sample: the prefix "${prefix}" has no ${vocab.token} tokens after ` +
+        `${vocab.normalize} normalisation`,
+    );
+  }
+  const { length = 100, seed = 0, onToken, ...decode } = options;
+  const banned = [0, ...(decode.banned ?? [])];
+  const generated: string[] = [];
+  const rng = new Rng(seed);
+  onToken?.(tokens.join(vocab.joiner));
+  for await (
+    const id of generate(model, [...vocab.encode(tokens)], { ...decode, banned, length, rng })
+  ) {
+    const text = vocab.tokenOf(id);
+    generated.push(text);
+    onToken?.(vocab.joiner + text); // the prefix is never empty, so a joiner always precedes
+  }
+  return [...tokens, ...generated].join(vocab.joiner);
+}

@@ -1,0 +1,113 @@
+/**
+ * `deno task sample`: warms a trained model up on a prefix, then generates
+ * text, streaming each token to stdout as it is chosen.
+ *
+ * @module
+ */
+import {
+  defineFlags,
+  emitJson,
+  helpText,
+  info,
+  inRange,
+  nonNegativeInteger,
+  parseFlags,
+  positive,
+  runMain,
+} from "./_cli.ts";
+import { useBackend } from "../lib/tf.ts";
+import { loadTrainedModel } from "../lib/run.ts";
+import { sampleText } from "../lib/sample.ts";
+
+/** The flags of `deno task sample`. */
+export const SAMPLE_FLAGS = defineFlags(
+  [
+    {
+      name: "checkpoint",
+      type: "string",
+      default: "runs/last",
+      help: "Run or checkpoint directory.",
+    },
+    {
+      name: "prefix",
+      type: "string",
+      default: "time traveller",
+      help: "Text the model continues.",
+    },
+    {
+      name: "length",
+      type: "integer",
+      default: 200,
+      validate: nonNegativeInteger,
+      help: "Tokens to generate.",
+    },
+    { name: "greedy", type: "boolean", help: "Always take the most likely token." },
+    {
+      name: "temperature",
+      type: "number",
+      default: 1,
+      validate: positive,
+      help: "Divides the logits; < 1 is more conservative.",
+    },
+    {
+      name: "top-k",
+      type: "integer",
+      default: 0,
+      validate: nonNegativeInteger,
+      help: "Sample among the k most likely tokens; 0 for all.",
+    },
+    {
+      name: "top-p",
+      type: "number",
+      default: 1,
+      validate: inRange(0, 1, { loOpen: true }),
+      help: "Sample from the smallest set of tokens with this much probability.",
+    },
+    { name: "seed", type: "integer", default: 0, help: "Seed of the sampling." },
+    {
+      name: "backend",
+      type: "choice",
+      choices: ["auto", "webgpu", "wasm", "cpu"],
+      default: "auto",
+      help: "tfjs backend.",
+    },
+    { name: "json", type: "boolean", help: "Print one JSON object on stdout and nothing else." },
+  ] as const,
+);
+
+/** Runs `deno task sample` with the given arguments; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const { values: flags } = parseFlags(SAMPLE_FLAGS, args);
+  if (flags.help) {
+    console.log(helpText("deno task sample", "Generate text from a checkpoint.", SAMPLE_FLAGS));
+    return 0;
+  }
+  await useBackend(flags.backend);
+  const { model, vocab, config } = await loadTrainedModel(flags.checkpoint);
+  try {
+    if (config.model.bidirectional) {
+      info(
+        "warning: this model is bidirectional: it was trained seeing the future, so what it " +
+          "generates one token at a time is not what its perplexity promised",
+      );
+    }
+    const encoder = new TextEncoder();
+    const write = (text: string) => Deno.stdout.writeSync(encoder.encode(text));
+    const text = await sampleText(model, vocab, flags.prefix, {
+      length: flags.length,
+      greedy: flags.greedy,
+      temperature: flags.temperature,
+      topK: flags.topK,
+      topP: flags.topP,
+      seed: flags.seed,
+      onToken: flags.json ? undefined : write,
+    });
+    if (flags.json) emitJson({ event: "sample", text, prefix: flags.prefix, seed: flags.seed });
+    else write("\n");
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+if (import.meta.main) await runMain(main);
