@@ -54,24 +54,42 @@ export {
   modelConfig,
   timeMajor,
 } from "./lib/model.ts";
-export type { ForwardResult, ModelConfig, TokenBatch } from "./lib/model.ts";
+export type { ForwardOptions, ForwardResult, ModelConfig, TokenBatch } from "./lib/model.ts";
 export {
+  applyGradients,
   clipByGlobalNorm,
+  computeGradients,
   disposeStates,
+  globalNorm,
   makeOptimizer,
   OPTIMIZERS,
   stateTensors,
   trainStep,
 } from "./lib/train.ts";
-export type { OptimizerName, TrainStepOptions, TrainStepResult } from "./lib/train.ts";
+export type { Gradients, OptimizerName, TrainStepOptions, TrainStepResult } from "./lib/train.ts";
 export { fit, NonFiniteLossError, SAMPLINGS } from "./lib/fit.ts";
-export type { EpochMetrics, FitOptions, StepProgress } from "./lib/fit.ts";
+export type {
+  EpochMetrics,
+  FitOptions,
+  FitPosition,
+  FitResult,
+  NonFinitePolicy,
+  StepProgress,
+} from "./lib/fit.ts";
+export { captureOptimizer, restoreOptimizer } from "./lib/optimizer_state.ts";
+export type { OptimizerJson } from "./lib/optimizer_state.ts";
 export { evaluatePerplexity } from "./lib/evaluate.ts";
 export type { EvaluateOptions, Evaluation, ReadableIds } from "./lib/evaluate.ts";
 export { checkDecodeOptions, chooseToken, generate, sampleText } from "./lib/sample.ts";
 export type { DecodeOptions, GenerateOptions, SampleTextOptions } from "./lib/sample.ts";
-export { loadTrainedModel, resolveCheckpointDir, RunWriter } from "./lib/run.ts";
-export type { RunConfig, TrainedModel } from "./lib/run.ts";
+export {
+  checkRunDir,
+  loadResumableRun,
+  loadTrainedModel,
+  resolveCheckpointDir,
+  RunWriter,
+} from "./lib/run.ts";
+export type { ResumableRun, RunConfig, TrainedModel } from "./lib/run.ts";
 export {
   rnnCell,
   rnnGates,
@@ -107,7 +125,15 @@ export {
   xavierMatrix,
 } from "./lib/cells/init.ts";
 export type { InitName, InitOptions } from "./lib/cells/init.ts";
-export { checkSequence, recurrentStep, runSequence } from "./lib/cells/sequence.ts";
+export {
+  checkSequence,
+  plainSequence,
+  recurrentStep,
+  runSequence,
+  useFusedSequences,
+} from "./lib/cells/sequence.ts";
+export { fusedSequence } from "./lib/kernels/fused_sequence.ts";
+export { linear } from "./lib/kernels/linear.ts";
 export {
   checkTorchStateDict,
   fusedFromTorch,

@@ -81,7 +81,7 @@ export async function evaluatePerplexity(
     }
     const next = tf.tidy(() => {
       const batch = { x, batchSize: rows, numSteps: steps };
-      const { logits, state: final } = model.forward(batch, state, false);
+      const { logits, state: final } = model.forward(batch, { state });
       const loss = crossEntropy(logits, timeMajor(y, rows, steps));
       const total = tf.add(lossSum, tf.mul(loss, rows * steps));
       return { total, final } as unknown as tf.TensorContainerObject;

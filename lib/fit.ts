@@ -7,7 +7,8 @@
  */
 import { tf } from "./tf.ts";
 import type { LanguageModel } from "./model.ts";
-import { disposeStates, trainStep } from "./train.ts";
+import { applyGradients, computeGradients, disposeStates, globalNorm } from "./train.ts";
+import type { Rng } from "./rng.ts";
 import type { Minibatch, Sampling } from "./corpus/batches.ts";
 import { evaluatePerplexity, type ReadableIds } from "./evaluate.ts";
 import type { State } from "./cells/types.ts";
@@ -37,104 +38,181 @@ export interface StepProgress {
   loss: number;
 }
 
+/**
+ * Where a run stands: enough to continue it bit for bit. Saved with every
+ * checkpoint (the carried state as tensors, the rest as JSON).
+ */
+export interface FitPosition {
+  /** The epoch in progress, 1-based. */
+  epoch: number;
+  /** Minibatches of that epoch already done. */
+  step: number;
+  /** The random stream's state before this epoch's minibatches were drawn. */
+  epochRngState: number;
+  /** Sum over the done minibatches of loss x tokens (float64). */
+  lossSum: number;
+  /** Tokens of the done minibatches. */
+  tokens: number;
+  /** Training time spent in this epoch so far, seconds. */
+  seconds: number;
+  /** The state carried into the next minibatch (sequential sampling). */
+  state?: State[];
+}
+
+/** What to do when a step's loss or gradient norm is NaN or infinite. */
+export type NonFinitePolicy = "stop" | "skip";
+
 /** Options of {@linkcode fit}. */
 export interface FitOptions {
-  /** Epochs to run, counted from `startEpoch`. */
+  /** The last epoch to run (1-based, inclusive). */
   epochs: number;
-  /** First epoch number (1-based), for resumed runs. @default 1 */
-  startEpoch?: number;
+  /** Where to start: a saved position, or the beginning of epoch 1. */
+  start?: FitPosition;
   optimizer: tf.Optimizer;
   /** Largest global gradient norm; 0 disables. @default 1 */
   clip?: number;
   /** sequential carries (detached) state across minibatches; random resets it. */
   sampling: Sampling;
-  /** Makes one epoch's minibatches (e.g. `sequentialBatches` of lib/corpus), and says how many. */
-  batches: (epoch: number) => Iterable<Minibatch> & { readonly numBatches: number };
+  /** Draws each epoch's minibatches (offset, order); its state is part of the position. */
+  rng: Rng;
+  /** Makes one epoch's minibatches from `rng` (e.g. `sequentialBatches` of lib/corpus). */
+  batches: (epoch: number, rng: Rng) => Iterable<Minibatch> & { readonly numBatches: number };
   /** Validation ids, or undefined for none. */
   valid?: ReadableIds;
   batchSize: number;
   numSteps: number;
-  /** Read the loss back every this many steps (a sync point). @default 10 */
-  readEvery?: number;
+  /** stop: throw {@linkcode NonFiniteLossError}; skip: drop the step and halve the learning rate. @default "stop" */
+  onNonFinite?: NonFinitePolicy;
   onStep?: (progress: StepProgress) => void;
-  /** Called after each epoch; awaited (a script samples and saves here). */
-  onEpoch?: (metrics: EpochMetrics) => void | Promise<void>;
-  /** Asked between steps; true ends the epoch loop early (e.g. on SIGINT). */
+  /** Called when a non-finite step was skipped, with the new learning rate. */
+  onSkip?: (progress: StepProgress, learningRate: number) => void;
+  /** Called after each epoch with where the next one starts; awaited (a script samples and saves here). */
+  onEpoch?: (metrics: EpochMetrics, next: FitPosition) => void | Promise<void>;
+  /** Asked between steps; true ends training early (e.g. on SIGINT). */
   shouldStop?: () => boolean;
 }
 
-/** Thrown inside {@linkcode fit} when the loss stops being a finite number. */
+/** What {@linkcode fit} returns. */
+export interface FitResult {
+  /** The metrics of every epoch that finished. */
+  history: EpochMetrics[];
+  /** Where training stopped when `shouldStop` ended it; its state tensors are the caller's. */
+  stoppedAt?: FitPosition;
+}
+
+/** Thrown inside {@linkcode fit} when the loss or gradient stops being a finite number. */
 export class NonFiniteLossError extends Error {
-  /** @param epoch where it happened; @param step the step within that epoch. */
-  constructor(readonly epoch: number, readonly step: number, readonly loss: number) {
-    super(`Training diverged: loss is ${loss} at epoch ${epoch}, step ${step}`);
+  /**
+   * @param epoch where it happened (1-based).
+   * @param step the minibatch within that epoch (1-based).
+   * @param loss the loss there; @param gradNorm the gradient's global norm there.
+   */
+  constructor(
+    readonly epoch: number,
+    readonly step: number,
+    readonly loss: number,
+    readonly gradNorm: number,
+  ) {
+    super(
+      `Training diverged at epoch ${epoch}, step ${step}: loss ${loss}, gradient norm ${gradNorm}`,
+    );
     this.name = "NonFiniteLossError";
   }
 }
 
+/** A seed for one step's dropout masks, fixed by its place in the run. */
+function stepSeed(epoch: number, step: number): number {
+  return (Math.imul(epoch, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca77)) >>> 0;
+}
+
+/** Sets an optimizer's learning rate (SGD, momentum and Adam keep it in one field). */
+function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
+  (optimizer as unknown as { learningRate: number }).learningRate = rate;
+}
+
 /**
- * Trains for a number of epochs.
+ * Trains from a position (or the start) through epoch `epochs`.
  *
- * @returns the metrics of every epoch that finished.
+ * Each step reads its loss and gradient norm back before the update, so a
+ * NaN or Inf never reaches the weights and the report names the exact step.
  *
  * @example
  * ```ts
  * import { ok } from "node:assert";
  * import { LanguageModel, modelConfig } from "./model.ts";
  * import { makeOptimizer } from "./train.ts";
+ * import { Rng } from "./rng.ts";
  * const model = new LanguageModel(modelConfig({ vocabSize: 3, cell: "rnn", hiddenSize: 8 }));
  * const batch = { x: Int32Array.of(0, 1, 2, 0), y: Int32Array.of(1, 2, 0, 1), batchSize: 1, numSteps: 4 };
- * const history = await fit(model, {
- *   epochs: 30, optimizer: makeOptimizer("adam", 0.05), sampling: "random",
+ * const { history } = await fit(model, {
+ *   epochs: 30, optimizer: makeOptimizer("adam", 0.05), sampling: "random", rng: new Rng(0),
  *   batches: () => Object.assign([batch], { numBatches: 1 }), batchSize: 1, numSteps: 4,
  * });
  * ok(history[29].trainPerplexity < history[0].trainPerplexity);
  * model.dispose();
  * ```
  */
-export async function fit(model: LanguageModel, options: FitOptions): Promise<EpochMetrics[]> {
-  const { startEpoch = 1, readEvery = 10, clip = 1 } = options;
+export async function fit(model: LanguageModel, options: FitOptions): Promise<FitResult> {
+  const { clip = 1, onNonFinite = "stop", rng } = options;
   const history: EpochMetrics[] = [];
-  for (let epoch = startEpoch; epoch < startEpoch + options.epochs; epoch++) {
-    const batches = options.batches(epoch);
+  let position: FitPosition = options.start ??
+    { epoch: 1, step: 0, epochRngState: rng.state, lossSum: 0, tokens: 0, seconds: 0 };
+  while (position.epoch <= options.epochs) {
+    const { epoch } = position;
+    rng.state = position.epochRngState;
+    const batches = options.batches(epoch, rng);
     const count = batches.numBatches;
-    let state: State[] | undefined;
-    let lossSum = tf.scalar(0);
-    let step = 0, tokens = 0, stopped = false;
-    const started = performance.now();
+    let { step, lossSum, tokens, state } = position;
+    let clock = performance.now() - position.seconds * 1000;
+    let index = 0, lastYield = performance.now();
     for (const batch of batches) {
-      if (options.shouldStop?.()) {
-        stopped = true;
-        break;
+      if (index++ < step) continue; // done before the run was resumed
+      // Signal handlers run only when the event loop gets a turn, and on
+      // cpu/wasm nothing in a step gives it one: yield every 50 ms.
+      if (performance.now() - lastYield > 50) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = performance.now();
       }
-      const result = trainStep(model, options.optimizer, batch, state, { clip });
+      if (options.shouldStop?.()) {
+        const seconds = (performance.now() - clock) / 1000;
+        const stoppedAt = { ...position, step, lossSum, tokens, seconds, state };
+        return { history, stoppedAt };
+      }
+      const seed = stepSeed(epoch, step);
+      const result = computeGradients(model, batch, state, { seed });
+      const norm = globalNorm(result.grads);
+      const [loss, gradNorm] = [(await result.loss.data())[0], (await norm.data())[0]];
+      result.loss.dispose();
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        tf.dispose([norm, ...Object.values(result.grads)]);
+        disposeStates(result.state);
+        const progress = { epoch, step: step + 1, steps: count, loss };
+        if (onNonFinite === "stop") {
+          disposeStates(state);
+          throw new NonFiniteLossError(epoch, step + 1, loss, gradNorm);
+        }
+        const rate = (options.optimizer as unknown as { learningRate: number }).learningRate / 2;
+        setLearningRate(options.optimizer, rate);
+        options.onSkip?.(progress, rate);
+        step += 1;
+        continue;
+      }
+      tf.dispose(applyGradients(options.optimizer, result.grads, clip, norm));
       disposeStates(state);
       state = options.sampling === "sequential" ? result.state : undefined;
       if (options.sampling !== "sequential") disposeStates(result.state);
       const n = batch.batchSize * batch.numSteps;
-      const total = tf.tidy(() => tf.add(lossSum, tf.mul(result.loss, n)) as tf.Scalar);
-      tf.dispose([lossSum, result.loss, result.gradNorm]);
-      lossSum = total;
-      step += 1;
+      lossSum += loss * n;
       tokens += n;
-      if (step % readEvery === 0 || step === count) {
-        const mean = (await lossSum.data())[0] / tokens;
-        if (!Number.isFinite(mean)) {
-          disposeStates(state);
-          lossSum.dispose();
-          throw new NonFiniteLossError(epoch, step, mean);
-        }
-        options.onStep?.({ epoch, step, steps: count, loss: mean });
-      }
+      step += 1;
+      options.onStep?.({ epoch, step, steps: count, loss: lossSum / tokens });
     }
     disposeStates(state);
-    const meanLoss = tokens > 0 ? (await lossSum.data())[0] / tokens : NaN;
-    lossSum.dispose();
-    if (stopped) break;
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = (performance.now() - clock) / 1000;
+    clock = performance.now();
     const metrics: EpochMetrics = {
       epoch,
-      trainPerplexity: Math.exp(meanLoss),
+      trainPerplexity: Math.exp(lossSum / tokens),
       tokens,
       seconds,
       tokensPerSec: tokens / seconds,
@@ -147,7 +225,15 @@ export async function fit(model: LanguageModel, options: FitOptions): Promise<Ep
       metrics.validPerplexity = perplexity;
     }
     history.push(metrics);
-    await options.onEpoch?.(metrics);
+    position = {
+      epoch: epoch + 1,
+      step: 0,
+      epochRngState: rng.state,
+      lossSum: 0,
+      tokens: 0,
+      seconds: 0,
+    };
+    await options.onEpoch?.(metrics, position);
   }
-  return history;
+  return { history };
 }

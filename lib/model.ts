@@ -57,6 +57,16 @@ export interface TokenBatch {
   numSteps: number;
 }
 
+/** Options of {@linkcode LanguageModel.forward}. */
+export interface ForwardOptions {
+  /** The state to start from, one record per layer and direction; zeros when omitted. */
+  state?: State[];
+  /** Whether dropout is active. @default false */
+  training?: boolean;
+  /** Seed of this call's dropout masks (so a resumed run draws the same masks). */
+  seed?: number;
+}
+
 /** The output of {@linkcode LanguageModel.forward}. */
 export interface ForwardResult {
   /** Logits `[T*B, V]`, time-major: row `t*B + b` predicts the token after `x[b, t]`. */
@@ -169,18 +179,23 @@ export class LanguageModel {
    * Runs the model over a batch.
    *
    * @param batch ids `[B, T]` row-major.
-   * @param state the state to start from (zeros when omitted); not disposed.
-   * @param training whether dropout is active.
+   * @param options the state to start from (zeros when omitted; not
+   *   disposed), whether dropout is active, and the dropout masks' seed.
    * @returns logits `[T*B, V]` and the final states: new tensors the caller disposes.
    */
-  forward(batch: TokenBatch, state?: State[], training = false): ForwardResult {
+  forward(batch: TokenBatch, options: ForwardOptions = {}): ForwardResult {
     const { batchSize: B, numSteps: T } = batch;
+    const { state, training = false, seed } = options;
     return tf.tidy(() => {
       const ids = tf.transpose(tf.tensor2d(batch.x, [B, T], "int32")); // [T, B]
       const xs = this.embedding
         ? tf.gather(this.embedding, ids) as unknown as tf.Tensor3D // [T, B, E]
         : tf.oneHot(ids, this.config.vocabSize).toFloat() as tf.Tensor3D; // [T, B, V]
-      const { outputs, state: next } = this.rnn.forward(xs, { initialState: state, training });
+      const { outputs, state: next } = this.rnn.forward(xs, {
+        initialState: state,
+        training,
+        seed,
+      });
       const width = outputs.shape[2];
       const flat = tf.reshape(outputs, [T * B, width]) as tf.Tensor2D; // [T*B, H*dirs]
       const logits = tf.add(tf.matMul(flat, this.outputKernel), this.outputBias) as tf.Tensor2D;

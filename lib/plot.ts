@@ -116,7 +116,13 @@ export function perplexityPlotSvg(
     },
     color: { domain: ["train", "valid"], range: [COLORS.train, COLORS.valid] },
     marks: [
-      Plot.lineY(rows, { x: "epoch", y: "perplexity", stroke: "series", strokeWidth: 2 }),
+      Plot.lineY(rows, {
+        x: "epoch",
+        y: "perplexity",
+        stroke: "series",
+        z: "series",
+        strokeWidth: 2,
+      }),
       Plot.dot(rows, {
         x: "epoch",
         y: "perplexity",

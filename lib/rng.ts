@@ -29,6 +29,11 @@ export class Rng {
     return this.#state;
   }
 
+  /** Moves the generator to a saved state (see {@linkcode Rng.state}). */
+  set state(value: number) {
+    this.#state = value >>> 0;
+  }
+
   /**
    * A generator that continues from a saved state.
    *

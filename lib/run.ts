@@ -12,12 +12,20 @@
  */
 import { tf } from "./tf.ts";
 import { UsageError } from "./errors.ts";
-import { appendJsonLine, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import {
+  appendJsonLine,
+  loadCheckpoint,
+  type LoadedCheckpoint,
+  saveCheckpoint,
+} from "./checkpoint.ts";
 import { perplexityPlotSvg } from "./plot.ts";
 import { LanguageModel, type ModelConfig, modelConfig } from "./model.ts";
 import { Vocab } from "./corpus/vocab.ts";
 import type { Normalization, TokenKind } from "./corpus/tokenize.ts";
-import type { EpochMetrics } from "./fit.ts";
+import type { EpochMetrics, FitPosition } from "./fit.ts";
+import type { OptimizerName } from "./train.ts";
+import { captureOptimizer, type OptimizerJson, restoreOptimizer } from "./optimizer_state.ts";
+import type { State } from "./cells/types.ts";
 
 /** The checkpoint inside a run directory, or the directory itself when it is a checkpoint. */
 export async function resolveCheckpointDir(dir: string): Promise<string> {
@@ -51,20 +59,27 @@ export class RunWriter {
   }
 
   /**
-   * Makes (or reuses) the run directory and starts a fresh metrics history.
+   * Makes (or reuses) the run directory. A fresh run starts a new metrics
+   * history; a resumed one (given its `history`) appends to it.
    *
    * @throws {UsageError} when the directory cannot be written.
    */
-  static async create(dir: string, config: unknown): Promise<RunWriter> {
+  static async create(
+    dir: string,
+    config: unknown,
+    history?: readonly EpochMetrics[],
+  ): Promise<RunWriter> {
     try {
       await Deno.mkdir(dir, { recursive: true });
-      await Deno.writeTextFile(`${dir}/metrics.jsonl`, "");
+      if (!history) await Deno.writeTextFile(`${dir}/metrics.jsonl`, "");
     } catch (error) {
       throw new UsageError(
         `Cannot write run directory "${dir}": ${(error as Error).message}`,
       );
     }
-    return new RunWriter(dir, config);
+    const run = new RunWriter(dir, config);
+    run.#history.push(...(history ?? []) as (EpochMetrics & Record<string, unknown>)[]);
+    return run;
   }
 
   /** The metrics of every epoch saved so far. */
@@ -73,42 +88,101 @@ export class RunWriter {
   }
 
   /**
-   * Saves the checkpoint (atomically), appends the epoch's metrics and
-   * redraws the plot.
+   * Saves a checkpoint (atomically) at `position`; when an epoch just ended,
+   * also appends its metrics and redraws the plot.
    */
-  async saveEpoch(
+  async save(
     model: LanguageModel,
-    optimizer: tf.Optimizer,
+    optimizer: { optimizer: tf.Optimizer; name: OptimizerName },
     vocab: Vocab,
-    metrics: EpochMetrics & Record<string, unknown>,
+    position: FitPosition,
+    metrics?: EpochMetrics & Record<string, unknown>,
   ): Promise<void> {
-    this.#history.push(metrics);
+    if (metrics) this.#history.push(finiteOrNull(metrics));
     const weights = model.namedWeights();
-    const optimizerWeights: Record<string, tf.Tensor> = {};
-    const saved = await optimizer.getWeights();
-    // The accumulators are the optimizer's own variables, but the iteration
-    // count comes back as a new scalar, freed below.
-    const fresh = saved.filter(({ name }) => name === "iter").map(({ tensor }) => tensor);
-    saved.forEach(({ tensor }, i) => {
-      optimizerWeights[String(i).padStart(4, "0")] = tensor;
+    (position.state ?? []).forEach((s, i) => {
+      weights[`carry/${i}/h`] = s.h;
+      if (s.c) weights[`carry/${i}/c`] = s.c;
     });
+    const saved = await captureOptimizer(optimizer.optimizer, optimizer.name);
+    const { state: _carried, ...where } = position;
     try {
       await saveCheckpoint(this.checkpointDir, {
         weights,
-        optimizer: optimizerWeights,
+        optimizer: saved.tensors,
         config: this.config,
         vocab: vocab.toJSON(),
-        progress: { epoch: metrics.epoch, history: this.#history },
+        progress: { position: where, optimizer: saved.json, history: this.#history },
       });
     } finally {
-      tf.dispose([...Object.values(weights), ...fresh]);
+      tf.dispose(
+        Object.entries(weights).filter(([k]) => !k.startsWith("carry/")).map(([, t]) => t),
+      );
+      saved.dispose();
     }
-    await appendJsonLine(`${this.dir}/metrics.jsonl`, metrics);
-    const svg = perplexityPlotSvg(this.#history);
+    if (!metrics) return;
+    await appendJsonLine(`${this.dir}/metrics.jsonl`, this.#history.at(-1));
+    // An overflowed (null) perplexity cannot be drawn: plot the epochs that have one.
+    const drawable = this.#history
+      .filter((m) => Number.isFinite(m.trainPerplexity))
+      .map((m) => ({ ...m, validPerplexity: m.validPerplexity ?? undefined }));
+    if (drawable.length === 0) return;
+    const svg = perplexityPlotSvg(drawable);
     const temporary = `${this.dir}/.perplexity.svg.tmp`;
     await Deno.writeTextFile(temporary, svg);
     await Deno.rename(temporary, `${this.dir}/perplexity.svg`);
   }
+}
+
+/**
+ * Checks, before any work, that a run directory can be made and written:
+ * it is a directory or does not exist yet, and its nearest existing ancestor
+ * is a writable directory. Writes nothing.
+ *
+ * @throws {UsageError} naming the directory and what is in the way.
+ *
+ * @example
+ * ```ts
+ * import { rejects } from "node:assert";
+ * const file = await Deno.makeTempFile();
+ * await rejects(() => checkRunDir(`${file}/run`));
+ * await Deno.remove(file);
+ * ```
+ */
+export async function checkRunDir(dir: string): Promise<void> {
+  let path = dir.replace(/\/+$/, "") || "/";
+  for (;;) {
+    let info: Deno.FileInfo | undefined;
+    try {
+      info = await Deno.stat(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw new UsageError(`Cannot write run directory "${dir}": ${(error as Error).message}`);
+      }
+    }
+    if (info && !info.isDirectory) {
+      throw new UsageError(`Cannot write run directory "${dir}": "${path}" is not a directory`);
+    }
+    if (info) break;
+    const parent = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+    if (parent === path) break;
+    path = parent;
+  }
+  try {
+    const probe = await Deno.makeTempFile({ dir: path, prefix: ".write-check-" });
+    await Deno.remove(probe);
+  } catch (error) {
+    throw new UsageError(`Cannot write run directory "${dir}": ${(error as Error).message}`);
+  }
+}
+
+/** The metrics with every non-finite number (an overflowed perplexity) as null, which JSON can hold. */
+function finiteOrNull<T extends Record<string, unknown>>(metrics: T): T {
+  return Object.fromEntries(
+    Object.entries(metrics).map((
+      [k, v],
+    ) => [k, typeof v === "number" && !Number.isFinite(v) ? null : v]),
+  ) as T;
 }
 
 /** A model loaded from a checkpoint, with what it was trained with. */
@@ -145,26 +219,83 @@ export async function loadTrainedModel(dir: string): Promise<TrainedModel> {
   const path = await resolveCheckpointDir(dir);
   const loaded = await loadCheckpoint(path);
   try {
-    const config = loaded.config as unknown as RunConfig;
-    if (!config || typeof config !== "object" || !config.model || !config.corpus) {
-      throw new UsageError(`Cannot load "${path}": its config has no model and corpus sections`);
+    return buildTrained(loaded, path);
+  } finally {
+    tf.dispose([...Object.values(loaded.weights), ...Object.values(loaded.optimizer)]);
+  }
+}
+
+/** The model of a loaded checkpoint; the checkpoint's tensors stay the caller's. */
+function buildTrained(loaded: LoadedCheckpoint, path: string): TrainedModel {
+  const config = loaded.config as unknown as RunConfig;
+  if (!config || typeof config !== "object" || !config.model || !config.corpus) {
+    throw new UsageError(`Cannot load "${path}": its config has no model and corpus sections`);
+  }
+  const vocab = Vocab.fromJSON(loaded.vocab);
+  const modelSettings = modelConfig(config.model);
+  if (vocab.size !== modelSettings.vocabSize) {
+    throw new UsageError(
+      `Cannot load "${path}": its vocabulary has ${vocab.size} tokens but the model ` +
+        `expects ${modelSettings.vocabSize}`,
+    );
+  }
+  const model = new LanguageModel(modelSettings);
+  const weights = Object.fromEntries(
+    Object.entries(loaded.weights).filter(([key]) => !key.startsWith("carry/")),
+  );
+  try {
+    model.setNamedWeights(weights);
+  } catch (error) {
+    model.dispose();
+    throw new UsageError(`Cannot load "${path}": ${(error as Error).message}`);
+  }
+  return { model, vocab, config: { ...config, model: modelSettings }, path };
+}
+
+/** Everything needed to continue a run where its checkpoint left it. */
+export interface ResumableRun extends TrainedModel {
+  optimizer: tf.Optimizer;
+  optimizerName: OptimizerName;
+  /** Where to continue; its `state` tensors are the caller's. */
+  position: FitPosition;
+  history: EpochMetrics[];
+}
+
+/**
+ * Loads a run to continue it: the model, the optimizer in its saved state,
+ * the position (epoch, minibatch, random stream, carried state) and history.
+ *
+ * @throws {UsageError} when the checkpoint is not resumable (no position saved).
+ */
+export async function loadResumableRun(dir: string): Promise<ResumableRun> {
+  const path = await resolveCheckpointDir(dir);
+  const loaded = await loadCheckpoint(path);
+  try {
+    const trained = buildTrained(loaded, path);
+    const progress = loaded.progress as unknown as {
+      position?: Omit<FitPosition, "state">;
+      optimizer?: OptimizerJson;
+      history?: EpochMetrics[];
+    };
+    if (!progress?.position || !progress.optimizer) {
+      trained.model.dispose();
+      throw new UsageError(`Cannot resume from "${path}": it holds no training position`);
     }
-    const vocab = Vocab.fromJSON(loaded.vocab);
-    const modelSettings = modelConfig(config.model);
-    if (vocab.size !== modelSettings.vocabSize) {
-      throw new UsageError(
-        `Cannot load "${path}": its vocabulary has ${vocab.size} tokens but the model ` +
-          `expects ${modelSettings.vocabSize}`,
-      );
+    const optimizer = await restoreOptimizer(progress.optimizer, loaded.optimizer);
+    const carried: State[] = [];
+    for (const [key, tensor] of Object.entries(loaded.weights)) {
+      const match = /^carry\/(\d+)\/(h|c)$/.exec(key);
+      if (!match) continue;
+      const record = carried[Number(match[1])] ??= {} as State;
+      record[match[2] as "h" | "c"] = tf.clone(tensor) as tf.Tensor2D;
     }
-    const model = new LanguageModel(modelSettings);
-    try {
-      model.setNamedWeights(loaded.weights);
-    } catch (error) {
-      model.dispose();
-      throw new UsageError(`Cannot load "${path}": ${(error as Error).message}`);
-    }
-    return { model, vocab, config: { ...config, model: modelSettings }, path };
+    return {
+      ...trained,
+      optimizer,
+      optimizerName: progress.optimizer.name,
+      position: { ...progress.position, state: carried.length > 0 ? carried : undefined },
+      history: progress.history ?? [],
+    };
   } finally {
     tf.dispose([...Object.values(loaded.weights), ...Object.values(loaded.optimizer)]);
   }

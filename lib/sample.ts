@@ -166,7 +166,7 @@ function step(
   state: State[] | undefined,
 ): { last: tf.Tensor1D; state: State[] } {
   return tf.tidy(() => {
-    const out = model.forward({ x: ids, batchSize: 1, numSteps: ids.length }, state, false);
+    const out = model.forward({ x: ids, batchSize: 1, numSteps: ids.length }, { state });
     const last = tf.reshape(tf.slice(out.logits, [ids.length - 1, 0], [1, -1]), [-1]);
     return { last, state: out.state } as unknown as tf.TensorContainerObject;
   }) as unknown as { last: tf.Tensor1D; state: State[] };

@@ -40,11 +40,28 @@ export function makeOptimizer(name: OptimizerName, learningRate: number): tf.Opt
 }
 
 /**
+ * The global L2 norm of a set of gradients, `sqrt(sum of every squared entry)`.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "./tf.ts";
+ * ok(Math.abs((await globalNorm({ a: tf.tensor([3]), b: tf.tensor([4]) }).data())[0] - 5) < 1e-6);
+ * ```
+ */
+export function globalNorm(grads: tf.NamedTensorMap): tf.Scalar {
+  return tf.tidy(() =>
+    tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar
+  );
+}
+
+/**
  * Scales gradients so their global L2 norm is at most `maxNorm` (d2l's
  * `grad_clipping`: `g <- g * min(1, theta / ||g||)` over all parameters).
  *
  * @param grads gradients by variable name; disposed and replaced when clipped.
  * @param maxNorm the largest norm allowed; 0 or Infinity disables clipping.
+ * @param norm their global norm when already known (then returned as is).
  * @returns the clipped gradients and the norm before clipping (a scalar the caller disposes).
  *
  * @example
@@ -59,10 +76,8 @@ export function makeOptimizer(name: OptimizerName, learningRate: number): tf.Opt
 export function clipByGlobalNorm(
   grads: tf.NamedTensorMap,
   maxNorm: number,
+  norm: tf.Scalar = globalNorm(grads),
 ): { grads: tf.NamedTensorMap; norm: tf.Scalar } {
-  const norm = tf.tidy(() =>
-    tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar
-  );
   if (!(maxNorm > 0) || maxNorm === Infinity) return { grads, norm };
   const clipped = tf.tidy(() => {
     // min(1, theta / norm); the epsilon only guards a zero norm.
@@ -75,12 +90,84 @@ export function clipByGlobalNorm(
   return { grads: clipped, norm };
 }
 
-/** Options of {@linkcode trainStep}. */
+/** Options of {@linkcode computeGradients} and {@linkcode trainStep}. */
 export interface TrainStepOptions {
-  /** Largest global gradient norm; 0 disables clipping. @default 1 */
+  /** Largest global gradient norm; 0 disables clipping (trainStep only). @default 1 */
   clip?: number;
   /** Whether dropout is active. @default true */
   training?: boolean;
+  /** Seed of the step's dropout masks. @default drawn by the stack */
+  seed?: number;
+}
+
+/** Loss, gradients and the next state of one minibatch: tensors the caller disposes. */
+export interface Gradients {
+  /** Mean cross-entropy of the batch. */
+  loss: tf.Scalar;
+  /** Gradient of the loss for every trainable variable, by variable name. */
+  grads: tf.NamedTensorMap;
+  /** The final recurrent state, detached from the graph. */
+  state: State[];
+}
+
+/**
+ * The first half of a step: forward, loss and the gradient of every
+ * trainable variable, nothing changed yet (so a caller can look at the loss
+ * before deciding to apply them).
+ *
+ * @param state the state to start from (not disposed), or undefined for zeros.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { LanguageModel, modelConfig } from "./model.ts";
+ * import { tf } from "./tf.ts";
+ * const model = new LanguageModel(modelConfig({ vocabSize: 4, cell: "gru", hiddenSize: 3 }));
+ * const batch = { x: Int32Array.of(0, 1, 2, 3), y: Int32Array.of(1, 2, 3, 0), batchSize: 1, numSteps: 4 };
+ * const { loss, grads, state } = computeGradients(model, batch, undefined);
+ * ok(Object.keys(grads).length === model.trainableVariables.length);
+ * tf.dispose([loss, ...Object.values(grads)]);
+ * disposeStates(state);
+ * model.dispose();
+ * ```
+ */
+export function computeGradients(
+  model: LanguageModel,
+  batch: Minibatch,
+  state: State[] | undefined,
+  options: TrainStepOptions = {},
+): Gradients {
+  const { training = true, seed } = options;
+  const targets = timeMajor(batch.y, batch.batchSize, batch.numSteps);
+  let next: State[] = [];
+  const { value: loss, grads } = tf.variableGrads(() => {
+    const { logits, state: final } = model.forward(batch, { state, training, seed });
+    // Kept: the state outlives the gradient scope, as the next minibatch's start.
+    next = final;
+    for (const tensor of next.flatMap(stateTensors)) tf.keep(tensor);
+    return crossEntropy(logits, targets);
+  }, model.trainableVariables);
+  return { loss, grads, state: next };
+}
+
+/**
+ * The second half of a step: clip by global norm, then the optimizer's update.
+ * Disposes `grads`.
+ *
+ * @param norm the gradients' global norm when already computed.
+ * @returns the global norm before clipping (a scalar the caller disposes;
+ *   `norm` itself when given).
+ */
+export function applyGradients(
+  optimizer: tf.Optimizer,
+  grads: tf.NamedTensorMap,
+  clip = 1,
+  norm?: tf.Scalar,
+): tf.Scalar {
+  const { grads: clipped, norm: used } = clipByGlobalNorm(grads, clip, norm);
+  optimizer.applyGradients(clipped);
+  tf.dispose(Object.values(clipped));
+  return used;
 }
 
 /** What one step leaves behind: tensors the caller disposes. */
@@ -94,8 +181,8 @@ export interface TrainStepResult {
 }
 
 /**
- * One optimisation step: forward, loss, gradients of every trainable
- * variable, clipping by global norm, and the optimizer's update.
+ * One optimisation step: {@linkcode computeGradients}, then
+ * {@linkcode applyGradients}.
  *
  * @param state the state to start from (not disposed), or undefined for zeros.
  *
@@ -108,7 +195,8 @@ export interface TrainStepResult {
  * const batch = { x: Int32Array.of(0, 1, 2, 3), y: Int32Array.of(1, 2, 3, 0), batchSize: 1, numSteps: 4 };
  * const { loss, gradNorm, state } = trainStep(model, makeOptimizer("sgd", 1), batch, undefined);
  * ok((await loss.data())[0] > 0);
- * tf.dispose([loss, gradNorm, ...state.flatMap((s) => Object.values(s))]);
+ * tf.dispose([loss, gradNorm]);
+ * disposeStates(state);
  * model.dispose();
  * ```
  */
@@ -119,20 +207,9 @@ export function trainStep(
   state: State[] | undefined,
   options: TrainStepOptions = {},
 ): TrainStepResult {
-  const { clip = 1, training = true } = options;
-  const targets = timeMajor(batch.y, batch.batchSize, batch.numSteps);
-  let next: State[] = [];
-  const { value: loss, grads } = tf.variableGrads(() => {
-    const { logits, state: final } = model.forward(batch, state, training);
-    // Kept: the state outlives the gradient scope, as the next minibatch's start.
-    next = final;
-    for (const tensor of next.flatMap(stateTensors)) tf.keep(tensor);
-    return crossEntropy(logits, targets);
-  }, model.trainableVariables);
-  const { grads: clipped, norm } = clipByGlobalNorm(grads, clip);
-  optimizer.applyGradients(clipped);
-  tf.dispose(Object.values(clipped));
-  return { loss, gradNorm: norm, state: next };
+  const { loss, grads, state: next } = computeGradients(model, batch, state, options);
+  const gradNorm = applyGradients(optimizer, grads, options.clip ?? 1);
+  return { loss, gradNorm, state: next };
 }
 
 /** The tensors of a state record. */

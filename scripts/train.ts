@@ -21,13 +21,17 @@ import {
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { CELL_KINDS } from "../lib/cells/types.ts";
 import { LanguageModel, modelConfig } from "../lib/model.ts";
-import { makeOptimizer, OPTIMIZERS } from "../lib/train.ts";
-import { fit, SAMPLINGS } from "../lib/fit.ts";
+import { disposeStates, makeOptimizer, type OptimizerName, OPTIMIZERS } from "../lib/train.ts";
+import { fit, NonFiniteLossError, SAMPLINGS } from "../lib/fit.ts";
+import { UsageError } from "../lib/errors.ts";
+import type { Nonlinearity } from "../lib/cells/types.ts";
+import type { InitName } from "../lib/cells/init.ts";
+import type { Sampling } from "../lib/corpus/batches.ts";
 import { Rng } from "../lib/rng.ts";
 import { loadCorpus } from "../lib/corpus/load.ts";
 import { NORMALIZATIONS, TOKEN_KINDS } from "../lib/corpus/tokenize.ts";
 import { randomBatches, sequentialBatches } from "../lib/corpus/batches.ts";
-import { RunWriter } from "../lib/run.ts";
+import { checkRunDir, loadResumableRun, type RunConfig, RunWriter } from "../lib/run.ts";
 import { sampleText } from "../lib/sample.ts";
 
 /** The flags of `deno task train`, with their defaults. */
@@ -135,7 +139,7 @@ export const TRAIN_FLAGS = defineFlags(
     {
       name: "epochs",
       type: "integer",
-      default: 40,
+      default: 20,
       validate: positiveInteger,
       help: "Passes over the training split.",
     },
@@ -190,12 +194,103 @@ export const TRAIN_FLAGS = defineFlags(
     },
     { name: "prefix", type: "string", default: "time traveller", help: "Prefix of those samples." },
     {
+      name: "resume",
+      type: "string",
+      valueName: "<dir>",
+      help: "Continue the run in this directory where its checkpoint stopped (it is also --out).",
+    },
+    {
+      name: "on-nan",
+      type: "choice",
+      choices: ["stop", "skip"],
+      default: "stop",
+      help:
+        "A NaN/Inf loss or gradient: stop (keep the last checkpoint) or skip the step and halve the lr.",
+    },
+    {
       name: "json",
       type: "boolean",
       help: "Print one JSON object per line on stdout and nothing else.",
     },
   ] as const,
 );
+
+/** Flags fixed by a checkpoint: `--resume` refuses a different value. */
+const FIXED_ON_RESUME: Record<string, (c: RunConfig) => unknown> = {
+  corpus: (c) => c.corpus.source,
+  token: (c) => c.corpus.token,
+  normalize: (c) => c.corpus.normalize,
+  "min-freq": (c) => c.corpus.minFreq,
+  "valid-fraction": (c) => c.corpus.validFraction,
+  cell: (c) => c.model.cell,
+  nonlinearity: (c) => c.model.nonlinearity,
+  "reset-after": (c) => c.model.resetAfter,
+  "hidden-size": (c) => c.model.hiddenSize,
+  layers: (c) => c.model.layers,
+  bidirectional: (c) => c.model.bidirectional,
+  dropout: (c) => c.model.dropout,
+  "embedding-size": (c) => c.model.embeddingSize,
+  init: (c) => c.model.init,
+  "batch-size": (c) => c.train.batchSize,
+  "num-steps": (c) => c.train.numSteps,
+  optimizer: (c) => c.train.optimizer,
+  lr: (c) => c.train.lr,
+  clip: (c) => c.train.clip,
+  sampling: (c) => c.train.sampling,
+  seed: (c) => c.train.seed,
+};
+
+type TrainFlags = ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>["values"];
+
+/** The run's config from the flags of a fresh run. */
+function configFromFlags(flags: TrainFlags, vocabSize: number): RunConfig {
+  return {
+    model: modelConfig({
+      vocabSize,
+      cell: flags.cell,
+      hiddenSize: flags.hiddenSize,
+      layers: flags.layers,
+      bidirectional: flags.bidirectional,
+      dropout: flags.dropout,
+      embeddingSize: flags.embeddingSize,
+      nonlinearity: flags.nonlinearity as Nonlinearity,
+      resetAfter: flags.resetAfter,
+      init: flags.init as InitName,
+      seed: flags.seed,
+    }),
+    corpus: {
+      source: flags.corpus,
+      token: flags.token,
+      normalize: flags.normalize,
+      minFreq: flags.minFreq,
+      validFraction: flags.validFraction,
+    },
+    train: {
+      batchSize: flags.batchSize,
+      numSteps: flags.numSteps,
+      optimizer: flags.optimizer,
+      lr: flags.lr,
+      clip: flags.clip,
+      sampling: flags.sampling,
+      seed: flags.seed,
+    },
+  };
+}
+
+/** Refuses shape-fixing flags given with `--resume` that differ from the checkpoint. */
+function checkResumeFlags(args: string[], flags: TrainFlags, config: RunConfig): void {
+  for (const [name, saved] of Object.entries(FIXED_ON_RESUME)) {
+    const given = args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+    const camel = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const value = (flags as Record<string, unknown>)[camel];
+    if (given && value !== saved(config)) {
+      throw new UsageError(
+        `Cannot resume with --${name} ${JSON.stringify(value)}: the checkpoint was trained ` +
+          `with ${JSON.stringify(saved(config))}`,
+      );
+    }
+  }
+}
 
 /** Runs `deno task train` with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -206,87 +301,74 @@ export async function main(args: string[]): Promise<number> {
   }
   const backend = await useBackend(flags.backend);
   const log = flags.json ? () => {} : info;
+  const resumed = flags.resume === undefined ? undefined : await loadResumableRun(flags.resume);
+  if (resumed) checkResumeFlags(args, flags, resumed.config);
+  const out = flags.resume ?? flags.out;
+  await checkRunDir(out);
+  const corpusSettings = resumed?.config.corpus ?? configFromFlags(flags, 1).corpus;
   const corpus = await loadCorpus({
-    source: flags.corpus,
+    ...corpusSettings,
     checksum: flags.checksum,
-    token: flags.token,
-    normalize: flags.normalize,
-    minFreq: flags.minFreq,
-    validFraction: flags.validFraction,
+    vocab: resumed?.vocab,
   });
+  const config = resumed?.config ?? configFromFlags(flags, corpus.vocab.size);
+  const model = resumed?.model ?? new LanguageModel(config.model);
+  const optimizerName = (resumed?.optimizerName ?? config.train.optimizer) as OptimizerName;
+  const optimizer = resumed?.optimizer ?? makeOptimizer(optimizerName, config.train.lr as number);
+  const stop = watchSignals();
   try {
-    const batchShape = { batchSize: flags.batchSize, numSteps: flags.numSteps };
-    const config = modelConfig({
-      vocabSize: corpus.vocab.size,
-      cell: flags.cell,
-      hiddenSize: flags.hiddenSize,
-      layers: flags.layers,
-      bidirectional: flags.bidirectional,
-      dropout: flags.dropout,
-      embeddingSize: flags.embeddingSize,
-      nonlinearity: flags.nonlinearity as "tanh" | "relu",
-      resetAfter: flags.resetAfter,
-      init: flags.init as "normal",
-      seed: flags.seed,
-    });
-    if (config.bidirectional) {
+    if (config.model.bidirectional) {
       info(
         "warning: a bidirectional model sees the future while training, so its low perplexity " +
           "does not mean it can generate text",
       );
     }
-    const rng = new Rng(flags.seed);
-    const sampler = flags.sampling === "sequential" ? sequentialBatches : randomBatches;
+    const batchShape = { batchSize: config.train.batchSize, numSteps: config.train.numSteps };
+    const sampling = config.train.sampling as Sampling;
+    const sampler = sampling === "sequential" ? sequentialBatches : randomBatches;
     log(
-      `corpus ${corpus.source}: ${corpus.tokens} ${flags.token} tokens, vocabulary ` +
+      `corpus ${corpus.source}: ${corpus.tokens} ${corpus.vocab.token} tokens, vocabulary ` +
         `${corpus.vocab.size}, ${corpus.train.length} train / ${corpus.valid.length} valid; ` +
-        `backend ${describeBackend(backend)}`,
+        `backend ${describeBackend(backend)}` +
+        (resumed
+          ? `; resuming at epoch ${resumed.position.epoch}, step ${resumed.position.step}`
+          : ""),
     );
-    const model = new LanguageModel(config);
-    const optimizer = makeOptimizer(flags.optimizer, flags.lr);
-    const run = await RunWriter.create(flags.out, {
-      model: config,
-      corpus: {
-        source: flags.corpus,
-        token: flags.token,
-        normalize: flags.normalize,
-        minFreq: flags.minFreq,
-        validFraction: flags.validFraction,
-      },
-      train: {
-        ...batchShape,
-        optimizer: flags.optimizer,
-        lr: flags.lr,
-        clip: flags.clip,
-        sampling: flags.sampling,
-        seed: flags.seed,
-        epochs: flags.epochs,
-      },
-    });
+    const run = await RunWriter.create(out, config, resumed?.history);
+    const rng = new Rng(config.train.seed as number);
     const started = performance.now();
+    const elapsed = () => (performance.now() - started) / 1000;
     let bar: Progress | undefined;
-    const history = await fit(model, {
+    const result = await fit(model, {
       epochs: flags.epochs,
+      start: resumed?.position,
       optimizer,
-      clip: flags.clip,
-      sampling: flags.sampling,
-      batches: () => sampler(corpus.train, { ...batchShape, rng }),
+      clip: config.train.clip as number,
+      sampling,
+      rng,
+      batches: (_epoch, epochRng) => sampler(corpus.train, { ...batchShape, rng: epochRng }),
       valid: corpus.valid,
       ...batchShape,
+      onNonFinite: flags.onNan,
       onStep: ({ epoch, step, steps, loss }) => {
         bar ??= new Progress(steps, { label: `epoch ${epoch}`, silent: flags.json });
         bar.update(step, `ppl ${Math.exp(loss).toFixed(2)}`);
       },
-      onEpoch: async (metrics) => {
+      onSkip: ({ epoch, step, loss }, rate) =>
+        info(
+          `warning: skipped epoch ${epoch}, step ${step} (loss ${loss}); learning rate now ${rate}`,
+        ),
+      shouldStop: () => stop.signal !== undefined,
+      onEpoch: async (metrics, next) => {
         bar?.stop();
         bar = undefined;
         const row = {
           event: "epoch",
           ...metrics,
-          elapsed: (performance.now() - started) / 1000,
+          elapsed: elapsed(),
           backend: describeBackend(backend),
         };
-        await run.saveEpoch(model, optimizer, corpus.vocab, row);
+        await run.save(model, { optimizer, name: optimizerName }, corpus.vocab, next, row);
         if (flags.json) emitJson(row);
         else {
           console.log(
@@ -299,31 +381,78 @@ export async function main(args: string[]): Promise<number> {
         if (every > 0 && (metrics.epoch % every === 0 || metrics.epoch === flags.epochs)) {
           const text = await sampleText(model, corpus.vocab, flags.prefix, {
             length: 50,
-            seed: flags.seed,
+            seed: config.train.seed as number,
           });
           if (flags.json) emitJson({ event: "sample", epoch: metrics.epoch, text });
           else console.log(`  ${JSON.stringify(text)}`);
         }
       },
+    }).catch((error) => {
+      bar?.stop();
+      if (error instanceof NonFiniteLossError) {
+        const kept = run.history.length > 0
+          ? `the last good checkpoint (epoch ${
+            run.history.at(-1)!.epoch
+          }) is in ${run.checkpointDir}`
+          : "no checkpoint was written";
+        throw new Error(`${error.message}; ${kept}; --on-nan skip drops such steps instead`);
+      }
+      throw error;
     });
-    const last = history.at(-1);
+    bar?.stop();
+    if (result.stoppedAt) {
+      await run.save(model, { optimizer, name: optimizerName }, corpus.vocab, result.stoppedAt);
+      disposeStates(result.stoppedAt.state);
+      const where = `epoch ${result.stoppedAt.epoch}, step ${result.stoppedAt.step}`;
+      if (flags.json) {
+        emitJson({
+          event: "interrupted",
+          signal: stop.signal,
+          checkpoint: run.checkpointDir,
+          epoch: result.stoppedAt.epoch,
+          step: result.stoppedAt.step,
+        });
+      }
+      info(
+        `${stop.signal}: stopped at ${where}; checkpoint in ${run.checkpointDir} (continue with --resume ${out})`,
+      );
+      return stop.signal === "SIGINT" ? 130 : 143;
+    }
+    const last = run.history.at(-1);
     const done = {
       event: "done",
       checkpoint: run.checkpointDir,
-      epochs: history.length,
+      epochs: run.history.length,
       trainPerplexity: last?.trainPerplexity,
       validPerplexity: last?.validPerplexity,
-      seconds: (performance.now() - started) / 1000,
+      seconds: elapsed(),
       backend: describeBackend(backend),
     };
     if (flags.json) emitJson(done);
     else console.log(`checkpoint: ${run.checkpointDir}`);
-    model.dispose();
-    optimizer.dispose();
     return 0;
   } finally {
+    stop.dispose();
     corpus.close();
+    model.dispose();
+    optimizer.dispose();
   }
+}
+
+/** Turns SIGINT and SIGTERM into a flag the training loop reads between steps. */
+function watchSignals(): { signal?: "SIGINT" | "SIGTERM"; dispose(): void } {
+  const watch: { signal?: "SIGINT" | "SIGTERM"; dispose(): void } = { dispose: () => {} };
+  const handlers = (["SIGINT", "SIGTERM"] as const).map((name) => {
+    const handler = () => {
+      if (watch.signal) Deno.exit(name === "SIGINT" ? 130 : 143); // a second signal: give up now
+      watch.signal = name;
+      info(`${name}: finishing the current step, then saving a checkpoint (again to quit now)`);
+    };
+    Deno.addSignalListener(name, handler);
+    return [name, handler] as const;
+  });
+  watch.dispose = () => handlers.forEach(([name, h]) => Deno.removeSignalListener(name, h));
+  return watch;
 }
 
 if (import.meta.main) await runMain(main);

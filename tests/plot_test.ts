@@ -130,3 +130,23 @@ Deno.test("asciiLine() rejects an empty series, a non-finite value and a bad hei
   });
   throws(() => asciiLine([1, 2], { height: 0 }), UsageError);
 });
+
+Deno.test("perplexityPlotSvg() prints nothing, whatever the number of epochs", () => {
+  const printed: unknown[] = [];
+  const saved = { warn: console.warn, log: console.log, error: console.error };
+  console.warn = console.log = console.error = (...args: unknown[]) => printed.push(args);
+  try {
+    for (const n of [1, 2, 11, 40]) {
+      perplexityPlotSvg(
+        Array.from({ length: n }, (_, i) => ({
+          epoch: i + 1,
+          trainPerplexity: 10 / (i + 1) + 2,
+          validPerplexity: 9 / (i + 1) + 3,
+        })),
+      );
+    }
+  } finally {
+    Object.assign(console, saved);
+  }
+  deepStrictEqual(printed, []);
+});

@@ -114,8 +114,9 @@ Deno.test("fit() lowers perplexity on a repeating sequence and validation agrees
     batchSize: 4,
     numSteps: 10,
   });
-  const history = await fit(model, {
+  const { history } = await fit(model, {
     epochs: 15,
+    rng: new Rng(0),
     optimizer: makeOptimizer("adam", 0.05),
     sampling: "random",
     batches: () => Object.assign([batch(0), batch(100), batch(200)], { numBatches: 3 }),

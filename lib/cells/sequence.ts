@@ -12,6 +12,29 @@ import { checkFused, checkState, formatShape, inputProjection, tidy } from "./_f
 import { rnnRecurrentGates } from "./rnn.ts";
 import { gruRecurrentGates } from "./gru.ts";
 import { lstmRecurrentGates } from "./lstm.ts";
+import { fusedSequence } from "../kernels/fused_sequence.ts";
+
+let fusedEnabled = true;
+
+/**
+ * Chooses how {@linkcode runSequence} runs: the fused path (one custom
+ * gradient over the whole sequence, lib/kernels/; the default) or the plain
+ * path (one tfjs op per gate, autograd taping each). Both compute the same
+ * equations; the plain one is the readable reference and the fallback.
+ *
+ * @returns the previous setting.
+ *
+ * @example
+ * ```ts
+ * const previous = useFusedSequences(false);
+ * useFusedSequences(previous);
+ * ```
+ */
+export function useFusedSequences(enabled: boolean): boolean {
+  const previous = fusedEnabled;
+  fusedEnabled = enabled;
+  return previous;
+}
 
 /**
  * The recurrent half of one step of any kind: the input projection
@@ -87,6 +110,33 @@ export function checkSequence(
  * ```
  */
 export function runSequence(
+  spec: CellSpec,
+  weights: FusedWeights,
+  xs: tf.Tensor3D,
+  state: State,
+): SequenceResult {
+  checkSequence(spec, weights, xs, state);
+  return fusedEnabled
+    ? fusedSequence(spec, weights, xs, state)
+    : plainSequence(spec, weights, xs, state);
+}
+
+/**
+ * {@linkcode runSequence}'s plain path: the step functions of the cell files,
+ * one after the other, differentiated by tfjs's autograd.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { initialWeights } from "./init.ts";
+ * const spec = { kind: "gru" as const, inputSize: 3, hiddenSize: 2 };
+ * const state = { h: tf.zeros([4, 2]) as tf.Tensor2D };
+ * const { outputs } = plainSequence(spec, initialWeights(spec), tf.ones([5, 4, 3]), state);
+ * deepStrictEqual(outputs.shape, [5, 4, 2]);
+ * ```
+ */
+export function plainSequence(
   spec: CellSpec,
   weights: FusedWeights,
   xs: tf.Tensor3D,

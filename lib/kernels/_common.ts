@@ -1,0 +1,146 @@
+/**
+ * Pieces shared by the fused sequence kernels of every cell kind.
+ *
+ * Notation: `T` steps, `B` batch rows, `D` inputs, `H` hidden units, `G` gate
+ * blocks, `N = T*B` rows when a whole sequence is laid out as one matrix
+ * (step-major: rows `t*B .. t*B+B-1` are step `t`).
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { block, concat2d } from "./_copy.ts";
+
+/** Sizes of one sequence. */
+export interface Dims {
+  T: number;
+  B: number;
+  D: number;
+  H: number;
+}
+
+/** Scalars reused by every step, made once per call (a scalar per op costs a tensor). */
+export interface Consts {
+  one: tf.Scalar;
+  two: tf.Scalar;
+  minusOne: tf.Scalar;
+}
+
+/** @returns the scalars 1, 2 and -1, owned by the enclosing tidy. */
+export function consts(): Consts {
+  return { one: tf.scalar(1), two: tf.scalar(2), minusOne: tf.scalar(-1) };
+}
+
+/**
+ * A per-column scale `[G*H]`: gate block `k` is multiplied by `factors[k]`.
+ * Used to double the pre-activations of the tanh blocks, so that
+ * `tanh(a) = 2*sigmoid(2a) - 1` costs one (fast, vectorised) sigmoid: tfjs
+ * wasm's `tanh` is scalar code, 4-7x slower than its `sigmoid`.
+ */
+export function blockScale(factors: readonly number[], H: number): tf.Tensor {
+  const values = new Float32Array(factors.length * H);
+  factors.forEach((f, k) => values.fill(f, k * H, (k + 1) * H));
+  return tf.tensor1d(values);
+}
+
+/**
+ * `2*s - 1`: tanh(a) from s = sigmoid(2a). (Adding -1: tfjs-wasm's tensor-minus-scalar
+ * `sub` takes a slow broadcasting path, 2.5x the time of `add`.)
+ */
+export function tanhFromSigmoid(s: tf.Tensor, c: Consts): tf.Tensor {
+  return tf.add(tf.mul(s, c.two), c.minusOne);
+}
+
+/** tanh(a) as `2*sigmoid(2a) - 1` (see {@linkcode blockScale}). */
+export function fastTanh(a: tf.Tensor, c: Consts): tf.Tensor {
+  return tanhFromSigmoid(tf.sigmoid(tf.mul(a, c.two)), c);
+}
+
+/** `s * (1 - s)`: the derivative of the sigmoid, from its output. */
+export function sigmoidDeriv(s: tf.Tensor, c: Consts): tf.Tensor {
+  return tf.mul(s, tf.sub(c.one, s));
+}
+
+/** `1 - y*y`: the derivative of tanh, from its output. */
+export function tanhDeriv(y: tf.Tensor, c: Consts): tf.Tensor {
+  return tf.sub(c.one, tf.mul(y, y));
+}
+
+/** Column block `k` of width `H` of a `[R, G*H]` matrix: `[R, H]`. */
+export function gate(x: tf.Tensor, k: number, H: number): tf.Tensor {
+  return block(x, 0, x.shape[0], k * H, H);
+}
+
+/** Stacks per-step `[B, W]` tensors into one step-major `[T*B, W]` matrix. */
+export function stackSteps(steps: readonly tf.Tensor[]): tf.Tensor {
+  return concat2d(steps, 0);
+}
+
+/**
+ * The input projection of a whole sequence in one matmul:
+ * `[T*B, D] x [D, G*H] + b`, each column optionally scaled.
+ *
+ * @returns `[T*B, G*H]`.
+ */
+export function projectInputs(
+  X: tf.Tensor,
+  Wx: tf.Tensor,
+  b: tf.Tensor,
+  scale?: tf.Tensor,
+): tf.Tensor {
+  const W = scale ? tf.mul(Wx, scale) : Wx;
+  const bias = scale ? tf.mul(b, scale) : b;
+  return tf.add(tf.matMul(X, W), bias);
+}
+
+/**
+ * The recurrent kernel with its column blocks scaled (see {@linkcode blockScale}).
+ */
+export function scaleColumns(W: tf.Tensor, scale?: tf.Tensor): tf.Tensor {
+  return scale ? tf.mul(W, scale) : W;
+}
+
+/**
+ * Weight gradients from pre-activation gradients `dZ` `[N, W]` (`N = T*B` rows):
+ * `dWh = Hsrc^T dZ` `[H, W]`, `dWx = X^T dZ` `[D, W]`, `db = sum_rows(dZ)` `[W]`,
+ * as ONE plain matmul over all rows, `dZ^T [W, N] x [Hsrc, X, 1] [N, H+D+1]`,
+ * then transposed back.
+ *
+ * Why this orientation: tfjs-backend-wasm packs a matmul's second operand on
+ * every call with a new tensor (~10 ms for a `[1120, 1024]` `dZ`, more than the
+ * arithmetic of `X^T dZ`), so the small `[N, H+D+1]` block is the one packed;
+ * and its transposed-operand matmuls are 15-40x slower than an explicit
+ * `tf.transpose` and a plain matmul. The ones column gives `db` for free.
+ */
+export function weightGrads(
+  dZ: tf.Tensor,
+  Hsrc: tf.Tensor,
+  X: tf.Tensor,
+): { dWh: tf.Tensor; dWx: tf.Tensor; db: tf.Tensor } {
+  const W = dZ.shape[1] as number;
+  const H = Hsrc.shape[1] as number, D = X.shape[1] as number;
+  const P = transposedGrads(dZ, [Hsrc, X]); // [W, H+D+1]
+  return {
+    dWh: tf.transpose(block(P, 0, W, 0, H)), // [H, W]
+    dWx: tf.transpose(block(P, 0, W, H, D)), // [D, W]
+    db: tf.reshape(block(P, 0, W, H + D, 1), [W]),
+  };
+}
+
+/** `dZ^T [sources..., 1]`: `[W, sum of widths + 1]`, one packed `[N, ...]` operand. */
+export function transposedGrads(dZ: tf.Tensor, sources: tf.Tensor[]): tf.Tensor {
+  const N = dZ.shape[0] as number;
+  return tf.matMul(tf.transpose(dZ), concat2d([...sources, tf.ones([N, 1])], 1));
+}
+
+/** `dX = dZ Wx^T` `[T, B, D]`, with an explicitly transposed `Wx`. */
+export function inputGrad(dZ: tf.Tensor, Wx: tf.Tensor, dims: Dims): tf.Tensor {
+  return tf.reshape(tf.matMul(dZ, tf.transpose(Wx)), [dims.T, dims.B, dims.D]);
+}
+
+/**
+ * The states each step started from, step-major: `[h0; h_0; ...; h_{T-2}]`
+ * `[T*B, H]`, from the initial state and the per-step states.
+ */
+export function previousStates(h0: tf.Tensor, steps: readonly tf.Tensor[]): tf.Tensor {
+  return stackSteps([h0, ...steps.slice(0, steps.length - 1)]);
+}

@@ -1,0 +1,211 @@
+/**
+ * Fused GRU over a sequence: forward and analytical back-propagation through
+ * time, both published variants. Gate blocks of `Wx` `[D, 3H]`, `Wh` `[H, 3H]`,
+ * `b` `[3H]`: z (update), r (reset), h (candidate).
+ *
+ * Equations (d2l 10.2), with Z, R = σ(X W_x{z,r} + H W_h{z,r} + b_{z,r}):
+ *   reset before (d2l):  H~ = tanh(X W_xh + (R ⊙ H) W_hh + b_h)
+ *   reset after (cuDNN): H~ = tanh(X W_xh + b_h + R ⊙ (H W_hh + b_hh))
+ *   H' = Z ⊙ H + (1 - Z) ⊙ H~
+ *
+ * The candidate's pre-activation is doubled (weights scaled once per call) so
+ * that `tanh(a) = 2σ(2a) - 1` runs as a sigmoid.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import {
+  blockScale,
+  consts,
+  type Dims,
+  gate,
+  inputGrad,
+  previousStates,
+  projectInputs,
+  sigmoidDeriv,
+  stackSteps,
+  tanhDeriv,
+  tanhFromSigmoid,
+  transposedGrads,
+  weightGrads,
+} from "./_common.ts";
+import { block, concat2d, split2d } from "./_copy.ts";
+
+type Inputs = [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor?];
+
+/** `h + z ⊙ (hPrev - h~)` written as `h~ + z ⊙ (hPrev - h~)`: the GRU update. */
+function update(z: tf.Tensor, hPrev: tf.Tensor, hc: tf.Tensor): tf.Tensor {
+  return tf.add(hc, tf.mul(z, tf.sub(hPrev, hc)));
+}
+
+/**
+ * Forward pass, reset gate before the recurrent matmul (d2l). Inputs
+ * `[xs, Wx, Wh, b, h0]`.
+ *
+ * @returns the outputs `[T, B, H]`.
+ */
+export function gruForward(
+  inputs: tf.Tensor[],
+  dims: Dims,
+  save: (tensors: tf.Tensor[]) => void,
+): tf.Tensor {
+  const [xs, Wx, Wh, b, h0] = inputs as Inputs;
+  const { T, B, D, H } = dims;
+  const k = consts();
+  const X = tf.reshape(xs, [T * B, D]);
+  const XW = projectInputs(X, Wx, b, blockScale([1, 1, 2], H)); // [T*B, 3H]
+  const XWzr = block(XW, 0, T * B, 0, 2 * H), XWh = gate(XW, 2, H);
+  const Whzr = block(Wh, 0, H, 0, 2 * H); // [H, 2H]
+  const Whh = tf.mul(gate(Wh, 2, H), k.two); // [H, H], doubled
+  const XWzrs = split2d(XWzr, T, 0), XWhs = split2d(XWh, T, 0); // T x [B, 2H], T x [B, H]
+  let h = h0;
+  const hs: tf.Tensor[] = [], zs: tf.Tensor[] = [], rs: tf.Tensor[] = [];
+  const hcs: tf.Tensor[] = [], rhs: tf.Tensor[] = [];
+  for (let t = 0; t < T; t++) {
+    const zr = tf.sigmoid(tf.add(tf.matMul(h, Whzr), XWzrs[t])); // [B, 2H]
+    const [z, r] = split2d(zr, 2, 1);
+    const rh = tf.mul(r, h);
+    const hc = tanhFromSigmoid(tf.sigmoid(tf.add(tf.matMul(rh, Whh), XWhs[t])), k);
+    h = update(z, h, hc);
+    hs.push(h), zs.push(z), rs.push(r), hcs.push(hc), rhs.push(rh);
+  }
+  save([
+    X,
+    Wx,
+    Wh,
+    previousStates(h0, hs),
+    stackSteps(zs),
+    stackSteps(rs),
+    stackSteps(hcs),
+    stackSteps(rhs),
+  ]);
+  return tf.reshape(stackSteps(hs), [T, B, H]);
+}
+
+/** Backward pass of {@linkcode gruForward}: gradients for `[xs, Wx, Wh, b, h0]`. */
+export function gruBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): tf.Tensor[] {
+  const [X, Wx, Wh, Hprev, Z, R, HC, RH] = saved as tf.Tensor[];
+  const { T, B, H } = dims;
+  const k = consts();
+  const dY = tf.reshape(dValue, [T * B, H]);
+  // Step-independent factors [T*B, H]: dZh = dH ⊙ Q1; [dZz, dZr] = [dH, dRH] ⊙ [Qz, Qr].
+  const Q1 = tf.mul(tf.sub(k.one, Z), tanhDeriv(HC, k));
+  const Qzr = concat2d([
+    tf.mul(tf.sub(Hprev, HC), sigmoidDeriv(Z, k)),
+    tf.mul(Hprev, sigmoidDeriv(R, k)),
+  ], 1);
+  const WhzrT = tf.transpose(block(Wh, 0, H, 0, 2 * H)); // [2H, H]
+  const WhhT = tf.transpose(gate(Wh, 2, H)); // [H, H]
+  const dYs = split2d(dY, T, 0), Q1s = split2d(Q1, T, 0), Qzrs = split2d(Qzr, T, 0);
+  const Zs = split2d(Z, T, 0), Rs = split2d(R, T, 0);
+  let dhRec: tf.Tensor | null = null;
+  const dZzrs: tf.Tensor[] = new Array(T), dZhs: tf.Tensor[] = new Array(T);
+  for (let t = T - 1; t >= 0; t--) {
+    const dh: tf.Tensor = dhRec ? tf.add(dYs[t], dhRec) : dYs[t];
+    const dZh = tf.mul(dh, Q1s[t]); // candidate pre-activation
+    const dRH = tf.matMul(dZh, WhhT); // d(R ⊙ H)
+    const dZzr = tf.mul(concat2d([dh, dRH], 1), Qzrs[t]); // [B, 2H]
+    dZzrs[t] = dZzr, dZhs[t] = dZh;
+    const direct: tf.Tensor = tf.add(tf.mul(dh, Zs[t]), tf.mul(dRH, Rs[t]));
+    dhRec = tf.add(direct, tf.matMul(dZzr, WhzrT));
+  }
+  const dZzr = stackSteps(dZzrs), dZh = stackSteps(dZhs); // [T*B, 2H], [T*B, H]
+  const zr = weightGrads(dZzr, Hprev, X), hh = weightGrads(dZh, RH, X);
+  const dX = inputGrad(concat2d([dZzr, dZh], 1), Wx, dims);
+  return [
+    dX,
+    concat2d([zr.dWx, hh.dWx], 1),
+    concat2d([zr.dWh, hh.dWh], 1),
+    tf.concat([zr.db, hh.db]),
+    dhRec as tf.Tensor,
+  ];
+}
+
+/**
+ * Forward pass, reset gate after the recurrent matmul (cuDNN/PyTorch). Inputs
+ * `[xs, Wx, Wh, b, h0, bhh]`.
+ *
+ * @returns the outputs `[T, B, H]`.
+ */
+export function gruAfterForward(
+  inputs: tf.Tensor[],
+  dims: Dims,
+  save: (tensors: tf.Tensor[]) => void,
+): tf.Tensor {
+  const [xs, Wx, Wh, b, h0, bhh] = inputs as Required<Inputs>;
+  const { T, B, D, H } = dims;
+  const k = consts();
+  const scale = blockScale([1, 1, 2], H);
+  const X = tf.reshape(xs, [T * B, D]);
+  const XW = projectInputs(X, Wx, b, scale); // [T*B, 3H]
+  const XWh = gate(XW, 2, H); // [T*B, H], doubled
+  // What the recurrent product is added to: X W_x{z,r} + b_{z,r} and 2 b_hh.
+  const bhh2 = tf.broadcastTo(tf.mul(bhh, k.two), [T * B, H]);
+  const addend = concat2d([block(XW, 0, T * B, 0, 2 * H), bhh2], 1); // [T*B, 3H]
+  const WhS = tf.mul(Wh, scale); // [H, 3H]
+  const addends = split2d(addend, T, 0), XWhs = split2d(XWh, T, 0); // T x [B, 3H], T x [B, H]
+  let h = h0;
+  const hs: tf.Tensor[] = [], zs: tf.Tensor[] = [], rs: tf.Tensor[] = [];
+  const hcs: tf.Tensor[] = [], mhs: tf.Tensor[] = [];
+  for (let t = 0; t < T; t++) {
+    const u = tf.add(tf.matMul(h, WhS), addends[t]); // [B, 3H]
+    const [uzr, mh] = split2d(u, [2 * H, H], 1); // mh = 2 (H W_hh + b_hh)
+    const [z, r] = split2d(tf.sigmoid(uzr), 2, 1);
+    const hc = tanhFromSigmoid(tf.sigmoid(tf.add(XWhs[t], tf.mul(r, mh))), k);
+    h = update(z, h, hc);
+    hs.push(h), zs.push(z), rs.push(r), hcs.push(hc), mhs.push(mh);
+  }
+  save([
+    X,
+    Wx,
+    Wh,
+    previousStates(h0, hs),
+    stackSteps(zs),
+    stackSteps(rs),
+    stackSteps(hcs),
+    stackSteps(mhs),
+  ]);
+  return tf.reshape(stackSteps(hs), [T, B, H]);
+}
+
+/** Backward pass of {@linkcode gruAfterForward}: gradients for `[xs, Wx, Wh, b, h0, bhh]`. */
+export function gruAfterBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): tf.Tensor[] {
+  const [X, Wx, Wh, Hprev, Z, R, HC, MH2] = saved as tf.Tensor[];
+  const { T, B, D, H } = dims;
+  const k = consts();
+  const dY = tf.reshape(dValue, [T * B, H]);
+  // Step-independent factors [T*B, H]; every pre-activation gradient is dH times one of them:
+  // candidate Q1, update Qz, reset Qr, recurrent candidate product Qm.
+  const Q1 = tf.mul(tf.sub(k.one, Z), tanhDeriv(HC, k));
+  const Qz = tf.mul(tf.sub(Hprev, HC), sigmoidDeriv(Z, k));
+  const Qr = tf.mul(tf.mul(Q1, tf.div(MH2, k.two)), sigmoidDeriv(R, k));
+  const Qm = tf.mul(Q1, R);
+  const Qrec = concat2d([Qz, Qr, Qm], 1); // [T*B, 3H]
+  const WhT = tf.transpose(Wh); // [3H, H]
+  const dYs = split2d(dY, T, 0), Qrecs = split2d(Qrec, T, 0), Zs = split2d(Z, T, 0);
+  let dhRec: tf.Tensor | null = null;
+  const dhs: tf.Tensor[] = new Array(T), dZs: tf.Tensor[] = new Array(T);
+  for (let t = T - 1; t >= 0; t--) {
+    const dh: tf.Tensor = dhRec ? tf.add(dYs[t], dhRec) : dYs[t];
+    // Every pre-activation gradient is dH times a step-independent factor: one broadcast product.
+    const dZ = tf.reshape(tf.mul(tf.reshape(dh, [B, 1, H]), tf.reshape(Qrecs[t], [B, 3, H])), [
+      B,
+      3 * H,
+    ]);
+    dhs[t] = dh, dZs[t] = dZ;
+    dhRec = tf.add(tf.mul(dh, Zs[t]), tf.matMul(dZ, WhT));
+  }
+  const dZrec = stackSteps(dZs); // [T*B, 3H]: z, r, and the candidate's recurrent product
+  const dZx = concat2d([block(dZrec, 0, T * B, 0, 2 * H), tf.mul(stackSteps(dhs), Q1)], 1);
+  // dWx, db from dZx; dWh and db_hh (the last block's sum) from dZrec.
+  const Px = transposedGrads(dZx, [X]); // [3H, D+1]
+  const Prec = transposedGrads(dZrec, [Hprev]); // [3H, H+1]
+  return [
+    inputGrad(dZx, Wx, dims),
+    tf.transpose(block(Px, 0, 3 * H, 0, D)),
+    tf.transpose(block(Prec, 0, 3 * H, 0, H)),
+    tf.reshape(block(Px, 0, 3 * H, D, 1), [3 * H]),
+    dhRec as tf.Tensor,
+    tf.reshape(block(Prec, 2 * H, H, H, 1), [H]),
+  ];
+}

@@ -1,0 +1,134 @@
+/**
+ * Fused LSTM over a sequence: forward and analytical back-propagation through
+ * time. Gate blocks of `Wx` `[D, 4H]`, `Wh` `[H, 4H]`, `b` `[4H]`: i, f, o, c.
+ *
+ * Equations (d2l 10.1):
+ *   I = σ(X W_xi + H W_hi + b_i), F = σ(...f), O = σ(...o), C~ = tanh(...c)
+ *   C' = F ⊙ C + I ⊙ C~,  H' = O ⊙ tanh(C')
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import {
+  blockScale,
+  consts,
+  type Dims,
+  fastTanh,
+  inputGrad,
+  previousStates,
+  projectInputs,
+  scaleColumns,
+  sigmoidDeriv,
+  stackSteps,
+  tanhDeriv,
+  tanhFromSigmoid,
+  weightGrads,
+} from "./_common.ts";
+import { block, concat2d, split2d } from "./_copy.ts";
+
+/**
+ * Forward pass. Inputs `[xs, Wx, Wh, b, h0, c0]`.
+ *
+ * @returns `[T+1, B, H]`: the outputs `h_0 .. h_{T-1}`, then `c_{T-1}`.
+ */
+export function lstmForward(
+  inputs: tf.Tensor[],
+  dims: Dims,
+  save: (tensors: tf.Tensor[]) => void,
+): tf.Tensor {
+  const [xs, Wx, Wh, b, h0, c0] = inputs as [
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+  ];
+  const { T, B, D, H } = dims;
+  const k = consts();
+  // The candidate block is doubled so one sigmoid gives all four gates.
+  const scale = blockScale([1, 1, 1, 2], H);
+  const X = tf.reshape(xs, [T * B, D]);
+  const XW = projectInputs(X, Wx, b, scale); // [T*B, 4H]
+  const WhS = scaleColumns(Wh, scale); // [H, 4H]
+  const XWs = split2d(XW, T, 0); // T x [B, 4H]
+  let h = h0;
+  let c = c0;
+  const hs: tf.Tensor[] = [], cs: tf.Tensor[] = [];
+  const is: tf.Tensor[] = [], fs: tf.Tensor[] = [], os: tf.Tensor[] = [];
+  const gs: tf.Tensor[] = [], tcs: tf.Tensor[] = [];
+  for (let t = 0; t < T; t++) {
+    const s = tf.sigmoid(tf.add(tf.matMul(h, WhS), XWs[t])); // [B, 4H]
+    const [i, f, o, sc] = split2d(s, 4, 1); // [B, H] each
+    const g = tanhFromSigmoid(sc, k); // C~
+    c = tf.add(tf.mul(f, c), tf.mul(i, g));
+    const tc = fastTanh(c, k);
+    h = tf.mul(o, tc);
+    hs.push(h), cs.push(c), is.push(i), fs.push(f), os.push(o), gs.push(g), tcs.push(tc);
+  }
+  save([
+    X,
+    Wx,
+    Wh,
+    previousStates(h0, hs),
+    previousStates(c0, cs),
+    stackSteps(is),
+    stackSteps(fs),
+    stackSteps(os),
+    stackSteps(gs),
+    stackSteps(tcs),
+  ]);
+  return tf.reshape(stackSteps([...hs, c]), [T + 1, B, H]);
+}
+
+/**
+ * Backward pass: gradients for `[xs, Wx, Wh, b, h0, c0]` from the gradient of
+ * the forward's `[T+1, B, H]` result.
+ */
+export function lstmBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): tf.Tensor[] {
+  const [X, Wx, Wh, Hprev, Cprev, I, F, O, G, TC] = saved as tf.Tensor[];
+  const { T, B, H } = dims;
+  const k = consts();
+  const dV = tf.reshape(dValue, [(T + 1) * B, H]);
+  // Everything that does not depend on the recurrence, for all steps at once ([T*B, H] each):
+  // dC += dH ⊙ P;  dZ = [dC ⊙ Mi, dC ⊙ Mf, dH ⊙ No, dC ⊙ Mc].
+  const P = tf.mul(O, tanhDeriv(TC, k));
+  const M = concat2d([
+    tf.mul(G, sigmoidDeriv(I, k)),
+    tf.mul(Cprev, sigmoidDeriv(F, k)),
+    tf.mul(TC, sigmoidDeriv(O, k)),
+    tf.mul(I, tanhDeriv(G, k)),
+  ], 1); // [T*B, 4H]
+  const WhT = tf.transpose(Wh); // [4H, H]
+  // Per-step row blocks, each [B, ·]: one call per matrix instead of one per step.
+  const dVs = split2d(dV, T + 1, 0), Ps = split2d(P, T, 0), Ms = split2d(M, T, 0);
+  const Fs = split2d(F, T, 0);
+  let dc = dVs[T]; // dC_T from upstream
+  let dhRec: tf.Tensor | null = null; // dL/dh_t through h_{t+1}
+  const dZs: tf.Tensor[] = new Array(T);
+  for (let t = T - 1; t >= 0; t--) {
+    const dh: tf.Tensor = dhRec ? tf.add(dVs[t], dhRec) : dVs[t];
+    dc = tf.add(dc, tf.mul(dh, Ps[t]));
+    const dZ: tf.Tensor = tf.mul(concat2d([dc, dc, dh, dc], 1), Ms[t]); // [B, 4H]
+    dZs[t] = dZ;
+    dc = tf.mul(dc, Fs[t]); // to c_{t-1}
+    dhRec = tf.matMul(dZ, WhT); // to h_{t-1}
+  }
+  const dZall = stackSteps(dZs); // [T*B, 4H]
+  const { dWh, dWx, db } = weightGrads(dZall, Hprev, X);
+  return [inputGrad(dZall, Wx, dims), dWx, dWh, db, dhRec as tf.Tensor, dc];
+}
+
+/** Unpacks the forward's `[T+1, B, H]` result into outputs and final state. */
+export function lstmUnpack(
+  value: tf.Tensor,
+  dims: Dims,
+): { outputs: tf.Tensor; h: tf.Tensor; c: tf.Tensor } {
+  const { T, B, H } = dims;
+  const v = tf.reshape(value, [(T + 1) * B, H]);
+  return {
+    outputs: tf.reshape(block(v, 0, T * B), [T, B, H]) as tf.Tensor,
+    h: block(v, (T - 1) * B, B),
+    c: block(v, T * B, B),
+  };
+}

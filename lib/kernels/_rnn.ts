@@ -1,0 +1,92 @@
+/**
+ * Fused vanilla RNN over a sequence: forward and analytical back-propagation
+ * through time. `Wx` `[D, H]`, `Wh` `[H, H]`, `b` `[H]`.
+ *
+ * Equation (d2l 9.4): H' = φ(X W_xh + H W_hh + b_h), φ = tanh or relu.
+ * For tanh the weights are doubled once per call so that
+ * `tanh(a) = 2σ(2a) - 1` runs as a (vectorised) sigmoid.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import type { Nonlinearity } from "../cells/types.ts";
+import {
+  blockScale,
+  consts,
+  type Dims,
+  inputGrad,
+  previousStates,
+  projectInputs,
+  scaleColumns,
+  stackSteps,
+  tanhDeriv,
+  tanhFromSigmoid,
+  weightGrads,
+} from "./_common.ts";
+import { split2d } from "./_copy.ts";
+
+/**
+ * Forward pass. Inputs `[xs, Wx, Wh, b, h0]`.
+ *
+ * @returns the outputs `[T, B, H]`.
+ */
+export function rnnForward(
+  inputs: tf.Tensor[],
+  dims: Dims,
+  save: (tensors: tf.Tensor[]) => void,
+  nonlinearity: Nonlinearity,
+): tf.Tensor {
+  const [xs, Wx, Wh, b, h0] = inputs as [
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+  ];
+  const { T, B, D, H } = dims;
+  const k = consts();
+  const tanh = nonlinearity === "tanh";
+  const scale = tanh ? blockScale([2], H) : undefined;
+  const X = tf.reshape(xs, [T * B, D]);
+  const XW = projectInputs(X, Wx, b, scale); // [T*B, H]
+  const WhS = scaleColumns(Wh, scale);
+  const XWs = split2d(XW, T, 0); // T x [B, H]
+  let h = h0;
+  const hs: tf.Tensor[] = [];
+  for (let t = 0; t < T; t++) {
+    const a = tf.add(tf.matMul(h, WhS), XWs[t]); // [B, H]
+    h = tanh ? tanhFromSigmoid(tf.sigmoid(a), k) : tf.relu(a);
+    hs.push(h);
+  }
+  const outputs = stackSteps(hs); // [T*B, H]
+  save([X, Wx, Wh, previousStates(h0, hs), outputs]);
+  return tf.reshape(outputs, [T, B, H]);
+}
+
+/** Backward pass of {@linkcode rnnForward}: gradients for `[xs, Wx, Wh, b, h0]`. */
+export function rnnBackward(
+  dValue: tf.Tensor,
+  saved: tf.Tensor[],
+  dims: Dims,
+  nonlinearity: Nonlinearity,
+): tf.Tensor[] {
+  const [X, Wx, Wh, Hprev, Hs] = saved as tf.Tensor[];
+  const { T, B, H } = dims;
+  const k = consts();
+  const dY = tf.reshape(dValue, [T * B, H]);
+  // φ'(a) from the outputs, for all steps at once: 1 - h², or 1 where h > 0.
+  const deriv = nonlinearity === "tanh" ? tanhDeriv(Hs, k) : tf.step(Hs);
+  const WhT = tf.transpose(Wh);
+  const dYs = split2d(dY, T, 0), derivs = split2d(deriv, T, 0);
+  let dhRec: tf.Tensor | null = null;
+  const dZs: tf.Tensor[] = new Array(T);
+  for (let t = T - 1; t >= 0; t--) {
+    const dh: tf.Tensor = dhRec ? tf.add(dYs[t], dhRec) : dYs[t];
+    const dZ: tf.Tensor = tf.mul(dh, derivs[t]);
+    dZs[t] = dZ;
+    dhRec = tf.matMul(dZ, WhT);
+  }
+  const dZall = stackSteps(dZs); // [T*B, H]
+  const { dWh, dWx, db } = weightGrads(dZall, Hprev, X);
+  return [inputGrad(dZall, Wx, dims), dWx, dWh, db, dhRec as tf.Tensor];
+}

@@ -1,0 +1,93 @@
+/**
+ * Saving and restoring a tfjs optimizer exactly, so a resumed run continues
+ * bit for bit: its accumulators (Adam's moments) by position, its iteration
+ * count, its learning rate and Adam's running powers of beta.
+ *
+ * @module
+ */
+import { tf } from "./tf.ts";
+import { UsageError } from "./errors.ts";
+import { makeOptimizer, type OptimizerName } from "./train.ts";
+
+/** The JSON half of an optimizer's state. */
+export interface OptimizerJson {
+  name: OptimizerName;
+  learningRate: number;
+  /** Adam's beta1^t and beta2^t as it holds them (float32 values). */
+  accBeta1?: number;
+  accBeta2?: number;
+}
+
+/** Adam's private running powers; tfjs recomputes them on `setWeights` with pow(), which can differ in the last bit. */
+interface AdamInternals {
+  learningRate: number;
+  accBeta1?: tf.Variable;
+  accBeta2?: tf.Variable;
+}
+
+/**
+ * Captures an optimizer's state.
+ *
+ * @returns `tensors` keyed `0000`, `0001`, ... in the optimizer's own order
+ *   (free them with `dispose()`, which frees only the copies made here), and
+ *   the JSON half.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * const optimizer = makeOptimizer("adam", 0.01);
+ * const saved = await captureOptimizer(optimizer, "adam");
+ * strictEqual(saved.json.learningRate, 0.01);
+ * saved.dispose();
+ * ```
+ */
+export async function captureOptimizer(
+  optimizer: tf.Optimizer,
+  name: OptimizerName,
+): Promise<{ tensors: Record<string, tf.Tensor>; json: OptimizerJson; dispose(): void }> {
+  const internals = optimizer as unknown as AdamInternals;
+  const weights = await optimizer.getWeights();
+  const tensors: Record<string, tf.Tensor> = {};
+  weights.forEach(({ tensor }, i) => tensors[String(i).padStart(4, "0")] = tensor);
+  const json: OptimizerJson = { name, learningRate: internals.learningRate };
+  if (internals.accBeta1 && internals.accBeta2) {
+    json.accBeta1 = (await internals.accBeta1.data())[0];
+    json.accBeta2 = (await internals.accBeta2.data())[0];
+  }
+  // The iteration count comes back as a new scalar; the rest are the optimizer's own variables.
+  const fresh = weights.filter(({ name }) => name === "iter").map(({ tensor }) => tensor);
+  return { tensors, json, dispose: () => tf.dispose(fresh) };
+}
+
+/**
+ * Makes an optimizer in the state {@linkcode captureOptimizer} saw.
+ *
+ * @param tensors the saved tensors (not disposed here; the optimizer copies them).
+ * @throws {UsageError} when the saved state does not fit the optimizer.
+ */
+export async function restoreOptimizer(
+  json: OptimizerJson,
+  tensors: Record<string, tf.Tensor>,
+): Promise<tf.Optimizer> {
+  const optimizer = makeOptimizer(json.name, json.learningRate);
+  const keys = Object.keys(tensors).sort();
+  if (keys.length > 0) {
+    const list = keys.map((key) => ({ name: key, tensor: tensors[key] }));
+    try {
+      await optimizer.setWeights(list);
+    } catch (error) {
+      throw new UsageError(
+        `Cannot restore the ${json.name} optimizer: ${(error as Error).message}`,
+      );
+    }
+  }
+  const internals = optimizer as unknown as AdamInternals;
+  if (json.accBeta1 !== undefined && internals.accBeta1 && internals.accBeta2) {
+    const [beta1, beta2] = [internals.accBeta1, internals.accBeta2];
+    tf.tidy(() => {
+      beta1.assign(tf.scalar(json.accBeta1 as number));
+      beta2.assign(tf.scalar(json.accBeta2 ?? 1));
+    });
+  }
+  return optimizer;
+}

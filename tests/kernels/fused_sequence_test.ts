@@ -1,0 +1,249 @@
+/**
+ * fusedSequence against two independent references:
+ * - plain tf ops, one step at a time, differentiated by tfjs autograd
+ *   (outputs and final state to 1e-5, every gradient to 1e-4 relative), on
+ *   cpu, wasm and webgpu;
+ * - a plain-JS float64 implementation, differentiated by central finite
+ *   differences (every gradient of a tiny case, every variant).
+ */
+import { ok, throws } from "node:assert";
+import { tf } from "../../lib/tf.ts";
+import type { CellSpec } from "../../lib/cells/types.ts";
+import { fusedSequence } from "../../lib/kernels/fused_sequence.ts";
+import { plainSequence } from "./_plain.ts";
+import {
+  assertClose,
+  type CaseData,
+  caseTensors,
+  makeCase,
+  onBackend,
+  unpack,
+  VARIANTS,
+} from "./_helpers.ts";
+import { finiteDifferences, forward64, type Params64 } from "./_reference64.ts";
+
+type SequenceFn = typeof fusedSequence;
+
+/** The test loss over outputs and final state, as a function of the case's inputs. */
+function lossOf(
+  impl: SequenceFn,
+  spec: CellSpec,
+  names: string[],
+  t: ReturnType<typeof caseTensors>,
+) {
+  return (...inputs: tf.Tensor[]): tf.Scalar => {
+    const { weights, xs, state } = unpack(names, inputs);
+    const r = impl(spec, weights, xs, state);
+    let loss = tf.add(tf.sum(tf.mul(r.outputs, t.R)), tf.sum(tf.mul(r.state.h, t.Rh)));
+    if (r.state.c) loss = tf.add(loss, tf.sum(tf.mul(r.state.c, t.Rc)));
+    return loss as tf.Scalar;
+  };
+}
+
+async function compareWithPlain(c: CaseData, label: string): Promise<void> {
+  const t = caseTensors(c);
+  const { weights, xs, state } = unpack(t.names, t.inputs);
+  const fused = fusedSequence(c.spec, weights, xs, state);
+  const plain = plainSequence(c.spec, weights, xs, state);
+  await assertClose(fused.outputs, plain.outputs, 0, `${label} outputs`, 1e-5);
+  await assertClose(fused.state.h, plain.state.h, 0, `${label} h`, 1e-5);
+  if (c.spec.kind === "lstm") {
+    await assertClose(fused.state.c!, plain.state.c!, 0, `${label} c`, 1e-5);
+  }
+  const gFused = tf.grads(lossOf(fusedSequence, c.spec, t.names, t))(t.inputs);
+  const gPlain = tf.grads(lossOf(plainSequence, c.spec, t.names, t))(t.inputs);
+  for (let i = 0; i < t.names.length; i++) {
+    await assertClose(gFused[i], gPlain[i], 1e-4, `${label} d${t.names[i]}`);
+  }
+  tf.dispose([
+    ...t.inputs,
+    t.R,
+    t.Rh,
+    t.Rc,
+    fused.outputs,
+    fused.state.h,
+    plain.outputs,
+    plain.state.h,
+  ]);
+  tf.dispose([fused.state.c!, plain.state.c!].filter(Boolean));
+  tf.dispose([...gFused, ...gPlain]);
+}
+
+const SMALL = { T: 7, B: 3, D: 5, H: 4 };
+const EDGES = [{ T: 1, B: 1, D: 1, H: 1 }, { T: 1, B: 2, D: 3, H: 3 }, { T: 3, B: 1, D: 2, H: 5 }];
+const WIDER = { T: 12, B: 8, D: 10, H: 16 };
+
+for (const backend of ["cpu", "wasm", "webgpu"]) {
+  for (const [v, variant] of VARIANTS.entries()) {
+    Deno.test(`fusedSequence() equals plain tf ops and their autograd on ${backend}: ${variant.name}`, async () => {
+      await onBackend(backend, async () => {
+        await compareWithPlain(makeCase(variant, SMALL, 100 + v), `${backend} ${variant.name}`);
+        if (backend !== "webgpu") {
+          await compareWithPlain(
+            makeCase(variant, WIDER, 200 + v, 0.25),
+            `${backend} ${variant.name} wider`,
+          );
+        }
+      });
+    });
+  }
+}
+
+/** The case's numbers as float64 parameters (same values as the float32 tensors). */
+function params64(c: CaseData): Params64 {
+  const D = c.spec.inputSize, H = c.spec.hiddenSize;
+  const mat = (data: Float32Array, rows: number, cols: number) => ({
+    rows,
+    cols,
+    data: Float64Array.from(data),
+  });
+  return {
+    xs: Array.from(
+      { length: c.T },
+      (_, t) => mat(c.xs.subarray(t * c.B * D, (t + 1) * c.B * D), c.B, D),
+    ),
+    Wx: mat(c.Wx, D, c.Wx.length / D),
+    Wh: mat(c.Wh, H, c.Wh.length / H),
+    b: Float64Array.from(c.b),
+    bhh: Float64Array.from(c.bhh),
+    h0: mat(c.h0, c.B, H),
+    c0: mat(c.c0, c.B, H),
+  };
+}
+
+for (const [v, variant] of VARIANTS.entries()) {
+  Deno.test(`fusedSequence() gradients equal float64 central finite differences: ${variant.name}`, async () => {
+    const c = makeCase(variant, { T: 4, B: 2, D: 3, H: 3 }, 300 + v);
+    const p = params64(c);
+    const w = {
+      outputs: Array.from(
+        { length: c.T },
+        (_, t) => Float64Array.from(c.R.subarray(t * c.B * 3, (t + 1) * c.B * 3)),
+      ),
+      h: Float64Array.from(c.Rh),
+      c: Float64Array.from(c.Rc),
+    };
+    const t = caseTensors(c);
+    // The forward pass first: float32 fused vs float64 reference.
+    const { weights, xs, state } = unpack(t.names, t.inputs);
+    const r = fusedSequence(c.spec, weights, xs, state);
+    const ref = forward64(c.spec, p);
+    const flatOutputs = new Float64Array(ref.hs.flatMap((h) => [...h]));
+    await assertClose(r.outputs, flatOutputs, 0, `${variant.name} outputs vs float64`, 1e-5);
+    await assertClose(r.state.h, ref.h, 0, `${variant.name} h vs float64`, 1e-5);
+    if (r.state.c) await assertClose(r.state.c, ref.c, 0, `${variant.name} c vs float64`, 1e-5);
+    // Then every gradient.
+    const grads = tf.grads(lossOf(fusedSequence, c.spec, t.names, t))(t.inputs);
+    const arrays: Record<string, Float64Array> = {
+      Wx: p.Wx.data,
+      Wh: p.Wh.data,
+      b: p.b,
+      h0: p.h0.data,
+      c0: p.c0.data,
+      bhh: p.bhh,
+    };
+    for (const [i, name] of t.names.entries()) {
+      const fd = name === "xs"
+        ? new Float64Array(p.xs.flatMap((x) => [...finiteDifferences(c.spec, p, w, x.data)]))
+        : finiteDifferences(c.spec, p, w, arrays[name]);
+      await assertClose(grads[i], fd, 1e-4, `${variant.name} d${name} vs finite differences`, 1e-6);
+    }
+    tf.dispose([...t.inputs, t.R, t.Rh, t.Rc, r.outputs, r.state.h, ...grads]);
+    if (r.state.c) r.state.c.dispose();
+  });
+}
+
+for (const backend of ["cpu", "wasm"]) {
+  Deno.test(`fusedSequence() handles one step, one row and one unit on ${backend}`, async () => {
+    await onBackend(backend, async () => {
+      for (const [v, variant] of VARIANTS.entries()) {
+        for (const [e, dims] of EDGES.entries()) {
+          await compareWithPlain(
+            makeCase(variant, dims, 400 + 10 * v + e),
+            `${backend} ${variant.name} ${JSON.stringify(dims)}`,
+          );
+        }
+      }
+    });
+  });
+}
+
+Deno.test("fusedSequence() gives gradients to tf.Variables through tf.variableGrads", () => {
+  const c = makeCase(VARIANTS[4], SMALL, 7);
+  const t = caseTensors(c);
+  const { weights, xs, state } = unpack(t.names, t.inputs);
+  const vars = {
+    Wx: tf.variable(weights.Wx),
+    Wh: tf.variable(weights.Wh),
+    b: tf.variable(weights.b),
+  };
+  const { value, grads } = tf.variableGrads(() => {
+    const r = fusedSequence(c.spec, vars as never, xs, state);
+    return tf.add(tf.sum(r.outputs), tf.sum(r.state.c!)) as tf.Scalar;
+  });
+  for (const v of Object.values(vars)) {
+    ok(grads[v.name] !== undefined, `variable ${v.name} got a gradient`);
+    ok(grads[v.name].shape.join() === v.shape.join());
+  }
+  tf.dispose([
+    value,
+    ...Object.values(grads),
+    ...Object.values(vars),
+    ...t.inputs,
+    t.R,
+    t.Rh,
+    t.Rc,
+  ]);
+});
+
+Deno.test("fusedSequence() without a tape leaves no tensors behind but its results", () => {
+  const c = makeCase(VARIANTS[4], SMALL, 8);
+  const t = caseTensors(c);
+  const { weights, xs, state } = unpack(t.names, t.inputs);
+  const before = tf.memory().numTensors;
+  const r = fusedSequence(c.spec, weights, xs, state);
+  ok(
+    tf.memory().numTensors === before + 3,
+    `outputs, h and c only (${tf.memory().numTensors - before})`,
+  );
+  tf.dispose([r.outputs, r.state.h, r.state.c!, ...t.inputs, t.R, t.Rh, t.Rc]);
+});
+
+Deno.test("fusedSequence() treats a missing LSTM c as zeros", async () => {
+  const c = makeCase(VARIANTS[4], SMALL, 9);
+  const t = caseTensors(c);
+  const { weights, xs, state } = unpack(t.names, t.inputs);
+  const a = fusedSequence(c.spec, weights, xs, { h: state.h });
+  const zeros = tf.zeros([c.B, 4]) as tf.Tensor2D;
+  const b = fusedSequence(c.spec, weights, xs, { h: state.h, c: zeros });
+  await assertClose(a.outputs, b.outputs, 0, "outputs", 0);
+  tf.dispose([a.outputs, a.state.h, a.state.c!, b.outputs, b.state.h, b.state.c!, zeros]);
+  tf.dispose([...t.inputs, t.R, t.Rh, t.Rc]);
+});
+
+Deno.test("fusedSequence() rejects shapes that do not fit the spec, naming the tensor", () => {
+  const spec: CellSpec = { kind: "gru", inputSize: 3, hiddenSize: 2 };
+  const w = { Wx: tf.zeros([3, 6]), Wh: tf.zeros([2, 6]), b: tf.zeros([6]) } as never;
+  const xs = tf.zeros([4, 5, 3]) as tf.Tensor3D, h = tf.zeros([5, 2]) as tf.Tensor2D;
+  throws(
+    () => fusedSequence({ ...spec, inputSize: 4 }, w, xs, { h }),
+    /xs has 3 inputs per step, the cell expects 4/,
+  );
+  throws(
+    () => fusedSequence(spec, { ...(w as object), Wh: tf.zeros([2, 4]) } as never, xs, { h }),
+    /Wh must have shape \[2,6\], got \[2,4\]/,
+  );
+  throws(
+    () => fusedSequence(spec, w, xs, { h: tf.zeros([4, 2]) as tf.Tensor2D }),
+    /state.h must have shape \[5,2\]/,
+  );
+  throws(
+    () => fusedSequence({ ...spec, resetAfter: true }, w, xs, { h }),
+    /bhh must have shape \[2\], got nothing/,
+  );
+  throws(
+    () => fusedSequence(spec, w, tf.zeros([0, 5, 3]) as tf.Tensor3D, { h }),
+    /xs must be \[T, B, D\] with T, B >= 1/,
+  );
+  tf.disposeVariables();
+});
