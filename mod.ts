@@ -134,6 +134,7 @@ export {
 } from "./lib/cells/sequence.ts";
 export { fusedSequence } from "./lib/kernels/fused_sequence.ts";
 export { linear } from "./lib/kernels/linear.ts";
+export { webgpuSequence } from "./lib/kernels/webgpu/sequence.ts";
 export {
   checkTorchStateDict,
   fusedFromTorch,

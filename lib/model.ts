@@ -11,6 +11,7 @@ import type { CellKind, Nonlinearity, State } from "./cells/types.ts";
 import { CELL_KINDS } from "./cells/types.ts";
 import type { InitName } from "./cells/init.ts";
 import { Rng } from "./rng.ts";
+import { linear } from "./kernels/linear.ts";
 
 /** Everything that fixes a model's shapes and arithmetic; saved with every checkpoint. */
 export interface ModelConfig {
@@ -198,7 +199,8 @@ export class LanguageModel {
       });
       const width = outputs.shape[2];
       const flat = tf.reshape(outputs, [T * B, width]) as tf.Tensor2D; // [T*B, H*dirs]
-      const logits = tf.add(tf.matMul(flat, this.outputKernel), this.outputBias) as tf.Tensor2D;
+      // A dense layer whose gradient avoids tfjs's slow transposed matmuls on wasm.
+      const logits = linear(flat, this.outputKernel, this.outputBias); // [T*B, V]
       return { logits, state: next } as unknown as tf.TensorContainerObject;
     }) as unknown as ForwardResult;
   }

@@ -33,6 +33,7 @@ import { NORMALIZATIONS, TOKEN_KINDS } from "../lib/corpus/tokenize.ts";
 import { randomBatches, sequentialBatches } from "../lib/corpus/batches.ts";
 import { checkRunDir, loadResumableRun, type RunConfig, RunWriter } from "../lib/run.ts";
 import { sampleText } from "../lib/sample.ts";
+import { asciiLine } from "../lib/plot.ts";
 
 /** The flags of `deno task train`, with their defaults. */
 export const TRAIN_FLAGS = defineFlags(
@@ -429,7 +430,11 @@ export async function main(args: string[]): Promise<number> {
       backend: describeBackend(backend),
     };
     if (flags.json) emitJson(done);
-    else console.log(`checkpoint: ${run.checkpointDir}`);
+    else {
+      const curve = run.history.map((m) => m.trainPerplexity).filter(Number.isFinite);
+      if (curve.length > 1) info(`train perplexity by epoch\n${asciiLine(curve, { height: 8 })}`);
+      console.log(`checkpoint: ${run.checkpointDir}`);
+    }
     return 0;
   } finally {
     stop.dispose();

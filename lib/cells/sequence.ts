@@ -13,12 +13,14 @@ import { rnnRecurrentGates } from "./rnn.ts";
 import { gruRecurrentGates } from "./gru.ts";
 import { lstmRecurrentGates } from "./lstm.ts";
 import { fusedSequence } from "../kernels/fused_sequence.ts";
+import { webgpuSequence } from "../kernels/webgpu/sequence.ts";
 
 let fusedEnabled = true;
 
 /**
  * Chooses how {@linkcode runSequence} runs: the fused path (one custom
- * gradient over the whole sequence, lib/kernels/; the default) or the plain
+ * gradient over the whole sequence, lib/kernels/, with WGSL step kernels on
+ * webgpu; the default) or the plain
  * path (one tfjs op per gate, autograd taping each). Both compute the same
  * equations; the plain one is the readable reference and the fallback.
  *
@@ -116,9 +118,10 @@ export function runSequence(
   state: State,
 ): SequenceResult {
   checkSequence(spec, weights, xs, state);
-  return fusedEnabled
-    ? fusedSequence(spec, weights, xs, state)
-    : plainSequence(spec, weights, xs, state);
+  if (!fusedEnabled) return plainSequence(spec, weights, xs, state);
+  // On webgpu, WGSL kernels with one dispatch per step where they exist;
+  // elsewhere (and for the variants they lack) the fused tfjs-ops path.
+  return webgpuSequence(spec, weights, xs, state) ?? fusedSequence(spec, weights, xs, state);
 }
 
 /**

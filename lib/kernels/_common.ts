@@ -65,11 +65,6 @@ export function tanhDeriv(y: tf.Tensor, c: Consts): tf.Tensor {
   return tf.sub(c.one, tf.mul(y, y));
 }
 
-/** Column block `k` of width `H` of a `[R, G*H]` matrix: `[R, H]`. */
-export function gate(x: tf.Tensor, k: number, H: number): tf.Tensor {
-  return block(x, 0, x.shape[0], k * H, H);
-}
-
 /** Stacks per-step `[B, W]` tensors into one step-major `[T*B, W]` matrix. */
 export function stackSteps(steps: readonly tf.Tensor[]): tf.Tensor {
   return concat2d(steps, 0);

@@ -18,7 +18,6 @@ import {
   blockScale,
   consts,
   type Dims,
-  gate,
   inputGrad,
   previousStates,
   projectInputs,
@@ -31,9 +30,7 @@ import {
 } from "./_common.ts";
 import { block, concat2d, split2d } from "./_copy.ts";
 
-type Inputs = [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor?];
-
-/** `h + z ⊙ (hPrev - h~)` written as `h~ + z ⊙ (hPrev - h~)`: the GRU update. */
+/** The GRU update `Z ⊙ H + (1 - Z) ⊙ H~`, written as `H~ + Z ⊙ (H - H~)`. */
 function update(z: tf.Tensor, hPrev: tf.Tensor, hc: tf.Tensor): tf.Tensor {
   return tf.add(hc, tf.mul(z, tf.sub(hPrev, hc)));
 }
@@ -49,14 +46,14 @@ export function gruForward(
   dims: Dims,
   save: (tensors: tf.Tensor[]) => void,
 ): tf.Tensor {
-  const [xs, Wx, Wh, b, h0] = inputs as Inputs;
+  const [xs, Wx, Wh, b, h0] = inputs;
   const { T, B, D, H } = dims;
   const k = consts();
   const X = tf.reshape(xs, [T * B, D]);
   const XW = projectInputs(X, Wx, b, blockScale([1, 1, 2], H)); // [T*B, 3H]
-  const XWzr = block(XW, 0, T * B, 0, 2 * H), XWh = gate(XW, 2, H);
-  const Whzr = block(Wh, 0, H, 0, 2 * H); // [H, 2H]
-  const Whh = tf.mul(gate(Wh, 2, H), k.two); // [H, H], doubled
+  const [XWzr, XWh] = split2d(XW, [2 * H, H], 1); // [T*B, 2H], [T*B, H]
+  const [Whzr, WhhRaw] = split2d(Wh, [2 * H, H], 1); // [H, 2H], [H, H]
+  const Whh = tf.mul(WhhRaw, k.two); // doubled
   const XWzrs = split2d(XWzr, T, 0), XWhs = split2d(XWh, T, 0); // T x [B, 2H], T x [B, H]
   let h = h0;
   const hs: tf.Tensor[] = [], zs: tf.Tensor[] = [], rs: tf.Tensor[] = [];
@@ -84,7 +81,7 @@ export function gruForward(
 
 /** Backward pass of {@linkcode gruForward}: gradients for `[xs, Wx, Wh, b, h0]`. */
 export function gruBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): tf.Tensor[] {
-  const [X, Wx, Wh, Hprev, Z, R, HC, RH] = saved as tf.Tensor[];
+  const [X, Wx, Wh, Hprev, Z, R, HC, RH] = saved;
   const { T, B, H } = dims;
   const k = consts();
   const dY = tf.reshape(dValue, [T * B, H]);
@@ -94,8 +91,7 @@ export function gruBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): 
     tf.mul(tf.sub(Hprev, HC), sigmoidDeriv(Z, k)),
     tf.mul(Hprev, sigmoidDeriv(R, k)),
   ], 1);
-  const WhzrT = tf.transpose(block(Wh, 0, H, 0, 2 * H)); // [2H, H]
-  const WhhT = tf.transpose(gate(Wh, 2, H)); // [H, H]
+  const [WhzrT, WhhT] = split2d(Wh, [2 * H, H], 1).map((w) => tf.transpose(w)); // [2H, H], [H, H]
   const dYs = split2d(dY, T, 0), Q1s = split2d(Q1, T, 0), Qzrs = split2d(Qzr, T, 0);
   const Zs = split2d(Z, T, 0), Rs = split2d(R, T, 0);
   let dhRec: tf.Tensor | null = null;
@@ -132,16 +128,16 @@ export function gruAfterForward(
   dims: Dims,
   save: (tensors: tf.Tensor[]) => void,
 ): tf.Tensor {
-  const [xs, Wx, Wh, b, h0, bhh] = inputs as Required<Inputs>;
+  const [xs, Wx, Wh, b, h0, bhh] = inputs;
   const { T, B, D, H } = dims;
   const k = consts();
   const scale = blockScale([1, 1, 2], H);
   const X = tf.reshape(xs, [T * B, D]);
   const XW = projectInputs(X, Wx, b, scale); // [T*B, 3H]
-  const XWh = gate(XW, 2, H); // [T*B, H], doubled
+  const [XWzr, XWh] = split2d(XW, [2 * H, H], 1); // [T*B, 2H], [T*B, H] (doubled)
   // What the recurrent product is added to: X W_x{z,r} + b_{z,r} and 2 b_hh.
   const bhh2 = tf.broadcastTo(tf.mul(bhh, k.two), [T * B, H]);
-  const addend = concat2d([block(XW, 0, T * B, 0, 2 * H), bhh2], 1); // [T*B, 3H]
+  const addend = concat2d([XWzr, bhh2], 1); // [T*B, 3H]
   const WhS = tf.mul(Wh, scale); // [H, 3H]
   const addends = split2d(addend, T, 0), XWhs = split2d(XWh, T, 0); // T x [B, 3H], T x [B, H]
   let h = h0;
@@ -170,7 +166,7 @@ export function gruAfterForward(
 
 /** Backward pass of {@linkcode gruAfterForward}: gradients for `[xs, Wx, Wh, b, h0, bhh]`. */
 export function gruAfterBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): tf.Tensor[] {
-  const [X, Wx, Wh, Hprev, Z, R, HC, MH2] = saved as tf.Tensor[];
+  const [X, Wx, Wh, Hprev, Z, R, HC, MH2] = saved;
   const { T, B, D, H } = dims;
   const k = consts();
   const dY = tf.reshape(dValue, [T * B, H]);

@@ -36,14 +36,7 @@ export function lstmForward(
   dims: Dims,
   save: (tensors: tf.Tensor[]) => void,
 ): tf.Tensor {
-  const [xs, Wx, Wh, b, h0, c0] = inputs as [
-    tf.Tensor,
-    tf.Tensor,
-    tf.Tensor,
-    tf.Tensor,
-    tf.Tensor,
-    tf.Tensor,
-  ];
+  const [xs, Wx, Wh, b, h0, c0] = inputs;
   const { T, B, D, H } = dims;
   const k = consts();
   // The candidate block is doubled so one sigmoid gives all four gates.
@@ -86,7 +79,7 @@ export function lstmForward(
  * the forward's `[T+1, B, H]` result.
  */
 export function lstmBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): tf.Tensor[] {
-  const [X, Wx, Wh, Hprev, Cprev, I, F, O, G, TC] = saved as tf.Tensor[];
+  const [X, Wx, Wh, Hprev, Cprev, I, F, O, G, TC] = saved;
   const { T, B, H } = dims;
   const k = consts();
   const dV = tf.reshape(dValue, [(T + 1) * B, H]);
@@ -127,7 +120,7 @@ export function lstmUnpack(
   const { T, B, H } = dims;
   const v = tf.reshape(value, [(T + 1) * B, H]);
   return {
-    outputs: tf.reshape(block(v, 0, T * B), [T, B, H]) as tf.Tensor,
+    outputs: tf.reshape(block(v, 0, T * B), [T, B, H]),
     h: block(v, (T - 1) * B, B),
     c: block(v, T * B, B),
   };

@@ -36,13 +36,7 @@ export function rnnForward(
   save: (tensors: tf.Tensor[]) => void,
   nonlinearity: Nonlinearity,
 ): tf.Tensor {
-  const [xs, Wx, Wh, b, h0] = inputs as [
-    tf.Tensor,
-    tf.Tensor,
-    tf.Tensor,
-    tf.Tensor,
-    tf.Tensor,
-  ];
+  const [xs, Wx, Wh, b, h0] = inputs;
   const { T, B, D, H } = dims;
   const k = consts();
   const tanh = nonlinearity === "tanh";
@@ -70,7 +64,7 @@ export function rnnBackward(
   dims: Dims,
   nonlinearity: Nonlinearity,
 ): tf.Tensor[] {
-  const [X, Wx, Wh, Hprev, Hs] = saved as tf.Tensor[];
+  const [X, Wx, Wh, Hprev, Hs] = saved;
   const { T, B, H } = dims;
   const k = consts();
   const dY = tf.reshape(dValue, [T * B, H]);

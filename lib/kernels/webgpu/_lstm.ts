@@ -1,0 +1,344 @@
+/**
+ * LSTM over a sequence on WebGPU: one WGSL dispatch per step forward (the
+ * recurrent matmul, the gates and the state update of every hidden unit) and
+ * one per step backward (`dZ_{t+1} Wh^T` for the unit, then its four
+ * pre-activation gradients and the cell-state gradient). The input
+ * projection and the weight gradients stay single tfjs matmuls over all
+ * `T*B` rows. Same equations and gate order (i, f, o, c) as `../_lstm.ts`.
+ *
+ * Forward buffer `seq` (float32, in blocks of `B*H`, unit `(b, j)` at `b*H + j`):
+ *
+ * | blocks | content |
+ * |---|---|
+ * | `0 .. T` | `h0, h_0 .. h_{T-1}` |
+ * | `T+1` | `c_{T-1}` (so blocks `1 .. T+1` are the op's value) |
+ * | `T+2 .. 2T+2` | `c0, c_0 .. c_{T-1}` |
+ * | then 5 planes of `T` blocks | `I, F, O, C~, tanh(C)` per step |
+ *
+ * Backward buffer: `dZ` `[T*B, 4H]` (step-major), then `dc` `[B*H]` (updated in
+ * place: only unit `(b, j)` touches it), then `dh0` `[B*H]`.
+ *
+ * @module
+ */
+import { tf } from "../../tf.ts";
+import type { Dims } from "../_common.ts";
+import { allocate, dispatch, StepProgram, toTensor, type WebGpuBackendLike } from "./_program.ts";
+
+const UNIFORMS = ["t", "nb", "nh", "nt"];
+
+const FORWARD = `
+  let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
+  let BH = B * H;
+  if (index >= BH) { return; }
+  let b = index / H;
+  let j = index - b * H;
+  let G = 4 * H;
+  let x = (t * B + b) * G + j;
+  var a0 = xw[x]; var a1 = xw[x + H]; var a2 = xw[x + 2 * H]; var a3 = xw[x + 3 * H];
+  var cp : f32;
+  if (t == 0) {
+    let row = b * H;
+    for (var k = 0; k < H; k++) {
+      let hv = hinit[row + k];
+      let w = k * G + j;
+      a0 += hv * wh[w]; a1 += hv * wh[w + H]; a2 += hv * wh[w + 2 * H]; a3 += hv * wh[w + 3 * H];
+    }
+    cp = cinit[index];
+    result[index] = hinit[index];
+    result[(T + 2) * BH + index] = cp;
+  } else {
+    let row = t * BH + b * H;
+    for (var k = 0; k < H; k++) {
+      let hv = result[row + k];
+      let w = k * G + j;
+      a0 += hv * wh[w]; a1 += hv * wh[w + H]; a2 += hv * wh[w + 2 * H]; a3 += hv * wh[w + 3 * H];
+    }
+    cp = result[(T + 2 + t) * BH + index];
+  }
+  let i = sigm(a0); let f = sigm(a1); let o = sigm(a2); let g = tanhs(a3);
+  let c = f * cp + i * g;
+  let tc = tanhs(c);
+  result[(t + 1) * BH + index] = o * tc;
+  result[(T + 3 + t) * BH + index] = c;
+  if (t == T - 1) { result[(T + 1) * BH + index] = c; }
+  let gates = (2 * T + 3 + t) * BH + index;
+  let plane = T * BH;
+  result[gates] = i;
+  result[gates + plane] = f;
+  result[gates + 2 * plane] = o;
+  result[gates + 3 * plane] = g;
+  result[gates + 4 * plane] = tc;
+`;
+
+const BACKWARD = `
+  let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
+  let BH = B * H;
+  if (index >= BH) { return; }
+  let b = index / H;
+  let j = index - b * H;
+  let G = 4 * H;
+  let dcAt = T * B * G + index;
+  if (t < 0) {
+    // dh0 = dZ_0 Wh^T for this unit.
+    var acc = 0.0;
+    let row = b * G;
+    for (var k = 0; k < G; k++) { acc += result[row + k] * wht[k * H + j]; }
+    result[dcAt + BH] = acc;
+    return;
+  }
+  var dh = dv[t * BH + index];
+  if (t < T - 1) {
+    let row = ((t + 1) * B + b) * G;
+    for (var k = 0; k < G; k++) { dh += result[row + k] * wht[k * H + j]; }
+  }
+  var dc : f32;
+  if (t == T - 1) { dc = dv[T * BH + index]; } else { dc = result[dcAt]; }
+  let gates = (2 * T + 3 + t) * BH + index;
+  let plane = T * BH;
+  let i = seq[gates]; let f = seq[gates + plane]; let o = seq[gates + 2 * plane];
+  let g = seq[gates + 3 * plane]; let tc = seq[gates + 4 * plane];
+  let cp = seq[(T + 2 + t) * BH + index];
+  dc += dh * o * (1.0 - tc * tc);
+  let z = (t * B + b) * G + j;
+  result[z] = dc * g * i * (1.0 - i);
+  result[z + H] = dc * cp * f * (1.0 - f);
+  result[z + 2 * H] = dh * tc * o * (1.0 - o);
+  result[z + 3 * H] = dc * i * (1.0 - g * g);
+  result[dcAt] = dc * f;
+`;
+
+/** {@linkcode FORWARD} with four adjacent units per invocation (`H % 4 == 0`): vec4 loads. */
+const FORWARD_VEC4 = `
+  let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
+  let BH = B * H;
+  let H4 = H / 4;
+  if (index >= B * H4) { return; }
+  let b = index / H4;
+  let j4 = index - b * H4;
+  let u = b * H + 4 * j4; // first unit's offset in a [B, H] block
+  let G = 4 * H;
+  let G4 = G / 4;
+  let x = (t * B + b) * G4 + j4;
+  var a0 = xw[x]; var a1 = xw[x + H4]; var a2 = xw[x + 2 * H4]; var a3 = xw[x + 3 * H4];
+  var cp : vec4<f32>;
+  if (t == 0) {
+    let row = b * H;
+    for (var k = 0; k < H; k++) {
+      let hv = hinit[row + k];
+      let w = k * G4 + j4;
+      a0 += hv * wh[w]; a1 += hv * wh[w + H4]; a2 += hv * wh[w + 2 * H4]; a3 += hv * wh[w + 3 * H4];
+    }
+    cp = cinit[u / 4];
+    for (var e = 0; e < 4; e++) {
+      result[u + e] = hinit[u + e];
+      result[(T + 2) * BH + u + e] = cp[e];
+    }
+  } else {
+    let row = t * BH + b * H;
+    for (var k = 0; k < H; k++) {
+      let hv = result[row + k];
+      let w = k * G4 + j4;
+      a0 += hv * wh[w]; a1 += hv * wh[w + H4]; a2 += hv * wh[w + 2 * H4]; a3 += hv * wh[w + 3 * H4];
+    }
+    let at = (T + 2 + t) * BH + u;
+    cp = vec4<f32>(result[at], result[at + 1], result[at + 2], result[at + 3]);
+  }
+  let plane = T * BH;
+  let gates = (2 * T + 3 + t) * BH + u;
+  for (var e = 0; e < 4; e++) {
+    let i = sigm(a0[e]); let f = sigm(a1[e]); let o = sigm(a2[e]); let g = tanhs(a3[e]);
+    let c = f * cp[e] + i * g;
+    let tc = tanhs(c);
+    result[(t + 1) * BH + u + e] = o * tc;
+    result[(T + 3 + t) * BH + u + e] = c;
+    if (t == T - 1) { result[(T + 1) * BH + u + e] = c; }
+    result[gates + e] = i;
+    result[gates + plane + e] = f;
+    result[gates + 2 * plane + e] = o;
+    result[gates + 3 * plane + e] = g;
+    result[gates + 4 * plane + e] = tc;
+  }
+`;
+
+/** {@linkcode BACKWARD} with four adjacent units per invocation (`H % 4 == 0`): vec4 loads. */
+const BACKWARD_VEC4 = `
+  let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
+  let BH = B * H;
+  let H4 = H / 4;
+  if (index >= B * H4) { return; }
+  let b = index / H4;
+  let j4 = index - b * H4;
+  let u = b * H + 4 * j4;
+  let G = 4 * H;
+  let dcAt = T * B * G + u;
+  if (t < 0) {
+    var acc = vec4<f32>(0.0);
+    let row = b * G;
+    for (var k = 0; k < G; k++) { acc += result[row + k] * wht[k * H4 + j4]; }
+    for (var e = 0; e < 4; e++) { result[dcAt + BH + e] = acc[e]; }
+    return;
+  }
+  var dh = dv[(t * BH + u) / 4];
+  if (t < T - 1) {
+    let row = ((t + 1) * B + b) * G;
+    for (var k = 0; k < G; k++) { dh += result[row + k] * wht[k * H4 + j4]; }
+  }
+  var dc : vec4<f32>;
+  if (t == T - 1) {
+    dc = dv[(T * BH + u) / 4];
+  } else {
+    dc = vec4<f32>(result[dcAt], result[dcAt + 1], result[dcAt + 2], result[dcAt + 3]);
+  }
+  let gates = ((2 * T + 3 + t) * BH + u) / 4;
+  let plane = T * BH / 4;
+  let i = seq[gates]; let f = seq[gates + plane]; let o = seq[gates + 2 * plane];
+  let g = seq[gates + 3 * plane]; let tc = seq[gates + 4 * plane];
+  let cp = seq[((T + 2 + t) * BH + u) / 4];
+  dc += dh * o * (1.0 - tc * tc);
+  let zi = dc * g * i * (1.0 - i);
+  let zf = dc * cp * f * (1.0 - f);
+  let zo = dh * tc * o * (1.0 - o);
+  let zc = dc * i * (1.0 - g * g);
+  let dcNext = dc * f;
+  let z = (t * B + b) * G + 4 * j4;
+  for (var e = 0; e < 4; e++) {
+    result[z + e] = zi[e];
+    result[z + H + e] = zf[e];
+    result[z + 2 * H + e] = zo[e];
+    result[z + 3 * H + e] = zc[e];
+    result[dcAt + e] = dcNext[e];
+  }
+`;
+
+/** Size of the forward buffer in elements. */
+function seqSize({ T, B, H }: Dims): number {
+  return (7 * T + 3) * B * H;
+}
+
+/**
+ * Runs the recurrence. `XW` `[T*B, 4H]` is the input projection plus bias.
+ *
+ * @returns the forward buffer (layout in the module doc), a new tensor.
+ *
+ * @example Forward and backward on webgpu
+ * ```ts
+ * import { tf } from "../../tf.ts";
+ * import { webgpuBackend } from "./_program.ts";
+ * const backend = webgpuBackend(); // null off webgpu
+ * if (backend) {
+ *   const dims = { T: 2, B: 1, D: 1, H: 2 };
+ *   const XW = tf.zeros([2, 8]), Wh = tf.zeros([2, 8]), h0 = tf.zeros([1, 2]);
+ *   const seq = lstmForwardSteps(backend, XW, Wh, h0, h0, dims);
+ *   const { value, Hprev } = lstmViews(seq, dims);
+ *   const back = lstmBackwardSteps(backend, tf.onesLike(value), seq, Wh, dims);
+ *   console.log(await back.dZ.data());
+ *   tf.dispose([XW, Wh, h0, seq, value, Hprev, back.dZ, back.dh0, back.dc0]);
+ * }
+ * ```
+ */
+export function lstmForwardSteps(
+  backend: WebGpuBackendLike,
+  XW: tf.Tensor,
+  Wh: tf.Tensor,
+  h0: tf.Tensor,
+  c0: tf.Tensor,
+  dims: Dims,
+): tf.Tensor1D {
+  const { T, B, H } = dims;
+  const seq = toTensor(allocate(backend, seqSize(dims)));
+  const vec4 = H % 4 === 0;
+  for (let t = 0; t < T; t++) {
+    const program = new StepProgram({
+      key: vec4 ? "rnnDenoLstmForward4" : "rnnDenoLstmForward",
+      inputs: ["xw", "wh", "hinit", "cinit"],
+      components: vec4 ? [4, 4, 1, 4] : undefined,
+      uniforms: UNIFORMS,
+      outputSize: seq.size,
+      count: vec4 ? B * H / 4 : B * H,
+      body: vec4 ? FORWARD_VEC4 : FORWARD,
+    });
+    dispatch(backend, program, [XW, Wh, h0, c0], [t, B, H, T], seq);
+  }
+  return seq;
+}
+
+/**
+ * The op's value `[T+1, B, H]` (outputs, then `c_{T-1}`) and `Hprev` `[T*B, H]` from `seq`.
+ *
+ * @example Forward and backward on webgpu
+ * ```ts
+ * import { tf } from "../../tf.ts";
+ * import { webgpuBackend } from "./_program.ts";
+ * const backend = webgpuBackend(); // null off webgpu
+ * if (backend) {
+ *   const dims = { T: 2, B: 1, D: 1, H: 2 };
+ *   const XW = tf.zeros([2, 8]), Wh = tf.zeros([2, 8]), h0 = tf.zeros([1, 2]);
+ *   const seq = lstmForwardSteps(backend, XW, Wh, h0, h0, dims);
+ *   const { value, Hprev } = lstmViews(seq, dims);
+ *   const back = lstmBackwardSteps(backend, tf.onesLike(value), seq, Wh, dims);
+ *   console.log(await back.dZ.data());
+ *   tf.dispose([XW, Wh, h0, seq, value, Hprev, back.dZ, back.dh0, back.dc0]);
+ * }
+ * ```
+ */
+export function lstmViews(seq: tf.Tensor, dims: Dims): { value: tf.Tensor3D; Hprev: tf.Tensor2D } {
+  const { T, B, H } = dims;
+  const BH = B * H;
+  return {
+    value: tf.reshape(tf.slice(seq, [BH], [(T + 1) * BH]), [T + 1, B, H]) as tf.Tensor3D,
+    Hprev: tf.reshape(tf.slice(seq, [0], [T * BH]), [T * B, H]) as tf.Tensor2D,
+  };
+}
+
+/**
+ * Back-propagation through the recurrence.
+ *
+ * @param dValue the gradient of the value `[T+1, B, H]`.
+ * @returns `dZ` `[T*B, 4H]` (pre-activation gradients), `dh0` and `dc0` `[B, H]`.
+ *
+ * @example Forward and backward on webgpu
+ * ```ts
+ * import { tf } from "../../tf.ts";
+ * import { webgpuBackend } from "./_program.ts";
+ * const backend = webgpuBackend(); // null off webgpu
+ * if (backend) {
+ *   const dims = { T: 2, B: 1, D: 1, H: 2 };
+ *   const XW = tf.zeros([2, 8]), Wh = tf.zeros([2, 8]), h0 = tf.zeros([1, 2]);
+ *   const seq = lstmForwardSteps(backend, XW, Wh, h0, h0, dims);
+ *   const { value, Hprev } = lstmViews(seq, dims);
+ *   const back = lstmBackwardSteps(backend, tf.onesLike(value), seq, Wh, dims);
+ *   console.log(await back.dZ.data());
+ *   tf.dispose([XW, Wh, h0, seq, value, Hprev, back.dZ, back.dh0, back.dc0]);
+ * }
+ * ```
+ */
+export function lstmBackwardSteps(
+  backend: WebGpuBackendLike,
+  dValue: tf.Tensor,
+  seq: tf.Tensor,
+  Wh: tf.Tensor,
+  dims: Dims,
+): { dZ: tf.Tensor2D; dh0: tf.Tensor2D; dc0: tf.Tensor2D } {
+  const { T, B, H } = dims;
+  const BH = B * H, G = 4 * H;
+  const WhT = tf.transpose(Wh); // [4H, H]: unit j's weights contiguous across units
+  const out = toTensor(allocate(backend, T * B * G + 2 * BH));
+  const vec4 = H % 4 === 0;
+  for (let t = T - 1; t >= -1; t--) {
+    const program = new StepProgram({
+      key: vec4 ? "rnnDenoLstmBackward4" : "rnnDenoLstmBackward",
+      inputs: ["dv", "seq", "wht"],
+      components: vec4 ? [4, 4, 4] : undefined,
+      uniforms: UNIFORMS,
+      outputSize: out.size,
+      count: vec4 ? BH / 4 : BH,
+      body: vec4 ? BACKWARD_VEC4 : BACKWARD,
+    });
+    dispatch(backend, program, [dValue, seq, WhT], [t, B, H, T], out);
+  }
+  return {
+    dZ: tf.reshape(tf.slice(out, [0], [T * B * G]), [T * B, G]) as tf.Tensor2D,
+    dc0: tf.reshape(tf.slice(out, [T * B * G], [BH]), [B, H]) as tf.Tensor2D,
+    dh0: tf.reshape(tf.slice(out, [T * B * G + BH], [BH]), [B, H]) as tf.Tensor2D,
+  };
+}

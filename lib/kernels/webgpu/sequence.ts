@@ -1,0 +1,194 @@
+/**
+ * A recurrent sequence as one differentiable op on the WebGPU backend, with
+ * the per-step work in hand-written WGSL: one dispatch per step forward and
+ * one per step backward, instead of the ~10-20 tfjs dispatches per step of
+ * `fusedSequence` (`../fused_sequence.ts`), whose arithmetic and results it
+ * reproduces. The input projection, the input gradient and the weight
+ * gradients stay single tfjs matmuls over all `T*B` rows.
+ *
+ * Done: LSTM and RNN (tanh, relu). {@linkcode webgpuSequence} returns null for
+ * GRU and on other backends; callers fall back to `fusedSequence`.
+ *
+ * @module
+ */
+import { tf } from "../../tf.ts";
+import { GATE_COUNT } from "../../cells/types.ts";
+import type {
+  CellSpec,
+  FusedWeights,
+  Nonlinearity,
+  SequenceResult,
+  State,
+} from "../../cells/types.ts";
+import { type Dims, inputGrad, weightGrads } from "../_common.ts";
+import { weightGradsWgsl } from "./_grads.ts";
+import { webgpuBackend, type WebGpuBackendLike } from "./_program.ts";
+import { lstmBackwardSteps, lstmForwardSteps, lstmViews } from "./_lstm.ts";
+import { rnnBackwardSteps, rnnForwardSteps, rnnViews } from "./_rnn.ts";
+
+function expectShape(what: string, t: tf.Tensor | undefined, shape: number[]): void {
+  const ok = t !== undefined && t.shape.length === shape.length &&
+    t.shape.every((n, i) => n === shape[i]);
+  if (!ok) {
+    throw new Error(
+      `webgpuSequence: ${what} must have shape [${shape}], got ${
+        t === undefined ? "nothing" : `[${t.shape}]`
+      }`,
+    );
+  }
+}
+
+/** Sizes, or null when a tensor is not float32 (left to `fusedSequence`'s error). */
+function validate(
+  spec: CellSpec,
+  weights: FusedWeights,
+  xs: tf.Tensor3D,
+  state: State,
+): Dims | null {
+  const all = [xs, weights.Wx, weights.Wh, weights.b, state.h, state.c, weights.bhh];
+  if (all.some((t) => t !== undefined && t.dtype !== "float32")) return null;
+  if (xs.rank !== 3 || xs.shape[0] < 1 || xs.shape[1] < 1) {
+    throw new Error(`webgpuSequence: xs must be [T, B, D] with T, B >= 1, got [${xs.shape}]`);
+  }
+  const [T, B, D] = xs.shape;
+  const H = spec.hiddenSize, G = GATE_COUNT[spec.kind];
+  if (D !== spec.inputSize) {
+    throw new Error(
+      `webgpuSequence: xs has ${D} inputs per step, the cell expects ${spec.inputSize}`,
+    );
+  }
+  expectShape("Wx", weights.Wx, [D, G * H]);
+  expectShape("Wh", weights.Wh, [H, G * H]);
+  expectShape("b", weights.b, [G * H]);
+  expectShape("state.h", state.h, [B, H]);
+  if (state.c !== undefined) expectShape("state.c", state.c, [B, H]);
+  return { T, B, D, H };
+}
+
+function lstmSequence(
+  backend: WebGpuBackendLike,
+  weights: FusedWeights,
+  xs: tf.Tensor3D,
+  state: State,
+  dims: Dims,
+): SequenceResult {
+  const { T, B, D, H } = dims;
+  return tf.tidy(() => {
+    const c0 = state.c ?? tf.zeros([B, H]);
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const save = args.pop() as tf.GradSaveFunc;
+      const [xsIn, Wx, Wh, b, h0, c0In] = args as tf.Tensor[];
+      const X = tf.reshape(xsIn, [T * B, D]);
+      const XW = tf.add(tf.matMul(X, Wx), b); // [T*B, 4H]
+      const seq = lstmForwardSteps(backend, XW, Wh, h0, c0In, dims);
+      const { value } = lstmViews(seq, dims);
+      save([X, Wx, Wh, seq]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [Xs, Wxs, Whs, seqs] = saved;
+            const { dZ, dh0, dc0 } = lstmBackwardSteps(backend, dy, seqs, Whs, dims);
+            const { Hprev } = lstmViews(seqs, dims);
+            const { dWh, dWx, db } = weightGradsWgsl(backend, dZ, Hprev, Xs); // 4H columns
+            return [inputGrad(dZ, Wxs, dims), dWx, dWh, db, dh0, dc0];
+          }),
+      };
+    });
+    const value = op(xs, weights.Wx, weights.Wh, weights.b, state.h, c0) as tf.Tensor3D;
+    const v = tf.reshape(value, [(T + 1) * B, H]);
+    return {
+      outputs: tf.reshape(tf.slice(v, [0, 0], [T * B, H]), [T, B, H]) as tf.Tensor3D,
+      state: {
+        h: tf.slice(v, [(T - 1) * B, 0], [B, H]) as tf.Tensor2D,
+        c: tf.slice(v, [T * B, 0], [B, H]) as tf.Tensor2D,
+      },
+    };
+  });
+}
+
+function rnnSequence(
+  backend: WebGpuBackendLike,
+  phi: Nonlinearity,
+  weights: FusedWeights,
+  xs: tf.Tensor3D,
+  state: State,
+  dims: Dims,
+): SequenceResult {
+  const { T, B, D, H } = dims;
+  return tf.tidy(() => {
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const save = args.pop() as tf.GradSaveFunc;
+      const [xsIn, Wx, Wh, b, h0] = args as tf.Tensor[];
+      const X = tf.reshape(xsIn, [T * B, D]);
+      const XW = tf.add(tf.matMul(X, Wx), b); // [T*B, H]
+      const seq = rnnForwardSteps(backend, phi, XW, Wh, h0, dims);
+      save([X, Wx, Wh, seq]);
+      return {
+        value: rnnViews(seq, dims).value,
+        gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [Xs, Wxs, Whs, seqs] = saved;
+            const { dZ, dh0 } = rnnBackwardSteps(backend, phi, dy, seqs, Whs, dims);
+            const { Hprev } = rnnViews(seqs, dims);
+            const { dWh, dWx, db } = H % 4 === 0
+              ? weightGradsWgsl(backend, dZ, Hprev, Xs)
+              : weightGrads(dZ, Hprev, Xs);
+            return [inputGrad(dZ, Wxs, dims), dWx, dWh, db, dh0];
+          }),
+      };
+    });
+    const outputs = op(xs, weights.Wx, weights.Wh, weights.b, state.h) as tf.Tensor3D;
+    const h = tf.reshape(tf.slice(outputs, [T - 1, 0, 0], [1, B, H]), [B, H]) as tf.Tensor2D;
+    return { outputs, state: { h } };
+  });
+}
+
+/**
+ * Runs a cell over a whole sequence on the WebGPU backend with WGSL step
+ * programs, or returns null when it does not apply (another backend, a cell
+ * kind not done here, a dtype other than float32): then use `fusedSequence`.
+ *
+ * Same contract as `fusedSequence`: differentiable inside `tf.grad` /
+ * `tf.variableGrads` with gradients for `xs`, `Wx`, `Wh`, `b`, `h0` and (LSTM)
+ * `c0`; the loss may use the outputs and the final state.
+ *
+ * @param spec the cell kind and variant.
+ * @param weights fused weights `Wx` `[D, G*H]`, `Wh` `[H, G*H]`, `b` `[G*H]`.
+ * @param xs inputs `[T, B, D]`.
+ * @param state the initial state `{ h }` (`{ h, c }` for LSTM; a missing `c` is zeros).
+ * @returns outputs `[T, B, H]` and the final state (new tensors), or null.
+ * @throws {Error} when a shape does not fit the spec.
+ *
+ * @example Falls back (null) off webgpu
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "../../tf.ts";
+ * const spec = { kind: "lstm" as const, inputSize: 3, hiddenSize: 2 };
+ * const weights = {
+ *   Wx: tf.zeros([3, 8]) as tf.Tensor2D,
+ *   Wh: tf.zeros([2, 8]) as tf.Tensor2D,
+ *   b: tf.zeros([8]) as tf.Tensor1D,
+ * };
+ * const xs = tf.zeros([5, 4, 3]) as tf.Tensor3D;
+ * const h = tf.zeros([4, 2]) as tf.Tensor2D;
+ * const r = webgpuSequence(spec, weights, xs, { h });
+ * ok(tf.getBackend() === "webgpu" ? r !== null : r === null);
+ * ```
+ */
+export function webgpuSequence(
+  spec: CellSpec,
+  weights: FusedWeights,
+  xs: tf.Tensor3D,
+  state: State,
+): SequenceResult | null {
+  const backend = webgpuBackend();
+  if (backend === null) return null;
+  if (spec.kind === "gru") return null;
+  const dims = validate(spec, weights, xs, state);
+  if (dims === null) return null;
+  if (spec.kind === "rnn") {
+    return rnnSequence(backend, spec.nonlinearity ?? "tanh", weights, xs, state, dims);
+  }
+  return lstmSequence(backend, weights, xs, state, dims);
+}
