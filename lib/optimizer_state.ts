@@ -35,6 +35,7 @@ interface AdamInternals {
  * @example
  * ```ts
  * import { strictEqual } from "node:assert";
+ * import { makeOptimizer } from "./train.ts";
  * const optimizer = makeOptimizer("adam", 0.01);
  * const saved = await captureOptimizer(optimizer, "adam");
  * strictEqual(saved.json.learningRate, 0.01);

@@ -8,6 +8,8 @@
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 // Side-effect imports: each registers its backend with the engine above.
 import "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
+/** tfjs-backend-wasm's module (setThreadsCount, setWasmPaths), pinned here with the rest. */
+export * as tfWasm from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import { UsageError } from "./errors.ts";
 

@@ -4,7 +4,7 @@
  * SGD lr 1, gradient clipping by global norm 1, sequential minibatches that
  * carry the detached state) for three implementations, side by side in one run:
  *
- * - `project`: `fusedSequence` (lib/kernels) + `linear` for the output layer;
+ * - `project`: the library's `LanguageModel` and `trainStep` (fused kernels, `linear` output);
  * - `tfjs-layers`: what a TypeScript user writes today, `tf.layers.lstm` /
  *   `gru` / `simpleRNN` + `tf.layers.dense` on the same backend, trained with
  *   `tf.variableGrads`, the same clipping and SGD;
@@ -19,14 +19,19 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { cpus } from "node:os";
+import process from "node:process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type BackendInfo, describeBackend, tf, useBackend } from "../lib/tf.ts";
+import { type BackendInfo, describeBackend, tf, tfWasm, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { CELL_KINDS, type CellKind, GATE_COUNT } from "../lib/cells/types.ts";
 import { fusedSequence } from "../lib/kernels/fused_sequence.ts";
 import { linear } from "../lib/kernels/linear.ts";
+import { LanguageModel, modelConfig } from "../lib/model.ts";
+import { disposeStates, makeOptimizer, trainStep as modelTrainStep } from "../lib/train.ts";
+import type { State } from "../lib/cells/types.ts";
 
 // ---- defaults (the d2l chapter 9/10 setup) --------------------------------
 const BATCH = 32; // sequences per minibatch
@@ -230,49 +235,33 @@ function init(shape: number[], rng: Rng): tf.Variable {
   );
 }
 
-/** The project: fusedSequence over time-major one-hot inputs, then `linear`. */
+/**
+ * The project as a user gets it: the library's `LanguageModel` (one-hot ->
+ * `runSequence`, i.e. the fused kernels, WGSL on webgpu -> `linear`) and its
+ * `trainStep` (loss, gradients, clipping by global norm, SGD).
+ */
 function projectTrainer(kind: CellKind, V: number, seed: number): Trainer {
-  const rng = new Rng(seed), G = GATE_COUNT[kind], H = HIDDEN;
-  const Wx = init([V, G * H], rng), Wh = init([H, G * H], rng), b = tf.variable(tf.zeros([G * H]));
-  const Wq = init([H, V], rng), bq = tf.variable(tf.zeros([V]));
-  const params = [Wx, Wh, b, Wq, bq];
-  const optimizer = tf.train.sgd(LR);
-  const spec = { kind, inputSize: V, hiddenSize: H };
-  type State = { h: tf.Tensor2D; c?: tf.Tensor2D };
-  let state: State | null = null;
+  const model = new LanguageModel(
+    modelConfig({ vocabSize: V, cell: kind, hiddenSize: HIDDEN, seed }),
+  );
+  const optimizer = makeOptimizer("sgd", LR);
+  let state: State[] | undefined;
   return {
     step(batch) {
-      if (batch.first || state === null) {
-        if (state) tf.dispose([state.h, state.c!].filter(Boolean));
-        state = { h: tf.zeros([BATCH, H]), c: kind === "lstm" ? tf.zeros([BATCH, H]) : undefined };
+      if (batch.first) {
+        disposeStates(state);
+        state = undefined;
       }
-      const s0 = state;
-      let next: State | null = null;
-      const loss = tf.tidy(() => {
-        const idx = tf.transpose(tf.tensor2d(batch.x, [BATCH, NUM_STEPS], "int32")); // [T, B]
-        const xs = tf.oneHot(idx, V).toFloat() as tf.Tensor3D; // [T, B, V]
-        const labels = tf.oneHot(
-          tf.reshape(tf.transpose(tf.tensor2d(batch.y, [BATCH, NUM_STEPS], "int32")), [-1]),
-          V,
-        );
-        return trainStep(params, optimizer, () => {
-          const r = fusedSequence(spec, { Wx, Wh, b } as never, xs, s0);
-          next = { h: tf.keep(r.state.h), c: r.state.c ? tf.keep(r.state.c) : undefined };
-          const logits = linear(
-            tf.reshape(r.outputs, [NUM_STEPS * BATCH, H]),
-            Wq as tf.Tensor2D,
-            bq as tf.Tensor1D,
-          );
-          return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
-        });
-      });
-      tf.dispose([s0.h, s0.c!].filter(Boolean));
-      state = next;
-      return loss;
+      const minibatch = { x: batch.x, y: batch.y, batchSize: BATCH, numSteps: NUM_STEPS };
+      const result = modelTrainStep(model, optimizer, minibatch, state, { clip: CLIP });
+      disposeStates(state);
+      state = result.state;
+      result.gradNorm.dispose();
+      return result.loss;
     },
     dispose() {
-      tf.dispose(params);
-      if (state) tf.dispose([state.h, state.c!].filter(Boolean));
+      disposeStates(state);
+      model.dispose();
       optimizer.dispose();
     },
   };
@@ -360,8 +349,8 @@ export interface BenchRow {
 /** This process's CPU time in ms (Linux; NaN elsewhere). */
 function cpuMs(): number {
   try {
-    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
+    const { user, system } = process.cpuUsage(); // microseconds; no /proc access needed
+    return (user + system) / 1000;
   } catch {
     return NaN;
   }
@@ -498,9 +487,8 @@ async function runTorch(opts: BenchOptions, cells: CellKind[]): Promise<TorchRow
 function machine(): { os: string; cpu: string; cores: number } {
   let cpu = "unknown";
   try {
-    const m = Deno.readTextFileSync("/proc/cpuinfo").match(/^model name\s*:\s*(.+)$/m);
-    if (m) cpu = m[1].trim();
-  } catch { /* not Linux */ }
+    cpu = cpus()[0]?.model?.trim() || cpu; // node:os needs only --allow-sys
+  } catch { /* no permission */ }
   return { os: `${Deno.build.os} ${Deno.osRelease()}`, cpu, cores: navigator.hardwareConcurrency };
 }
 
@@ -667,7 +655,7 @@ function profileProject(kind: CellKind, V: number, backend: string, json: boolea
  *    i.e. one on a 2-core machine: os.cpus() reports twice the cores meanwhile.
  */
 async function startThreadedWasm(threads: number): Promise<void> {
-  const wasmBackend = await import("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
+  const wasmBackend = tfWasm;
   const os = (await import("node:os")).default as { cpus: () => unknown[] };
   const dir = await Deno.makeTempDir({ prefix: "tfjs-wasm-threads-" });
   const texts = new WeakMap<object, string>();
@@ -727,13 +715,14 @@ async function startThreadedWasm(threads: number): Promise<void> {
 
 /** Machine load, for the record: the 1-minute load average and Linux's CPU pressure. */
 function load(): string {
+  // Deno.loadavg needs only --allow-sys; /proc files need --allow-all, so pressure is optional.
+  let text = "unknown";
   try {
-    const avg = Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+    text = `loadavg ${Deno.loadavg()[0].toFixed(2)}`;
     const psi = Deno.readTextFileSync("/proc/pressure/cpu").match(/some avg10=([\d.]+)/)?.[1];
-    return `loadavg ${avg}` + (psi ? `, cpu pressure ${psi}%` : "");
-  } catch {
-    return "unknown";
-  }
+    if (psi) text += `, cpu pressure ${psi}%`;
+  } catch { /* no permission or not Linux: keep what we have */ }
+  return text;
 }
 
 /** Runs the benchmark; see the module docs. */
@@ -828,11 +817,13 @@ export async function benchTrain(args: string[]): Promise<void> {
   };
   if (opts.json) {
     for (const row of rows) console.log(JSON.stringify({ ...row, ...meta }));
-    return;
+  } else {
+    console.log(`machine: ${host.cpu}, ${host.cores} cores, ${host.os}, deno ${Deno.version.deno}`);
+    console.log(`load: before ${loadBefore}; after the tfjs runs ${loadAfter}`);
+    console.log(table(rows));
   }
-  console.log(`machine: ${host.cpu}, ${host.cores} cores, ${host.os}, deno ${Deno.version.deno}`);
-  console.log(`load: before ${loadBefore}; after the tfjs runs ${loadAfter}`);
-  console.log(table(rows));
+  // The threaded build's pthread workers keep the event loop alive: nothing else can stop them.
+  if (opts.wasmThreads > 0) Deno.exit(0);
 }
 
 function table(rows: BenchRow[]): string {

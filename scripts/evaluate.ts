@@ -13,6 +13,7 @@ import {
   positiveInteger,
   runMain,
 } from "./_cli.ts";
+import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG } from "./_flags.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { loadTrainedModel } from "../lib/run.ts";
 import { loadCorpus } from "../lib/corpus/load.ts";
@@ -21,12 +22,7 @@ import { evaluatePerplexity } from "../lib/evaluate.ts";
 /** The flags of `deno task evaluate`. */
 export const EVALUATE_FLAGS = defineFlags(
   [
-    {
-      name: "checkpoint",
-      type: "string",
-      default: "runs/last",
-      help: "Run or checkpoint directory.",
-    },
+    CHECKPOINT_FLAG,
     {
       name: "corpus",
       type: "string",
@@ -51,14 +47,8 @@ export const EVALUATE_FLAGS = defineFlags(
       validate: positiveInteger,
       help: "Steps per forward call (default: as trained).",
     },
-    {
-      name: "backend",
-      type: "choice",
-      choices: ["auto", "webgpu", "wasm", "cpu"],
-      default: "auto",
-      help: "tfjs backend.",
-    },
-    { name: "json", type: "boolean", help: "Print one JSON object on stdout and nothing else." },
+    BACKEND_FLAG,
+    JSON_FLAG,
   ] as const,
 );
 

@@ -15,6 +15,7 @@ import {
   positive,
   runMain,
 } from "./_cli.ts";
+import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG } from "./_flags.ts";
 import { useBackend } from "../lib/tf.ts";
 import { loadTrainedModel } from "../lib/run.ts";
 import { sampleText } from "../lib/sample.ts";
@@ -22,12 +23,7 @@ import { sampleText } from "../lib/sample.ts";
 /** The flags of `deno task sample`. */
 export const SAMPLE_FLAGS = defineFlags(
   [
-    {
-      name: "checkpoint",
-      type: "string",
-      default: "runs/last",
-      help: "Run or checkpoint directory.",
-    },
+    CHECKPOINT_FLAG,
     {
       name: "prefix",
       type: "string",
@@ -64,14 +60,8 @@ export const SAMPLE_FLAGS = defineFlags(
       help: "Sample from the smallest set of tokens with this much probability.",
     },
     { name: "seed", type: "integer", default: 0, help: "Seed of the sampling." },
-    {
-      name: "backend",
-      type: "choice",
-      choices: ["auto", "webgpu", "wasm", "cpu"],
-      default: "auto",
-      help: "tfjs backend.",
-    },
-    { name: "json", type: "boolean", help: "Print one JSON object on stdout and nothing else." },
+    BACKEND_FLAG,
+    JSON_FLAG,
   ] as const,
 );
 

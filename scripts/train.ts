@@ -18,6 +18,7 @@ import {
   Progress,
   runMain,
 } from "./_cli.ts";
+import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { CELL_KINDS } from "../lib/cells/types.ts";
 import { LanguageModel, modelConfig } from "../lib/model.ts";
@@ -172,13 +173,7 @@ export const TRAIN_FLAGS = defineFlags(
       default: 0,
       help: "Seed of weights, minibatches and samples.",
     },
-    {
-      name: "backend",
-      type: "choice",
-      choices: ["auto", "webgpu", "wasm", "cpu"],
-      default: "auto",
-      help: "tfjs backend.",
-    },
+    BACKEND_FLAG,
     // output
     {
       name: "out",
@@ -208,11 +203,7 @@ export const TRAIN_FLAGS = defineFlags(
       help:
         "A NaN/Inf loss or gradient: stop (keep the last checkpoint) or skip the step and halve the lr.",
     },
-    {
-      name: "json",
-      type: "boolean",
-      help: "Print one JSON object per line on stdout and nothing else.",
-    },
+    JSON_FLAG,
   ] as const,
 );
 

@@ -1,7 +1,7 @@
 /**
  * Training on the webgpu backend (llvmpipe on CPU-only machines): the first
  * step's loss is finite, non-zero and equal to cpu's, and the tensor count
- * stays flat over 100 steps. The WGSL step kernels run for lstm and rnn.
+ * stays flat over 100 steps. These go through the WGSL step kernels (every cell kind).
  */
 import { ok, strictEqual } from "node:assert";
 import { tf, useBackend } from "../lib/tf.ts";

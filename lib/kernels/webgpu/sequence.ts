@@ -1,13 +1,17 @@
 /**
  * A recurrent sequence as one differentiable op on the WebGPU backend, with
  * the per-step work in hand-written WGSL: one dispatch per step forward and
- * one per step backward, instead of the ~10-20 tfjs dispatches per step of
+ * one per step backward (two each way for a GRU with the reset gate before
+ * the recurrent matmul), instead of the ~10-20 tfjs dispatches per step of
  * `fusedSequence` (`../fused_sequence.ts`), whose arithmetic and results it
- * reproduces. The input projection, the input gradient and the weight
- * gradients stay single tfjs matmuls over all `T*B` rows.
+ * reproduces. The input projection and the input gradient stay single tfjs
+ * matmuls over all `T*B` rows; the weight gradients are one WGSL dispatch
+ * (`_grads.ts`; two for the GRU reset-before, tfjs matmuls when `H % 4 != 0`
+ * for rnn and that GRU).
  *
- * Done: LSTM and RNN (tanh, relu). {@linkcode webgpuSequence} returns null for
- * GRU and on other backends; callers fall back to `fusedSequence`.
+ * Done: LSTM, GRU (reset before and after) and RNN (tanh, relu).
+ * {@linkcode webgpuSequence} returns null on other backends and for dtypes
+ * other than float32; callers fall back to `fusedSequence`.
  *
  * @module
  */
@@ -23,6 +27,7 @@ import type {
 import { type Dims, inputGrad, weightGrads } from "../_common.ts";
 import { weightGradsWgsl } from "./_grads.ts";
 import { webgpuBackend, type WebGpuBackendLike } from "./_program.ts";
+import { gruBackwardSteps, gruForwardSteps, gruViews } from "./_gru.ts";
 import { lstmBackwardSteps, lstmForwardSteps, lstmViews } from "./_lstm.ts";
 import { rnnBackwardSteps, rnnForwardSteps, rnnViews } from "./_rnn.ts";
 
@@ -61,7 +66,8 @@ function validate(
   expectShape("Wh", weights.Wh, [H, G * H]);
   expectShape("b", weights.b, [G * H]);
   expectShape("state.h", state.h, [B, H]);
-  if (state.c !== undefined) expectShape("state.c", state.c, [B, H]);
+  if (spec.kind === "lstm" && state.c !== undefined) expectShape("state.c", state.c, [B, H]);
+  if (spec.kind === "gru" && spec.resetAfter) expectShape("bhh", weights.bhh, [H]);
   return { T, B, D, H };
 }
 
@@ -145,13 +151,88 @@ function rnnSequence(
 }
 
 /**
+ * Input and weight gradients of a GRU from {@linkcode gruBackwardSteps}'s
+ * `dZ` (recurrent products: z, r, and reset after m) and `dZh` (candidate),
+ * ordered as the op's inputs `[xs, Wx, Wh, b, h0, bhh]` less `h0`.
+ */
+function gruGrads(
+  backend: WebGpuBackendLike,
+  resetAfter: boolean,
+  dZ: tf.Tensor,
+  dZh: tf.Tensor,
+  seq: tf.Tensor,
+  X: tf.Tensor,
+  Wx: tf.Tensor,
+  dims: Dims,
+): { dX: tf.Tensor; dWx: tf.Tensor; dWh: tf.Tensor; db: tf.Tensor; dbhh?: tf.Tensor } {
+  const { T, B, D, H } = dims;
+  const { Hprev, RH } = gruViews(seq, dims);
+  const grads = H % 4 === 0
+    ? (dz: tf.Tensor, src: tf.Tensor, x: tf.Tensor) => weightGradsWgsl(backend, dz, src, x)
+    : weightGrads;
+  const cols = (m: tf.Tensor, from: number, n: number) =>
+    tf.slice(m, [0, from], [m.shape[0] as number, n]);
+  // Reset before: dZh against R ⊙ H; reset after: the candidate's input part, no recurrent source.
+  const rec = grads(dZ, Hprev, X); // [H, W], [D, W], [W]
+  const cand = grads(dZh, resetAfter ? tf.zeros([T * B, 0]) : RH, X); // [H or 0, H], [D, H], [H]
+  // Reset after, the m block has no input part: dX = dZ [Wx_zr, 0]^T + dZh Wx_h^T.
+  const WxRec = resetAfter
+    ? tf.concat([cols(Wx, 0, 2 * H), tf.zeros([D, H])], 1)
+    : cols(Wx, 0, 2 * H);
+  return {
+    dX: tf.add(inputGrad(dZ, WxRec, dims), inputGrad(dZh, cols(Wx, 2 * H, H), dims)),
+    dWx: tf.concat([cols(rec.dWx, 0, 2 * H), cand.dWx], 1),
+    dWh: resetAfter ? rec.dWh : tf.concat([rec.dWh, cand.dWh], 1),
+    db: tf.concat([tf.slice(rec.db, [0], [2 * H]), cand.db]),
+    dbhh: resetAfter ? tf.slice(rec.db, [2 * H], [H]) : undefined,
+  };
+}
+
+function gruSequence(
+  backend: WebGpuBackendLike,
+  resetAfter: boolean,
+  weights: FusedWeights,
+  xs: tf.Tensor3D,
+  state: State,
+  dims: Dims,
+): SequenceResult {
+  const { T, B, D, H } = dims;
+  return tf.tidy(() => {
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const save = args.pop() as tf.GradSaveFunc;
+      const [xsIn, Wx, Wh, b, h0, bhh] = args as tf.Tensor[];
+      const X = tf.reshape(xsIn, [T * B, D]);
+      const XW = tf.add(tf.matMul(X, Wx), b); // [T*B, 3H]
+      const seq = gruForwardSteps(backend, resetAfter, XW, Wh, bhh, h0, dims);
+      save([X, Wx, Wh, seq]);
+      return {
+        value: gruViews(seq, dims).value,
+        gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [Xs, Wxs, Whs, seqs] = saved;
+            const { dZ, dZh, dh0 } = gruBackwardSteps(backend, resetAfter, dy, seqs, Whs, dims);
+            const g = gruGrads(backend, resetAfter, dZ, dZh, seqs, Xs, Wxs, dims);
+            const out = [g.dX, g.dWx, g.dWh, g.db, dh0];
+            return g.dbhh ? [...out, g.dbhh] : out;
+          }),
+      };
+    });
+    const inputs = [xs, weights.Wx, weights.Wh, weights.b, state.h];
+    if (resetAfter) inputs.push(weights.bhh!);
+    const outputs = op(...inputs) as tf.Tensor3D;
+    const h = tf.reshape(tf.slice(outputs, [T - 1, 0, 0], [1, B, H]), [B, H]) as tf.Tensor2D;
+    return { outputs, state: { h } };
+  });
+}
+
+/**
  * Runs a cell over a whole sequence on the WebGPU backend with WGSL step
  * programs, or returns null when it does not apply (another backend, a cell
- * kind not done here, a dtype other than float32): then use `fusedSequence`.
+ * dtype other than float32): then use `fusedSequence`.
  *
  * Same contract as `fusedSequence`: differentiable inside `tf.grad` /
- * `tf.variableGrads` with gradients for `xs`, `Wx`, `Wh`, `b`, `h0` and (LSTM)
- * `c0`; the loss may use the outputs and the final state.
+ * `tf.variableGrads` with gradients for `xs`, `Wx`, `Wh`, `b`, `h0`, (LSTM)
+ * `c0` and (GRU, reset after) `bhh`; the loss may use the outputs and the final state.
  *
  * @param spec the cell kind and variant.
  * @param weights fused weights `Wx` `[D, G*H]`, `Wh` `[H, G*H]`, `b` `[G*H]`.
@@ -184,9 +265,11 @@ export function webgpuSequence(
 ): SequenceResult | null {
   const backend = webgpuBackend();
   if (backend === null) return null;
-  if (spec.kind === "gru") return null;
   const dims = validate(spec, weights, xs, state);
   if (dims === null) return null;
+  if (spec.kind === "gru") {
+    return gruSequence(backend, spec.resetAfter ?? false, weights, xs, state, dims);
+  }
   if (spec.kind === "rnn") {
     return rnnSequence(backend, spec.nonlinearity ?? "tanh", weights, xs, state, dims);
   }
