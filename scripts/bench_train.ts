@@ -32,6 +32,7 @@ import { linear } from "../lib/kernels/linear.ts";
 import { LanguageModel, modelConfig } from "../lib/model.ts";
 import { disposeStates, makeOptimizer, trainStep as modelTrainStep } from "../lib/train.ts";
 import type { State } from "../lib/cells/types.ts";
+import { loadCorpus } from "../lib/corpus/load.ts";
 
 // ---- defaults (the d2l chapter 9/10 setup) --------------------------------
 const BATCH = 32; // sequences per minibatch
@@ -160,18 +161,16 @@ function usage(): string {
   return `Usage: deno run -A scripts/bench_train.ts [flags]\n${lines.join("\n")}`;
 }
 
-// ---- corpus: d2l's normalisation and vocabulary ----------------------------
+// ---- corpus ----------------------------------------------------------------------
 
-/** Token ids of a text, d2l style: letters only, lower-cased, lines concatenated. */
-export function tokenize(text: string): { ids: Int32Array; vocab: string[] } {
-  const chars = text.split("\n")
-    .map((l) => l.replace(/[^A-Za-z]+/g, " ").trim().toLowerCase()).join("");
-  const counts = new Map<string, number>();
-  for (const ch of chars) counts.set(ch, (counts.get(ch) ?? 0) + 1);
-  // Most frequent first; ties keep first-occurrence order (as Python's sorted on a Counter).
-  const vocab = ["<unk>", ...[...counts.entries()].sort((a, b) => b[1] - a[1]).map(([c]) => c)];
-  const index = new Map(vocab.map((c, i) => [c, i]));
-  return { ids: Int32Array.from(chars, (c) => index.get(c)!), vocab };
+/** Token ids and vocabulary size of a corpus, through the library's loader (d2l normalisation). */
+async function corpusIds(source: string): Promise<{ ids: Int32Array; vocabSize: number }> {
+  const corpus = await loadCorpus({ source, validFraction: 0 });
+  try {
+    return { ids: corpus.train.read(0, corpus.train.length), vocabSize: corpus.vocab.size };
+  } finally {
+    corpus.close();
+  }
 }
 
 /** One minibatch: `[B, T]` inputs and targets, row-major. */
@@ -741,8 +740,7 @@ export async function benchTrain(args: string[]): Promise<void> {
     (info.name === "wasm" && !opts.wasmSimd ? " (no SIMD)" : "");
   const host = machine();
   const threads = wasmThreads(info.name);
-  const { ids, vocab } = tokenize(await Deno.readTextFile(opts.corpus));
-  const V = vocab.length;
+  const { ids, vocabSize: V } = await corpusIds(opts.corpus);
   const loadBefore = load();
   progress(
     opts,
