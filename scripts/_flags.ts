@@ -5,6 +5,7 @@
  * @module
  */
 import { BACKEND_REQUESTS } from "../lib/tf.ts";
+import { positiveInteger } from "./_cli.ts";
 
 /** `--backend auto|webgpu|wasm|cpu`. */
 export const BACKEND_FLAG = {
@@ -28,4 +29,22 @@ export const CHECKPOINT_FLAG = {
   type: "string",
   default: "runs/last",
   help: "Run or checkpoint directory.",
+} as const;
+
+/** `--batch-size B`: sequences per minibatch (d2l's 32). */
+export const BATCH_SIZE_FLAG = {
+  name: "batch-size",
+  type: "integer",
+  default: 32,
+  validate: positiveInteger,
+  help: "Sequences per minibatch.",
+} as const;
+
+/** `--num-steps T`: time steps per sequence (d2l's 35). */
+export const NUM_STEPS_FLAG = {
+  name: "num-steps",
+  type: "integer",
+  default: 35,
+  validate: positiveInteger,
+  help: "Time steps per sequence.",
 } as const;

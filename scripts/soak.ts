@@ -41,6 +41,7 @@ import {
   positiveInteger,
   runMain,
 } from "./_cli.ts";
+import { BATCH_SIZE_FLAG, NUM_STEPS_FLAG } from "./_flags.ts";
 
 /** The flags of `scripts/soak.ts`. */
 export const SOAK_FLAGS = defineFlags(
@@ -79,20 +80,8 @@ export const SOAK_FLAGS = defineFlags(
       validate: positiveInteger,
       help: "Hidden units.",
     },
-    {
-      name: "batch-size",
-      type: "integer",
-      default: 32,
-      validate: positiveInteger,
-      help: "Sequences per minibatch.",
-    },
-    {
-      name: "num-steps",
-      type: "integer",
-      default: 35,
-      validate: positiveInteger,
-      help: "Time steps per sequence.",
-    },
+    BATCH_SIZE_FLAG,
+    NUM_STEPS_FLAG,
     { name: "lr", type: "number", default: 0.01, validate: positive, help: "Adam learning rate." },
     { name: "seed", type: "integer", default: 0, help: "Weights and minibatches." },
     {

@@ -18,7 +18,7 @@ import {
   Progress,
   runMain,
 } from "./_cli.ts";
-import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
+import { BACKEND_FLAG, BATCH_SIZE_FLAG, JSON_FLAG, NUM_STEPS_FLAG } from "./_flags.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { CELL_KINDS } from "../lib/cells/types.ts";
 import { LanguageModel, modelConfig } from "../lib/model.ts";
@@ -124,20 +124,8 @@ export const TRAIN_FLAGS = defineFlags(
       help: "Weight initialiser.",
     },
     // optimisation
-    {
-      name: "batch-size",
-      type: "integer",
-      default: 32,
-      validate: positiveInteger,
-      help: "Sequences per minibatch.",
-    },
-    {
-      name: "num-steps",
-      type: "integer",
-      default: 35,
-      validate: positiveInteger,
-      help: "Time steps per sequence.",
-    },
+    BATCH_SIZE_FLAG,
+    NUM_STEPS_FLAG,
     {
       name: "epochs",
       type: "integer",
