@@ -1,8 +1,8 @@
-import { deepStrictEqual, ok, strictEqual } from "node:assert";
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert";
 import { tf } from "../lib/tf.ts";
 import { crossEntropy, LanguageModel, modelConfig, timeMajor } from "../lib/model.ts";
 import { clipByGlobalNorm, disposeStates, makeOptimizer, trainStep } from "../lib/train.ts";
-import { fit } from "../lib/fit.ts";
+import { fit, NonFiniteLossError } from "../lib/fit.ts";
 import { evaluatePerplexity } from "../lib/evaluate.ts";
 import { Rng } from "../lib/rng.ts";
 import type { State } from "../lib/cells/types.ts";
@@ -132,5 +132,62 @@ Deno.test("fit() lowers perplexity on a repeating sequence and validation agrees
   ok(last.validPerplexity! < 2, `valid ${last.validPerplexity}`);
   const again = await evaluatePerplexity(model, source, { batchSize: 4, numSteps: 10 });
   ok(Math.abs(again.perplexity - last.validPerplexity!) < 1e-9);
+  model.dispose();
+});
+
+Deno.test("fit() with onNonFinite 'skip' drops non-finite steps and halves the learning rate", async () => {
+  const model = new LanguageModel(modelConfig({ vocabSize: 4, cell: "rnn", hiddenSize: 5 }));
+  const optimizer = makeOptimizer("sgd", 0.8);
+  const batch = {
+    x: Int32Array.of(0, 1, 2, 3),
+    y: Int32Array.of(1, 2, 3, 0),
+    batchSize: 1,
+    numSteps: 4,
+  };
+  const skipped: [number, number, number][] = [];
+  const { history } = await fit(model, {
+    epochs: 1,
+    optimizer,
+    sampling: "random",
+    rng: new Rng(0),
+    batches: () => Object.assign([batch, batch, batch, batch], { numBatches: 4 }),
+    batchSize: 1,
+    numSteps: 4,
+    onNonFinite: "skip",
+    onStep: ({ step }) => {
+      // Poison the weights after step 2: every later step's loss is NaN.
+      if (step === 2) model.outputBias.assign(tf.fill([4], NaN) as tf.Tensor1D);
+    },
+    onSkip: ({ epoch, step }, rate) => skipped.push([epoch, step, rate]),
+  });
+  deepStrictEqual(skipped, [[1, 3, 0.4], [1, 4, 0.2]]);
+  strictEqual(history[0].tokens, 8, "only the two finite steps count");
+  ok(Number.isFinite(history[0].trainPerplexity));
+  model.dispose();
+  optimizer.dispose();
+});
+
+Deno.test("fit() with onNonFinite 'stop' throws NonFiniteLossError naming epoch and step", async () => {
+  const model = new LanguageModel(modelConfig({ vocabSize: 4, cell: "lstm", hiddenSize: 3 }));
+  model.outputKernel.assign(tf.fill([3, 4], Infinity) as tf.Tensor2D);
+  const batch = { x: Int32Array.of(0, 1), y: Int32Array.of(1, 2), batchSize: 1, numSteps: 2 };
+  await rejects(
+    () =>
+      fit(model, {
+        epochs: 1,
+        optimizer: makeOptimizer("sgd", 1),
+        sampling: "random",
+        rng: new Rng(0),
+        batches: () => Object.assign([batch], { numBatches: 1 }),
+        batchSize: 1,
+        numSteps: 2,
+      }),
+    (error: Error) => {
+      ok(error instanceof NonFiniteLossError);
+      strictEqual(error.epoch, 1);
+      strictEqual(error.step, 1);
+      return true;
+    },
+  );
   model.dispose();
 });
