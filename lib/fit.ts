@@ -153,7 +153,7 @@ function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
  * ```
  */
 export async function fit(model: LanguageModel, options: FitOptions): Promise<FitResult> {
-  const { clip = 1, onNonFinite = "stop", rng } = options;
+  const { rng } = options;
   const history: EpochMetrics[] = [];
   let position: FitPosition = options.start ??
     { epoch: 1, step: 0, epochRngState: rng.state, lossSum: 0, tokens: 0, seconds: 0 };
@@ -163,7 +163,7 @@ export async function fit(model: LanguageModel, options: FitOptions): Promise<Fi
     const batches = options.batches(epoch, rng);
     const count = batches.numBatches;
     let { step, lossSum, tokens, state } = position;
-    let clock = performance.now() - position.seconds * 1000;
+    const clock = performance.now() - position.seconds * 1000;
     let index = 0, lastYield = performance.now();
     for (const batch of batches) {
       if (index++ < step) continue; // done before the run was resumed
@@ -178,38 +178,19 @@ export async function fit(model: LanguageModel, options: FitOptions): Promise<Fi
         const stoppedAt = { ...position, step, lossSum, tokens, seconds, state };
         return { history, stoppedAt };
       }
-      const seed = stepSeed(epoch, step);
-      const result = computeGradients(model, batch, state, { seed });
-      const norm = globalNorm(result.grads);
-      const [loss, gradNorm] = [(await result.loss.data())[0], (await norm.data())[0]];
-      result.loss.dispose();
-      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        tf.dispose([norm, ...Object.values(result.grads)]);
-        disposeStates(result.state);
-        const progress = { epoch, step: step + 1, steps: count, loss };
-        if (onNonFinite === "stop") {
-          disposeStates(state);
-          throw new NonFiniteLossError(epoch, step + 1, loss, gradNorm);
-        }
-        const rate = (options.optimizer as unknown as { learningRate: number }).learningRate / 2;
-        setLearningRate(options.optimizer, rate);
-        options.onSkip?.(progress, rate);
-        step += 1;
-        continue;
-      }
-      tf.dispose(applyGradients(options.optimizer, result.grads, clip, norm));
-      disposeStates(state);
-      state = options.sampling === "sequential" ? result.state : undefined;
-      if (options.sampling !== "sequential") disposeStates(result.state);
-      const n = batch.batchSize * batch.numSteps;
-      lossSum += loss * n;
-      tokens += n;
+      const done = await guardedStep(model, options, batch, state, { epoch, step, steps: count });
       step += 1;
+      if (done === undefined) continue; // a skipped non-finite step
+      disposeStates(state);
+      state = options.sampling === "sequential" ? done.state : undefined;
+      if (options.sampling !== "sequential") disposeStates(done.state);
+      const n = batch.batchSize * batch.numSteps;
+      lossSum += done.loss * n;
+      tokens += n;
       options.onStep?.({ epoch, step, steps: count, loss: lossSum / tokens });
     }
     disposeStates(state);
     const seconds = (performance.now() - clock) / 1000;
-    clock = performance.now();
     const metrics: EpochMetrics = {
       epoch,
       trainPerplexity: Math.exp(lossSum / tokens),
@@ -236,4 +217,41 @@ export async function fit(model: LanguageModel, options: FitOptions): Promise<Fi
     await options.onEpoch?.(metrics, position);
   }
   return { history };
+}
+
+/**
+ * One minibatch: gradients, then the NaN guard (loss and gradient norm read
+ * back before anything changes), then clipping and the update.
+ *
+ * @param at the step about to run (`step` counts the ones done).
+ * @returns the loss and the next state (the caller's), or undefined when the
+ *   step was non-finite and skipped.
+ * @throws {NonFiniteLossError} when non-finite and the policy is "stop".
+ */
+async function guardedStep(
+  model: LanguageModel,
+  options: FitOptions,
+  batch: Minibatch,
+  state: State[] | undefined,
+  at: { epoch: number; step: number; steps: number },
+): Promise<{ loss: number; state: State[] } | undefined> {
+  const result = computeGradients(model, batch, state, { seed: stepSeed(at.epoch, at.step) });
+  const norm = globalNorm(result.grads);
+  const loss = (await result.loss.data())[0];
+  const gradNorm = (await norm.data())[0];
+  result.loss.dispose();
+  if (Number.isFinite(loss) && Number.isFinite(gradNorm)) {
+    tf.dispose(applyGradients(options.optimizer, result.grads, options.clip ?? 1, norm));
+    return { loss, state: result.state };
+  }
+  tf.dispose([norm, ...Object.values(result.grads)]);
+  disposeStates(result.state);
+  if ((options.onNonFinite ?? "stop") === "stop") {
+    disposeStates(state);
+    throw new NonFiniteLossError(at.epoch, at.step + 1, loss, gradNorm);
+  }
+  const rate = (options.optimizer as unknown as { learningRate: number }).learningRate / 2;
+  setLearningRate(options.optimizer, rate);
+  options.onSkip?.({ ...at, step: at.step + 1, loss }, rate);
+  return undefined;
 }
