@@ -23,24 +23,29 @@ import { cpus } from "node:os";
 import process from "node:process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type BackendInfo, describeBackend, tf, tfWasm, useBackend } from "../lib/tf.ts";
+import { type BackendInfo, describeBackend, tf, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
-import { CELL_KINDS, type CellKind, GATE_COUNT } from "../lib/cells/types.ts";
-import { fusedSequence } from "../lib/kernels/fused_sequence.ts";
-import { linear } from "../lib/kernels/linear.ts";
+import { CELL_KINDS, type CellKind } from "../lib/cells/types.ts";
+
 import { LanguageModel, modelConfig } from "../lib/model.ts";
 import { disposeStates, makeOptimizer, trainStep as modelTrainStep } from "../lib/train.ts";
 import type { State } from "../lib/cells/types.ts";
 import { loadCorpus } from "../lib/corpus/load.ts";
-
-// ---- defaults (the d2l chapter 9/10 setup) --------------------------------
-const BATCH = 32; // sequences per minibatch
-const NUM_STEPS = 35; // time steps per minibatch
-const HIDDEN = 256; // hidden units
-const LR = 1; // SGD learning rate
-const CLIP = 1; // gradient clipping: maximum global norm
-const INIT_STD = 0.01; // weights ~ N(0, 0.01²), biases 0 (d2l scratch init)
+import { runTorch } from "./_bench_torch.ts";
+import { profileProject } from "./_bench_profile.ts";
+import { startThreadedWasm } from "./_wasm_threads.ts";
+import {
+  BATCH,
+  CLIP,
+  HIDDEN,
+  INIT_STD,
+  LR,
+  median,
+  NUM_STEPS,
+  progress,
+  trainStep,
+} from "./_bench_common.ts";
 
 const FLAGS = {
   cells: { type: "string", default: "rnn,gru,lstm", help: "cell kinds, comma-separated" },
@@ -204,34 +209,6 @@ function* sequential(ids: Int32Array, rng: Rng): Generator<Minibatch> {
 interface Trainer {
   step(batch: Minibatch): tf.Scalar;
   dispose(): void;
-}
-
-/** Clips by global norm (d2l grad_clipping) and applies SGD. */
-function clipAndApply(grads: tf.NamedTensorMap, optimizer: tf.Optimizer): void {
-  tf.tidy(() => {
-    const entries = Object.entries(grads);
-    const norm = tf.sqrt(tf.addN(entries.map(([, g]) => tf.sum(tf.square(g)))));
-    const scale = tf.minimum(1, tf.div(CLIP, norm));
-    optimizer.applyGradients(Object.fromEntries(entries.map(([n, g]) => [n, tf.mul(g, scale)])));
-  });
-}
-
-/** One training step over `params`: loss, gradients, clipping, SGD. */
-function trainStep(
-  params: tf.Variable[],
-  optimizer: tf.Optimizer,
-  loss: () => tf.Scalar,
-): tf.Scalar {
-  const { value, grads } = tf.variableGrads(loss, params);
-  clipAndApply(grads, optimizer);
-  tf.dispose(grads);
-  return value;
-}
-
-function init(shape: number[], rng: Rng): tf.Variable {
-  return tf.variable(
-    tf.randomNormal(shape, 0, INIT_STD, "float32", Math.floor(rng.next() * 2 ** 31)),
-  );
 }
 
 /**
@@ -400,87 +377,6 @@ async function readLoss(loss: tf.Scalar, alsoDispose: tf.Tensor[] = []): Promise
   return v;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-/** Progress goes to stderr, always (stdout carries the table or the JSON rows only). */
-function progress(_opts: BenchOptions, line: string): void {
-  console.error(line);
-}
-
-// ---- PyTorch --------------------------------------------------------------------
-
-async function findTorchPython(): Promise<string | null> {
-  for (const python of ["python3", "/usr/bin/python3"]) {
-    try {
-      const { success } = await new Deno.Command(python, {
-        args: ["-c", "import torch"],
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      if (success) return python;
-    } catch { /* not installed */ }
-  }
-  return null;
-}
-
-interface TorchRow {
-  model: string;
-  tokensPerSec: number;
-  trainPerplexity: number;
-  anchor: string;
-  device: string;
-}
-
-async function runTorch(opts: BenchOptions, cells: CellKind[]): Promise<TorchRow[]> {
-  if (!opts.torch) return [];
-  if (!existsSync(opts.torch)) {
-    console.error(`bench: skipping PyTorch: no anchor script at "${opts.torch}"`);
-    return [];
-  }
-  const python = await findTorchPython();
-  if (!python) {
-    console.error(
-      "bench: skipping PyTorch: no python3 with torch (tried python3, /usr/bin/python3)",
-    );
-    return [];
-  }
-  const models = cells.flatMap((c) => [`${c}-scratch`, c]).join(",");
-  let corpus = opts.corpus;
-  if (opts.torchChars > 0) { // the first characters only: (1 + epochs) epochs in about a minute per model
-    corpus = await Deno.makeTempFile({ prefix: "bench-corpus-", suffix: ".txt" });
-    await Deno.writeTextFile(
-      corpus,
-      (await Deno.readTextFile(opts.corpus)).slice(0, opts.torchChars),
-    );
-  }
-  const rows: TorchRow[] = [];
-  for (const threads of opts.torchThreads) {
-    progress(
-      opts,
-      `pytorch: ${models} on ${threads} thread(s), ${opts.torchEpochs} timed epoch(s) each...`,
-    );
-    const out = await new Deno.Command(python, {
-      args: [opts.torch, corpus, "cpu", String(opts.torchEpochs), models, String(threads)],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      console.error(
-        `bench: PyTorch failed: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`,
-      );
-      continue;
-    }
-    for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
-      if (line.trim().startsWith("{")) rows.push(JSON.parse(line));
-    }
-  }
-  if (corpus !== opts.corpus) await Deno.remove(corpus);
-  return rows;
-}
-
 // ---- machine --------------------------------------------------------------------
 
 function machine(): { os: string; cpu: string; cores: number } {
@@ -495,219 +391,6 @@ function wasmThreads(backend: string): number {
   if (backend !== "wasm") return 1;
   const b = tf.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } };
   return b.wasm?.tfjs?.getThreadsCount?.() ?? 1;
-}
-
-// ---- profile of one project step ------------------------------------------------------
-
-/** Median wall time of `f` in ms (each run in its own tidy; wasm and cpu are synchronous). */
-function timeIt(f: () => void, reps = 7): number {
-  tf.tidy(f);
-  const ts: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    tf.tidy(f);
-    ts.push(performance.now() - t0);
-  }
-  return median(ts);
-}
-
-/** `[a shape, b shape, count]` of every matmul in one training step, by part. */
-function stepMatmuls(kind: CellKind, V: number): Record<string, [number[], number[], number][]> {
-  const T = NUM_STEPS, B = BATCH, H = HIDDEN, G = GATE_COUNT[kind], N = T * B;
-  const A = H + V + 1; // [Hprev, X, 1]: the weight-gradient operand
-  const common = {
-    inputProjection: [[[N, V], [V, G * H], 1]],
-    inputGrad: [[[N, G * H], [G * H, V], 1]],
-    outputLayer: [[[N, H], [H, V], 1], [[N, V], [V, H], 1], [[H, N], [N, V], 1]],
-  } as Record<string, [number[], number[], number][]>;
-  if (kind === "gru") {
-    return {
-      recurrentForward: [[[B, H], [H, 2 * H], T], [[B, H], [H, H], T]],
-      recurrentBackward: [[[B, H], [H, H], T], [[B, 2 * H], [2 * H, H], T]],
-      weightGrads: [[[2 * H, N], [N, A], 1], [[H, N], [N, A], 1]],
-      ...common,
-    };
-  }
-  return {
-    recurrentForward: [[[B, H], [H, G * H], T]],
-    recurrentBackward: [[[B, G * H], [G * H, H], T]],
-    weightGrads: [[[G * H, N], [N, A], 1]],
-    ...common,
-  };
-}
-
-/**
- * Times the parts of one project training step on random data of the d2l
- * shapes: sequence forward, output layer (forward + backward), clipping + SGD,
- * the weight-gradient matmul, and the bare matmuls of a step (the matmul-bound
- * limit). The sequence backward is the full step minus the other parts.
- * Synchronous backends only (wasm, cpu): webgpu timings would need a read-back.
- */
-function profileProject(kind: CellKind, V: number, backend: string, json: boolean): void {
-  const T = NUM_STEPS, B = BATCH, H = HIDDEN, G = GATE_COUNT[kind], N = T * B;
-  const rng = new Rng(3);
-  const Wx = init([V, G * H], rng), Wh = init([H, G * H], rng), b = tf.variable(tf.zeros([G * H]));
-  const Wq = init([H, V], rng), bq = tf.variable(tf.zeros([V]));
-  const params = [Wx, Wh, b, Wq, bq];
-  const optimizer = tf.train.sgd(0); // lr 0: the weights stay put between repetitions
-  const spec = { kind, inputSize: V, hiddenSize: H };
-  const idx = tf.tensor2d(
-    Int32Array.from({ length: N }, () => Math.floor(rng.next() * V)),
-    [T, B],
-    "int32",
-  );
-  const xs = tf.oneHot(idx, V).toFloat() as tf.Tensor3D;
-  const labels = tf.oneHot(tf.reshape(idx, [-1]), V);
-  const h = tf.zeros([B, H]) as tf.Tensor2D, c = tf.zeros([B, H]) as tf.Tensor2D;
-  const w = { Wx, Wh, b } as never;
-  const loss = () => {
-    const r = fusedSequence(spec, w, xs, { h, c });
-    const logits = linear(tf.reshape(r.outputs, [N, H]), Wq as tf.Tensor2D, bq as tf.Tensor1D);
-    return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
-  };
-  const outs = tf.randomNormal([N, H]) as tf.Tensor2D;
-  const grads = tf.variableGrads(loss, params).grads;
-  const parts: Record<string, number> = {
-    step: timeIt(() => trainStep(params, optimizer, loss).dispose()),
-    sequenceForward: timeIt(() => {
-      fusedSequence(spec, w, xs, { h, c });
-    }),
-    outputLayer: timeIt(() => {
-      tf.grads((o: tf.Tensor, q: tf.Tensor, qb: tf.Tensor) =>
-        tf.losses.softmaxCrossEntropy(
-          labels,
-          linear(o as tf.Tensor2D, q as tf.Tensor2D, qb as tf.Tensor1D),
-        ) as tf.Scalar
-      )([outs, Wq, bq]);
-    }),
-    clipAndSgd: timeIt(() => clipAndApply(grads, optimizer)),
-  };
-  // The matmuls of one step, bare: same shapes and counts as the kernels in lib/kernels, each
-  // right operand new once per step (as the weights are after an update: tfjs-wasm packs it).
-  const mm: Record<string, number> = {};
-  for (const [part, list] of Object.entries(stepMatmuls(kind, V))) {
-    const operands = list.map(([a, b, count]) =>
-      [tf.randomNormal(a), tf.randomNormal(b), count] as const
-    );
-    mm[part] = timeIt(() => {
-      for (const [x, w, count] of operands) {
-        const fresh = tf.add(w, 0); // a new tensor: packed again, as after a weight update
-        for (let t = 0; t < count; t++) tf.matMul(x, fresh);
-      }
-    });
-    tf.dispose(operands.flatMap(([x, w]) => [x, w]));
-  }
-  parts.weightGradMatmul = mm.weightGrads;
-  const matmulLimit = Object.values(mm).reduce((a, x) => a + x, 0);
-  parts.sequenceBackward = parts.step - parts.sequenceForward - parts.outputLayer -
-    parts.clipAndSgd;
-  const row = {
-    event: "profile",
-    impl: "project",
-    cell: kind,
-    backend,
-    ms: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, Number(v.toFixed(2))])),
-    matmulMs: Object.fromEntries(Object.entries(mm).map(([k, v]) => [k, Number(v.toFixed(2))])),
-    matmulLimitMs: Number(matmulLimit.toFixed(2)),
-    fractionOfMatmulLimit: Number((matmulLimit / parts.step).toFixed(3)),
-    tokensPerSecAtLimit: Math.round(N / matmulLimit * 1000),
-  };
-  if (json) console.log(JSON.stringify(row));
-  else {
-    console.error(
-      `profile ${kind}: step ${parts.step.toFixed(1)} ms = sequence forward ${
-        parts.sequenceForward.toFixed(1)
-      }` +
-        ` + sequence backward ${parts.sequenceBackward.toFixed(1)} (weight-gradient matmul ${
-          parts.weightGradMatmul.toFixed(1)
-        })` +
-        ` + output layer ${parts.outputLayer.toFixed(1)} + clip/SGD ${parts.clipAndSgd.toFixed(1)}`,
-    );
-    console.error(
-      `profile ${kind}: bare matmuls ${matmulLimit.toFixed(1)} ms (` +
-        Object.entries(mm).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ") +
-        `): ${
-          (100 * matmulLimit / parts.step).toFixed(0)
-        }% of the step; limit ${row.tokensPerSecAtLimit} tokens/s`,
-    );
-  }
-  tf.dispose([...params, idx, xs, labels, h, c, outs]);
-  tf.dispose(grads);
-  optimizer.dispose();
-}
-
-// ---- experiment: tfjs-wasm's threaded build under Deno ------------------------------------
-
-/**
- * Starts tfjs-backend-wasm's threaded SIMD build with `threads` threads. An
- * experiment (`--wasm-threads`), not something the library does: tfjs
- * disables threads when IS_NODE (which Deno's Node compatibility sets), and
- * forcing them on meets three incompatibilities, worked around here while the
- * backend starts:
- * 1. the pthread worker script is handed to node:worker_threads as a `blob:`
- *    URL (ERR_WORKER_PATH): Blob and URL.createObjectURL are wrapped so the
- *    script is written to a temporary `.cjs` file instead, with the names the
- *    bundled factory expects from its module scope (require$$0.., tslib helpers);
- * 2. the worker assigns `location` on Deno's worker global (getter only):
- *    those properties are defined instead;
- * 3. tfjs caps threads at emscripten_num_logical_cores()/2 = os.cpus()/2,
- *    i.e. one on a 2-core machine: os.cpus() reports twice the cores meanwhile.
- */
-async function startThreadedWasm(threads: number): Promise<void> {
-  const wasmBackend = tfWasm;
-  const os = (await import("node:os")).default as { cpus: () => unknown[] };
-  const dir = await Deno.makeTempDir({ prefix: "tfjs-wasm-threads-" });
-  const texts = new WeakMap<object, string>();
-  let mainScript = "";
-  const OrigBlob = globalThis.Blob;
-  class RecordingBlob extends OrigBlob {
-    constructor(parts?: BlobPart[], options?: BlobPropertyBag) {
-      super(parts, options);
-      if (parts?.every((p) => typeof p === "string")) {
-        const text = (parts as string[]).join("");
-        texts.set(this, text);
-        if (text.startsWith("var WasmBackendModuleThreadedSimd")) mainScript = text;
-      }
-    }
-  }
-  const prelude = [
-    'var require$$0 = require("fs"), require$$1 = require("path"), require$$3 = require("perf_hooks"), require$$4 = require("os");',
-    "var commonjsGlobal = globalThis, _scriptDir = __filename;",
-    "function __values(o){var s=typeof Symbol==='function'&&Symbol.iterator,m=s&&o[s],i=0;if(m)return m.call(o);if(o&&typeof o.length==='number')return{next:function(){if(o&&i>=o.length)o=void 0;return{value:o&&o[i++],done:!o}}};throw new TypeError('not iterable')}",
-    "function __read(o,n){var m=typeof Symbol==='function'&&o[Symbol.iterator];if(!m)return o;var i=m.call(o),r,ar=[],e;try{while((n===void 0||n-->0)&&!(r=i.next()).done)ar.push(r.value)}catch(error){e={error:error}}finally{try{if(r&&!r.done&&(m=i['return']))m.call(i)}finally{if(e)throw e.error}}return ar}",
-    "function __spreadArray(to,from,pack){if(pack||arguments.length===2)for(var i=0,l=from.length,ar;i<l;i++){if(ar||!(i in from)){if(!ar)ar=Array.prototype.slice.call(from,0,i);ar[i]=from[i]}}return to.concat(ar||Array.prototype.slice.call(from))}",
-    "function __assignAll(t,src){for(var k of Object.keys(src)){try{Object.defineProperty(t,k,{value:src[k],writable:true,configurable:true})}catch(e){}}}",
-    "Object.assign(globalThis,{require$$0,require$$1,require$$3,require$$4,commonjsGlobal,_scriptDir,__values,__read,__spreadArray});",
-  ].join("\n");
-  const origCreate = URL.createObjectURL, origCpus = os.cpus;
-  URL.createObjectURL = (obj: Blob) => {
-    const text = texts.get(obj);
-    if (text === undefined) return origCreate(obj);
-    const main = `${dir}/main.cjs`, worker = `${dir}/worker.cjs`;
-    Deno.writeTextFileSync(main, mainScript);
-    const patched = text
-      .replace(
-        'if(typeof e.data.urlOrBlob=="string"){importScripts(e.data.urlOrBlob)}',
-        `if(true){importScripts(${JSON.stringify(main)})}`,
-      )
-      .replace("Object.assign(global,{", "__assignAll(global,{");
-    Deno.writeTextFileSync(worker, prelude + "\n" + patched);
-    return worker;
-  };
-  (globalThis as { Blob: typeof Blob }).Blob = RecordingBlob;
-  os.cpus = () => [...origCpus(), ...origCpus()];
-  tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
-  wasmBackend.setThreadsCount(threads);
-  try {
-    if (!(await tf.setBackend("wasm"))) {
-      throw new UsageError("Cannot start the threaded wasm build");
-    }
-    await tf.ready();
-  } finally {
-    globalThis.Blob = OrigBlob;
-    URL.createObjectURL = origCreate;
-    os.cpus = origCpus;
-  }
 }
 
 // ---- main ---------------------------------------------------------------------------

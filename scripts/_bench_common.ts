@@ -1,0 +1,54 @@
+/**
+ * What the parts of `deno task bench` share: the d2l setup and small helpers.
+ *
+ * @module
+ */
+import { tf } from "../lib/tf.ts";
+import type { Rng } from "../lib/rng.ts";
+import type { BenchOptions } from "./bench_train.ts";
+
+// ---- defaults (the d2l chapter 9/10 setup) --------------------------------
+export const BATCH = 32; // sequences per minibatch
+export const NUM_STEPS = 35; // time steps per minibatch
+export const HIDDEN = 256; // hidden units
+export const LR = 1; // SGD learning rate
+export const CLIP = 1; // gradient clipping: maximum global norm
+export const INIT_STD = 0.01; // weights ~ N(0, 0.01²), biases 0 (d2l scratch init)
+
+/** Clips by global norm (d2l grad_clipping) and applies SGD. */
+export function clipAndApply(grads: tf.NamedTensorMap, optimizer: tf.Optimizer): void {
+  tf.tidy(() => {
+    const entries = Object.entries(grads);
+    const norm = tf.sqrt(tf.addN(entries.map(([, g]) => tf.sum(tf.square(g)))));
+    const scale = tf.minimum(1, tf.div(CLIP, norm));
+    optimizer.applyGradients(Object.fromEntries(entries.map(([n, g]) => [n, tf.mul(g, scale)])));
+  });
+}
+
+/** One training step over `params`: loss, gradients, clipping, SGD. */
+export function trainStep(
+  params: tf.Variable[],
+  optimizer: tf.Optimizer,
+  loss: () => tf.Scalar,
+): tf.Scalar {
+  const { value, grads } = tf.variableGrads(loss, params);
+  clipAndApply(grads, optimizer);
+  tf.dispose(grads);
+  return value;
+}
+
+export function init(shape: number[], rng: Rng): tf.Variable {
+  return tf.variable(
+    tf.randomNormal(shape, 0, INIT_STD, "float32", Math.floor(rng.next() * 2 ** 31)),
+  );
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Progress goes to stderr, always (stdout carries the table or the JSON rows only). */
+export function progress(_opts: BenchOptions, line: string): void {
+  console.error(line);
+}

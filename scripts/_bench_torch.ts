@@ -1,0 +1,84 @@
+/**
+ * The PyTorch peer of `deno task bench`: runs `../shared/tools/torch_anchor.py`
+ * with a Python that has torch, and reads its JSON lines.
+ *
+ * @module
+ */
+
+import { existsSync } from "node:fs";
+
+import { type CellKind } from "../lib/cells/types.ts";
+
+import { progress } from "./_bench_common.ts";
+import type { BenchOptions } from "./bench_train.ts";
+
+// ---- PyTorch --------------------------------------------------------------------
+
+export async function findTorchPython(): Promise<string | null> {
+  for (const python of ["python3", "/usr/bin/python3"]) {
+    try {
+      const { success } = await new Deno.Command(python, {
+        args: ["-c", "import torch"],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (success) return python;
+    } catch { /* not installed */ }
+  }
+  return null;
+}
+
+export interface TorchRow {
+  model: string;
+  tokensPerSec: number;
+  trainPerplexity: number;
+  anchor: string;
+  device: string;
+}
+
+export async function runTorch(opts: BenchOptions, cells: CellKind[]): Promise<TorchRow[]> {
+  if (!opts.torch) return [];
+  if (!existsSync(opts.torch)) {
+    console.error(`bench: skipping PyTorch: no anchor script at "${opts.torch}"`);
+    return [];
+  }
+  const python = await findTorchPython();
+  if (!python) {
+    console.error(
+      "bench: skipping PyTorch: no python3 with torch (tried python3, /usr/bin/python3)",
+    );
+    return [];
+  }
+  const models = cells.flatMap((c) => [`${c}-scratch`, c]).join(",");
+  let corpus = opts.corpus;
+  if (opts.torchChars > 0) { // the first characters only: (1 + epochs) epochs in about a minute per model
+    corpus = await Deno.makeTempFile({ prefix: "bench-corpus-", suffix: ".txt" });
+    await Deno.writeTextFile(
+      corpus,
+      (await Deno.readTextFile(opts.corpus)).slice(0, opts.torchChars),
+    );
+  }
+  const rows: TorchRow[] = [];
+  for (const threads of opts.torchThreads) {
+    progress(
+      opts,
+      `pytorch: ${models} on ${threads} thread(s), ${opts.torchEpochs} timed epoch(s) each...`,
+    );
+    const out = await new Deno.Command(python, {
+      args: [opts.torch, corpus, "cpu", String(opts.torchEpochs), models, String(threads)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      console.error(
+        `bench: PyTorch failed: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`,
+      );
+      continue;
+    }
+    for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+      if (line.trim().startsWith("{")) rows.push(JSON.parse(line));
+    }
+  }
+  if (corpus !== opts.corpus) await Deno.remove(corpus);
+  return rows;
+}
