@@ -107,108 +107,171 @@ const BACKWARD = `
   result[dcAt] = dc * f;
 `;
 
-/** {@linkcode FORWARD} with four adjacent units per invocation (`H % 4 == 0`): vec4 loads. */
-const FORWARD_VEC4 = `
+/** `R` copies of `line(r)` joined, for register tiling over batch rows. */
+function rows(R: number, line: (r: number) => string): string {
+  return Array.from({ length: R }, (_, r) => line(r)).join(" ");
+}
+
+/**
+ * {@linkcode FORWARD} with four adjacent units per invocation (`H % 4 == 0`,
+ * vec4 loads) for `R` batch rows (`B % R == 0`): each weight load is shared by
+ * the `R` rows. Same summation order per unit as {@linkcode FORWARD}.
+ */
+function forwardVec4(R: number): string {
+  return `
   let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
   let BH = B * H;
   let H4 = H / 4;
-  if (index >= B * H4) { return; }
-  let b = index / H4;
-  let j4 = index - b * H4;
-  let u = b * H + 4 * j4; // first unit's offset in a [B, H] block
+  if (index >= (B / ${R}) * H4) { return; }
+  let bg = index / H4;
+  let j4 = index - bg * H4;
+  let b0 = bg * ${R};
   let G = 4 * H;
   let G4 = G / 4;
-  let x = (t * B + b) * G4 + j4;
-  var a0 = xw[x]; var a1 = xw[x + H4]; var a2 = xw[x + 2 * H4]; var a3 = xw[x + 3 * H4];
-  var cp : vec4<f32>;
+  ${rows(R, (r) => `let x${r} = (t * B + b0 + ${r}) * G4 + j4;`)}
+  ${
+    rows(R, (r) =>
+      `var a0_${r} = xw[x${r}]; var a1_${r} = xw[x${r} + H4]; var a2_${r} = xw[x${r} + 2 * H4]; var a3_${r} = xw[x${r} + 3 * H4];`)
+  }
   if (t == 0) {
-    let row = b * H;
+    let row = b0 * H;
     for (var k = 0; k < H; k++) {
-      let hv = hinit[row + k];
       let w = k * G4 + j4;
-      a0 += hv * wh[w]; a1 += hv * wh[w + H4]; a2 += hv * wh[w + 2 * H4]; a3 += hv * wh[w + 3 * H4];
-    }
-    cp = cinit[u / 4];
-    for (var e = 0; e < 4; e++) {
-      result[u + e] = hinit[u + e];
-      result[(T + 2) * BH + u + e] = cp[e];
+      let w0 = wh[w]; let w1 = wh[w + H4]; let w2 = wh[w + 2 * H4]; let w3 = wh[w + 3 * H4];
+      ${
+    rows(R, (r) =>
+      `let hv${r} = hinit[row + ${r} * H + k]; a0_${r} += hv${r} * w0; a1_${r} += hv${r} * w1; a2_${r} += hv${r} * w2; a3_${r} += hv${r} * w3;`)
+  }
     }
   } else {
-    let row = t * BH + b * H;
+    let row = t * BH + b0 * H;
     for (var k = 0; k < H; k++) {
-      let hv = result[row + k];
       let w = k * G4 + j4;
-      a0 += hv * wh[w]; a1 += hv * wh[w + H4]; a2 += hv * wh[w + 2 * H4]; a3 += hv * wh[w + 3 * H4];
-    }
-    let at = (T + 2 + t) * BH + u;
-    cp = vec4<f32>(result[at], result[at + 1], result[at + 2], result[at + 3]);
+      let w0 = wh[w]; let w1 = wh[w + H4]; let w2 = wh[w + 2 * H4]; let w3 = wh[w + 3 * H4];
+      ${
+    rows(R, (r) =>
+      `let hv${r} = result[row + ${r} * H + k]; a0_${r} += hv${r} * w0; a1_${r} += hv${r} * w1; a2_${r} += hv${r} * w2; a3_${r} += hv${r} * w3;`)
   }
-  let plane = T * BH;
-  let gates = (2 * T + 3 + t) * BH + u;
-  for (var e = 0; e < 4; e++) {
-    let i = sigm(a0[e]); let f = sigm(a1[e]); let o = sigm(a2[e]); let g = tanhs(a3[e]);
-    let c = f * cp[e] + i * g;
-    let tc = tanhs(c);
-    result[(t + 1) * BH + u + e] = o * tc;
-    result[(T + 3 + t) * BH + u + e] = c;
-    if (t == T - 1) { result[(T + 1) * BH + u + e] = c; }
-    result[gates + e] = i;
-    result[gates + plane + e] = f;
-    result[gates + 2 * plane + e] = o;
-    result[gates + 3 * plane + e] = g;
-    result[gates + 4 * plane + e] = tc;
+    }
+  }
+  ${
+    rows(R, (r) =>
+      `forwardCell(t, T, BH, (b0 + ${r}) * H + 4 * j4, a0_${r}, a1_${r}, a2_${r}, a3_${r});`)
+  }
+`;
+}
+
+/** The gates and state update of four adjacent units at offset `u` after the recurrent matmul. */
+const FORWARD_CELL = `
+  fn forwardCell(t : i32, T : i32, BH : i32, u : i32, a0 : vec4<f32>, a1 : vec4<f32>,
+                 a2 : vec4<f32>, a3 : vec4<f32>) {
+    var cp : vec4<f32>;
+    if (t == 0) {
+      cp = cinit[u / 4];
+      for (var e = 0; e < 4; e++) {
+        result[u + e] = hinit[u + e];
+        result[(T + 2) * BH + u + e] = cp[e];
+      }
+    } else {
+      let at = (T + 2 + t) * BH + u;
+      cp = vec4<f32>(result[at], result[at + 1], result[at + 2], result[at + 3]);
+    }
+    let plane = T * BH;
+    let gates = (2 * T + 3 + t) * BH + u;
+    for (var e = 0; e < 4; e++) {
+      let i = sigm(a0[e]); let f = sigm(a1[e]); let o = sigm(a2[e]); let g = tanhs(a3[e]);
+      let c = f * cp[e] + i * g;
+      let tc = tanhs(c);
+      result[(t + 1) * BH + u + e] = o * tc;
+      result[(T + 3 + t) * BH + u + e] = c;
+      if (t == T - 1) { result[(T + 1) * BH + u + e] = c; }
+      result[gates + e] = i;
+      result[gates + plane + e] = f;
+      result[gates + 2 * plane + e] = o;
+      result[gates + 3 * plane + e] = g;
+      result[gates + 4 * plane + e] = tc;
+    }
   }
 `;
 
-/** {@linkcode BACKWARD} with four adjacent units per invocation (`H % 4 == 0`): vec4 loads. */
-const BACKWARD_VEC4 = `
+/**
+ * {@linkcode BACKWARD} with four adjacent units per invocation (`H % 4 == 0`,
+ * vec4 loads) for `R` batch rows (`B % R == 0`), sharing each `Wh^T` load.
+ */
+function backwardVec4(R: number): string {
+  return `
   let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
   let BH = B * H;
   let H4 = H / 4;
-  if (index >= B * H4) { return; }
-  let b = index / H4;
-  let j4 = index - b * H4;
-  let u = b * H + 4 * j4;
+  if (index >= (B / ${R}) * H4) { return; }
+  let bg = index / H4;
+  let j4 = index - bg * H4;
+  let b0 = bg * ${R};
   let G = 4 * H;
-  let dcAt = T * B * G + u;
   if (t < 0) {
-    var acc = vec4<f32>(0.0);
-    let row = b * G;
-    for (var k = 0; k < G; k++) { acc += result[row + k] * wht[k * H4 + j4]; }
-    for (var e = 0; e < 4; e++) { result[dcAt + BH + e] = acc[e]; }
+    ${rows(R, (r) => `var acc${r} = vec4<f32>(0.0);`)}
+    let row = b0 * G;
+    for (var k = 0; k < G; k++) {
+      let w = wht[k * H4 + j4];
+      ${rows(R, (r) => `acc${r} += result[row + ${r} * G + k] * w;`)}
+    }
+    ${
+    rows(R, (r) =>
+      `for (var e = 0; e < 4; e++) { result[T * B * G + BH + (b0 + ${r}) * H + 4 * j4 + e] = acc${r}[e]; }`)
+  }
     return;
   }
-  var dh = dv[(t * BH + u) / 4];
+  ${rows(R, (r) => `var dh${r} = dv[(t * BH + (b0 + ${r}) * H + 4 * j4) / 4];`)}
   if (t < T - 1) {
-    let row = ((t + 1) * B + b) * G;
-    for (var k = 0; k < G; k++) { dh += result[row + k] * wht[k * H4 + j4]; }
+    let row = ((t + 1) * B + b0) * G;
+    for (var k = 0; k < G; k++) {
+      let w = wht[k * H4 + j4];
+      ${rows(R, (r) => `dh${r} += result[row + ${r} * G + k] * w;`)}
+    }
   }
-  var dc : vec4<f32>;
-  if (t == T - 1) {
-    dc = dv[(T * BH + u) / 4];
-  } else {
-    dc = vec4<f32>(result[dcAt], result[dcAt + 1], result[dcAt + 2], result[dcAt + 3]);
-  }
-  let gates = ((2 * T + 3 + t) * BH + u) / 4;
-  let plane = T * BH / 4;
-  let i = seq[gates]; let f = seq[gates + plane]; let o = seq[gates + 2 * plane];
-  let g = seq[gates + 3 * plane]; let tc = seq[gates + 4 * plane];
-  let cp = seq[((T + 2 + t) * BH + u) / 4];
-  dc += dh * o * (1.0 - tc * tc);
-  let zi = dc * g * i * (1.0 - i);
-  let zf = dc * cp * f * (1.0 - f);
-  let zo = dh * tc * o * (1.0 - o);
-  let zc = dc * i * (1.0 - g * g);
-  let dcNext = dc * f;
-  let z = (t * B + b) * G + 4 * j4;
-  for (var e = 0; e < 4; e++) {
-    result[z + e] = zi[e];
-    result[z + H + e] = zf[e];
-    result[z + 2 * H + e] = zo[e];
-    result[z + 3 * H + e] = zc[e];
-    result[dcAt + e] = dcNext[e];
+  ${rows(R, (r) => `backwardCell(t, T, B, H, b0 + ${r}, j4, dh${r});`)}
+`;
+}
+
+/** The pre-activation and cell-state gradients of four adjacent units given their `dh`. */
+const BACKWARD_CELL = `
+  fn backwardCell(t : i32, T : i32, B : i32, H : i32, b : i32, j4 : i32, dh : vec4<f32>) {
+    let BH = B * H;
+    let G = 4 * H;
+    let u = b * H + 4 * j4;
+    let dcAt = T * B * G + u;
+    var dc : vec4<f32>;
+    if (t == T - 1) {
+      dc = dv[(T * BH + u) / 4];
+    } else {
+      dc = vec4<f32>(result[dcAt], result[dcAt + 1], result[dcAt + 2], result[dcAt + 3]);
+    }
+    let gates = ((2 * T + 3 + t) * BH + u) / 4;
+    let plane = T * BH / 4;
+    let i = seq[gates]; let f = seq[gates + plane]; let o = seq[gates + 2 * plane];
+    let g = seq[gates + 3 * plane]; let tc = seq[gates + 4 * plane];
+    let cp = seq[((T + 2 + t) * BH + u) / 4];
+    dc += dh * o * (1.0 - tc * tc);
+    let zi = dc * g * i * (1.0 - i);
+    let zf = dc * cp * f * (1.0 - f);
+    let zo = dh * tc * o * (1.0 - o);
+    let zc = dc * i * (1.0 - g * g);
+    let dcNext = dc * f;
+    let z = (t * B + b) * G + 4 * j4;
+    for (var e = 0; e < 4; e++) {
+      result[z + e] = zi[e];
+      result[z + H + e] = zf[e];
+      result[z + 2 * H + e] = zo[e];
+      result[z + 3 * H + e] = zc[e];
+      result[dcAt + e] = dcNext[e];
+    }
   }
 `;
+
+/** Batch rows per invocation of the vec4 programs: the largest of 8, 4, 2, 1 dividing `B`. */
+function rowTile(B: number): number {
+  return B % 8 === 0 ? 8 : B % 4 === 0 ? 4 : B % 2 === 0 ? 2 : 1;
+}
 
 /** Size of the forward buffer in elements. */
 function seqSize({ T, B, H }: Dims): number {
@@ -247,15 +310,17 @@ export function lstmForwardSteps(
   const { T, B, H } = dims;
   const seq = toTensor(allocate(backend, seqSize(dims)));
   const vec4 = H % 4 === 0;
+  const R = rowTile(B);
   for (let t = 0; t < T; t++) {
     const program = new StepProgram({
-      key: vec4 ? "rnnDenoLstmForward4" : "rnnDenoLstmForward",
+      key: vec4 ? `rnnDenoLstmForward4r${R}` : "rnnDenoLstmForward",
       inputs: ["xw", "wh", "hinit", "cinit"],
       components: vec4 ? [4, 4, 1, 4] : undefined,
       uniforms: UNIFORMS,
       outputSize: seq.size,
-      count: vec4 ? B * H / 4 : B * H,
-      body: vec4 ? FORWARD_VEC4 : FORWARD,
+      count: vec4 ? B * H / 4 / R : B * H,
+      body: vec4 ? forwardVec4(R) : FORWARD,
+      helpers: vec4 ? FORWARD_CELL : undefined,
     });
     dispatch(backend, program, [XW, Wh, h0, c0], [t, B, H, T], seq);
   }
@@ -324,15 +389,17 @@ export function lstmBackwardSteps(
   const WhT = tf.transpose(Wh); // [4H, H]: unit j's weights contiguous across units
   const out = toTensor(allocate(backend, T * B * G + 2 * BH));
   const vec4 = H % 4 === 0;
+  const R = rowTile(B);
   for (let t = T - 1; t >= -1; t--) {
     const program = new StepProgram({
-      key: vec4 ? "rnnDenoLstmBackward4" : "rnnDenoLstmBackward",
+      key: vec4 ? `rnnDenoLstmBackward4r${R}` : "rnnDenoLstmBackward",
       inputs: ["dv", "seq", "wht"],
       components: vec4 ? [4, 4, 4] : undefined,
       uniforms: UNIFORMS,
       outputSize: out.size,
-      count: vec4 ? BH / 4 : BH,
-      body: vec4 ? BACKWARD_VEC4 : BACKWARD,
+      count: vec4 ? BH / 4 / R : BH,
+      body: vec4 ? backwardVec4(R) : BACKWARD,
+      helpers: vec4 ? BACKWARD_CELL : undefined,
     });
     dispatch(backend, program, [dValue, seq, WhT], [t, B, H, T], out);
   }
