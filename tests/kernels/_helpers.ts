@@ -2,7 +2,13 @@
 import { ok } from "node:assert";
 import { tf, useBackend } from "../../lib/tf.ts";
 import { Rng } from "../../lib/rng.ts";
-import { type CellSpec, type FusedWeights, GATE_COUNT, type State } from "../../lib/cells/types.ts";
+import {
+  type CellSpec,
+  type FusedWeights,
+  GATE_COUNT,
+  type SequenceResult,
+  type State,
+} from "../../lib/cells/types.ts";
 
 /** Every variant the fused kernel supports, with a readable name. */
 export const VARIANTS: { name: string; spec: Omit<CellSpec, "inputSize" | "hiddenSize"> }[] = [
@@ -116,6 +122,29 @@ export function unpack(
     },
     xs: m.xs as tf.Tensor3D,
     state: { h: m.h0 as tf.Tensor2D, c: m.c0 as tf.Tensor2D | undefined },
+  };
+}
+
+/** A sequence implementation under test; `null` means it declined the case. */
+export type SequenceFn = (
+  spec: CellSpec,
+  weights: FusedWeights,
+  xs: tf.Tensor3D,
+  state: State,
+) => SequenceResult | null;
+
+/**
+ * The test loss Σ outputs·R + Σ h·Rh (+ Σ c·Rc) as a function of the case's
+ * inputs, so every result of the sequence reaches the gradient.
+ */
+export function lossOf(f: SequenceFn, spec: CellSpec, t: CaseTensors) {
+  return (...inputs: tf.Tensor[]): tf.Scalar => {
+    const { weights, xs, state } = unpack(t.names, inputs);
+    const r = f(spec, weights, xs, state);
+    if (r === null) throw new Error(`the implementation declined a ${spec.kind} case`);
+    let loss = tf.add(tf.sum(tf.mul(r.outputs, t.R)), tf.sum(tf.mul(r.state.h, t.Rh)));
+    if (r.state.c) loss = tf.add(loss, tf.sum(tf.mul(r.state.c, t.Rc)));
+    return loss as tf.Scalar;
   };
 }
 

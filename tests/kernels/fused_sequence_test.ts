@@ -15,30 +15,13 @@ import {
   assertClose,
   type CaseData,
   caseTensors,
+  lossOf,
   makeCase,
   onBackend,
   unpack,
   VARIANTS,
 } from "./_helpers.ts";
 import { finiteDifferences, forward64, type Params64 } from "./_reference64.ts";
-
-type SequenceFn = typeof fusedSequence;
-
-/** The test loss over outputs and final state, as a function of the case's inputs. */
-function lossOf(
-  impl: SequenceFn,
-  spec: CellSpec,
-  names: string[],
-  t: ReturnType<typeof caseTensors>,
-) {
-  return (...inputs: tf.Tensor[]): tf.Scalar => {
-    const { weights, xs, state } = unpack(names, inputs);
-    const r = impl(spec, weights, xs, state);
-    let loss = tf.add(tf.sum(tf.mul(r.outputs, t.R)), tf.sum(tf.mul(r.state.h, t.Rh)));
-    if (r.state.c) loss = tf.add(loss, tf.sum(tf.mul(r.state.c, t.Rc)));
-    return loss as tf.Scalar;
-  };
-}
 
 async function compareWithPlain(c: CaseData, label: string): Promise<void> {
   const t = caseTensors(c);
@@ -50,8 +33,8 @@ async function compareWithPlain(c: CaseData, label: string): Promise<void> {
   if (c.spec.kind === "lstm") {
     await assertClose(fused.state.c!, plain.state.c!, 0, `${label} c`, 1e-5);
   }
-  const gFused = tf.grads(lossOf(fusedSequence, c.spec, t.names, t))(t.inputs);
-  const gPlain = tf.grads(lossOf(plainSequence, c.spec, t.names, t))(t.inputs);
+  const gFused = tf.grads(lossOf(fusedSequence, c.spec, t))(t.inputs);
+  const gPlain = tf.grads(lossOf(plainSequence, c.spec, t))(t.inputs);
   for (let i = 0; i < t.names.length; i++) {
     await assertClose(gFused[i], gPlain[i], 1e-4, `${label} d${t.names[i]}`);
   }
@@ -133,7 +116,7 @@ for (const [v, variant] of VARIANTS.entries()) {
     await assertClose(r.state.h, ref.h, 0, `${variant.name} h vs float64`, 1e-5);
     if (r.state.c) await assertClose(r.state.c, ref.c, 0, `${variant.name} c vs float64`, 1e-5);
     // Then every gradient.
-    const grads = tf.grads(lossOf(fusedSequence, c.spec, t.names, t))(t.inputs);
+    const grads = tf.grads(lossOf(fusedSequence, c.spec, t))(t.inputs);
     const arrays: Record<string, Float64Array> = {
       Wx: p.Wx.data,
       Wh: p.Wh.data,

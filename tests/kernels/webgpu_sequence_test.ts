@@ -4,39 +4,21 @@
  */
 import { ok } from "node:assert";
 import { tf } from "../../lib/tf.ts";
-import type { CellSpec, FusedWeights, SequenceResult, State } from "../../lib/cells/types.ts";
+import type { FusedWeights } from "../../lib/cells/types.ts";
 import { fusedSequence } from "../../lib/kernels/fused_sequence.ts";
 import { webgpuSequence } from "../../lib/kernels/webgpu/sequence.ts";
 import {
   assertClose,
   type CaseData,
   caseTensors,
+  lossOf,
   makeCase,
   onBackend,
   unpack,
   VARIANTS,
 } from "./_helpers.ts";
 
-type SequenceFn = (
-  spec: CellSpec,
-  weights: FusedWeights,
-  xs: tf.Tensor3D,
-  state: State,
-) => SequenceResult | null;
-
 const RTOL = 1e-4;
-
-/** Loss = Σ outputs·R + Σ h·Rh (+ Σ c·Rc), so every result reaches the gradient. */
-function lossOf(f: SequenceFn, c: CaseData, t: ReturnType<typeof caseTensors>) {
-  return (...inputs: tf.Tensor[]) => {
-    const { weights, xs, state } = unpack(t.names, inputs);
-    const r = f(c.spec, weights, xs, state);
-    if (r === null) throw new Error("webgpuSequence declined a case it should run");
-    let loss = tf.add(tf.sum(tf.mul(r.outputs, t.R)), tf.sum(tf.mul(r.state.h, t.Rh)));
-    if (r.state.c) loss = tf.add(loss, tf.sum(tf.mul(r.state.c, t.Rc)));
-    return loss as tf.Scalar;
-  };
-}
 
 async function compare(c: CaseData, label: string): Promise<void> {
   const t = caseTensors(c);
@@ -48,8 +30,8 @@ async function compare(c: CaseData, label: string): Promise<void> {
   await assertClose(got.state.h, want.state.h, RTOL, `${label} h`);
   ok((got.state.c === undefined) === (want.state.c === undefined), `${label}: state.c presence`);
   if (got.state.c) await assertClose(got.state.c, want.state.c!, RTOL, `${label} c`);
-  const gGot = tf.grads(lossOf(webgpuSequence, c, t))(t.inputs);
-  const gWant = tf.grads(lossOf(fusedSequence, c, t))(t.inputs);
+  const gGot = tf.grads(lossOf(webgpuSequence, c.spec, t))(t.inputs);
+  const gWant = tf.grads(lossOf(fusedSequence, c.spec, t))(t.inputs);
   for (const [i, name] of t.names.entries()) {
     await assertClose(gGot[i], gWant[i], RTOL, `${label} d${name}`);
   }
