@@ -271,17 +271,20 @@ export async function loadResumableRun(dir: string): Promise<ResumableRun> {
   const path = await resolveCheckpointDir(dir);
   const loaded = await loadCheckpoint(path);
   try {
-    const trained = buildTrained(loaded, path);
     const progress = loaded.progress as unknown as {
       position?: Omit<FitPosition, "state">;
       optimizer?: OptimizerJson;
       history?: EpochMetrics[];
     };
     if (!progress?.position || !progress.optimizer) {
-      trained.model.dispose();
       throw new UsageError(`Cannot resume from "${path}": it holds no training position`);
     }
-    const optimizer = await restoreOptimizer(progress.optimizer, loaded.optimizer);
+    const trained = buildTrained(loaded, path);
+    const optimizer = await restoreOptimizer(progress.optimizer, loaded.optimizer)
+      .catch((error) => {
+        trained.model.dispose();
+        throw error;
+      });
     const carried: State[] = [];
     for (const [key, tensor] of Object.entries(loaded.weights)) {
       const match = /^carry\/(\d+)\/(h|c)$/.exec(key);
