@@ -35,7 +35,7 @@ export {
   readJsonLines,
   readManifest,
   saveCheckpoint,
-} from "./lib/checkpoint.ts";
+} from "./lib/training/checkpoint.ts";
 export type {
   CheckpointInput,
   CheckpointManifest,
@@ -44,30 +44,37 @@ export type {
   LoadedCheckpoint,
   WeightEntry,
   WeightGroup,
-} from "./lib/checkpoint.ts";
-export { asciiLine, perplexityPlotSvg } from "./lib/plot.ts";
-export type { AsciiLineOptions, PerplexityPlotOptions, PerplexityPoint } from "./lib/plot.ts";
+} from "./lib/training/checkpoint.ts";
+export { asciiLine, perplexityPlotSvg } from "./lib/training/plot.ts";
+export type {
+  AsciiLineOptions,
+  PerplexityPlotOptions,
+  PerplexityPoint,
+} from "./lib/training/plot.ts";
 export {
   crossEntropy,
   LanguageModel,
   MODEL_DEFAULTS,
   modelConfig,
   timeMajor,
-} from "./lib/model.ts";
-export type { ForwardOptions, ForwardResult, ModelConfig, TokenBatch } from "./lib/model.ts";
+} from "./lib/lm/model.ts";
+export type { ForwardOptions, ForwardResult, ModelConfig, TokenBatch } from "./lib/lm/model.ts";
 export {
   applyGradients,
   clipByGlobalNorm,
   computeGradients,
-  disposeStates,
   globalNorm,
   makeOptimizer,
   OPTIMIZERS,
-  stateTensors,
   trainStep,
-} from "./lib/train.ts";
-export type { Gradients, OptimizerName, TrainStepOptions, TrainStepResult } from "./lib/train.ts";
-export { fit, NonFiniteLossError, SAMPLINGS } from "./lib/fit.ts";
+} from "./lib/training/train.ts";
+export type {
+  Gradients,
+  OptimizerName,
+  TrainStepOptions,
+  TrainStepResult,
+} from "./lib/training/train.ts";
+export { fit, NonFiniteLossError, SAMPLINGS } from "./lib/training/fit.ts";
 export type {
   EpochMetrics,
   FitOptions,
@@ -75,48 +82,45 @@ export type {
   FitResult,
   NonFinitePolicy,
   StepProgress,
-} from "./lib/fit.ts";
-export { captureOptimizer, restoreOptimizer } from "./lib/optimizer_state.ts";
-export type { OptimizerJson } from "./lib/optimizer_state.ts";
-export { evaluatePerplexity } from "./lib/evaluate.ts";
-export type { EvaluateOptions, Evaluation, ReadableIds } from "./lib/evaluate.ts";
-export { checkDecodeOptions, chooseToken, generate, sampleText } from "./lib/sample.ts";
-export type { DecodeOptions, GenerateOptions, SampleTextOptions } from "./lib/sample.ts";
+} from "./lib/training/fit.ts";
+export { captureOptimizer, restoreOptimizer } from "./lib/training/optimizer_state.ts";
+export type { OptimizerJson } from "./lib/training/optimizer_state.ts";
+export { evaluatePerplexity } from "./lib/lm/evaluate.ts";
+export type { EvaluateOptions, Evaluation, ReadableIds } from "./lib/lm/evaluate.ts";
+export { checkDecodeOptions, chooseToken, generate, sampleText } from "./lib/lm/sample.ts";
+export type { DecodeOptions, GenerateOptions, SampleTextOptions } from "./lib/lm/sample.ts";
 export {
   checkRunDir,
   loadResumableRun,
   loadTrainedModel,
   resolveCheckpointDir,
   RunWriter,
-} from "./lib/run.ts";
-export type { ResumableRun, RunConfig, TrainedModel } from "./lib/run.ts";
+} from "./lib/lm/run.ts";
+export type { ResumableRun, RunConfig, TrainedModel } from "./lib/lm/run.ts";
 export {
-  rnnCell,
   rnnGates,
   rnnRecurrentGates,
   rnnStep,
   rnnWeightsFromNamed,
   rnnWeightsToNamed,
 } from "./lib/cells/rnn.ts";
-export type { RnnCellOptions, RnnGates, RnnStepOptions } from "./lib/cells/rnn.ts";
+export type { RnnGates, RnnStepOptions } from "./lib/cells/rnn.ts";
 export {
-  gruCell,
   gruGates,
   gruRecurrentGates,
   gruStep,
   gruWeightsFromNamed,
   gruWeightsToNamed,
 } from "./lib/cells/gru.ts";
-export type { GruCellOptions, GruGates, GruStepOptions } from "./lib/cells/gru.ts";
+export type { GruGates, GruStepOptions } from "./lib/cells/gru.ts";
 export {
-  lstmCell,
   lstmGates,
   lstmRecurrentGates,
   lstmStep,
   lstmWeightsFromNamed,
   lstmWeightsToNamed,
 } from "./lib/cells/lstm.ts";
-export type { LstmCellOptions, LstmGates } from "./lib/cells/lstm.ts";
+export type { LstmGates } from "./lib/cells/lstm.ts";
 export {
   INIT_NAMES,
   initialWeights,
@@ -128,10 +132,9 @@ export type { InitName, InitOptions } from "./lib/cells/init.ts";
 export {
   checkSequence,
   plainSequence,
-  recurrentStep,
   runSequence,
   useFusedSequences,
-} from "./lib/cells/sequence.ts";
+} from "./lib/layers/sequence.ts";
 export { fusedSequence } from "./lib/kernels/fused_sequence.ts";
 export { linear } from "./lib/kernels/linear.ts";
 export { webgpuSequence } from "./lib/kernels/webgpu/sequence.ts";
@@ -142,11 +145,15 @@ export {
   torchSuffix,
 } from "./lib/cells/torch.ts";
 export type { TorchLayout, TorchStateDict } from "./lib/cells/torch.ts";
-export { recurrent } from "./lib/stack.ts";
+export { recurrentStep } from "./lib/cells/step.ts";
+export { disposeStates, stateTensors } from "./lib/cells/state.ts";
+export { gruCell, lstmCell, rnnCell } from "./lib/layers/cell.ts";
+export type { GruCellOptions, LstmCellOptions, RnnCellOptions } from "./lib/layers/cell.ts";
+export { recurrent } from "./lib/layers/stack.ts";
 export type {
   Recurrent,
   RecurrentForwardOptions,
   RecurrentOptions,
   RecurrentResult,
-} from "./lib/stack.ts";
+} from "./lib/layers/stack.ts";
 export * from "./lib/corpus/mod.ts";

@@ -18,11 +18,11 @@ import { BACKEND_FLAG, BATCH_SIZE_FLAG, JSON_FLAG, NUM_STEPS_FLAG } from "./_fla
 import { UsageError } from "../lib/errors.ts";
 import { CELL_KINDS, type Nonlinearity } from "../lib/cells/types.ts";
 import type { InitName } from "../lib/cells/init.ts";
-import { modelConfig } from "../lib/model.ts";
-import { OPTIMIZERS } from "../lib/train.ts";
-import { SAMPLINGS } from "../lib/fit.ts";
+import { modelConfig } from "../lib/lm/model.ts";
+import { OPTIMIZERS } from "../lib/training/train.ts";
+import { SAMPLINGS } from "../lib/training/fit.ts";
 import { NORMALIZATIONS, TOKEN_KINDS } from "../lib/corpus/tokenize.ts";
-import type { RunConfig } from "../lib/run.ts";
+import type { RunConfig } from "../lib/lm/run.ts";
 
 /** The flags of `deno task train`, with their defaults. */
 export const TRAIN_FLAGS = defineFlags(

@@ -28,8 +28,9 @@ import { UsageError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { CELL_KINDS, type CellKind } from "../lib/cells/types.ts";
 
-import { LanguageModel, modelConfig } from "../lib/model.ts";
-import { disposeStates, makeOptimizer, trainStep as modelTrainStep } from "../lib/train.ts";
+import { LanguageModel, modelConfig } from "../lib/lm/model.ts";
+import { makeOptimizer, trainStep as modelTrainStep } from "../lib/training/train.ts";
+import { disposeStates } from "../lib/cells/state.ts";
 import type { State } from "../lib/cells/types.ts";
 import { loadCorpus } from "../lib/corpus/load.ts";
 import { runTorch } from "./_bench_torch.ts";

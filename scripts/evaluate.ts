@@ -15,9 +15,9 @@ import {
 } from "./_cli.ts";
 import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG } from "./_flags.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
-import { loadTrainedModel } from "../lib/run.ts";
+import { loadTrainedModel } from "../lib/lm/run.ts";
 import { loadCorpus } from "../lib/corpus/load.ts";
-import { evaluatePerplexity } from "../lib/evaluate.ts";
+import { evaluatePerplexity } from "../lib/lm/evaluate.ts";
 
 /** The flags of `deno task evaluate`. */
 export const EVALUATE_FLAGS = defineFlags(

@@ -17,8 +17,8 @@ import {
 } from "./_cli.ts";
 import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG } from "./_flags.ts";
 import { useBackend } from "../lib/tf.ts";
-import { loadTrainedModel } from "../lib/run.ts";
-import { sampleText } from "../lib/sample.ts";
+import { loadTrainedModel } from "../lib/lm/run.ts";
+import { sampleText } from "../lib/lm/sample.ts";
 
 /** The flags of `deno task sample`. */
 export const SAMPLE_FLAGS = defineFlags(

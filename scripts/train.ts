@@ -7,16 +7,17 @@
 import { emitJson, helpText, info, parseFlags, Progress, runMain } from "./_cli.ts";
 import { checkResumeFlags, configFromFlags, TRAIN_FLAGS } from "./_train_flags.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
-import { LanguageModel } from "../lib/model.ts";
-import { disposeStates, makeOptimizer, type OptimizerName } from "../lib/train.ts";
-import { fit, NonFiniteLossError } from "../lib/fit.ts";
+import { LanguageModel } from "../lib/lm/model.ts";
+import { makeOptimizer, type OptimizerName } from "../lib/training/train.ts";
+import { disposeStates } from "../lib/cells/state.ts";
+import { fit, NonFiniteLossError } from "../lib/training/fit.ts";
 import type { Sampling } from "../lib/corpus/batches.ts";
 import { Rng } from "../lib/rng.ts";
 import { loadCorpus } from "../lib/corpus/load.ts";
 import { randomBatches, sequentialBatches } from "../lib/corpus/batches.ts";
-import { checkRunDir, loadResumableRun, RunWriter } from "../lib/run.ts";
-import { sampleText } from "../lib/sample.ts";
-import { asciiLine } from "../lib/plot.ts";
+import { checkRunDir, loadResumableRun, RunWriter } from "../lib/lm/run.ts";
+import { sampleText } from "../lib/lm/sample.ts";
+import { asciiLine } from "../lib/training/plot.ts";
 
 export { TRAIN_FLAGS };
 

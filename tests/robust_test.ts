@@ -4,7 +4,7 @@
  * loads in bounded memory, and damaged checkpoints are refused.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
-import { loadCheckpoint } from "../lib/checkpoint.ts";
+import { loadCheckpoint } from "../lib/training/checkpoint.ts";
 import { loadCorpus } from "../lib/corpus/load.ts";
 import { tf, useBackend } from "../lib/tf.ts";
 
@@ -82,7 +82,7 @@ const TINY = [
 /** Tensors of the writer: 4 x 2^18 float32 = 4 MiB, each filled with the version. */
 const WRITER = `
 import { saveCheckpoint } from ${
-  JSON.stringify(new URL("../lib/checkpoint.ts", import.meta.url).href)
+  JSON.stringify(new URL("../lib/training/checkpoint.ts", import.meta.url).href)
 };
 import { tf, useBackend } from ${JSON.stringify(new URL("../lib/tf.ts", import.meta.url).href)};
 await useBackend("cpu");

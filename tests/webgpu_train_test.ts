@@ -5,8 +5,9 @@
  */
 import { ok, strictEqual } from "node:assert";
 import { tf, useBackend } from "../lib/tf.ts";
-import { LanguageModel, modelConfig } from "../lib/model.ts";
-import { disposeStates, makeOptimizer, trainStep } from "../lib/train.ts";
+import { LanguageModel, modelConfig } from "../lib/lm/model.ts";
+import { makeOptimizer, trainStep } from "../lib/training/train.ts";
+import { disposeStates } from "../lib/cells/state.ts";
 import { Rng } from "../lib/rng.ts";
 import type { CellKind } from "../lib/cells/types.ts";
 import type { State } from "../lib/cells/types.ts";

@@ -14,10 +14,8 @@
  */
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
-import type { FusedWeights, NamedWeights, RecurrentCell, State } from "./types.ts";
+import type { FusedWeights, NamedWeights, State } from "./types.ts";
 import { fusedToNamed, inputProjection, namedToFused, tidy } from "./_fused.ts";
-import { type BoundStep, makeCell } from "./_cell.ts";
-import type { InitName } from "./init.ts";
 
 /** Options of the gru step: where the reset gate applies. */
 export interface GruStepOptions {
@@ -98,7 +96,6 @@ export function gruGates(
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
-import { UsageError } from "../errors.ts";
  * const weights = {
  *   Wx: tf.zeros<tf.Rank.R2>([2, 3]),
  *   Wh: tf.zeros<tf.Rank.R2>([1, 3]),
@@ -138,39 +135,4 @@ export function gruWeightsFromNamed(
   sizes: { inputSize: number; hiddenSize: number; resetAfter?: boolean },
 ): FusedWeights {
   return namedToFused({ kind: "gru", ...sizes }, named);
-}
-
-/** Options of {@linkcode gruCell}. */
-export interface GruCellOptions {
-  /** D, the width of each input. */
-  inputSize: number;
-  /** H, the width of the hidden state. */
-  hiddenSize: number;
-  /** Reset gate after the recurrent matmul, with the extra bias `b_hh` (PyTorch's GRU). @default false */
-  resetAfter?: boolean;
-  /** How to draw the kernels (see `InitName`). @default "normal" */
-  init?: InitName;
-  /** Seed of the initialiser. @default 0 */
-  seed?: number;
-}
-
-/**
- * A GRU cell with its weights in variables.
- *
- * @example PyTorch's variant has the extra bias b_hh
- * ```ts
- * import { deepStrictEqual } from "node:assert";
- * import { tf } from "../tf.ts";
-import { UsageError } from "../errors.ts";
- * const cell = gruCell({ inputSize: 5, hiddenSize: 4, resetAfter: true });
- * const { outputs } = cell.forward(tf.ones([3, 2, 5]), { h: tf.zeros([2, 4]) });
- * deepStrictEqual(outputs.shape, [3, 2, 4]);
- * deepStrictEqual(cell.getWeights().b_hh.shape, [4]);
- * cell.dispose();
- * ```
- */
-export function gruCell(options: GruCellOptions): RecurrentCell {
-  const { inputSize, hiddenSize, resetAfter = false, init, seed } = options;
-  const step: BoundStep = (weights, x, state) => gruStep(weights, x, state, { resetAfter });
-  return makeCell({ kind: "gru", inputSize, hiddenSize, resetAfter }, { init, seed }, step);
 }

@@ -14,10 +14,8 @@
  */
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
-import type { FusedWeights, NamedWeights, RecurrentCell, State } from "./types.ts";
+import type { FusedWeights, NamedWeights, State } from "./types.ts";
 import { fusedToNamed, inputProjection, namedToFused, tidy } from "./_fused.ts";
-import { makeCell } from "./_cell.ts";
-import type { InitName } from "./init.ts";
 
 /** Every gate of one lstm step, each `[B, H]`. */
 export interface LstmGates {
@@ -111,37 +109,4 @@ export function lstmWeightsFromNamed(
   sizes: { inputSize: number; hiddenSize: number },
 ): FusedWeights {
   return namedToFused({ kind: "lstm", ...sizes }, named);
-}
-
-/** Options of {@linkcode lstmCell}. */
-export interface LstmCellOptions {
-  /** D, the width of each input. */
-  inputSize: number;
-  /** H, the width of the hidden state and memory. */
-  hiddenSize: number;
-  /** Starting value of the forget-gate bias `b_f` (1 is a common choice). @default 0 */
-  forgetBias?: number;
-  /** How to draw the kernels (see `InitName`). @default "normal" */
-  init?: InitName;
-  /** Seed of the initialiser. @default 0 */
-  seed?: number;
-}
-
-/**
- * An LSTM cell with its weights in variables.
- *
- * @example The state is a named record { h, c }
- * ```ts
- * import { deepStrictEqual } from "node:assert";
- * import { tf } from "../tf.ts";
- * const cell = lstmCell({ inputSize: 5, hiddenSize: 4, forgetBias: 1 });
- * const { state } = cell.forward(tf.ones([3, 2, 5]));
- * deepStrictEqual([state.h.shape, state.c!.shape], [[2, 4], [2, 4]]);
- * deepStrictEqual(Array.from(await cell.getWeights().b_f.data()), [1, 1, 1, 1]);
- * cell.dispose();
- * ```
- */
-export function lstmCell(options: LstmCellOptions): RecurrentCell {
-  const { inputSize, hiddenSize, forgetBias, init, seed } = options;
-  return makeCell({ kind: "lstm", inputSize, hiddenSize }, { init, seed, forgetBias }, lstmStep);
 }

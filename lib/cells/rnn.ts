@@ -9,10 +9,8 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import type { FusedWeights, NamedWeights, Nonlinearity, RecurrentCell, State } from "./types.ts";
+import type { FusedWeights, NamedWeights, Nonlinearity, State } from "./types.ts";
 import { fusedToNamed, inputProjection, namedToFused, tidy } from "./_fused.ts";
-import { type BoundStep, makeCell } from "./_cell.ts";
-import type { InitName } from "./init.ts";
 
 /** Options of the rnn step: the activation φ. */
 export interface RnnStepOptions {
@@ -101,39 +99,4 @@ export function rnnWeightsFromNamed(
   sizes: { inputSize: number; hiddenSize: number },
 ): FusedWeights {
   return namedToFused({ kind: "rnn", ...sizes }, named);
-}
-
-/** Options of {@linkcode rnnCell}. */
-export interface RnnCellOptions {
-  /** D, the width of each input. */
-  inputSize: number;
-  /** H, the width of the hidden state. */
-  hiddenSize: number;
-  /** φ. @default "tanh" */
-  nonlinearity?: Nonlinearity;
-  /** How to draw the kernels (see `InitName`). @default "normal" */
-  init?: InitName;
-  /** Seed of the initialiser. @default 0 */
-  seed?: number;
-}
-
-/**
- * A vanilla RNN cell with its weights in variables.
- *
- * @example Run a sequence from a zero state
- * ```ts
- * import { deepStrictEqual } from "node:assert";
- * import { tf } from "../tf.ts";
- * const cell = rnnCell({ inputSize: 5, hiddenSize: 4, nonlinearity: "relu", seed: 1 });
- * const { outputs, state } = cell.forward(tf.ones([3, 2, 5])); // [T, B, D]
- * deepStrictEqual(outputs.shape, [3, 2, 4]);
- * deepStrictEqual(state.h.shape, [2, 4]);
- * deepStrictEqual(Object.keys(cell.getWeights()), ["W_xh", "W_hh", "b_h"]);
- * cell.dispose();
- * ```
- */
-export function rnnCell(options: RnnCellOptions): RecurrentCell {
-  const { inputSize, hiddenSize, nonlinearity = "tanh", init, seed } = options;
-  const step: BoundStep = (weights, x, state) => rnnStep(weights, x, state, { nonlinearity });
-  return makeCell({ kind: "rnn", inputSize, hiddenSize, nonlinearity }, { init, seed }, step);
 }

@@ -46,6 +46,7 @@ function kernelsFor(spec: CellSpec): { forward: Forward; backward: Backward } {
     case "lstm":
       return { forward: lstmForward, backward: lstmBackward };
   }
+  throw new Error(`fusedSequence: unknown cell kind "${(spec as CellSpec).kind}"`);
 }
 
 function expectShape(what: string, t: tf.Tensor | undefined, shape: number[]): void {

@@ -12,9 +12,10 @@ import type {
   RecurrentCell,
   State,
 } from "../../lib/cells/types.ts";
-import { rnnCell, rnnWeightsToNamed } from "../../lib/cells/rnn.ts";
-import { gruCell, gruWeightsToNamed } from "../../lib/cells/gru.ts";
-import { lstmCell, lstmWeightsToNamed } from "../../lib/cells/lstm.ts";
+import { rnnWeightsToNamed } from "../../lib/cells/rnn.ts";
+import { gruWeightsToNamed } from "../../lib/cells/gru.ts";
+import { lstmWeightsToNamed } from "../../lib/cells/lstm.ts";
+import { gruCell, lstmCell, rnnCell } from "../../lib/layers/cell.ts";
 import {
   type Mat,
   type Named,

@@ -5,7 +5,7 @@
  */
 import { deepStrictEqual } from "node:assert";
 import { tf, useBackend } from "../../lib/tf.ts";
-import { recurrent } from "../../lib/stack.ts";
+import { recurrent } from "../../lib/layers/stack.ts";
 import { cellOf } from "./_checks.ts";
 import {
   assertClose,

@@ -1,13 +1,8 @@
 import { deepStrictEqual, throws } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import { UsageError } from "../../lib/errors.ts";
-import {
-  gruCell,
-  gruGates,
-  gruStep,
-  gruWeightsFromNamed,
-  gruWeightsToNamed,
-} from "../../lib/cells/gru.ts";
+import { gruGates, gruStep, gruWeightsFromNamed, gruWeightsToNamed } from "../../lib/cells/gru.ts";
+import { gruCell } from "../../lib/layers/cell.ts";
 import { registerGateTests, registerGradientCheck, registerSequenceTests } from "./_checks.ts";
 import { assertClose, namedTensors, values, VARIANTS } from "./_helpers.ts";
 import { randomNamed, rng } from "../_reference.ts";

@@ -2,12 +2,12 @@ import { deepStrictEqual, throws } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import { UsageError } from "../../lib/errors.ts";
 import {
-  lstmCell,
   lstmGates,
   lstmStep,
   lstmWeightsFromNamed,
   lstmWeightsToNamed,
 } from "../../lib/cells/lstm.ts";
+import { lstmCell } from "../../lib/layers/cell.ts";
 import { registerGateTests, registerGradientCheck, registerSequenceTests } from "./_checks.ts";
 import { assertClose, namedTensors, values, VARIANTS } from "./_helpers.ts";
 import { randomNamed, rng } from "../_reference.ts";

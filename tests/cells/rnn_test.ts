@@ -1,13 +1,8 @@
 import { deepStrictEqual, ok, throws } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import { UsageError } from "../../lib/errors.ts";
-import {
-  rnnCell,
-  rnnGates,
-  rnnStep,
-  rnnWeightsFromNamed,
-  rnnWeightsToNamed,
-} from "../../lib/cells/rnn.ts";
+import { rnnGates, rnnStep, rnnWeightsFromNamed, rnnWeightsToNamed } from "../../lib/cells/rnn.ts";
+import { rnnCell } from "../../lib/layers/cell.ts";
 import { registerGateTests, registerGradientCheck, registerSequenceTests } from "./_checks.ts";
 import { assertClose, namedTensors, values, VARIANTS } from "./_helpers.ts";
 import { randomNamed, rng } from "../_reference.ts";

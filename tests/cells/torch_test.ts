@@ -2,7 +2,7 @@ import { deepStrictEqual, ok } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import type { State } from "../../lib/cells/types.ts";
 import { checkTorchStateDict, torchShapes, type TorchStateDict } from "../../lib/cells/torch.ts";
-import { recurrent } from "../../lib/stack.ts";
+import { recurrent } from "../../lib/layers/stack.ts";
 import { assertClose, rejectsWith, tensor3d, values } from "./_helpers.ts";
 import type { Mat } from "../_reference.ts";
 

@@ -267,11 +267,13 @@ export function webgpuSequence(
   if (backend === null) return null;
   const dims = validate(spec, weights, xs, state);
   if (dims === null) return null;
-  if (spec.kind === "gru") {
-    return gruSequence(backend, spec.resetAfter ?? false, weights, xs, state, dims);
+  switch (spec.kind) {
+    case "gru":
+      return gruSequence(backend, spec.resetAfter ?? false, weights, xs, state, dims);
+    case "rnn":
+      return rnnSequence(backend, spec.nonlinearity ?? "tanh", weights, xs, state, dims);
+    case "lstm":
+      return lstmSequence(backend, weights, xs, state, dims);
   }
-  if (spec.kind === "rnn") {
-    return rnnSequence(backend, spec.nonlinearity ?? "tanh", weights, xs, state, dims);
-  }
-  return lstmSequence(backend, weights, xs, state, dims);
+  throw new Error(`webgpuSequence: unknown cell kind "${(spec as CellSpec).kind}"`);
 }

@@ -1,11 +1,12 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert";
-import { tf } from "../lib/tf.ts";
-import { crossEntropy, LanguageModel, modelConfig, timeMajor } from "../lib/model.ts";
-import { clipByGlobalNorm, disposeStates, makeOptimizer, trainStep } from "../lib/train.ts";
-import { fit, NonFiniteLossError } from "../lib/fit.ts";
-import { evaluatePerplexity } from "../lib/evaluate.ts";
-import { Rng } from "../lib/rng.ts";
-import type { State } from "../lib/cells/types.ts";
+import { tf } from "../../lib/tf.ts";
+import { crossEntropy, LanguageModel, modelConfig, timeMajor } from "../../lib/lm/model.ts";
+import { clipByGlobalNorm, makeOptimizer, trainStep } from "../../lib/training/train.ts";
+import { disposeStates } from "../../lib/cells/state.ts";
+import { fit, NonFiniteLossError } from "../../lib/training/fit.ts";
+import { evaluatePerplexity } from "../../lib/lm/evaluate.ts";
+import { Rng } from "../../lib/rng.ts";
+import type { State } from "../../lib/cells/types.ts";
 
 function randomIds(rng: Rng, n: number, vocab: number): Int32Array {
   return Int32Array.from({ length: n }, () => rng.int(vocab));

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
-import { UsageError } from "./errors.ts";
+import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
 import { crossEntropy, type LanguageModel, timeMajor } from "./model.ts";
-import { disposeStates } from "./train.ts";
-import type { State } from "./cells/types.ts";
+import { disposeStates } from "../cells/state.ts";
+import type { State } from "../cells/types.ts";
 
 /** Token ids that can be read in pieces (a corpus split, in memory or on disk). */
 export interface ReadableIds {

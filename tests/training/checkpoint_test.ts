@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert";
-import { tf, useBackend } from "../lib/tf.ts";
-import { UsageError } from "../lib/errors.ts";
+import { tf, useBackend } from "../../lib/tf.ts";
+import { UsageError } from "../../lib/errors.ts";
 import {
   appendJsonLine,
   CHECKPOINT_FORMAT,
@@ -9,7 +9,7 @@ import {
   readJsonLines,
   readManifest,
   saveCheckpoint,
-} from "../lib/checkpoint.ts";
+} from "../../lib/training/checkpoint.ts";
 
 await useBackend("cpu");
 

@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert";
-import { asciiLine, perplexityPlotSvg } from "../lib/plot.ts";
-import { UsageError } from "../lib/errors.ts";
+import { asciiLine, perplexityPlotSvg } from "../../lib/training/plot.ts";
+import { UsageError } from "../../lib/errors.ts";
 
 const HISTORY = [
   { epoch: 1, trainPerplexity: 17.5, validPerplexity: 16.25 },

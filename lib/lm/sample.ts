@@ -5,14 +5,14 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
-import { UsageError } from "./errors.ts";
+import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
 import type { LanguageModel } from "./model.ts";
-import { disposeStates } from "./train.ts";
-import type { State } from "./cells/types.ts";
-import { Rng } from "./rng.ts";
-import type { Vocab } from "./corpus/vocab.ts";
-import { tokenizeText } from "./corpus/tokenize.ts";
+import { disposeStates } from "../cells/state.ts";
+import type { State } from "../cells/types.ts";
+import { Rng } from "../rng.ts";
+import type { Vocab } from "../corpus/vocab.ts";
+import { tokenizeText } from "../corpus/tokenize.ts";
 
 /** How the next token is chosen from the model's logits. */
 export interface DecodeOptions {
@@ -61,7 +61,7 @@ export function checkDecodeOptions(options: DecodeOptions): void {
  * @example Greedy and top-k 1 agree
  * ```ts
  * import { strictEqual } from "node:assert";
- * import { Rng } from "./rng.ts";
+ * import { Rng } from "../rng.ts";
  * const logits = Float32Array.of(0.1, 2, -1, 1.9);
  * strictEqual(chooseToken(logits, { greedy: true }, new Rng(0)), 1);
  * strictEqual(chooseToken(logits, { topK: 1 }, new Rng(0)), 1);
@@ -118,7 +118,7 @@ export interface GenerateOptions extends DecodeOptions {
  * ```ts
  * import { strictEqual } from "node:assert";
  * import { LanguageModel, modelConfig } from "./model.ts";
- * import { Rng } from "./rng.ts";
+ * import { Rng } from "../rng.ts";
  * const model = new LanguageModel(modelConfig({ vocabSize: 5, cell: "lstm", hiddenSize: 4 }));
  * const ids = [];
  * for await (const id of generate(model, [1, 2], { length: 3, rng: new Rng(1) })) ids.push(id);
@@ -194,7 +194,7 @@ export interface SampleTextOptions extends DecodeOptions {
  * ```ts
  * import { ok } from "node:assert";
  * import { LanguageModel, modelConfig } from "./model.ts";
- * import { Vocab } from "./corpus/vocab.ts";
+ * import { Vocab } from "../corpus/vocab.ts";
  * const vocab = Vocab.build("the time traveller".split(""));
  * const model = new LanguageModel(modelConfig({ vocabSize: vocab.size, cell: "gru", hiddenSize: 8 }));
  * const text = await sampleText(model, vocab, "Time", { length: 5, seed: 1 });

@@ -4,14 +4,14 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
-import { UsageError } from "./errors.ts";
-import { type Recurrent, recurrent } from "./stack.ts";
-import type { CellKind, Nonlinearity, State } from "./cells/types.ts";
-import { CELL_KINDS } from "./cells/types.ts";
-import type { InitName } from "./cells/init.ts";
-import { Rng } from "./rng.ts";
-import { linear } from "./kernels/linear.ts";
+import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
+import { type Recurrent, recurrent } from "../layers/stack.ts";
+import type { CellKind, Nonlinearity, State } from "../cells/types.ts";
+import { CELL_KINDS } from "../cells/types.ts";
+import type { InitName } from "../cells/init.ts";
+import { Rng } from "../rng.ts";
+import { linear } from "../kernels/linear.ts";
 
 /** Everything that fixes a model's shapes and arithmetic; saved with every checkpoint. */
 export interface ModelConfig {
@@ -122,7 +122,7 @@ export function modelConfig(
  * @example Logits for a [2, 3] batch of ids
  * ```ts
  * import { deepStrictEqual } from "node:assert";
- * import { tf } from "./tf.ts";
+ * import { tf } from "../tf.ts";
  * const model = new LanguageModel(modelConfig({ vocabSize: 5, cell: "lstm", hiddenSize: 4 }));
  * const { logits, state } = model.forward({ x: Int32Array.of(0, 1, 2, 3, 4, 0), batchSize: 2, numSteps: 3 });
  * deepStrictEqual(logits.shape, [6, 5]);
@@ -275,7 +275,7 @@ function normalTensor(rng: Rng, shape: [number, number], std: number): tf.Tensor
  * @example
  * ```ts
  * import { ok } from "node:assert";
- * import { tf } from "./tf.ts";
+ * import { tf } from "../tf.ts";
  * const loss = crossEntropy(tf.zeros([2, 4]), Int32Array.of(1, 3));
  * ok(Math.abs((await loss.data())[0] - Math.log(4)) < 1e-6);
  * ```

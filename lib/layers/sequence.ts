@@ -7,11 +7,9 @@
  */
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
-import type { CellSpec, FusedWeights, SequenceResult, State } from "./types.ts";
-import { checkFused, checkState, formatShape, inputProjection, tidy } from "./_fused.ts";
-import { rnnRecurrentGates } from "./rnn.ts";
-import { gruRecurrentGates } from "./gru.ts";
-import { lstmRecurrentGates } from "./lstm.ts";
+import type { CellSpec, FusedWeights, SequenceResult, State } from "../cells/types.ts";
+import { checkFused, checkState, formatShape, inputProjection, tidy } from "../cells/_fused.ts";
+import { recurrentStep } from "../cells/step.ts";
 import { fusedSequence } from "../kernels/fused_sequence.ts";
 import { webgpuSequence } from "../kernels/webgpu/sequence.ts";
 
@@ -36,29 +34,6 @@ export function useFusedSequences(enabled: boolean): boolean {
   const previous = fusedEnabled;
   fusedEnabled = enabled;
   return previous;
-}
-
-/**
- * The recurrent half of one step of any kind: the input projection
- * `xw = X_t W_x + b` `[B, G*H]` and the state to the next state. Not tidied.
- */
-export function recurrentStep(
-  spec: CellSpec,
-  weights: FusedWeights,
-  xw: tf.Tensor2D,
-  state: State,
-): State {
-  switch (spec.kind) {
-    case "rnn":
-      return { h: rnnRecurrentGates(weights, xw, state, spec).h };
-    case "gru":
-      return { h: gruRecurrentGates(weights, xw, state, spec).h };
-    case "lstm": {
-      const { h, c } = lstmRecurrentGates(weights, xw, state);
-      return { h, c };
-    }
-  }
-  throw new UsageError(`Cannot run a cell of kind "${spec.kind}": expected rnn, gru or lstm`);
 }
 
 /**
@@ -103,7 +78,7 @@ export function checkSequence(
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
- * import { initialWeights } from "./init.ts";
+ * import { initialWeights } from "../cells/init.ts";
  * const spec = { kind: "lstm" as const, inputSize: 3, hiddenSize: 2 };
  * const weights = initialWeights(spec);
  * const state = { h: tf.zeros([4, 2]) as tf.Tensor2D, c: tf.zeros([4, 2]) as tf.Tensor2D };
@@ -132,7 +107,7 @@ export function runSequence(
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
- * import { initialWeights } from "./init.ts";
+ * import { initialWeights } from "../cells/init.ts";
  * const spec = { kind: "gru" as const, inputSize: 3, hiddenSize: 2 };
  * const state = { h: tf.zeros([4, 2]) as tf.Tensor2D };
  * const { outputs } = plainSequence(spec, initialWeights(spec), tf.ones([5, 4, 3]), state);

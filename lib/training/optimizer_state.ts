@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
-import { UsageError } from "./errors.ts";
+import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
 import { makeOptimizer, type OptimizerName } from "./train.ts";
 
 /** The JSON half of an optimizer's state. */

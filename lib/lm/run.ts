@@ -10,22 +10,26 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
-import { UsageError } from "./errors.ts";
+import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
 import {
   appendJsonLine,
   loadCheckpoint,
   type LoadedCheckpoint,
   saveCheckpoint,
-} from "./checkpoint.ts";
-import { perplexityPlotSvg } from "./plot.ts";
+} from "../training/checkpoint.ts";
+import { perplexityPlotSvg } from "../training/plot.ts";
 import { LanguageModel, type ModelConfig, modelConfig } from "./model.ts";
-import { Vocab } from "./corpus/vocab.ts";
-import type { Normalization, TokenKind } from "./corpus/tokenize.ts";
-import type { EpochMetrics, FitPosition } from "./fit.ts";
-import type { OptimizerName } from "./train.ts";
-import { captureOptimizer, type OptimizerJson, restoreOptimizer } from "./optimizer_state.ts";
-import type { State } from "./cells/types.ts";
+import { Vocab } from "../corpus/vocab.ts";
+import type { Normalization, TokenKind } from "../corpus/tokenize.ts";
+import type { EpochMetrics, FitPosition } from "../training/fit.ts";
+import type { OptimizerName } from "../training/train.ts";
+import {
+  captureOptimizer,
+  type OptimizerJson,
+  restoreOptimizer,
+} from "../training/optimizer_state.ts";
+import type { State } from "../cells/types.ts";
 
 /** The checkpoint inside a run directory, or the directory itself when it is a checkpoint. */
 export async function resolveCheckpointDir(dir: string): Promise<string> {

@@ -5,13 +5,14 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
-import type { LanguageModel } from "./model.ts";
-import { applyGradients, computeGradients, disposeStates, globalNorm } from "./train.ts";
-import type { Rng } from "./rng.ts";
-import type { Minibatch, Sampling } from "./corpus/batches.ts";
-import { evaluatePerplexity, type ReadableIds } from "./evaluate.ts";
-import type { State } from "./cells/types.ts";
+import { tf } from "../tf.ts";
+import type { LanguageModel } from "../lm/model.ts";
+import { applyGradients, computeGradients, globalNorm } from "./train.ts";
+import { disposeStates } from "../cells/state.ts";
+import type { Rng } from "../rng.ts";
+import type { Minibatch, Sampling } from "../corpus/batches.ts";
+import { evaluatePerplexity, type ReadableIds } from "../lm/evaluate.ts";
+import type { State } from "../cells/types.ts";
 
 /** The minibatch schemes, for validation and help text. */
 export const SAMPLINGS: readonly Sampling[] = ["sequential", "random"];
@@ -139,9 +140,9 @@ function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
  * @example
  * ```ts
  * import { ok } from "node:assert";
- * import { LanguageModel, modelConfig } from "./model.ts";
+ * import { LanguageModel, modelConfig } from "../lm/model.ts";
  * import { makeOptimizer } from "./train.ts";
- * import { Rng } from "./rng.ts";
+ * import { Rng } from "../rng.ts";
  * const model = new LanguageModel(modelConfig({ vocabSize: 3, cell: "rnn", hiddenSize: 8 }));
  * const batch = { x: Int32Array.of(0, 1, 2, 0), y: Int32Array.of(1, 2, 0, 1), batchSize: 1, numSteps: 4 };
  * const { history } = await fit(model, {

@@ -13,9 +13,9 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
-import { UsageError } from "./errors.ts";
-import { Rng } from "./rng.ts";
+import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
+import { Rng } from "../rng.ts";
 import {
   CELL_KINDS,
   type CellKind,
@@ -25,20 +25,17 @@ import {
   type Nonlinearity,
   type RecurrentCell,
   type State,
-} from "./cells/types.ts";
-import type { InitName } from "./cells/init.ts";
-import { rnnCell } from "./cells/rnn.ts";
-import { gruCell } from "./cells/gru.ts";
-import { lstmCell } from "./cells/lstm.ts";
-import { runSequence } from "./cells/sequence.ts";
+} from "../cells/types.ts";
+import type { InitName } from "../cells/init.ts";
+import { runSequence } from "./sequence.ts";
 import {
   checkTorchStateDict,
   fusedFromTorch,
   type TorchStateDict,
   torchSuffix,
-} from "./cells/torch.ts";
-import { assignFused, disposeFused } from "./cells/_cell.ts";
-import { checkState, formatShape, namedToFused, tidy, zeroState } from "./cells/_fused.ts";
+} from "../cells/torch.ts";
+import { assignFused, disposeFused, gruCell, lstmCell, rnnCell } from "./cell.ts";
+import { checkState, formatShape, namedToFused, tidy, zeroState } from "../cells/_fused.ts";
 
 /** Options of {@linkcode recurrent}. */
 export interface RecurrentOptions {
@@ -146,6 +143,24 @@ function checkOptions(options: RecurrentOptions): Required<Omit<RecurrentOptions
   };
 }
 
+/** One cell of the stack; an unknown kind throws (checkOptions rejects it first). */
+function makeLayerCell(
+  checked: Required<Omit<RecurrentOptions, "forgetBias">>,
+  sizes: { inputSize: number; hiddenSize: number },
+  init: { init: InitName; seed: number },
+  forgetBias: number | undefined,
+): RecurrentCell {
+  switch (checked.cell) {
+    case "rnn":
+      return rnnCell({ ...sizes, ...init, nonlinearity: checked.nonlinearity });
+    case "gru":
+      return gruCell({ ...sizes, ...init, resetAfter: checked.resetAfter });
+    case "lstm":
+      return lstmCell({ ...sizes, ...init, forgetBias });
+  }
+  throw new UsageError(`Cannot build a recurrent stack: unknown cell kind "${checked.cell}"`);
+}
+
 /**
  * Builds a stack of recurrent layers.
  *
@@ -155,7 +170,7 @@ function checkOptions(options: RecurrentOptions): Required<Omit<RecurrentOptions
  * @example A 2-layer bidirectional LSTM
  * ```ts
  * import { deepStrictEqual } from "node:assert";
- * import { tf } from "./tf.ts";
+ * import { tf } from "../tf.ts";
  * const layer = recurrent({ cell: "lstm", inputSize: 5, hiddenSize: 4, layers: 2, bidirectional: true });
  * const { outputs, state } = layer.forward(tf.ones([3, 2, 5])); // [T, B, D]
  * deepStrictEqual(outputs.shape, [3, 2, 8]); // [T, B, 2H]
@@ -176,13 +191,7 @@ export function recurrent(options: RecurrentOptions): Recurrent {
       keys.push(torchSuffix(layer, d === 1));
       const sizes = { inputSize: layer === 0 ? inputSize : H * directions, hiddenSize: H };
       const init = { init: checked.init, seed: seeds.int(2 ** 32) };
-      cells.push(
-        kind === "rnn"
-          ? rnnCell({ ...sizes, ...init, nonlinearity: checked.nonlinearity })
-          : kind === "gru"
-          ? gruCell({ ...sizes, ...init, resetAfter: checked.resetAfter })
-          : lstmCell({ ...sizes, ...init, forgetBias: options.forgetBias }),
-      );
+      cells.push(makeLayerCell(checked, sizes, init, options.forgetBias));
     }
   }
   // Dropout masks drawn without a seed come from here, so a run is reproducible.

@@ -1,12 +1,12 @@
 import { deepStrictEqual } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import type { State } from "../../lib/cells/types.ts";
-import { runSequence } from "../../lib/cells/sequence.ts";
+import { runSequence } from "../../lib/layers/sequence.ts";
 import { initialWeights } from "../../lib/cells/init.ts";
 import { rnnStep } from "../../lib/cells/rnn.ts";
 import { gruStep } from "../../lib/cells/gru.ts";
 import { lstmStep } from "../../lib/cells/lstm.ts";
-import { assertClose, rejectsWith, specOf, values, VARIANTS } from "./_helpers.ts";
+import { assertClose, rejectsWith, specOf, values, VARIANTS } from "../cells/_helpers.ts";
 
 const [T, B, D, H] = [5, 3, 4, 6];
 

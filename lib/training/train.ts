@@ -5,11 +5,12 @@
  *
  * @module
  */
-import { tf } from "./tf.ts";
-import { UsageError } from "./errors.ts";
-import { crossEntropy, type LanguageModel, timeMajor } from "./model.ts";
-import type { State } from "./cells/types.ts";
-import type { Minibatch } from "./corpus/batches.ts";
+import { tf } from "../tf.ts";
+import { stateTensors } from "../cells/state.ts";
+import { UsageError } from "../errors.ts";
+import { crossEntropy, type LanguageModel, timeMajor } from "../lm/model.ts";
+import type { State } from "../cells/types.ts";
+import type { Minibatch } from "../corpus/batches.ts";
 
 /** The optimizers a run may use. */
 export type OptimizerName = "sgd" | "adam";
@@ -45,7 +46,7 @@ export function makeOptimizer(name: OptimizerName, learningRate: number): tf.Opt
  * @example
  * ```ts
  * import { ok } from "node:assert";
- * import { tf } from "./tf.ts";
+ * import { tf } from "../tf.ts";
  * ok(Math.abs((await globalNorm({ a: tf.tensor([3]), b: tf.tensor([4]) }).data())[0] - 5) < 1e-6);
  * ```
  */
@@ -67,7 +68,7 @@ export function globalNorm(grads: tf.NamedTensorMap): tf.Scalar {
  * @example
  * ```ts
  * import { ok } from "node:assert";
- * import { tf } from "./tf.ts";
+ * import { tf } from "../tf.ts";
  * const { grads, norm } = clipByGlobalNorm({ a: tf.tensor([3, 4]) }, 1);
  * ok(Math.abs((await norm.data())[0] - 5) < 1e-6);
  * ok(Math.abs((await grads.a.data())[1] - 0.8) < 1e-6);
@@ -120,8 +121,8 @@ export interface Gradients {
  * @example
  * ```ts
  * import { ok } from "node:assert";
- * import { LanguageModel, modelConfig } from "./model.ts";
- * import { tf } from "./tf.ts";
+ * import { LanguageModel, modelConfig } from "../lm/model.ts";
+ * import { tf } from "../tf.ts";
  * const model = new LanguageModel(modelConfig({ vocabSize: 4, cell: "gru", hiddenSize: 3 }));
  * const batch = { x: Int32Array.of(0, 1, 2, 3), y: Int32Array.of(1, 2, 3, 0), batchSize: 1, numSteps: 4 };
  * const { loss, grads, state } = computeGradients(model, batch, undefined);
@@ -189,8 +190,8 @@ export interface TrainStepResult {
  * @example
  * ```ts
  * import { ok } from "node:assert";
- * import { LanguageModel, modelConfig } from "./model.ts";
- * import { tf } from "./tf.ts";
+ * import { LanguageModel, modelConfig } from "../lm/model.ts";
+ * import { tf } from "../tf.ts";
  * const model = new LanguageModel(modelConfig({ vocabSize: 4, cell: "rnn", hiddenSize: 3 }));
  * const batch = { x: Int32Array.of(0, 1, 2, 3), y: Int32Array.of(1, 2, 3, 0), batchSize: 1, numSteps: 4 };
  * const { loss, gradNorm, state } = trainStep(model, makeOptimizer("sgd", 1), batch, undefined);
@@ -210,14 +211,4 @@ export function trainStep(
   const { loss, grads, state: next } = computeGradients(model, batch, state, options);
   const gradNorm = applyGradients(optimizer, grads, options.clip ?? 1);
   return { loss, gradNorm, state: next };
-}
-
-/** The tensors of a state record. */
-export function stateTensors(state: State): tf.Tensor[] {
-  return state.c ? [state.h, state.c] : [state.h];
-}
-
-/** Frees a list of states (undefined is fine). */
-export function disposeStates(states: State[] | undefined): void {
-  if (states) tf.dispose(states.flatMap(stateTensors));
 }

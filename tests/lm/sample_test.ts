@@ -1,7 +1,7 @@
 import { ok, strictEqual, throws } from "node:assert";
-import { checkDecodeOptions, chooseToken } from "../lib/sample.ts";
-import { Rng } from "../lib/rng.ts";
-import { UsageError } from "../lib/errors.ts";
+import { checkDecodeOptions, chooseToken } from "../../lib/lm/sample.ts";
+import { Rng } from "../../lib/rng.ts";
+import { UsageError } from "../../lib/errors.ts";
 
 const LOGITS = Float32Array.of(1.0, 3.0, -2.0, 2.5, 0.5);
 

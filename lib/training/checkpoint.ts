@@ -23,8 +23,8 @@
  */
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
-import { tf } from "./tf.ts";
-import { UsageError } from "./errors.ts";
+import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
 import { jsonProblem, type JsonValue } from "./_json.ts";
 import { findLeftover, replaceDirectory } from "./_atomic_dir.ts";
 import {
@@ -88,7 +88,7 @@ export interface LoadCheckpointOptions {
  * @example Save and load a weight
  * ```ts
  * import { deepStrictEqual } from "node:assert";
- * import { tf, useBackend } from "./tf.ts";
+ * import { tf, useBackend } from "../tf.ts";
  * await useBackend("cpu");
  * const dir = await Deno.makeTempDir();
  * const W = tf.tensor2d([[1, 2], [3, 4]]);

@@ -1,8 +1,8 @@
 import { deepStrictEqual } from "node:assert";
 import { tf } from "../../lib/tf.ts";
-import { gruCell } from "../../lib/cells/gru.ts";
-import { cellOf } from "./_checks.ts";
-import { rejectsWith, specOf, values, VARIANTS } from "./_helpers.ts";
+import { gruCell } from "../../lib/layers/cell.ts";
+import { cellOf } from "../cells/_checks.ts";
+import { rejectsWith, specOf, values, VARIANTS } from "../cells/_helpers.ts";
 
 const [T, B, D, H] = [4, 2, 3, 5];
 

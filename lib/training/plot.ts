@@ -9,7 +9,7 @@ import * as Plot from "npm:@observablehq/plot@0.6.17";
 import { parseHTML } from "npm:linkedom@0.18.15";
 // @ts-types="npm:@types/asciichart@1.5.8"
 import asciichart from "npm:asciichart@1.5.25";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../errors.ts";
 
 /** One epoch of a training history (the `epoch` events of `train --json`). */
 export interface PerplexityPoint {

@@ -1,10 +1,10 @@
 import { deepStrictEqual, notDeepStrictEqual, ok } from "node:assert";
-import { tf } from "../lib/tf.ts";
-import type { CellKind, RecurrentCell, State } from "../lib/cells/types.ts";
-import { type Recurrent, recurrent } from "../lib/stack.ts";
-import { torchSuffix } from "../lib/cells/torch.ts";
-import { cellOf } from "./cells/_checks.ts";
-import { assertClose, rejectsWith, values } from "./cells/_helpers.ts";
+import { tf } from "../../lib/tf.ts";
+import type { CellKind, RecurrentCell, State } from "../../lib/cells/types.ts";
+import { type Recurrent, recurrent } from "../../lib/layers/stack.ts";
+import { torchSuffix } from "../../lib/cells/torch.ts";
+import { cellOf } from "../cells/_checks.ts";
+import { assertClose, rejectsWith, values } from "../cells/_helpers.ts";
 
 const [T, B, D, H] = [4, 2, 3, 5];
 

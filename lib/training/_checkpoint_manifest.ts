@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../errors.ts";
 import type { JsonValue } from "./_json.ts";
 
 /** The format name in every manifest. */

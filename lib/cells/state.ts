@@ -1,0 +1,36 @@
+/**
+ * Helpers for state records (`{ h }` or `{ h, c }`), shared by every layer
+ * and model that carries recurrent state.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import type { State } from "./types.ts";
+
+/**
+ * The tensors of a state record.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * deepStrictEqual(stateTensors({ h: tf.zeros([1, 2]) }).length, 1);
+ * ```
+ */
+export function stateTensors(state: State): tf.Tensor[] {
+  return state.c ? [state.h, state.c] : [state.h];
+}
+
+/**
+ * Frees a list of states (undefined is fine).
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * disposeStates([{ h: tf.zeros([1, 2]), c: tf.zeros([1, 2]) }]);
+ * disposeStates(undefined);
+ * ```
+ */
+export function disposeStates(states: State[] | undefined): void {
+  if (states) tf.dispose(states.flatMap(stateTensors));
+}

@@ -1,0 +1,201 @@
+/**
+ * Cell objects: `rnnCell`, `gruCell` and `lstmCell`, each its weights in
+ * variables around the cell file's pure step function (`lib/cells/`) and
+ * {@linkcode runSequence} for whole sequences.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import type {
+  CellSpec,
+  FusedVariables,
+  FusedWeights,
+  Nonlinearity,
+  RecurrentCell,
+  State,
+} from "../cells/types.ts";
+import { rnnStep } from "../cells/rnn.ts";
+import { gruStep } from "../cells/gru.ts";
+import { lstmStep } from "../cells/lstm.ts";
+import {
+  checkSpec,
+  checkState,
+  formatShape,
+  fusedToNamed,
+  namedToFused,
+  tidy,
+  zeroState,
+} from "../cells/_fused.ts";
+import { initialWeights, type InitName, type InitOptions } from "../cells/init.ts";
+import { runSequence } from "./sequence.ts";
+import { UsageError } from "../errors.ts";
+
+/** A pure step with the kind's options already bound. */
+export type BoundStep = (weights: FusedWeights, x: tf.Tensor2D, state: State) => State;
+
+/** Moves fused tensors into new variables and frees the tensors. */
+export function toVariables(weights: FusedWeights): FusedVariables {
+  const variables: FusedVariables = {
+    Wx: tf.variable(weights.Wx),
+    Wh: tf.variable(weights.Wh),
+    b: tf.variable(weights.b),
+  };
+  if (weights.bhh) variables.bhh = tf.variable(weights.bhh);
+  disposeFused(weights);
+  return variables;
+}
+
+/** Frees every tensor of a fused record. */
+export function disposeFused(weights: FusedWeights): void {
+  tf.dispose([weights.Wx, weights.Wh, weights.b, ...(weights.bhh ? [weights.bhh] : [])]);
+}
+
+/** Copies fused tensors of the same shapes into the variables. */
+export function assignFused(variables: FusedVariables, weights: FusedWeights): void {
+  variables.Wx.assign(weights.Wx);
+  variables.Wh.assign(weights.Wh);
+  variables.b.assign(weights.b);
+  if (variables.bhh && weights.bhh) variables.bhh.assign(weights.bhh);
+}
+
+/**
+ * Builds a cell object.
+ *
+ * @param spec the cell's kind, sizes and flags (checked here).
+ * @param init how to draw the starting weights.
+ * @param step the cell file's pure step function, options bound.
+ */
+export function makeCell(spec: CellSpec, init: InitOptions, step: BoundStep): RecurrentCell {
+  const checked = Object.freeze(checkSpec(spec));
+  const weights = toVariables(initialWeights(checked, init));
+  const { kind, inputSize } = checked;
+  return {
+    spec: checked,
+    weights,
+    getWeights: () => fusedToNamed(checked, weights),
+    setWeights(named) {
+      const fused = namedToFused(checked, named); // checks every name and shape first
+      assignFused(weights, fused);
+      disposeFused(fused);
+    },
+    step(x, state) {
+      const action = `Cannot step a ${kind} cell`;
+      if (x.rank !== 2 || x.shape[1] !== inputSize) {
+        throw new UsageError(
+          `${action}: x has shape ${formatShape(x.shape)}, expected [B, ${inputSize}]`,
+        );
+      }
+      checkState(action, checked, state, x.shape[0]);
+      return step(weights, x, state);
+    },
+    forward(xs, state) {
+      if (state !== undefined) return runSequence(checked, weights, xs, state);
+      // A zero state for the batch; runSequence checks xs itself.
+      const batch = xs.rank === 3 ? xs.shape[1] : 1;
+      return tidy(() => runSequence(checked, weights, xs, zeroState(checked, batch)));
+    },
+    dispose: () => disposeFused(weights),
+  };
+}
+
+/** Options of {@linkcode rnnCell}. */
+export interface RnnCellOptions {
+  /** D, the width of each input. */
+  inputSize: number;
+  /** H, the width of the hidden state. */
+  hiddenSize: number;
+  /** φ. @default "tanh" */
+  nonlinearity?: Nonlinearity;
+  /** How to draw the kernels (see `InitName`). @default "normal" */
+  init?: InitName;
+  /** Seed of the initialiser. @default 0 */
+  seed?: number;
+}
+
+/**
+ * A vanilla RNN cell with its weights in variables.
+ *
+ * @example Run a sequence from a zero state
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const cell = rnnCell({ inputSize: 5, hiddenSize: 4, nonlinearity: "relu", seed: 1 });
+ * const { outputs, state } = cell.forward(tf.ones([3, 2, 5])); // [T, B, D]
+ * deepStrictEqual(outputs.shape, [3, 2, 4]);
+ * deepStrictEqual(state.h.shape, [2, 4]);
+ * deepStrictEqual(Object.keys(cell.getWeights()), ["W_xh", "W_hh", "b_h"]);
+ * cell.dispose();
+ * ```
+ */
+export function rnnCell(options: RnnCellOptions): RecurrentCell {
+  const { inputSize, hiddenSize, nonlinearity = "tanh", init, seed } = options;
+  const step: BoundStep = (weights, x, state) => rnnStep(weights, x, state, { nonlinearity });
+  return makeCell({ kind: "rnn", inputSize, hiddenSize, nonlinearity }, { init, seed }, step);
+}
+
+/** Options of {@linkcode gruCell}. */
+export interface GruCellOptions {
+  /** D, the width of each input. */
+  inputSize: number;
+  /** H, the width of the hidden state. */
+  hiddenSize: number;
+  /** Reset gate after the recurrent matmul, with the extra bias `b_hh` (PyTorch's GRU). @default false */
+  resetAfter?: boolean;
+  /** How to draw the kernels (see `InitName`). @default "normal" */
+  init?: InitName;
+  /** Seed of the initialiser. @default 0 */
+  seed?: number;
+}
+
+/**
+ * A GRU cell with its weights in variables.
+ *
+ * @example PyTorch's variant has the extra bias b_hh
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const cell = gruCell({ inputSize: 5, hiddenSize: 4, resetAfter: true });
+ * const { outputs } = cell.forward(tf.ones([3, 2, 5]), { h: tf.zeros([2, 4]) });
+ * deepStrictEqual(outputs.shape, [3, 2, 4]);
+ * deepStrictEqual(cell.getWeights().b_hh.shape, [4]);
+ * cell.dispose();
+ * ```
+ */
+export function gruCell(options: GruCellOptions): RecurrentCell {
+  const { inputSize, hiddenSize, resetAfter = false, init, seed } = options;
+  const step: BoundStep = (weights, x, state) => gruStep(weights, x, state, { resetAfter });
+  return makeCell({ kind: "gru", inputSize, hiddenSize, resetAfter }, { init, seed }, step);
+}
+
+/** Options of {@linkcode lstmCell}. */
+export interface LstmCellOptions {
+  /** D, the width of each input. */
+  inputSize: number;
+  /** H, the width of the hidden state and memory. */
+  hiddenSize: number;
+  /** Starting value of the forget-gate bias `b_f` (1 is a common choice). @default 0 */
+  forgetBias?: number;
+  /** How to draw the kernels (see `InitName`). @default "normal" */
+  init?: InitName;
+  /** Seed of the initialiser. @default 0 */
+  seed?: number;
+}
+
+/**
+ * An LSTM cell with its weights in variables.
+ *
+ * @example The state is a named record { h, c }
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const cell = lstmCell({ inputSize: 5, hiddenSize: 4, forgetBias: 1 });
+ * const { state } = cell.forward(tf.ones([3, 2, 5]));
+ * deepStrictEqual([state.h.shape, state.c!.shape], [[2, 4], [2, 4]]);
+ * deepStrictEqual(Array.from(await cell.getWeights().b_f.data()), [1, 1, 1, 1]);
+ * cell.dispose();
+ * ```
+ */
+export function lstmCell(options: LstmCellOptions): RecurrentCell {
+  const { inputSize, hiddenSize, forgetBias, init, seed } = options;
+  return makeCell({ kind: "lstm", inputSize, hiddenSize }, { init, seed, forgetBias }, lstmStep);
+}

@@ -1,0 +1,72 @@
+import { ok } from "node:assert";
+
+const ROOT = new URL("..", import.meta.url);
+
+/**
+ * The layers of lib/, lowest first. A file may import files of its own rank or
+ * below, never above: the folder names are the architecture.
+ */
+const RANKS: [RegExp, number][] = [
+  [/^lib\/(tf|errors|rng)\.ts$/, 0],
+  [/^lib\/(cells|corpus)\//, 1],
+  [/^lib\/kernels\//, 2],
+  [/^lib\/layers\//, 3],
+  [/^lib\/training\//, 4],
+  [/^lib\/(lm|classify|generate|seq2seq)\//, 5],
+];
+
+function rank(path: string): number {
+  const found = RANKS.find(([pattern]) => pattern.test(path));
+  if (!found) throw new Error(`tests/layout_test.ts: no rank for ${path}; add its folder`);
+  return found[1];
+}
+
+async function libFiles(dir = new URL("lib/", ROOT)): Promise<string[]> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const url = new URL(entry.isDirectory ? `${entry.name}/` : entry.name, dir);
+    if (entry.isDirectory) files.push(...await libFiles(url));
+    else if (entry.name.endsWith(".ts")) files.push(url.pathname.slice(ROOT.pathname.length));
+  }
+  return files;
+}
+
+/** The lib/ files a file imports (code only: doc examples are not part of the graph). */
+async function imports(path: string): Promise<string[]> {
+  const text = (await Deno.readTextFile(new URL(path, ROOT))).replace(/\/\*\*[\s\S]*?\*\//g, "");
+  const found: string[] = [];
+  for (const [, target] of text.matchAll(/^(?:import|export)[^;]*? from "(\.[^"]+)";/gms)) {
+    found.push(new URL(target, new URL(path, ROOT)).pathname.slice(ROOT.pathname.length));
+  }
+  return found;
+}
+
+Deno.test("lib/ files import only their own layer or the layers below", async () => {
+  const upward: string[] = [];
+  for (const file of await libFiles()) {
+    for (const target of await imports(file)) {
+      if (rank(target) > rank(file)) upward.push(`${file} -> ${target}`);
+    }
+  }
+  ok(upward.length === 0, `imports that go upward:\n${upward.join("\n")}`);
+});
+
+Deno.test("lib/ has no import cycles", async () => {
+  const files = await libFiles();
+  const graph = new Map<string, string[]>();
+  for (const file of files) graph.set(file, await imports(file));
+  const state = new Map<string, "open" | "done">();
+  const cycles: string[] = [];
+  const visit = (file: string, path: string[]) => {
+    if (state.get(file) === "done") return;
+    if (state.get(file) === "open") {
+      cycles.push([...path.slice(path.indexOf(file)), file].join(" -> "));
+      return;
+    }
+    state.set(file, "open");
+    for (const next of graph.get(file) ?? []) visit(next, [...path, file]);
+    state.set(file, "done");
+  };
+  for (const file of files) visit(file, []);
+  ok(cycles.length === 0, `import cycles:\n${cycles.join("\n")}`);
+});
