@@ -74,6 +74,11 @@ export interface SequenceResult {
   outputs: tf.Tensor3D;
   /** The state after the last step. */
   state: State;
+  /**
+   * LSTM only, when asked for (`cellStates: true`): the cell state after every
+   * step, `c_0 .. c_{T-1}`, `[T, B, H]`.
+   */
+  cells?: tf.Tensor3D;
 }
 
 /**
@@ -92,26 +97,4 @@ export interface FusedVariables extends FusedWeights {
   Wh: tf.Variable<tf.Rank.R2>;
   b: tf.Variable<tf.Rank.R1>;
   bhh?: tf.Variable<tf.Rank.R1>;
-}
-
-/**
- * A cell object: one layer, one direction, weights in variables. A convenience
- * over the cell file's pure step function and `runSequence`, not a second
- * implementation. Made by `rnnCell`, `gruCell` and `lstmCell`.
- */
-export interface RecurrentCell {
-  /** The cell's kind, sizes and variant flags. */
-  readonly spec: Readonly<CellSpec>;
-  /** The fused weights, in variables owned by the cell (freed by `dispose`). */
-  readonly weights: FusedVariables;
-  /** The weights under the d2l names: new tensors, the caller disposes them. */
-  getWeights(): NamedWeights;
-  /** Replaces every weight; names and shapes are checked before anything changes. */
-  setWeights(named: NamedWeights): void;
-  /** One step: `x` `[B, D]` and the state `[B, H]` to the next state (new tensors). */
-  step(x: tf.Tensor2D, state: State): State;
-  /** The whole sequence `xs` `[T, B, D]` from `state` (zeros when omitted). */
-  forward(xs: tf.Tensor3D, state?: State): SequenceResult;
-  /** Frees the weight variables. */
-  dispose(): void;
 }

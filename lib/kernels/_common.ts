@@ -9,6 +9,8 @@
  */
 import { tf } from "../tf.ts";
 import { block, concat2d } from "./_copy.ts";
+import { GATE_COUNT } from "../cells/types.ts";
+import type { CellSpec, FusedWeights, State } from "../cells/types.ts";
 
 /** Sizes of one sequence. */
 export interface Dims {
@@ -138,4 +140,65 @@ export function inputGrad(dZ: tf.Tensor, Wx: tf.Tensor, dims: Dims): tf.Tensor {
  */
 export function previousStates(h0: tf.Tensor, steps: readonly tf.Tensor[]): tf.Tensor {
   return stackSteps([h0, ...steps.slice(0, steps.length - 1)]);
+}
+
+/** Every tensor a sequence kernel reads. */
+function kernelTensors(
+  weights: FusedWeights,
+  xs: tf.Tensor,
+  state: State,
+): (tf.Tensor | undefined)[] {
+  return [xs, weights.Wx, weights.Wh, weights.b, state.h, state.c, weights.bhh];
+}
+
+/** Whether every tensor a sequence kernel reads is float32 (the kernels' only dtype). */
+export function allFloat32(weights: FusedWeights, xs: tf.Tensor, state: State): boolean {
+  return kernelTensors(weights, xs, state).every((t) => t === undefined || t.dtype === "float32");
+}
+
+/**
+ * The one shape check of the sequence kernels (`fused_sequence.ts`,
+ * `webgpu/sequence.ts`): they sit below `runSequence`, which has already
+ * checked its caller's input with a {@linkcode UsageError}-style message, so
+ * a failure here is a bug in the library, reported as a plain Error naming
+ * the kernel, the tensor and both shapes.
+ *
+ * @param who the kernel, first word of the message.
+ * @returns the sizes.
+ * @throws {Error} for a shape that does not fit the spec, or a dtype other than float32.
+ */
+export function kernelDims(
+  who: string,
+  spec: CellSpec,
+  weights: FusedWeights,
+  xs: tf.Tensor,
+  state: State,
+): Dims {
+  if (xs.rank !== 3 || (xs.shape[0] ?? 0) < 1 || (xs.shape[1] ?? 0) < 1) {
+    throw new Error(`${who}: xs must be [T, B, D] with T, B >= 1, got [${xs.shape}]`);
+  }
+  const [T, B, D] = xs.shape as [number, number, number];
+  const H = spec.hiddenSize, G = GATE_COUNT[spec.kind];
+  const expect = (what: string, t: tf.Tensor | undefined, shape: number[]) => {
+    if (t === undefined || t.shape.join() !== shape.join()) {
+      throw new Error(
+        `${who}: ${what} must have shape [${shape}], got ${
+          t === undefined ? "nothing" : `[${t.shape}]`
+        }`,
+      );
+    }
+  };
+  if (D !== spec.inputSize) {
+    throw new Error(`${who}: xs has ${D} inputs per step, the cell expects ${spec.inputSize}`);
+  }
+  expect("Wx", weights.Wx, [D, G * H]);
+  expect("Wh", weights.Wh, [H, G * H]);
+  expect("b", weights.b, [G * H]);
+  if (spec.kind === "gru" && spec.resetAfter) expect("bhh", weights.bhh, [H]);
+  expect("state.h", state.h, [B, H]);
+  if (spec.kind === "lstm" && state.c !== undefined) expect("state.c", state.c, [B, H]);
+  if (!allFloat32(weights, xs, state)) {
+    throw new Error(`${who}: every tensor must be float32`);
+  }
+  return { T, B, D, H };
 }

@@ -29,12 +29,15 @@ import { block, concat2d, split2d } from "./_copy.ts";
 /**
  * Forward pass. Inputs `[xs, Wx, Wh, b, h0, c0]`.
  *
- * @returns `[T+1, B, H]`: the outputs `h_0 .. h_{T-1}`, then `c_{T-1}`.
+ * @param cellStates also return every step's cell state (see the result).
+ * @returns `[T+1, B, H]`: the outputs `h_0 .. h_{T-1}`, then `c_{T-1}`; with
+ *   `cellStates`, `[2T, B, H]`: `h_0 .. h_{T-1}`, then `c_0 .. c_{T-1}`.
  */
 export function lstmForward(
   inputs: tf.Tensor[],
   dims: Dims,
   save: (tensors: tf.Tensor[]) => void,
+  cellStates = false,
 ): tf.Tensor {
   const [xs, Wx, Wh, b, h0, c0] = inputs;
   const { T, B, D, H } = dims;
@@ -71,18 +74,26 @@ export function lstmForward(
     stackSteps(gs),
     stackSteps(tcs),
   ]);
+  if (cellStates) return tf.reshape(stackSteps([...hs, ...cs]), [2 * T, B, H]);
   return tf.reshape(stackSteps([...hs, c]), [T + 1, B, H]);
 }
 
 /**
  * Backward pass: gradients for `[xs, Wx, Wh, b, h0, c0]` from the gradient of
- * the forward's `[T+1, B, H]` result.
+ * the forward's result (`[T+1, B, H]`, or `[2T, B, H]` with `cellStates`,
+ * whose `dC_t` blocks join the cell-state gradient at each step).
  */
-export function lstmBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): tf.Tensor[] {
+export function lstmBackward(
+  dValue: tf.Tensor,
+  saved: tf.Tensor[],
+  dims: Dims,
+  cellStates = false,
+): tf.Tensor[] {
   const [X, Wx, Wh, Hprev, Cprev, I, F, O, G, TC] = saved;
   const { T, B, H } = dims;
   const k = consts();
-  const dV = tf.reshape(dValue, [(T + 1) * B, H]);
+  const blocks = cellStates ? 2 * T : T + 1;
+  const dV = tf.reshape(dValue, [blocks * B, H]);
   // Everything that does not depend on the recurrence, for all steps at once ([T*B, H] each):
   // dC += dH ⊙ P;  dZ = [dC ⊙ Mi, dC ⊙ Mf, dH ⊙ No, dC ⊙ Mc].
   const P = tf.mul(O, tanhDeriv(TC, k));
@@ -94,12 +105,14 @@ export function lstmBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims):
   ], 1); // [T*B, 4H]
   const WhT = tf.transpose(Wh); // [4H, H]
   // Per-step row blocks, each [B, ·]: one call per matrix instead of one per step.
-  const dVs = split2d(dV, T + 1, 0), Ps = split2d(P, T, 0), Ms = split2d(M, T, 0);
+  const dVs = split2d(dV, blocks, 0), Ps = split2d(P, T, 0), Ms = split2d(M, T, 0);
   const Fs = split2d(F, T, 0);
-  let dc = dVs[T]; // dC_T from upstream
+  // dC_{T-1} from upstream: the final state's block, or the last cell-state block.
+  let dc = dVs[blocks - 1];
   let dhRec: tf.Tensor | null = null; // dL/dh_t through h_{t+1}
   const dZs: tf.Tensor[] = new Array(T);
   for (let t = T - 1; t >= 0; t--) {
+    if (cellStates && t < T - 1) dc = tf.add(dc, dVs[T + t]); // + dC_t from upstream
     const dh: tf.Tensor = dhRec ? tf.add(dVs[t], dhRec) : dVs[t];
     dc = tf.add(dc, tf.mul(dh, Ps[t]));
     const dZ: tf.Tensor = tf.mul(concat2d([dc, dc, dh, dc], 1), Ms[t]); // [B, 4H]
@@ -112,16 +125,24 @@ export function lstmBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims):
   return [inputGrad(dZall, Wx, dims), dWx, dWh, db, dhRec as tf.Tensor, dc];
 }
 
-/** Unpacks the forward's `[T+1, B, H]` result into outputs and final state. */
+/**
+ * Unpacks the forward's result into outputs, final state and, with
+ * `cellStates` (a `[2T, B, H]` value), the cell states `[T, B, H]`.
+ */
 export function lstmUnpack(
   value: tf.Tensor,
   dims: Dims,
-): { outputs: tf.Tensor; h: tf.Tensor; c: tf.Tensor } {
+  cellStates = false,
+): { outputs: tf.Tensor; h: tf.Tensor; c: tf.Tensor; cells?: tf.Tensor } {
   const { T, B, H } = dims;
-  const v = tf.reshape(value, [(T + 1) * B, H]);
+  const v = tf.reshape(value, [(cellStates ? 2 * T : T + 1) * B, H]);
+  const outputs = tf.reshape(block(v, 0, T * B), [T, B, H]);
+  const h = block(v, (T - 1) * B, B);
+  if (!cellStates) return { outputs, h, c: block(v, T * B, B) };
   return {
-    outputs: tf.reshape(block(v, 0, T * B), [T, B, H]),
-    h: block(v, (T - 1) * B, B),
-    c: block(v, T * B, B),
+    outputs,
+    h,
+    c: block(v, (2 * T - 1) * B, B),
+    cells: tf.reshape(block(v, T * B, T * B), [T, B, H]),
   };
 }

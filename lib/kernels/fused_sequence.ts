@@ -19,9 +19,8 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { GATE_COUNT } from "../cells/types.ts";
 import type { CellSpec, FusedWeights, SequenceResult, State } from "../cells/types.ts";
-import type { Dims } from "./_common.ts";
+import { type Dims, kernelDims } from "./_common.ts";
 import { block } from "./_copy.ts";
 import { gruAfterBackward, gruAfterForward, gruBackward, gruForward } from "./_gru.ts";
 import { lstmBackward, lstmForward, lstmUnpack } from "./_lstm.ts";
@@ -30,7 +29,17 @@ import { rnnBackward, rnnForward } from "./_rnn.ts";
 type Forward = (inputs: tf.Tensor[], dims: Dims, save: (t: tf.Tensor[]) => void) => tf.Tensor;
 type Backward = (dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims) => tf.Tensor[];
 
-function kernelsFor(spec: CellSpec): { forward: Forward; backward: Backward } {
+/** Options of {@linkcode fusedSequence}. */
+export interface SequenceOptions {
+  /**
+   * LSTM only: also return the cell state after every step (`cells`
+   * `[T, B, H]`), differentiable like the outputs. Ignored for rnn and gru.
+   * @default false
+   */
+  cellStates?: boolean;
+}
+
+function kernelsFor(spec: CellSpec, cellStates: boolean): { forward: Forward; backward: Backward } {
   switch (spec.kind) {
     case "rnn": {
       const phi = spec.nonlinearity ?? "tanh";
@@ -44,47 +53,14 @@ function kernelsFor(spec: CellSpec): { forward: Forward; backward: Backward } {
         ? { forward: gruAfterForward, backward: gruAfterBackward }
         : { forward: gruForward, backward: gruBackward };
     case "lstm":
-      return { forward: lstmForward, backward: lstmBackward };
+      return cellStates
+        ? {
+          forward: (inputs, dims, save) => lstmForward(inputs, dims, save, true),
+          backward: (dValue, saved, dims) => lstmBackward(dValue, saved, dims, true),
+        }
+        : { forward: lstmForward, backward: lstmBackward };
   }
   throw new Error(`fusedSequence: unknown cell kind "${(spec as CellSpec).kind}"`);
-}
-
-function expectShape(what: string, t: tf.Tensor | undefined, shape: number[]): void {
-  const ok = t !== undefined && t.shape.length === shape.length &&
-    t.shape.every((n, i) => n === shape[i]);
-  if (!ok) {
-    throw new Error(
-      `fusedSequence: ${what} must have shape [${shape}], got ${
-        t === undefined ? "nothing" : `[${t.shape}]`
-      }`,
-    );
-  }
-}
-
-function validate(spec: CellSpec, weights: FusedWeights, xs: tf.Tensor3D, state: State): Dims {
-  if (xs.rank !== 3 || xs.shape[0] < 1 || xs.shape[1] < 1) {
-    throw new Error(`fusedSequence: xs must be [T, B, D] with T, B >= 1, got [${xs.shape}]`);
-  }
-  const [T, B, D] = xs.shape;
-  const H = spec.hiddenSize;
-  const G = GATE_COUNT[spec.kind];
-  if (D !== spec.inputSize) {
-    throw new Error(
-      `fusedSequence: xs has ${D} inputs per step, the cell expects ${spec.inputSize}`,
-    );
-  }
-  expectShape("Wx", weights.Wx, [D, G * H]);
-  expectShape("Wh", weights.Wh, [H, G * H]);
-  expectShape("b", weights.b, [G * H]);
-  if (spec.kind === "gru" && spec.resetAfter) expectShape("bhh", weights.bhh, [H]);
-  expectShape("state.h", state.h, [B, H]);
-  if (spec.kind === "lstm" && state.c !== undefined) expectShape("state.c", state.c, [B, H]);
-  for (const t of [xs, weights.Wx, weights.Wh, weights.b, state.h, state.c, weights.bhh]) {
-    if (t !== undefined && t.dtype !== "float32") {
-      throw new Error(`fusedSequence: every tensor must be float32, got ${t.dtype}`);
-    }
-  }
-  return { T, B, D, H };
 }
 
 /**
@@ -93,14 +69,16 @@ function validate(spec: CellSpec, weights: FusedWeights, xs: tf.Tensor3D, state:
  * Same arithmetic as stepping the cell with tf ops (see `lib/cells/`); works
  * inside `tf.grad`/`tf.variableGrads` (gradients reach `xs`, every weight,
  * `h0` and, for LSTM, `c0`; weights may be `tf.Variable`s), and a loss may use
- * both the outputs and the final state.
+ * the outputs, the final state and (with `cellStates`) the cell states.
  *
  * @param spec the cell kind and variant (`nonlinearity` for rnn, `resetAfter` for gru).
  * @param weights fused weights `Wx` `[D, G*H]`, `Wh` `[H, G*H]`, `b` `[G*H]` (and `bhh` `[H]`
  *   for a GRU with `resetAfter`).
  * @param xs inputs `[T, B, D]`.
  * @param state the initial state `{ h }` (`{ h, c }` for LSTM; a missing `c` is zeros), each `[B, H]`.
- * @returns outputs `[T, B, H]` and the final state; new tensors, owned by the caller.
+ * @param options `cellStates: true` adds `cells` `[T, B, H]` (`c_0 .. c_{T-1}`) for an LSTM.
+ * @returns outputs `[T, B, H]`, the final state and, when asked for, `cells`; new tensors,
+ *   owned by the caller.
  * @throws {Error} when a shape or dtype does not fit the spec.
  *
  * @example One LSTM sequence and its gradient
@@ -123,16 +101,36 @@ function validate(spec: CellSpec, weights: FusedWeights, xs: tf.Tensor3D, state:
  * )(weights.Wh);
  * ok(dWh.shape.join() === "2,8");
  * ```
+ *
+ * @example Cell states after every step, in the loss
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { fusedSequence } from "./fused_sequence.ts";
+ * const spec = { kind: "lstm" as const, inputSize: 3, hiddenSize: 2 };
+ * const Wx = tf.randomNormal([3, 8]) as tf.Tensor2D, Wh = tf.randomNormal([2, 8]) as tf.Tensor2D;
+ * const b = tf.zeros([8]) as tf.Tensor1D;
+ * const xs = tf.randomNormal([5, 4, 3]) as tf.Tensor3D; // [T, B, D]
+ * const h = tf.zeros([4, 2]) as tf.Tensor2D;
+ * const r = fusedSequence(spec, { Wx, Wh, b }, xs, { h }, { cellStates: true });
+ * ok(r.cells!.shape.join() === "5,4,2"); // [T, B, H]
+ * const dxs = tf.grad((x: tf.Tensor) =>
+ *   fusedSequence(spec, { Wx, Wh, b }, x as tf.Tensor3D, { h }, { cellStates: true }).cells!.sum()
+ * )(xs);
+ * ok(dxs.shape.join() === "5,4,3");
+ * ```
  */
 export function fusedSequence(
   spec: CellSpec,
   weights: FusedWeights,
   xs: tf.Tensor3D,
   state: State,
+  options: SequenceOptions = {},
 ): SequenceResult {
-  const dims = validate(spec, weights, xs, state);
+  const dims = kernelDims("fusedSequence", spec, weights, xs, state);
   const { T, B, H } = dims;
-  const { forward, backward } = kernelsFor(spec);
+  const cellStates = spec.kind === "lstm" && options.cellStates === true;
+  const { forward, backward } = kernelsFor(spec, cellStates);
   return tf.tidy(() => {
     const inputs: tf.Tensor[] = [xs, weights.Wx, weights.Wh, weights.b, state.h];
     if (spec.kind === "lstm") inputs.push(state.c ?? tf.zeros([B, H]));
@@ -146,11 +144,12 @@ export function fusedSequence(
     });
     const value = op(...inputs) as tf.Tensor3D;
     if (spec.kind === "lstm") {
-      const { outputs, h, c } = lstmUnpack(value, dims);
-      return {
+      const { outputs, h, c, cells } = lstmUnpack(value, dims, cellStates);
+      const result = {
         outputs: outputs as tf.Tensor3D,
         state: { h: h as tf.Tensor2D, c: c as tf.Tensor2D },
       };
+      return cells ? { ...result, cells: cells as tf.Tensor3D } : result;
     }
     const h = block(tf.reshape(value, [T * B, H]) as tf.Tensor2D, (T - 1) * B, B);
     return { outputs: value, state: { h } };

@@ -10,8 +10,9 @@ import type {
   CellSpec,
   FusedVariables,
   FusedWeights,
+  NamedWeights,
   Nonlinearity,
-  RecurrentCell,
+  SequenceResult,
   State,
 } from "../cells/types.ts";
 import { rnnStep } from "../cells/rnn.ts";
@@ -27,8 +28,33 @@ import {
   zeroState,
 } from "../cells/_fused.ts";
 import { initialWeights, type InitName, type InitOptions } from "../cells/init.ts";
-import { runSequence } from "./sequence.ts";
+import { runSequence, type SequenceOptions } from "./sequence.ts";
 import { UsageError } from "../errors.ts";
+
+/**
+ * A cell object: one layer, one direction, weights in variables. A convenience
+ * over the cell file's pure step function and `runSequence`, not a second
+ * implementation. Made by `rnnCell`, `gruCell` and `lstmCell`.
+ */
+export interface RecurrentCell {
+  /** The cell's kind, sizes and variant flags. */
+  readonly spec: Readonly<CellSpec>;
+  /** The fused weights, in variables owned by the cell (freed by `dispose`). */
+  readonly weights: FusedVariables;
+  /** The weights under the d2l names: new tensors, the caller disposes them. */
+  getWeights(): NamedWeights;
+  /** Replaces every weight; names and shapes are checked before anything changes. */
+  setWeights(named: NamedWeights): void;
+  /** One step: `x` `[B, D]` and the state `[B, H]` to the next state (new tensors). */
+  step(x: tf.Tensor2D, state: State): State;
+  /**
+   * The whole sequence `xs` `[T, B, D]` from `state` (zeros when omitted);
+   * `options.lengths` makes it a variable-length batch (see `runSequence`).
+   */
+  forward(xs: tf.Tensor3D, state?: State, options?: SequenceOptions): SequenceResult;
+  /** Frees the weight variables. */
+  dispose(): void;
+}
 
 /** A pure step with the kind's options already bound. */
 export type BoundStep = (weights: FusedWeights, x: tf.Tensor2D, state: State) => State;
@@ -88,11 +114,11 @@ export function makeCell(spec: CellSpec, init: InitOptions, step: BoundStep): Re
       checkState(action, checked, state, x.shape[0]);
       return step(weights, x, state);
     },
-    forward(xs, state) {
-      if (state !== undefined) return runSequence(checked, weights, xs, state);
+    forward(xs, state, options) {
+      if (state !== undefined) return runSequence(checked, weights, xs, state, options);
       // A zero state for the batch; runSequence checks xs itself.
       const batch = xs.rank === 3 ? xs.shape[1] : 1;
-      return tidy(() => runSequence(checked, weights, xs, zeroState(checked, batch)));
+      return tidy(() => runSequence(checked, weights, xs, zeroState(checked, batch), options));
     },
     dispose: () => disposeFused(weights),
   };

@@ -10,6 +10,7 @@ import { UsageError } from "../errors.ts";
 import type { CellSpec, FusedWeights, SequenceResult, State } from "../cells/types.ts";
 import { checkFused, checkState, formatShape, inputProjection, tidy } from "../cells/_fused.ts";
 import { recurrentStep } from "../cells/step.ts";
+import { atLastStep, lastStepMask, type Lengths, lengthsTensor, stepMask } from "./lengths.ts";
 import { fusedSequence } from "../kernels/fused_sequence.ts";
 import { webgpuSequence } from "../kernels/webgpu/sequence.ts";
 
@@ -61,18 +62,49 @@ export function checkSequence(
   return [T, B];
 }
 
+/** Options of {@linkcode runSequence}. */
+export interface SequenceOptions {
+  /**
+   * Per-sequence lengths `[B]` (PyTorch's packed sequences): outputs past
+   * each length are 0, the final state is each sequence's own after its last
+   * real step, and padded inputs change nothing and get no gradient.
+   * @default every sequence is T steps long
+   */
+  lengths?: Lengths;
+}
+
+/** Options of the sequence paths below {@linkcode runSequence}. */
+export interface PathOptions {
+  /** LSTM: also return the cell state of every step (`cells`). @default false */
+  cellStates?: boolean;
+}
+
 /**
  * Runs one cell over a sequence. The input projection of every step is one
  * matmul, `[T*B, D] x [D, G*H]`; then each step adds the recurrent matmul and
  * applies the gates.
  *
+ * With `lengths`, the batch is read as variable-length sequences padded to
+ * `T`: padded inputs are zeroed before the kernel runs (so neither their
+ * values nor NaN reach anything, and their gradient is exactly 0), outputs
+ * past each length are zeroed, and the final state is picked at each
+ * sequence's last real step. The kernels themselves stay the fast
+ * full-length ones; the masking is a few elementwise ops around them.
+ *
+ * Known limit: the padded steps are computed (from zero inputs) and then
+ * discarded. For tanh, sigmoid-gated and bounded cells that is harmless; a
+ * relu rnn whose recurrence grows past float32 within the padding gives
+ * finite outputs and states but NaN weight gradients (PyTorch skips those
+ * steps).
+ *
  * @param spec the cell's kind, sizes and variant flags.
  * @param weights fused weights (tensors or variables; not disposed here).
  * @param xs the inputs `[T, B, D]`, step t at `xs[t]`.
  * @param state the state before step 0, each `[B, H]`.
+ * @param options per-sequence lengths.
  * @returns `outputs` `[T, B, H]` (the hidden state after each step) and the
  *   final state: new tensors the caller disposes. Differentiable.
- * @throws {UsageError} when a shape does not fit the spec.
+ * @throws {UsageError} when a shape does not fit the spec or a length is out of range.
  *
  * @example
  * ```ts
@@ -85,18 +117,76 @@ export function checkSequence(
  * const { outputs } = runSequence(spec, weights, tf.ones([5, 4, 3]), state);
  * deepStrictEqual(outputs.shape, [5, 4, 2]);
  * ```
+ *
+ * @example Variable lengths: zeros past each length
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { initialWeights } from "../cells/init.ts";
+ * const spec = { kind: "gru" as const, inputSize: 3, hiddenSize: 2 };
+ * const state = { h: tf.zeros([2, 2]) as tf.Tensor2D };
+ * const xs = tf.ones([4, 2, 3]) as tf.Tensor3D; // [T, B, D]
+ * const { outputs } = runSequence(spec, initialWeights(spec), xs, state, { lengths: [4, 2] });
+ * deepStrictEqual(Array.from(await outputs.slice([2, 1, 0], [2, 1, 2]).data()), [0, 0, 0, 0]);
+ * ```
  */
 export function runSequence(
   spec: CellSpec,
   weights: FusedWeights,
   xs: tf.Tensor3D,
   state: State,
+  options: SequenceOptions = {},
 ): SequenceResult {
-  checkSequence(spec, weights, xs, state);
-  if (!fusedEnabled) return plainSequence(spec, weights, xs, state);
+  const [T, B] = checkSequence(spec, weights, xs, state);
+  if (options.lengths === undefined) return fullSequence(spec, weights, xs, state, {});
+  const lengths = lengthsTensor(options.lengths, T, B, `Cannot run a ${spec.kind} cell`);
+  try {
+    return maskedSequence(spec, weights, xs, state, lengths);
+  } finally {
+    lengths.dispose();
+  }
+}
+
+/** The path for full-length sequences: WGSL kernels, the fused op, or the plain one. */
+function fullSequence(
+  spec: CellSpec,
+  weights: FusedWeights,
+  xs: tf.Tensor3D,
+  state: State,
+  options: PathOptions,
+): SequenceResult {
+  if (!fusedEnabled) return plainSequence(spec, weights, xs, state, options);
   // On webgpu, WGSL kernels with one dispatch per step where they exist;
   // elsewhere (and for the variants they lack) the fused tfjs-ops path.
-  return webgpuSequence(spec, weights, xs, state) ?? fusedSequence(spec, weights, xs, state);
+  return webgpuSequence(spec, weights, xs, state, options) ??
+    fusedSequence(spec, weights, xs, state, options);
+}
+
+/** {@linkcode runSequence} with lengths: mask the inputs, run, mask the outputs, pick the finals. */
+function maskedSequence(
+  spec: CellSpec,
+  weights: FusedWeights,
+  xs: tf.Tensor3D,
+  state: State,
+  lengths: tf.Tensor1D,
+): SequenceResult {
+  const T = xs.shape[0];
+  const lstm = spec.kind === "lstm";
+  return tidy(() => {
+    const real = tf.expandDims(stepMask(lengths, T), 2); // [T, B, 1] bool
+    const clean = tf.where(tf.broadcastTo(real, xs.shape), xs, tf.zerosLike(xs)) as tf.Tensor3D;
+    const run = fullSequence(spec, weights, clean, state, { cellStates: lstm });
+    // Zeros past each length: a select, so not even an overflow in the padding gets through.
+    const realOut = tf.broadcastTo(real, run.outputs.shape);
+    const outputs = tf.where(realOut, run.outputs, tf.zerosLike(run.outputs)) as tf.Tensor3D;
+    const last = lastStepMask(lengths, T); // [T, B, 1]
+    const h = atLastStep(outputs, last); // [B, H]
+    if (!lstm) return { outputs, state: { h } };
+    if (run.cells === undefined) {
+      throw new Error("runSequence: the lstm path returned no cell states");
+    }
+    return { outputs, state: { h, c: atLastStep(run.cells, last) } };
+  });
 }
 
 /**
@@ -119,6 +209,7 @@ export function plainSequence(
   weights: FusedWeights,
   xs: tf.Tensor3D,
   state: State,
+  options: PathOptions = {},
 ): SequenceResult {
   const [T, B] = checkSequence(spec, weights, xs, state);
   const D = spec.inputSize;
@@ -127,11 +218,17 @@ export function plainSequence(
     const projected = inputProjection(weights, flat); // [T*B, G*H]
     const perStep = tf.split(projected, T, 0) as tf.Tensor2D[]; // T x [B, G*H]
     const hs: tf.Tensor2D[] = [];
+    const cs: tf.Tensor2D[] = [];
     let current = state;
     for (const xw of perStep) {
       current = tidy(() => recurrentStep(spec, weights, xw, current));
       hs.push(current.h);
+      if (current.c) cs.push(current.c);
     }
-    return { outputs: tf.stack(hs) as tf.Tensor3D, state: current };
+    const outputs = tf.stack(hs) as tf.Tensor3D;
+    if (options.cellStates && spec.kind === "lstm") {
+      return { outputs, state: current, cells: tf.stack(cs) as tf.Tensor3D };
+    }
+    return { outputs, state: current };
   });
 }

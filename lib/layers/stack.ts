@@ -23,18 +23,25 @@ import {
   type FusedWeights,
   type NamedWeights,
   type Nonlinearity,
-  type RecurrentCell,
   type State,
 } from "../cells/types.ts";
 import type { InitName } from "../cells/init.ts";
 import { runSequence } from "./sequence.ts";
+import { type Lengths, lengthsTensor, reverseWithinLengths } from "./lengths.ts";
 import {
   checkTorchStateDict,
   fusedFromTorch,
   type TorchStateDict,
   torchSuffix,
 } from "../cells/torch.ts";
-import { assignFused, disposeFused, gruCell, lstmCell, rnnCell } from "./cell.ts";
+import {
+  assignFused,
+  disposeFused,
+  gruCell,
+  lstmCell,
+  type RecurrentCell,
+  rnnCell,
+} from "./cell.ts";
 import { checkState, formatShape, namedToFused, tidy, zeroState } from "../cells/_fused.ts";
 
 /** Options of {@linkcode recurrent}. */
@@ -71,6 +78,29 @@ export interface RecurrentForwardOptions {
   training?: boolean;
   /** Seed of this call's dropout masks. @default drawn from the stack's own generator */
   seed?: number;
+  /**
+   * Per-sequence lengths `[B]` (PyTorch's packed sequences): outputs past each
+   * length are 0, every layer's final state is taken at each sequence's own
+   * last step, the reverse direction starts there, and padding changes nothing.
+   * @default every sequence is T steps long
+   */
+  lengths?: Lengths;
+}
+
+/** Options of {@linkcode Recurrent.step}. */
+export interface RecurrentStepOptions {
+  /** Whether dropout between layers is active. @default false */
+  training?: boolean;
+  /** Seed of this step's dropout masks. @default drawn from the stack's own generator */
+  seed?: number;
+}
+
+/** What {@linkcode Recurrent.step} returns: new tensors the caller disposes. */
+export interface RecurrentStepResult {
+  /** `[B, H]`: the last layer's new hidden state. */
+  output: tf.Tensor2D;
+  /** The new state of every layer, bottom first. */
+  state: State[];
 }
 
 /** What {@linkcode Recurrent.forward} returns: new tensors the caller disposes. */
@@ -93,6 +123,15 @@ export interface Recurrent {
   readonly trainableVariables: tf.Variable[];
   /** Runs the stack over `xs` `[T, B, D]`. Differentiable; works inside `tf.variableGrads`. */
   forward(xs: tf.Tensor3D, options?: RecurrentForwardOptions): RecurrentResult;
+  /**
+   * Advances a one-directional stack by one step, every layer: `x` `[B, D]`
+   * and the states (zeros when omitted; not disposed) to the next. The same
+   * arithmetic as {@linkcode forward} one step at a time, for decoding loops.
+   * Differentiable.
+   *
+   * @throws {UsageError} for a bidirectional stack (it needs the whole sequence) or a bad shape.
+   */
+  step(x: tf.Tensor2D, states?: State[], options?: RecurrentStepOptions): RecurrentStepResult;
   /** Loads a PyTorch state_dict of the same layout, after checking every key and shape. */
   loadTorchStateDict(stateDict: TorchStateDict): void;
   /** Weights per layer and direction (`"l0"`, `"l0_reverse"`, ...) under the d2l names: new tensors. */
@@ -221,7 +260,12 @@ export function recurrent(options: RecurrentOptions): Recurrent {
     }
     const masks = opts.training && dropout > 0;
     const maskSeed = masks ? opts.seed ?? maskSeeds.int(2 ** 31) : 0;
-    return tidy(() => {
+    const T = xs.shape[0];
+    const L = opts.lengths === undefined ? undefined : lengthsTensor(opts.lengths, T, B, action);
+    // Reverse direction: step t reads x[T-1-t], or within each length when there are lengths.
+    const reversed = (x: tf.Tensor3D) =>
+      L ? reverseWithinLengths(x, L) : tf.reverse(x, 0) as tf.Tensor3D;
+    const result = tidy(() => {
       let input: tf.Tensor3D = xs;
       const finals: State[] = [];
       for (let layer = 0; layer < layers; layer++) {
@@ -231,9 +275,9 @@ export function recurrent(options: RecurrentOptions): Recurrent {
           const cell = cells[k];
           const start = initial?.[k] ?? zeroState(cell.spec, B);
           const reverse = d === 1;
-          const seq = reverse ? tf.reverse(input, 0) : input; // step t reads x[T-1-t]
-          const run = runSequence(cell.spec, cell.weights, seq, start);
-          outputs.push(reverse ? tf.reverse(run.outputs, 0) : run.outputs); // back in time order
+          const seq = reverse ? reversed(input) : input;
+          const run = runSequence(cell.spec, cell.weights, seq, start, { lengths: L });
+          outputs.push(reverse ? reversed(run.outputs) : run.outputs); // back in time order
           finals.push(run.state);
         }
         input = directions === 1 ? outputs[0] : tf.concat(outputs, 2); // [T, B, H * directions]
@@ -242,6 +286,47 @@ export function recurrent(options: RecurrentOptions): Recurrent {
         }
       }
       return { outputs: input, state: finals };
+    });
+    L?.dispose();
+    return result;
+  };
+
+  const step = (
+    x: tf.Tensor2D,
+    states?: State[],
+    opts: RecurrentStepOptions = {},
+  ): RecurrentStepResult => {
+    const action = `Cannot step the ${kind} stack`;
+    if (directions !== 1) {
+      throw new UsageError(
+        `${action}: it is bidirectional, and a reverse direction needs the whole sequence; use forward()`,
+      );
+    }
+    if (x.rank !== 2 || x.shape[1] !== inputSize) {
+      throw new UsageError(
+        `${action}: x has shape ${formatShape(x.shape)}, expected [B, ${inputSize}]`,
+      );
+    }
+    const B = x.shape[0];
+    if (states !== undefined && states.length !== layers) {
+      throw new UsageError(
+        `${action}: states has ${states.length} entries, expected ${layers} (one per layer)`,
+      );
+    }
+    const masks = opts.training && dropout > 0;
+    const maskSeed = masks ? opts.seed ?? maskSeeds.int(2 ** 31) : 0;
+    return tidy(() => {
+      let input = x;
+      const next: State[] = [];
+      for (let layer = 0; layer < layers; layer++) {
+        const state = cells[layer].step(input, states?.[layer] ?? zeroState(cells[layer].spec, B));
+        next.push(state);
+        input = state.h;
+        if (masks && layer < layers - 1) {
+          input = tf.dropout(input, dropout, undefined, maskSeed + layer) as tf.Tensor2D;
+        }
+      }
+      return { output: tf.clone(next[layers - 1].h), state: next };
     });
   };
 
@@ -265,6 +350,7 @@ export function recurrent(options: RecurrentOptions): Recurrent {
       { weights: w },
     ) => [w.Wx, w.Wh, w.b, ...(w.bhh ? [w.bhh] : [])]),
     forward,
+    step,
     loadTorchStateDict(stateDict) {
       checkTorchStateDict({ kind, inputSize, hiddenSize: H, layers, bidirectional }, stateDict);
       assignAll((k) => fusedFromTorch(specs[k], stateDict, keys[k]));

@@ -5,17 +5,11 @@
  */
 import { deepStrictEqual, ok } from "node:assert";
 import { tf } from "../../lib/tf.ts";
-import type {
-  CellSpec,
-  FusedWeights,
-  NamedWeights,
-  RecurrentCell,
-  State,
-} from "../../lib/cells/types.ts";
+import type { CellSpec, FusedWeights, NamedWeights, State } from "../../lib/cells/types.ts";
 import { rnnWeightsToNamed } from "../../lib/cells/rnn.ts";
 import { gruWeightsToNamed } from "../../lib/cells/gru.ts";
 import { lstmWeightsToNamed } from "../../lib/cells/lstm.ts";
-import { gruCell, lstmCell, rnnCell } from "../../lib/layers/cell.ts";
+import { gruCell, lstmCell, type RecurrentCell, rnnCell } from "../../lib/layers/cell.ts";
 import {
   type Mat,
   type Named,

@@ -1,6 +1,7 @@
 import { deepStrictEqual, notDeepStrictEqual, ok } from "node:assert";
 import { tf } from "../../lib/tf.ts";
-import type { CellKind, RecurrentCell, State } from "../../lib/cells/types.ts";
+import type { CellKind, State } from "../../lib/cells/types.ts";
+import type { RecurrentCell } from "../../lib/layers/cell.ts";
 import { type Recurrent, recurrent } from "../../lib/layers/stack.ts";
 import { torchSuffix } from "../../lib/cells/torch.ts";
 import { cellOf } from "../cells/_checks.ts";

@@ -18,6 +18,10 @@
  * Backward buffer: `dZ` `[T*B, 4H]` (step-major), then `dc` `[B*H]` (updated in
  * place: only unit `(b, j)` touches it), then `dh0` `[B*H]`.
  *
+ * With cell states asked for, the op's value is `[2T, B, H]`: `h_0 .. h_{T-1}`
+ * (blocks `1 .. T`), then `c_0 .. c_{T-1}` (blocks `T+3 .. 2T+2`); the backward
+ * programs are then compiled with {@linkcode dcStart} adding `dC_t` at each step.
+ *
  * @module
  */
 import { tf } from "../../tf.ts";
@@ -70,7 +74,23 @@ const FORWARD = `
   result[gates + 4 * plane] = tc;
 `;
 
-const BACKWARD = `
+/**
+ * WGSL that sets `var dc` (type `type`) at step `t`: the cell-state gradient
+ * arriving from step `t+1` (read by `carried`), or the final state's from
+ * `dv` block `T`; with `cells`, plus `dC_t` from `dv` block `T+t` (then the
+ * last step has only that, which includes the final state's). `at(block)` is
+ * the `dv` index of this unit in a block.
+ */
+function dcStart(cells: boolean, type: string, at: (block: string) => string, carried: string) {
+  return cells
+    ? `var dc : ${type} = dv[${at("T + t")}]; if (t < T - 1) { dc += ${carried}; }`
+    : `var dc : ${type};
+  if (t == T - 1) { dc = dv[${at("T")}]; } else { dc = ${carried}; }`;
+}
+
+/** The one-unit-per-invocation backward step; `cells` adds `dC_t` (see {@linkcode dcStart}). */
+function backwardScalar(cells: boolean): string {
+  return `
   let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
   let BH = B * H;
   if (index >= BH) { return; }
@@ -91,8 +111,7 @@ const BACKWARD = `
     let row = ((t + 1) * B + b) * G;
     for (var k = 0; k < G; k++) { dh += result[row + k] * wht[k * H + j]; }
   }
-  var dc : f32;
-  if (t == T - 1) { dc = dv[T * BH + index]; } else { dc = result[dcAt]; }
+  ${dcStart(cells, "f32", (block) => `(${block}) * BH + index`, "result[dcAt]")}
   let gates = (2 * T + 3 + t) * BH + index;
   let plane = T * BH;
   let i = seq[gates]; let f = seq[gates + plane]; let o = seq[gates + 2 * plane];
@@ -106,6 +125,7 @@ const BACKWARD = `
   result[z + 3 * H] = dc * i * (1.0 - g * g);
   result[dcAt] = dc * f;
 `;
+}
 
 /** `R` copies of `line(r)` joined, for register tiling over batch rows. */
 function rows(R: number, line: (r: number) => string): string {
@@ -195,7 +215,7 @@ const FORWARD_CELL = `
 `;
 
 /**
- * {@linkcode BACKWARD} with four adjacent units per invocation (`H % 4 == 0`,
+ * {@linkcode backwardScalar} with four adjacent units per invocation (`H % 4 == 0`,
  * vec4 loads) for `R` batch rows (`B % R == 0`), sharing each `Wh^T` load.
  */
 function backwardVec4(R: number): string {
@@ -233,19 +253,25 @@ function backwardVec4(R: number): string {
 `;
 }
 
-/** The pre-activation and cell-state gradients of four adjacent units given their `dh`. */
-const BACKWARD_CELL = `
+/**
+ * The pre-activation and cell-state gradients of four adjacent units given
+ * their `dh`; `cells` adds `dC_t` (see {@linkcode dcStart}).
+ */
+function backwardCell(cells: boolean): string {
+  return `
   fn backwardCell(t : i32, T : i32, B : i32, H : i32, b : i32, j4 : i32, dh : vec4<f32>) {
     let BH = B * H;
     let G = 4 * H;
     let u = b * H + 4 * j4;
     let dcAt = T * B * G + u;
-    var dc : vec4<f32>;
-    if (t == T - 1) {
-      dc = dv[(T * BH + u) / 4];
-    } else {
-      dc = vec4<f32>(result[dcAt], result[dcAt + 1], result[dcAt + 2], result[dcAt + 3]);
-    }
+    ${
+    dcStart(
+      cells,
+      "vec4<f32>",
+      (block) => `((${block}) * BH + u) / 4`,
+      "vec4<f32>(result[dcAt], result[dcAt + 1], result[dcAt + 2], result[dcAt + 3])",
+    )
+  }
     let gates = ((2 * T + 3 + t) * BH + u) / 4;
     let plane = T * BH / 4;
     let i = seq[gates]; let f = seq[gates + plane]; let o = seq[gates + 2 * plane];
@@ -267,6 +293,7 @@ const BACKWARD_CELL = `
     }
   }
 `;
+}
 
 /** Batch rows per invocation of the vec4 programs: the largest of 8, 4, 2, 1 dividing `B`. */
 function rowTile(B: number): number {
@@ -328,7 +355,8 @@ export function lstmForwardSteps(
 }
 
 /**
- * The op's value `[T+1, B, H]` (outputs, then `c_{T-1}`) and `Hprev` `[T*B, H]` from `seq`.
+ * The op's value `[T+1, B, H]` (outputs, then `c_{T-1}`), or with `cellStates`
+ * `[2T, B, H]` (outputs, then `c_0 .. c_{T-1}`), and `Hprev` `[T*B, H]` from `seq`.
  *
  * @example Forward and backward on webgpu
  * ```ts
@@ -346,11 +374,18 @@ export function lstmForwardSteps(
  * }
  * ```
  */
-export function lstmViews(seq: tf.Tensor, dims: Dims): { value: tf.Tensor3D; Hprev: tf.Tensor2D } {
+export function lstmViews(
+  seq: tf.Tensor,
+  dims: Dims,
+  cellStates = false,
+): { value: tf.Tensor3D; Hprev: tf.Tensor2D } {
   const { T, B, H } = dims;
   const BH = B * H;
+  const value = cellStates
+    ? tf.concat([tf.slice(seq, [BH], [T * BH]), tf.slice(seq, [(T + 3) * BH], [T * BH])])
+    : tf.slice(seq, [BH], [(T + 1) * BH]);
   return {
-    value: tf.reshape(tf.slice(seq, [BH], [(T + 1) * BH]), [T + 1, B, H]) as tf.Tensor3D,
+    value: tf.reshape(value, [cellStates ? 2 * T : T + 1, B, H]) as tf.Tensor3D,
     Hprev: tf.reshape(tf.slice(seq, [0], [T * BH]), [T * B, H]) as tf.Tensor2D,
   };
 }
@@ -358,7 +393,8 @@ export function lstmViews(seq: tf.Tensor, dims: Dims): { value: tf.Tensor3D; Hpr
 /**
  * Back-propagation through the recurrence.
  *
- * @param dValue the gradient of the value `[T+1, B, H]`.
+ * @param dValue the gradient of the value (`[T+1, B, H]`, or `[2T, B, H]` with `cellStates`).
+ * @param cellStates whether the value holds every step's cell state (see {@linkcode lstmViews}).
  * @returns `dZ` `[T*B, 4H]` (pre-activation gradients), `dh0` and `dc0` `[B, H]`.
  *
  * @example Forward and backward on webgpu
@@ -383,6 +419,7 @@ export function lstmBackwardSteps(
   seq: tf.Tensor,
   Wh: tf.Tensor,
   dims: Dims,
+  cellStates = false,
 ): { dZ: tf.Tensor2D; dh0: tf.Tensor2D; dc0: tf.Tensor2D } {
   const { T, B, H } = dims;
   const BH = B * H, G = 4 * H;
@@ -390,16 +427,19 @@ export function lstmBackwardSteps(
   const out = toTensor(allocate(backend, T * B * G + 2 * BH));
   const vec4 = H % 4 === 0;
   const R = rowTile(B);
+  const body = vec4 ? backwardVec4(R) : backwardScalar(cellStates);
+  const helpers = vec4 ? backwardCell(cellStates) : undefined;
   for (let t = T - 1; t >= -1; t--) {
     const program = new StepProgram({
-      key: vec4 ? `rnnDenoLstmBackward4r${R}` : "rnnDenoLstmBackward",
+      key: (vec4 ? `rnnDenoLstmBackward4r${R}` : "rnnDenoLstmBackward") +
+        (cellStates ? "Cells" : ""),
       inputs: ["dv", "seq", "wht"],
       components: vec4 ? [4, 4, 4] : undefined,
       uniforms: UNIFORMS,
       outputSize: out.size,
       count: vec4 ? BH / 4 / R : BH,
-      body: vec4 ? backwardVec4(R) : BACKWARD,
-      helpers: vec4 ? BACKWARD_CELL : undefined,
+      body,
+      helpers,
     });
     dispatch(backend, program, [dValue, seq, WhT], [t, B, H, T], out);
   }

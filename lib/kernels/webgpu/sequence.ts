@@ -16,7 +16,6 @@
  * @module
  */
 import { tf } from "../../tf.ts";
-import { GATE_COUNT } from "../../cells/types.ts";
 import type {
   CellSpec,
   FusedWeights,
@@ -24,24 +23,13 @@ import type {
   SequenceResult,
   State,
 } from "../../cells/types.ts";
-import { type Dims, inputGrad, weightGrads } from "../_common.ts";
+import { allFloat32, type Dims, inputGrad, kernelDims, weightGrads } from "../_common.ts";
+import type { SequenceOptions } from "../fused_sequence.ts";
 import { weightGradsWgsl } from "./_grads.ts";
 import { webgpuBackend, type WebGpuBackendLike } from "./_program.ts";
 import { gruBackwardSteps, gruForwardSteps, gruViews } from "./_gru.ts";
 import { lstmBackwardSteps, lstmForwardSteps, lstmViews } from "./_lstm.ts";
 import { rnnBackwardSteps, rnnForwardSteps, rnnViews } from "./_rnn.ts";
-
-function expectShape(what: string, t: tf.Tensor | undefined, shape: number[]): void {
-  const ok = t !== undefined && t.shape.length === shape.length &&
-    t.shape.every((n, i) => n === shape[i]);
-  if (!ok) {
-    throw new Error(
-      `webgpuSequence: ${what} must have shape [${shape}], got ${
-        t === undefined ? "nothing" : `[${t.shape}]`
-      }`,
-    );
-  }
-}
 
 /** Sizes, or null when a tensor is not float32 (left to `fusedSequence`'s error). */
 function validate(
@@ -50,25 +38,8 @@ function validate(
   xs: tf.Tensor3D,
   state: State,
 ): Dims | null {
-  const all = [xs, weights.Wx, weights.Wh, weights.b, state.h, state.c, weights.bhh];
-  if (all.some((t) => t !== undefined && t.dtype !== "float32")) return null;
-  if (xs.rank !== 3 || xs.shape[0] < 1 || xs.shape[1] < 1) {
-    throw new Error(`webgpuSequence: xs must be [T, B, D] with T, B >= 1, got [${xs.shape}]`);
-  }
-  const [T, B, D] = xs.shape;
-  const H = spec.hiddenSize, G = GATE_COUNT[spec.kind];
-  if (D !== spec.inputSize) {
-    throw new Error(
-      `webgpuSequence: xs has ${D} inputs per step, the cell expects ${spec.inputSize}`,
-    );
-  }
-  expectShape("Wx", weights.Wx, [D, G * H]);
-  expectShape("Wh", weights.Wh, [H, G * H]);
-  expectShape("b", weights.b, [G * H]);
-  expectShape("state.h", state.h, [B, H]);
-  if (spec.kind === "lstm" && state.c !== undefined) expectShape("state.c", state.c, [B, H]);
-  if (spec.kind === "gru" && spec.resetAfter) expectShape("bhh", weights.bhh, [H]);
-  return { T, B, D, H };
+  if (!allFloat32(weights, xs, state)) return null;
+  return kernelDims("webgpuSequence", spec, weights, xs, state);
 }
 
 function lstmSequence(
@@ -77,6 +48,7 @@ function lstmSequence(
   xs: tf.Tensor3D,
   state: State,
   dims: Dims,
+  cellStates: boolean,
 ): SequenceResult {
   const { T, B, D, H } = dims;
   return tf.tidy(() => {
@@ -87,14 +59,14 @@ function lstmSequence(
       const X = tf.reshape(xsIn, [T * B, D]);
       const XW = tf.add(tf.matMul(X, Wx), b); // [T*B, 4H]
       const seq = lstmForwardSteps(backend, XW, Wh, h0, c0In, dims);
-      const { value } = lstmViews(seq, dims);
+      const { value } = lstmViews(seq, dims, cellStates);
       save([X, Wx, Wh, seq]);
       return {
         value,
         gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const [Xs, Wxs, Whs, seqs] = saved;
-            const { dZ, dh0, dc0 } = lstmBackwardSteps(backend, dy, seqs, Whs, dims);
+            const { dZ, dh0, dc0 } = lstmBackwardSteps(backend, dy, seqs, Whs, dims, cellStates);
             const { Hprev } = lstmViews(seqs, dims);
             const { dWh, dWx, db } = weightGradsWgsl(backend, dZ, Hprev, Xs); // 4H columns
             return [inputGrad(dZ, Wxs, dims), dWx, dWh, db, dh0, dc0];
@@ -102,13 +74,16 @@ function lstmSequence(
       };
     });
     const value = op(xs, weights.Wx, weights.Wh, weights.b, state.h, c0) as tf.Tensor3D;
-    const v = tf.reshape(value, [(T + 1) * B, H]);
+    const v = tf.reshape(value, [(cellStates ? 2 * T : T + 1) * B, H]);
+    const outputs = tf.reshape(tf.slice(v, [0, 0], [T * B, H]), [T, B, H]) as tf.Tensor3D;
+    const h = tf.slice(v, [(T - 1) * B, 0], [B, H]) as tf.Tensor2D;
+    if (!cellStates) {
+      return { outputs, state: { h, c: tf.slice(v, [T * B, 0], [B, H]) as tf.Tensor2D } };
+    }
     return {
-      outputs: tf.reshape(tf.slice(v, [0, 0], [T * B, H]), [T, B, H]) as tf.Tensor3D,
-      state: {
-        h: tf.slice(v, [(T - 1) * B, 0], [B, H]) as tf.Tensor2D,
-        c: tf.slice(v, [T * B, 0], [B, H]) as tf.Tensor2D,
-      },
+      outputs,
+      state: { h, c: tf.slice(v, [(2 * T - 1) * B, 0], [B, H]) as tf.Tensor2D },
+      cells: tf.reshape(tf.slice(v, [T * B, 0], [T * B, H]), [T, B, H]) as tf.Tensor3D,
     };
   });
 }
@@ -232,13 +207,17 @@ function gruSequence(
  *
  * Same contract as `fusedSequence`: differentiable inside `tf.grad` /
  * `tf.variableGrads` with gradients for `xs`, `Wx`, `Wh`, `b`, `h0`, (LSTM)
- * `c0` and (GRU, reset after) `bhh`; the loss may use the outputs and the final state.
+ * `c0` and (GRU, reset after) `bhh`; the loss may use the outputs, the final
+ * state and (LSTM with `cellStates`) the cell states.
  *
  * @param spec the cell kind and variant.
  * @param weights fused weights `Wx` `[D, G*H]`, `Wh` `[H, G*H]`, `b` `[G*H]`.
  * @param xs inputs `[T, B, D]`.
  * @param state the initial state `{ h }` (`{ h, c }` for LSTM; a missing `c` is zeros).
- * @returns outputs `[T, B, H]` and the final state (new tensors), or null.
+ * @param options `cellStates: true` adds `cells` `[T, B, H]` (`c_0 .. c_{T-1}`) for an
+ *   LSTM (the backward programs then add each step's `dC_t`); ignored for rnn and gru.
+ * @returns outputs `[T, B, H]`, the final state and, when asked for, `cells` (new
+ *   tensors, owned by the caller), or null.
  * @throws {Error} when a shape does not fit the spec.
  *
  * @example Falls back (null) off webgpu
@@ -255,6 +234,8 @@ function gruSequence(
  * const h = tf.zeros([4, 2]) as tf.Tensor2D;
  * const r = webgpuSequence(spec, weights, xs, { h });
  * ok(tf.getBackend() === "webgpu" ? r !== null : r === null);
+ * const rc = webgpuSequence(spec, weights, xs, { h }, { cellStates: true });
+ * ok(rc === null || rc.cells!.shape.join() === "5,4,2"); // [T, B, H]
  * ```
  */
 export function webgpuSequence(
@@ -262,6 +243,7 @@ export function webgpuSequence(
   weights: FusedWeights,
   xs: tf.Tensor3D,
   state: State,
+  options: SequenceOptions = {},
 ): SequenceResult | null {
   const backend = webgpuBackend();
   if (backend === null) return null;
@@ -273,7 +255,7 @@ export function webgpuSequence(
     case "rnn":
       return rnnSequence(backend, spec.nonlinearity ?? "tanh", weights, xs, state, dims);
     case "lstm":
-      return lstmSequence(backend, weights, xs, state, dims);
+      return lstmSequence(backend, weights, xs, state, dims, options.cellStates === true);
   }
   throw new Error(`webgpuSequence: unknown cell kind "${(spec as CellSpec).kind}"`);
 }

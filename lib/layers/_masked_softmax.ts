@@ -1,0 +1,95 @@
+/**
+ * The masked softmax of d2l §11.3.1: a softmax over the last axis that only
+ * sees each row's first `validLength` keys.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
+
+/**
+ * How many keys are real, per batch row (`[B]`) or per batch row and query
+ * (`[B, Q]`): JS numbers (checked), or a tensor of either rank (any numeric
+ * dtype; not checked, not disposed).
+ */
+export type ValidLengths = number[] | Int32Array | number[][] | tf.Tensor1D | tf.Tensor2D;
+
+/**
+ * A softmax over the keys that gives exactly zero weight to keys at or past
+ * each valid length. Unlike d2l, which puts -1e6 in the masked scores and so
+ * spreads a row with valid length 0 evenly over all its keys, a row with no
+ * valid key here gets all-zero weights (and so a zero context).
+ *
+ * @param scores `[B, Q, K]` (not disposed).
+ * @param validLengths `[B]` or `[B, Q]`, each in [0, K]; every key is valid when omitted.
+ * @returns weights `[B, Q, K]`, a new tensor the caller disposes: on each row,
+ *   zeros at `k >= validLength` and the rest summing to 1.
+ * @throws {UsageError} for scores that are not rank 3, or lengths of the wrong
+ *   shape, or (JS lengths) not integers in [0, K].
+ *
+ * @example The third key is padding
+ * ```ts
+ * import { ok, strictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { maskedSoftmax } from "./attention.ts";
+ * const scores = tf.tensor3d([[[1, 2, 3]]]); // [B=1, Q=1, K=3]
+ * const w = await maskedSoftmax(scores, [2]).data();
+ * strictEqual(w[2], 0);
+ * ok(Math.abs(w[0] + w[1] - 1) < 1e-6);
+ * ```
+ */
+export function maskedSoftmax(scores: tf.Tensor3D, validLengths?: ValidLengths): tf.Tensor3D {
+  if (scores.rank !== 3) {
+    throw new UsageError(
+      `Cannot take a masked softmax: scores have shape [${scores.shape}], expected [B, Q, K]`,
+    );
+  }
+  if (validLengths === undefined) return tf.softmax(scores) as tf.Tensor3D;
+  const [B, Q, K] = scores.shape;
+  return tf.tidy(() => {
+    const lengths = lengthTensor(validLengths, B, Q, K); // [B, 1, 1] or [B, Q, 1]
+    const mask = tf.cast(tf.less(tf.range(0, K, 1, "float32"), lengths), "float32"); // [B, 1 or Q, K]
+    // Masked scores become -1e9 whatever they held (finite garbage included);
+    // real ones stay exact: s * 1 + 0.
+    const masked = tf.add(tf.mul(scores, mask), tf.mul(tf.sub(mask, 1), 1e9)); // [B, Q, K]
+    // The softmax leaves e^-1e9 = 0 on masked keys; the mask makes that exact,
+    // and zeroes rows with no valid key (which the softmax spreads evenly).
+    return tf.mul(tf.softmax(masked), mask) as tf.Tensor3D;
+  });
+}
+
+/** The lengths as float32 `[B, 1, 1]` or `[B, Q, 1]`, JS lengths checked. */
+function lengthTensor(lengths: ValidLengths, B: number, Q: number, K: number): tf.Tensor3D {
+  const action = "Cannot take a masked softmax";
+  if (lengths instanceof tf.Tensor) {
+    const ok = lengths.shape[0] === B && (lengths.rank === 1 || lengths.shape[1] === Q);
+    if (!ok || lengths.rank > 2) {
+      throw new UsageError(
+        `${action}: validLengths have shape [${lengths.shape}], expected [${B}] or [${B}, ${Q}]`,
+      );
+    }
+    const cols = lengths.rank === 1 ? 1 : Q;
+    return tf.reshape(tf.cast(lengths, "float32"), [B, cols, 1]);
+  }
+  const nested = Array.isArray(lengths) && lengths.length > 0 && Array.isArray(lengths[0]);
+  const rows = nested ? lengths as number[][] : [Array.from(lengths as ArrayLike<number>)];
+  const cols = nested ? Q : 1;
+  const shapeOk = nested
+    ? rows.length === B && rows.every((r) => r.length === Q)
+    : rows[0].length === B;
+  if (!shapeOk) {
+    const got = nested ? `${rows.length} rows of ${rows.map((r) => r.length)}` : rows[0].length;
+    throw new UsageError(
+      `${action}: validLengths have ${got} entries, expected ${B} (one per batch row) or ${B} rows of ${Q}`,
+    );
+  }
+  const flat = rows.flat();
+  for (const n of flat) {
+    if (!Number.isInteger(n) || n < 0 || n > K) {
+      throw new UsageError(
+        `${action}: a valid length is ${n}, expected an integer in [0, ${K}]`,
+      );
+    }
+  }
+  return tf.tensor3d(Float32Array.from(flat), [B, cols, 1]);
+}
