@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Lengths } from "../layers/lengths.ts";
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { type Recurrent, recurrent } from "../layers/stack.ts";
@@ -12,6 +13,8 @@ import { CELL_KINDS } from "../cells/types.ts";
 import type { InitName } from "../cells/init.ts";
 import { Rng } from "../rng.ts";
 import { linear } from "../kernels/linear.ts";
+import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
+import type { Minibatch } from "../corpus/batches.ts";
 
 /** Everything that fixes a model's shapes and arithmetic; saved with every checkpoint. */
 export interface ModelConfig {
@@ -56,6 +59,8 @@ export interface TokenBatch {
   x: Int32Array;
   batchSize: number;
   numSteps: number;
+  /** Per-row lengths for a padded batch (see {@linkcode ForwardOptions.lengths}). */
+  lengths?: Int32Array;
 }
 
 /** Options of {@linkcode LanguageModel.forward}. */
@@ -66,6 +71,12 @@ export interface ForwardOptions {
   training?: boolean;
   /** Seed of this call's dropout masks (so a resumed run draws the same masks). */
   seed?: number;
+  /**
+   * Per-row lengths `[B]`: row b's tokens past its length are padding (their
+   * logits come from zero outputs; the state is taken at each row's last real
+   * token). @default every row is numSteps long
+   */
+  lengths?: Lengths;
 }
 
 /** The output of {@linkcode LanguageModel.forward}. */
@@ -116,8 +127,14 @@ export function modelConfig(
   return config;
 }
 
+/** The kind a language model's checkpoints record. */
+export const LM_KIND = "lm";
+
 /**
- * A language model whose weights live in variables it owns.
+ * A language model whose weights live in variables it owns. It is a
+ * {@linkcode TrainableModel} of kind `"lm"` over {@linkcode Minibatch}es: its
+ * loss is the mean cross-entropy of the batch, its count the `B*T` predicted
+ * tokens, and it carries its final recurrent state into the next batch.
  *
  * @example Logits for a [2, 3] batch of ids
  * ```ts
@@ -130,7 +147,9 @@ export function modelConfig(
  * model.dispose();
  * ```
  */
-export class LanguageModel {
+export class LanguageModel implements TrainableModel<Minibatch> {
+  /** Always `"lm"`. */
+  readonly kind = LM_KIND;
   /** The configuration the model was built from. */
   readonly config: ModelConfig;
   /** The recurrent stack. */
@@ -161,9 +180,10 @@ export class LanguageModel {
       seed: config.seed,
     });
     const directions = config.bidirectional ? 2 : 1;
-    if (E > 0) this.embedding = tf.variable(normalTensor(rng, [V, E], 0.01), true, "embedding");
-    this.outputKernel = tf.variable(normalTensor(rng, [H * directions, V], 0.01), true, "out/W");
-    this.outputBias = tf.variable(tf.zeros([V]), true, "out/b");
+    // Unnamed variables (tfjs names them by a counter), so two models can live in one process.
+    if (E > 0) this.embedding = tf.variable(normalTensor(rng, [V, E], 0.01));
+    this.outputKernel = tf.variable(normalTensor(rng, [H * directions, V], 0.01));
+    this.outputBias = tf.variable(tf.zeros([V]));
   }
 
   /** Every trainable variable, in a stable order. */
@@ -186,7 +206,7 @@ export class LanguageModel {
    */
   forward(batch: TokenBatch, options: ForwardOptions = {}): ForwardResult {
     const { batchSize: B, numSteps: T } = batch;
-    const { state, training = false, seed } = options;
+    const { state, training = false, seed, lengths = batch.lengths } = options;
     return tf.tidy(() => {
       const ids = tf.transpose(tf.tensor2d(batch.x, [B, T], "int32")); // [T, B]
       const xs = this.embedding
@@ -196,6 +216,7 @@ export class LanguageModel {
         initialState: state,
         training,
         seed,
+        lengths,
       });
       const width = outputs.shape[2];
       const flat = tf.reshape(outputs, [T * B, width]) as tf.Tensor2D; // [T*B, H*dirs]
@@ -203,6 +224,30 @@ export class LanguageModel {
       const logits = linear(flat, this.outputKernel, this.outputBias); // [T*B, V]
       return { logits, state: next } as unknown as tf.TensorContainerObject;
     }) as unknown as ForwardResult;
+  }
+
+  /**
+   * Mean cross-entropy of a minibatch's targets (the training core's loss).
+   *
+   * @param batch ids `x` and targets `y`, `[B, T]` row-major.
+   * @param options dropout, its seed, and the state carried in (not disposed).
+   * @returns the loss scalar, `count` = B*T, and the final states as `carry`:
+   *   new tensors the caller disposes.
+   */
+  loss(batch: Minibatch, options: LossOptions = { training: false }): LossResult {
+    const targets = timeMajor(batch.y, batch.batchSize, batch.numSteps);
+    const out = tf.tidy(() => {
+      const { logits, state } = this.forward(batch, {
+        state: options.carry,
+        training: options.training,
+        seed: options.seed,
+      });
+      return {
+        loss: crossEntropy(logits, targets),
+        carry: state,
+      } as unknown as tf.TensorContainerObject;
+    }) as unknown as { loss: tf.Scalar; carry: State[] };
+    return { loss: out.loss, count: batch.batchSize * batch.numSteps, carry: out.carry };
   }
 
   /**

@@ -12,6 +12,9 @@ export const CHECKPOINT_FORMAT = "rnn-deno-checkpoint";
 /** The format version this library writes, and the newest it reads. */
 export const CHECKPOINT_FORMAT_VERSION = 1;
 
+/** The model kind of a checkpoint that records none (written before kinds were). */
+export const DEFAULT_KIND = "lm";
+
 /** tfjs's weight groups: the model's own weights, or an optimizer's slots. */
 export type WeightGroup = "model" | "optimizer";
 
@@ -38,6 +41,8 @@ export interface CheckpointManifest {
   format: typeof CHECKPOINT_FORMAT;
   /** The layout's version; a reader refuses a newer one. */
   formatVersion: number;
+  /** The model kind (`TrainableModel.kind`); absent in older checkpoints, which hold "lm". */
+  kind?: string;
   /** When it was written, ISO 8601. */
   createdAt: string;
   /** The caller's model and training configuration. */
@@ -88,6 +93,7 @@ export function checkManifest(json: unknown, path: string): CheckpointManifest {
       );
     }
   };
+  field("kind", (v) => v === undefined || (typeof v === "string" && v !== ""), "a kind name");
   field("createdAt", (v) => typeof v === "string", "a date string");
   for (const name of ["config", "vocab", "progress"]) field(name, (v) => v !== undefined, "JSON");
   field("weightsByteLength", isCount, "a byte count");

@@ -4,7 +4,7 @@
  *
  * ```
  * checkpoint/
- *   manifest.json   format name and version, createdAt, the caller's config,
+ *   manifest.json   format name and version, the model kind, createdAt, the caller's config,
  *                   vocab and progress (JSON), one entry per tensor (name,
  *                   group, shape, dtype, byteOffset, byteLength), the size and
  *                   SHA-256 of weights.bin
@@ -32,11 +32,12 @@ import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_FORMAT_VERSION,
   type CheckpointManifest,
+  DEFAULT_KIND,
   type WeightEntry,
   type WeightGroup,
 } from "./_checkpoint_manifest.ts";
 
-export { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION };
+export { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, DEFAULT_KIND };
 export type { CheckpointManifest, JsonValue, WeightEntry, WeightGroup };
 
 const MANIFEST = "manifest.json";
@@ -44,6 +45,8 @@ const WEIGHTS = "weights.bin";
 
 /** What {@linkcode saveCheckpoint} writes. Tensors stay the caller's. */
 export interface CheckpointInput {
+  /** The model kind (`TrainableModel.kind`: "lm", "classifier"...). @default "lm" */
+  kind?: string;
   /** The model's tensors by name (e.g. `layer0/W_xh`). */
   weights: Record<string, tf.Tensor>;
   /** An optimizer's slot tensors by name (e.g. `adam/m/layer0/W_xh`). @default {} */
@@ -58,6 +61,8 @@ export interface CheckpointInput {
 
 /** What {@linkcode loadCheckpoint} returns. The tensors are the caller's to dispose. */
 export interface LoadedCheckpoint {
+  /** The model kind it holds; "lm" for a checkpoint written before kinds were recorded. */
+  kind: string;
   weights: Record<string, tf.Tensor>;
   optimizer: Record<string, tf.Tensor>;
   config: JsonValue;
@@ -144,6 +149,7 @@ export async function saveCheckpoint(
   const manifest: CheckpointManifest = {
     format: CHECKPOINT_FORMAT,
     formatVersion: CHECKPOINT_FORMAT_VERSION,
+    kind: checkpoint.kind ?? DEFAULT_KIND,
     createdAt: new Date().toISOString(),
     // Copies as they will read back (undefined properties left out).
     config: jsonCopy(checkpoint.config),
@@ -233,7 +239,8 @@ export async function loadCheckpoint(
     });
   }
   const { config, vocab, progress } = manifest;
-  return { weights, optimizer, config, vocab, progress, manifest, path };
+  const kind = manifest.kind ?? DEFAULT_KIND;
+  return { kind, weights, optimizer, config, vocab, progress, manifest, path };
 }
 
 /**

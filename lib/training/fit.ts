@@ -1,33 +1,35 @@
 /**
- * The epoch loop: minibatches from a corpus split, {@linkcode trainStep} on
- * each, validation perplexity after each epoch, and callbacks through which a
- * script prints progress, samples and saves checkpoints.
+ * The epoch loop for any {@linkcode TrainableModel}: minibatches from a
+ * caller's source, a guarded step on each, a caller's validation after each
+ * epoch, the best epoch and early stopping, and callbacks through which a
+ * script prints progress and saves checkpoints (lib/ prints nothing).
  *
  * @module
  */
 import { tf } from "../tf.ts";
-import type { LanguageModel } from "../lm/model.ts";
 import { applyGradients, computeGradients, globalNorm } from "./train.ts";
 import { disposeStates } from "../cells/state.ts";
 import type { Rng } from "../rng.ts";
-import type { Minibatch, Sampling } from "../corpus/batches.ts";
-import { evaluatePerplexity, type ReadableIds } from "../lm/evaluate.ts";
+import type { Sampling } from "../corpus/batches.ts";
 import type { State } from "../cells/types.ts";
+import type { TrainableModel } from "./model.ts";
+import { UsageError } from "../errors.ts";
 
-/** The minibatch schemes, for validation and help text. */
+/** The minibatch schemes of a language model, for validation and help text. */
 export const SAMPLINGS: readonly Sampling[] = ["sequential", "random"];
 
-/** Metrics of one finished epoch. */
+/** Metrics of one finished epoch, the same for every kind of model. */
 export interface EpochMetrics {
   epoch: number;
-  trainPerplexity: number;
-  /** Absent when there is no validation split. */
-  validPerplexity?: number;
-  /** Training tokens seen this epoch. */
-  tokens: number;
+  /** Mean training loss over the epoch's items (each batch weighed by its count). */
+  trainLoss: number;
+  /** Training items (tokens, examples...) seen this epoch. */
+  items: number;
   /** Training time of the epoch (validation excluded), seconds. */
   seconds: number;
-  tokensPerSec: number;
+  itemsPerSec: number;
+  /** What `validate` returned after the epoch; `{}` without one. */
+  validation: Record<string, number>;
 }
 
 /** Progress inside an epoch. */
@@ -37,6 +39,12 @@ export interface StepProgress {
   steps: number;
   /** Mean training loss so far this epoch. */
   loss: number;
+}
+
+/** The best value of the monitored validation metric so far, and its epoch. */
+export interface BestSoFar {
+  epoch: number;
+  value: number;
 }
 
 /**
@@ -50,21 +58,41 @@ export interface FitPosition {
   step: number;
   /** The random stream's state before this epoch's minibatches were drawn. */
   epochRngState: number;
-  /** Sum over the done minibatches of loss x tokens (float64). */
+  /** Sum over the done minibatches of loss x count (float64). */
   lossSum: number;
-  /** Tokens of the done minibatches. */
-  tokens: number;
+  /** Items of the done minibatches. */
+  items: number;
   /** Training time spent in this epoch so far, seconds. */
   seconds: number;
-  /** The state carried into the next minibatch (sequential sampling). */
+  /** The state carried into the next minibatch (when carrying). */
   state?: State[];
+  /** The monitored metric's best so far (for the best checkpoint and patience). */
+  best?: BestSoFar;
 }
 
 /** What to do when a step's loss or gradient norm is NaN or infinite. */
 export type NonFinitePolicy = "stop" | "skip";
 
+/** Which validation metric decides the best epoch. */
+export interface Monitor {
+  /** A key of `validate`'s record, e.g. `validPerplexity` or `validAccuracy`. */
+  metric: string;
+  /** Whether lower (a loss, a perplexity) or higher (an accuracy) is better. */
+  mode: "min" | "max";
+}
+
+/** What `onEpoch` learns besides the metrics. */
+export interface EpochInfo {
+  /** This epoch set a new best of the monitored metric. */
+  improved: boolean;
+  /** The best so far (this epoch when `improved`); absent without validation. */
+  best?: BestSoFar;
+  /** Training stops after this epoch: patience ran out. */
+  earlyStop: boolean;
+}
+
 /** Options of {@linkcode fit}. */
-export interface FitOptions {
+export interface FitOptions<B> {
   /** The last epoch to run (1-based, inclusive). */
   epochs: number;
   /** Where to start: a saved position, or the beginning of epoch 1. */
@@ -72,23 +100,35 @@ export interface FitOptions {
   optimizer: tf.Optimizer;
   /** Largest global gradient norm; 0 disables. @default 1 */
   clip?: number;
-  /** sequential carries (detached) state across minibatches; random resets it. */
-  sampling: Sampling;
+  /**
+   * Carry the state the model's loss returns into the next batch (a language
+   * model read in sequential order); otherwise each batch starts from zeros.
+   * @default false
+   */
+  carry?: boolean;
   /** Draws each epoch's minibatches (offset, order); its state is part of the position. */
   rng: Rng;
-  /** Makes one epoch's minibatches from `rng` (e.g. `sequentialBatches` of lib/corpus). */
-  batches: (epoch: number, rng: Rng) => Iterable<Minibatch> & { readonly numBatches: number };
-  /** Validation ids, or undefined for none. */
-  valid?: ReadableIds;
-  batchSize: number;
-  numSteps: number;
+  /** Makes one epoch's minibatches from `rng`. */
+  batches: (epoch: number, rng: Rng) => Iterable<B> & { readonly numBatches: number };
+  /** Scores the model after each epoch (e.g. `{ validPerplexity }`, `{ validAccuracy }`). */
+  validate?: (model: TrainableModel<B>) => Promise<Record<string, number>>;
+  /** The metric that decides the best epoch. @default the first key of validate's record, "min" */
+  monitor?: Monitor;
+  /** Stop when the monitored metric has not improved for this many epochs; 0 never. @default 0 */
+  patience?: number;
+  /**
+   * A further check of each epoch's metrics: a reason when they show the run
+   * diverged (e.g. a perplexity that overflowed), else undefined. A
+   * non-finite train loss or validation value always counts.
+   */
+  checkEpoch?: (metrics: EpochMetrics) => string | undefined;
   /** stop: throw {@linkcode NonFiniteLossError}; skip: drop the step and halve the learning rate. @default "stop" */
   onNonFinite?: NonFinitePolicy;
   onStep?: (progress: StepProgress) => void;
   /** Called when a non-finite step was skipped, with the new learning rate. */
   onSkip?: (progress: StepProgress, learningRate: number) => void;
   /** Called after each epoch with where the next one starts; awaited (a script samples and saves here). */
-  onEpoch?: (metrics: EpochMetrics, next: FitPosition) => void | Promise<void>;
+  onEpoch?: (metrics: EpochMetrics, next: FitPosition, info: EpochInfo) => void | Promise<void>;
   /** Asked between steps; true ends training early (e.g. on SIGINT). */
   shouldStop?: () => boolean;
 }
@@ -99,23 +139,32 @@ export interface FitResult {
   history: EpochMetrics[];
   /** Where training stopped when `shouldStop` ended it; its state tensors are the caller's. */
   stoppedAt?: FitPosition;
+  /** Set when patience ran out (now or in the run resumed): the best epoch. */
+  earlyStop?: BestSoFar;
 }
 
-/** Thrown inside {@linkcode fit} when the loss or gradient stops being a finite number. */
+/**
+ * Thrown inside {@linkcode fit} when the loss or gradient stops being a
+ * finite number, or an epoch's metrics show the run diverged.
+ */
 export class NonFiniteLossError extends Error {
   /**
    * @param epoch where it happened (1-based).
    * @param step the minibatch within that epoch (1-based).
    * @param loss the loss there; @param gradNorm the gradient's global norm there.
+   * @param detail for an epoch's metrics: what was not finite.
    */
   constructor(
     readonly epoch: number,
     readonly step: number,
     readonly loss: number,
     readonly gradNorm: number,
+    readonly detail?: string,
   ) {
     super(
-      `Training diverged at epoch ${epoch}, step ${step}: loss ${loss}, gradient norm ${gradNorm}`,
+      detail === undefined
+        ? `Training diverged at epoch ${epoch}, step ${step}: loss ${loss}, gradient norm ${gradNorm}`
+        : `Training diverged at epoch ${epoch}: ${detail}`,
     );
     this.name = "NonFiniteLossError";
   }
@@ -137,33 +186,56 @@ function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
  * Each step reads its loss and gradient norm back before the update, so a
  * NaN or Inf never reaches the weights and the report names the exact step.
  *
- * @example
+ * @typeParam B the model's batch type.
+ * @throws {NonFiniteLossError} when a step or an epoch's metrics are not finite
+ *   (a step only with `onNonFinite: "stop"`).
+ *
+ * @example A least-squares model (a language model is trained the same way)
  * ```ts
  * import { ok } from "node:assert";
- * import { LanguageModel, modelConfig } from "../lm/model.ts";
- * import { makeOptimizer } from "./train.ts";
+ * import { tf } from "../tf.ts";
  * import { Rng } from "../rng.ts";
- * const model = new LanguageModel(modelConfig({ vocabSize: 3, cell: "rnn", hiddenSize: 8 }));
- * const batch = { x: Int32Array.of(0, 1, 2, 0), y: Int32Array.of(1, 2, 0, 1), batchSize: 1, numSteps: 4 };
+ * import { makeOptimizer } from "./train.ts";
+ * import type { TrainableModel } from "./model.ts";
+ * const w = tf.variable(tf.zeros([1]), true, "w");
+ * const model: TrainableModel<number> = {
+ *   kind: "toy", config: {}, trainableVariables: [w],
+ *   loss: (x) => ({ loss: tf.tidy(() => tf.square(tf.sub(tf.mul(w, x), 2 * x)).mean() as tf.Scalar), count: 1 }),
+ *   namedWeights: () => ({ w: w.clone() }),
+ *   setNamedWeights: (named) => w.assign(named.w as tf.Tensor1D),
+ *   dispose: () => w.dispose(),
+ * };
  * const { history } = await fit(model, {
- *   epochs: 30, optimizer: makeOptimizer("adam", 0.05), sampling: "random", rng: new Rng(0),
- *   batches: () => Object.assign([batch], { numBatches: 1 }), batchSize: 1, numSteps: 4,
+ *   epochs: 20, optimizer: makeOptimizer("adam", 0.1), rng: new Rng(0),
+ *   batches: () => Object.assign([1, 2], { numBatches: 2 }),
+ *   validate: async () => ({ w: (await w.data())[0] }),
  * });
- * ok(history[29].trainPerplexity < history[0].trainPerplexity);
+ * ok(history[19].trainLoss < history[0].trainLoss);
  * model.dispose();
  * ```
  */
-export async function fit(model: LanguageModel, options: FitOptions): Promise<FitResult> {
+export async function fit<B>(model: TrainableModel<B>, options: FitOptions<B>): Promise<FitResult> {
   const { rng } = options;
+  const patience = options.patience ?? 0;
+  if (!Number.isInteger(patience) || patience < 0) {
+    throw new UsageError(`Cannot fit: patience is ${patience}, expected an integer >= 0`);
+  }
   const history: EpochMetrics[] = [];
   let position: FitPosition = options.start ??
-    { epoch: 1, step: 0, epochRngState: rng.state, lossSum: 0, tokens: 0, seconds: 0 };
+    { epoch: 1, step: 0, epochRngState: rng.state, lossSum: 0, items: 0, seconds: 0 };
+  let best = position.best;
+  const exhausted = (b: BestSoFar | undefined, done: number) =>
+    patience > 0 && b !== undefined && done - b.epoch >= patience;
+  if (position.step === 0 && exhausted(best, position.epoch - 1)) {
+    disposeStates(position.state);
+    return { history, earlyStop: best };
+  }
   while (position.epoch <= options.epochs) {
     const { epoch } = position;
     rng.state = position.epochRngState;
     const batches = options.batches(epoch, rng);
     const count = batches.numBatches;
-    let { step, lossSum, tokens, state } = position;
+    let { step, lossSum, items, state } = position;
     const clock = performance.now() - position.seconds * 1000;
     let index = 0, lastYield = performance.now();
     for (const batch of batches) {
@@ -176,48 +248,82 @@ export async function fit(model: LanguageModel, options: FitOptions): Promise<Fi
       }
       if (options.shouldStop?.()) {
         const seconds = (performance.now() - clock) / 1000;
-        const stoppedAt = { ...position, step, lossSum, tokens, seconds, state };
+        const stoppedAt = { ...position, step, lossSum, items, seconds, state, best };
         return { history, stoppedAt };
       }
       const done = await guardedStep(model, options, batch, state, { epoch, step, steps: count });
       step += 1;
       if (done === undefined) continue; // a skipped non-finite step
       disposeStates(state);
-      state = options.sampling === "sequential" ? done.state : undefined;
-      if (options.sampling !== "sequential") disposeStates(done.state);
-      const n = batch.batchSize * batch.numSteps;
-      lossSum += done.loss * n;
-      tokens += n;
-      options.onStep?.({ epoch, step, steps: count, loss: lossSum / tokens });
+      state = options.carry ? done.state : undefined;
+      if (!options.carry) disposeStates(done.state);
+      lossSum += done.loss * done.count;
+      items += done.count;
+      options.onStep?.({ epoch, step, steps: count, loss: lossSum / items });
     }
     disposeStates(state);
     const seconds = (performance.now() - clock) / 1000;
     const metrics: EpochMetrics = {
       epoch,
-      trainPerplexity: Math.exp(lossSum / tokens),
-      tokens,
+      trainLoss: lossSum / items,
+      items,
       seconds,
-      tokensPerSec: tokens / seconds,
+      itemsPerSec: items / seconds,
+      validation: options.validate ? await options.validate(model) : {},
     };
-    if (options.valid && options.valid.length >= 2) {
-      const { perplexity } = await evaluatePerplexity(model, options.valid, {
-        batchSize: options.batchSize,
-        numSteps: options.numSteps,
-      });
-      metrics.validPerplexity = perplexity;
-    }
+    const problem = divergence(metrics) ?? options.checkEpoch?.(metrics);
+    if (problem) throw new NonFiniteLossError(epoch, count, metrics.trainLoss, NaN, problem);
+    const improved = improves(metrics, best, options);
+    if (improved) best = { epoch, value: metrics.validation[monitorOf(metrics, options)!.metric] };
     history.push(metrics);
     position = {
       epoch: epoch + 1,
       step: 0,
       epochRngState: rng.state,
       lossSum: 0,
-      tokens: 0,
+      items: 0,
       seconds: 0,
+      ...(best ? { best } : {}),
     };
-    await options.onEpoch?.(metrics, position);
+    const earlyStop = exhausted(best, epoch) && epoch < options.epochs;
+    await options.onEpoch?.(metrics, position, { improved, best, earlyStop });
+    if (earlyStop) return { history, earlyStop: best };
   }
   return { history };
+}
+
+/** What in an epoch's metrics is not a finite number, or undefined. */
+function divergence(metrics: EpochMetrics): string | undefined {
+  if (!Number.isFinite(metrics.trainLoss)) return `train loss ${metrics.trainLoss}`;
+  for (const [name, value] of Object.entries(metrics.validation)) {
+    if (!Number.isFinite(value)) return `${name} ${value}`;
+  }
+  return undefined;
+}
+
+/** The monitor in force: the option, or the first validation metric, lower better. */
+function monitorOf<B>(metrics: EpochMetrics, options: FitOptions<B>): Monitor | undefined {
+  if (options.monitor) return options.monitor;
+  const first = Object.keys(metrics.validation)[0];
+  return first === undefined ? undefined : { metric: first, mode: "min" };
+}
+
+function improves<B>(
+  metrics: EpochMetrics,
+  best: BestSoFar | undefined,
+  options: FitOptions<B>,
+): boolean {
+  const monitor = monitorOf(metrics, options);
+  if (!monitor) return false;
+  const value = metrics.validation[monitor.metric];
+  if (value === undefined) {
+    throw new UsageError(
+      `Cannot fit: the monitored metric "${monitor.metric}" is not among validate()'s ` +
+        `${Object.keys(metrics.validation).join(", ") || "(none)"}`,
+    );
+  }
+  if (!best) return true;
+  return monitor.mode === "min" ? value < best.value : value > best.value;
 }
 
 /**
@@ -225,17 +331,17 @@ export async function fit(model: LanguageModel, options: FitOptions): Promise<Fi
  * back before anything changes), then clipping and the update.
  *
  * @param at the step about to run (`step` counts the ones done).
- * @returns the loss and the next state (the caller's), or undefined when the
- *   step was non-finite and skipped.
+ * @returns the loss, its count and the next state (the caller's), or
+ *   undefined when the step was non-finite and skipped.
  * @throws {NonFiniteLossError} when non-finite and the policy is "stop".
  */
-async function guardedStep(
-  model: LanguageModel,
-  options: FitOptions,
-  batch: Minibatch,
+async function guardedStep<B>(
+  model: TrainableModel<B>,
+  options: FitOptions<B>,
+  batch: B,
   state: State[] | undefined,
   at: { epoch: number; step: number; steps: number },
-): Promise<{ loss: number; state: State[] } | undefined> {
+): Promise<{ loss: number; count: number; state?: State[] } | undefined> {
   const result = computeGradients(model, batch, state, { seed: stepSeed(at.epoch, at.step) });
   const norm = globalNorm(result.grads);
   const loss = (await result.loss.data())[0];
@@ -243,7 +349,7 @@ async function guardedStep(
   result.loss.dispose();
   if (Number.isFinite(loss) && Number.isFinite(gradNorm)) {
     tf.dispose(applyGradients(options.optimizer, result.grads, options.clip ?? 1, norm));
-    return { loss, state: result.state };
+    return { loss, count: result.count, state: result.state };
   }
   tf.dispose([norm, ...Object.values(result.grads)]);
   disposeStates(result.state);

@@ -5,8 +5,34 @@
  *
  * @module
  */
-import * as Plot from "npm:@observablehq/plot@0.6.17";
-import { parseHTML } from "npm:linkedom@0.18.15";
+// Observable Plot and linkedom (with d3 and ~60 more npm packages) are loaded
+// on the first SVG chart, not when the library is imported: a user who only
+// trains a cell never downloads them. The specifiers are variables so that
+// Deno's module graph (`deno cache` included) does not fetch them ahead of
+// time; for the same reason their types are the few members used, below.
+const PLOT_SPECIFIER = "npm:@observablehq/plot@0.6.17";
+const LINKEDOM_SPECIFIER = "npm:linkedom@0.18.15";
+
+/** The part of Observable Plot used here. */
+interface PlotModule {
+  plot(options: Record<string, unknown>): unknown;
+  lineY(data: readonly unknown[], options: Record<string, unknown>): unknown;
+  dot(data: readonly unknown[], options: Record<string, unknown>): unknown;
+  text(data: readonly unknown[], options: Record<string, unknown>): unknown;
+}
+/** Observable Plot and linkedom's `parseHTML`. */
+interface SvgStack {
+  Plot: PlotModule;
+  parseHTML(html: string): unknown;
+}
+let svgStack: Promise<SvgStack> | undefined;
+
+/** Loads Observable Plot and linkedom once, on first use. */
+function loadSvgStack(): Promise<SvgStack> {
+  svgStack ??= Promise.all([import(PLOT_SPECIFIER), import(LINKEDOM_SPECIFIER)])
+    .then(([Plot, linkedom]) => ({ Plot, parseHTML: linkedom.parseHTML }));
+  return svgStack;
+}
 // @ts-types="npm:@types/asciichart@1.5.8"
 import asciichart from "npm:asciichart@1.5.25";
 import { UsageError } from "../errors.ts";
@@ -44,7 +70,8 @@ interface DomDocument {
 }
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-const COLORS = { train: "#4269d0", valid: "#ff725c" };
+/** Line colours in series order: train blue, valid red, then others. */
+const PALETTE = ["#4269d0", "#ff725c", "#6cc5b0", "#efb118", "#a463f2"];
 
 /**
  * An SVG line chart of train and validation perplexity per epoch: one path
@@ -53,14 +80,14 @@ const COLORS = { train: "#4269d0", valid: "#ff725c" };
  *
  * @param history one point per epoch, in any order.
  * @param options size, title and scale.
- * @returns the SVG text.
+ * @returns the SVG text (Observable Plot and linkedom load on the first call).
  * @throws {UsageError} for an empty history or a value that is not a finite number
  *   (a perplexity must also be > 0 on a log scale).
  *
  * @example
  * ```ts
  * import { ok } from "node:assert";
- * const svg = perplexityPlotSvg([
+ * const svg = await perplexityPlotSvg([
  *   { epoch: 1, trainPerplexity: 17.2, validPerplexity: 15.9 },
  *   { epoch: 2, trainPerplexity: 10.4, validPerplexity: 11.0 },
  * ]);
@@ -70,26 +97,76 @@ const COLORS = { train: "#4269d0", valid: "#ff725c" };
 export function perplexityPlotSvg(
   history: readonly PerplexityPoint[],
   options: PerplexityPlotOptions = {},
-): string {
-  if (history.length === 0) throw new UsageError("Cannot plot perplexity: the history is empty");
-  const rows: { epoch: number; perplexity: number; series: "train" | "valid" }[] = [];
-  for (const point of [...history].sort((a, b) => a.epoch - b.epoch)) {
-    check(point.epoch, "epoch", point.epoch, false);
-    check(point.trainPerplexity, "trainPerplexity", point.epoch, options.logScale);
-    rows.push({ epoch: point.epoch, perplexity: point.trainPerplexity, series: "train" });
-    if (point.validPerplexity === undefined) continue;
-    check(point.validPerplexity, "validPerplexity", point.epoch, options.logScale);
-    rows.push({ epoch: point.epoch, perplexity: point.validPerplexity, series: "valid" });
+): Promise<string> {
+  return metricPlotSvg(
+    history as unknown as readonly Record<string, unknown>[],
+    [{ key: "trainPerplexity", label: "train" }, { key: "validPerplexity", label: "valid" }],
+    { ...options, yLabel: "perplexity" },
+  );
+}
+
+/** One line of {@linkcode metricPlotSvg}: a field of each epoch's record and its label. */
+export interface MetricSeries {
+  /** The record's field, e.g. `trainLoss`. */
+  key: string;
+  /** The line's label, e.g. `train`. */
+  label: string;
+}
+
+/** Options of {@linkcode metricPlotSvg}. */
+export interface MetricPlotOptions extends PerplexityPlotOptions {
+  /** The vertical axis' label, e.g. `loss`. */
+  yLabel: string;
+}
+
+/**
+ * An SVG line chart of any per-epoch metrics (a loss, an accuracy): one path
+ * per series, labelled at its last point. The first series is required at
+ * every epoch; the others are drawn where present (undefined or null skip).
+ *
+ * @param history one record per epoch with a numeric `epoch`, in any order.
+ * @throws {UsageError} for an empty history or a value that is not a finite number.
+ *
+ * @example Train and validation loss
+ * ```ts
+ * import { ok } from "node:assert";
+ * const svg = await metricPlotSvg(
+ *   [{ epoch: 1, trainLoss: 2.1, validLoss: 2.3 }, { epoch: 2, trainLoss: 1.4, validLoss: 1.9 }],
+ *   [{ key: "trainLoss", label: "train" }, { key: "validLoss", label: "valid" }],
+ *   { yLabel: "loss" },
+ * );
+ * ok(svg.includes(">loss<"));
+ * ```
+ */
+export async function metricPlotSvg(
+  history: readonly Record<string, unknown>[],
+  series: readonly MetricSeries[],
+  options: MetricPlotOptions,
+): Promise<string> {
+  const what = options.yLabel;
+  if (history.length === 0) throw new UsageError(`Cannot plot ${what}: the history is empty`);
+  const rows: { epoch: number; value: number; series: string }[] = [];
+  const sorted = [...history].sort((a, b) => (a.epoch as number) - (b.epoch as number));
+  for (const point of sorted) {
+    check(point.epoch, what, "epoch", point.epoch, false);
+    series.forEach(({ key, label }, i) => {
+      const value = point[key];
+      if (i > 0 && (value === undefined || value === null)) return;
+      check(value, what, key, point.epoch, options.logScale);
+      rows.push({ epoch: point.epoch as number, value: value as number, series: label });
+    });
   }
   const epochs = [...new Set(rows.map((r) => r.epoch))];
-  const values = new Set(rows.map((r) => r.perplexity));
+  const values = new Set(rows.map((r) => r.value));
   // One value alone gives Plot an empty domain: widen it around the value.
   const only = values.size === 1 ? [...values][0] : undefined;
   const yDomain = only === undefined ? {} : {
     domain: only === 0 ? [-1, 1] : [only * 0.8, only * 1.25].sort((a, b) => a - b),
   };
-  const last = (series: string) => rows.findLast((r) => r.series === series);
-  const ends = [last("train"), last("valid")].filter((r) => r !== undefined);
+  const labels = series.map((s) => s.label);
+  const ends = labels.map((label) => rows.findLast((r) => r.series === label))
+    .filter((r) => r !== undefined);
+  const { Plot, parseHTML } = await loadSvgStack();
   const { document } = parseHTML("<!DOCTYPE html><html><body></body></html>") as unknown as {
     document: DomDocument;
   };
@@ -109,29 +186,18 @@ export function perplexityPlotSvg(
     },
     y: {
       ...yDomain,
-      label: "perplexity",
+      label: what,
       labelArrow: "none",
       type: options.logScale ? "log" : "linear",
       grid: true,
     },
-    color: { domain: ["train", "valid"], range: [COLORS.train, COLORS.valid] },
+    color: { domain: labels, range: labels.map((_, i) => PALETTE[i % PALETTE.length]) },
     marks: [
-      Plot.lineY(rows, {
-        x: "epoch",
-        y: "perplexity",
-        stroke: "series",
-        z: "series",
-        strokeWidth: 2,
-      }),
-      Plot.dot(rows, {
-        x: "epoch",
-        y: "perplexity",
-        fill: "series",
-        r: rows.length <= 60 ? 2.5 : 0,
-      }),
+      Plot.lineY(rows, { x: "epoch", y: "value", stroke: "series", z: "series", strokeWidth: 2 }),
+      Plot.dot(rows, { x: "epoch", y: "value", fill: "series", r: rows.length <= 60 ? 2.5 : 0 }),
       Plot.text(ends, {
         x: "epoch",
-        y: "perplexity",
+        y: "value",
         text: "series",
         fill: "series",
         dx: 6,
@@ -156,11 +222,17 @@ function addTitle(document: DomDocument, svg: DomElement, title: string): void {
   svg.insertBefore(tooltip, svg.firstChild);
 }
 
-function check(value: unknown, field: string, epoch: unknown, positive?: boolean): void {
+function check(
+  value: unknown,
+  what: string,
+  field: string,
+  epoch: unknown,
+  positive?: boolean,
+): void {
   const ok = typeof value === "number" && Number.isFinite(value) && (!positive || value > 0);
   if (!ok) {
     throw new UsageError(
-      `Cannot plot perplexity: ${field} at epoch ${epoch} is ${
+      `Cannot plot ${what}: ${field} at epoch ${epoch} is ${
         typeof value === "number" ? value : JSON.stringify(value)
       }, ` +
         `expected a finite number${positive ? " > 0" : ""}`,
@@ -176,13 +248,20 @@ export interface AsciiLineOptions {
   width?: number;
   /** Decimals of the axis labels. @default 2 */
   decimals?: number;
+  /** ANSI colours of the series, in order (e.g. for a terminal). @default none */
+  colors?: readonly AsciiColor[];
 }
 
+/** The terminal colours {@linkcode asciiLine} draws with. */
+export type AsciiColor = "blue" | "red" | "green" | "yellow" | "magenta" | "cyan";
+
 /**
- * A small line chart of a series (e.g. perplexity per epoch) for the
- * terminal, with a labelled vertical axis.
+ * A small line chart of one series (e.g. perplexity per epoch), or of several
+ * on one axis (train and validation), for the terminal, with a labelled
+ * vertical axis. Every series is drawn against the same epochs; a shorter one
+ * stops early.
  *
- * @param values the series, left to right.
+ * @param values a series, or a list of series, left to right.
  * @returns the chart, lines joined by `\n`, no trailing newline.
  * @throws {UsageError} for an empty series or a non-finite value.
  *
@@ -191,15 +270,26 @@ export interface AsciiLineOptions {
  * import { strictEqual } from "node:assert";
  * const chart = asciiLine([20, 12, 9, 8.5], { height: 4 });
  * strictEqual(chart.split("\n").length, 5);
+ * const both = asciiLine([[20, 12, 9, 8.5], [18, 13, 11, 12]], { height: 4 });
+ * strictEqual(both.split("\n").length, 5);
  * ```
  */
-export function asciiLine(values: readonly number[], options: AsciiLineOptions = {}): string {
-  if (values.length === 0) throw new UsageError("Cannot draw a chart: the series is empty");
-  const bad = values.findIndex((v) => typeof v !== "number" || !Number.isFinite(v));
-  if (bad >= 0) {
-    throw new UsageError(
-      `Cannot draw a chart: value ${bad} is ${values[bad]}, expected a finite number`,
-    );
+export function asciiLine(
+  values: readonly number[] | readonly (readonly number[])[],
+  options: AsciiLineOptions = {},
+): string {
+  const many = values.length > 0 && Array.isArray(values[0]);
+  const all = (many ? values : [values]) as readonly (readonly number[])[];
+  if (all.length === 0 || all.some((series) => series.length === 0)) {
+    throw new UsageError("Cannot draw a chart: the series is empty");
+  }
+  for (const series of all) {
+    const bad = series.findIndex((v) => typeof v !== "number" || !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new UsageError(
+        `Cannot draw a chart: value ${bad} is ${series[bad]}, expected a finite number`,
+      );
+    }
   }
   const height = options.height ?? 8;
   const width = options.width ?? 60;
@@ -209,17 +299,22 @@ export function asciiLine(values: readonly number[], options: AsciiLineOptions =
   if (!Number.isInteger(width) || width < 2) {
     throw new UsageError(`Cannot draw a chart: width ${width} is not an integer >= 2`);
   }
-  const series = values.length <= width
-    ? [...values]
-    : Array.from({ length: width }, (_, i) =>
-      values[Math.round(i * (values.length - 1) / (width - 1))]);
+  const longest = Math.max(...all.map((series) => series.length));
+  const resample = (series: readonly number[]) =>
+    longest <= width ? [...series] : Array.from(
+      { length: Math.round((series.length - 1) / (longest - 1) * (width - 1)) + 1 },
+      (_, i) => series[Math.round(i * (longest - 1) / (width - 1))],
+    );
+  const drawn = all.map(resample);
+  const flat = drawn.flat();
   const decimals = options.decimals ?? 2;
   const pad = Math.max(
-    Math.min(...series).toFixed(decimals).length,
-    Math.max(...series).toFixed(decimals).length,
+    Math.min(...flat).toFixed(decimals).length,
+    Math.max(...flat).toFixed(decimals).length,
   );
-  return asciichart.plot(series, {
+  return asciichart.plot(many ? drawn : drawn[0], {
     height,
     format: (x: number) => x.toFixed(decimals).padStart(pad + 1),
+    ...(options.colors ? { colors: options.colors.map((c) => asciichart[c]) } : {}),
   });
 }

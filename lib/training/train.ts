@@ -1,16 +1,15 @@
 /**
- * Training a {@linkcode LanguageModel}: one step (forward, loss, gradients,
- * clipping, update), and the epoch loop over a corpus that reports metrics
- * through callbacks (lib/ prints nothing).
+ * One training step for any {@linkcode TrainableModel}: its loss, the
+ * gradients, clipping by global norm and the optimizer's update. The epoch
+ * loop is `fit.ts`; lib/ prints nothing.
  *
  * @module
  */
 import { tf } from "../tf.ts";
 import { stateTensors } from "../cells/state.ts";
 import { UsageError } from "../errors.ts";
-import { crossEntropy, type LanguageModel, timeMajor } from "../lm/model.ts";
 import type { State } from "../cells/types.ts";
-import type { Minibatch } from "../corpus/batches.ts";
+import type { TrainableModel } from "./model.ts";
 
 /** The optimizers a run may use. */
 export type OptimizerName = "sgd" | "adam";
@@ -97,58 +96,66 @@ export interface TrainStepOptions {
   clip?: number;
   /** Whether dropout is active. @default true */
   training?: boolean;
-  /** Seed of the step's dropout masks. @default drawn by the stack */
+  /** Seed of the step's dropout masks. @default drawn by the model */
   seed?: number;
 }
 
-/** Loss, gradients and the next state of one minibatch: tensors the caller disposes. */
+/** Loss, gradients and the carried state of one minibatch: tensors the caller disposes. */
 export interface Gradients {
-  /** Mean cross-entropy of the batch. */
+  /** The model's mean loss over the batch. */
   loss: tf.Scalar;
+  /** How many items the mean is over (the model's `count`). */
+  count: number;
   /** Gradient of the loss for every trainable variable, by variable name. */
   grads: tf.NamedTensorMap;
-  /** The final recurrent state, detached from the graph. */
-  state: State[];
+  /**
+   * The state to carry into the next batch, detached from the graph, when the
+   * model returns one (a language model's final recurrent state).
+   */
+  state?: State[];
 }
 
 /**
- * The first half of a step: forward, loss and the gradient of every
+ * The first half of a step: the model's loss and the gradient of every
  * trainable variable, nothing changed yet (so a caller can look at the loss
  * before deciding to apply them).
  *
- * @param state the state to start from (not disposed), or undefined for zeros.
+ * @typeParam B the model's batch type.
+ * @param carry the state to start from (not disposed), or undefined for zeros.
  *
- * @example
+ * @example A language model (any TrainableModel works the same way)
  * ```ts
  * import { ok } from "node:assert";
  * import { LanguageModel, modelConfig } from "../lm/model.ts";
+ * import { disposeStates } from "../cells/state.ts";
  * import { tf } from "../tf.ts";
  * const model = new LanguageModel(modelConfig({ vocabSize: 4, cell: "gru", hiddenSize: 3 }));
  * const batch = { x: Int32Array.of(0, 1, 2, 3), y: Int32Array.of(1, 2, 3, 0), batchSize: 1, numSteps: 4 };
- * const { loss, grads, state } = computeGradients(model, batch, undefined);
- * ok(Object.keys(grads).length === model.trainableVariables.length);
+ * const { loss, count, grads, state } = computeGradients(model, batch, undefined);
+ * ok(count === 4 && Object.keys(grads).length === model.trainableVariables.length);
  * tf.dispose([loss, ...Object.values(grads)]);
  * disposeStates(state);
  * model.dispose();
  * ```
  */
-export function computeGradients(
-  model: LanguageModel,
-  batch: Minibatch,
-  state: State[] | undefined,
+export function computeGradients<B>(
+  model: TrainableModel<B>,
+  batch: B,
+  carry: State[] | undefined,
   options: TrainStepOptions = {},
 ): Gradients {
   const { training = true, seed } = options;
-  const targets = timeMajor(batch.y, batch.batchSize, batch.numSteps);
-  let next: State[] = [];
+  let next: State[] | undefined;
+  let count = 0;
   const { value: loss, grads } = tf.variableGrads(() => {
-    const { logits, state: final } = model.forward(batch, { state, training, seed });
+    const result = model.loss(batch, { training, seed, carry });
+    count = result.count;
     // Kept: the state outlives the gradient scope, as the next minibatch's start.
-    next = final;
-    for (const tensor of next.flatMap(stateTensors)) tf.keep(tensor);
-    return crossEntropy(logits, targets);
+    next = result.carry;
+    for (const tensor of (next ?? []).flatMap(stateTensors)) tf.keep(tensor);
+    return result.loss;
   }, model.trainableVariables);
-  return { loss, grads, state: next };
+  return { loss, count, grads, state: next };
 }
 
 /**
@@ -173,24 +180,27 @@ export function applyGradients(
 
 /** What one step leaves behind: tensors the caller disposes. */
 export interface TrainStepResult {
-  /** Mean cross-entropy of the batch (before the update). */
+  /** The model's mean loss over the batch (before the update). */
   loss: tf.Scalar;
+  /** How many items the mean is over. */
+  count: number;
   /** Global gradient norm before clipping. */
   gradNorm: tf.Scalar;
-  /** The final recurrent state, detached from the graph. */
-  state: State[];
+  /** The state to carry into the next batch, detached, when the model returns one. */
+  state?: State[];
 }
 
 /**
  * One optimisation step: {@linkcode computeGradients}, then
  * {@linkcode applyGradients}.
  *
- * @param state the state to start from (not disposed), or undefined for zeros.
+ * @param carry the state to start from (not disposed), or undefined for zeros.
  *
  * @example
  * ```ts
  * import { ok } from "node:assert";
  * import { LanguageModel, modelConfig } from "../lm/model.ts";
+ * import { disposeStates } from "../cells/state.ts";
  * import { tf } from "../tf.ts";
  * const model = new LanguageModel(modelConfig({ vocabSize: 4, cell: "rnn", hiddenSize: 3 }));
  * const batch = { x: Int32Array.of(0, 1, 2, 3), y: Int32Array.of(1, 2, 3, 0), batchSize: 1, numSteps: 4 };
@@ -201,14 +211,14 @@ export interface TrainStepResult {
  * model.dispose();
  * ```
  */
-export function trainStep(
-  model: LanguageModel,
+export function trainStep<B>(
+  model: TrainableModel<B>,
   optimizer: tf.Optimizer,
-  batch: Minibatch,
-  state: State[] | undefined,
+  batch: B,
+  carry: State[] | undefined,
   options: TrainStepOptions = {},
 ): TrainStepResult {
-  const { loss, grads, state: next } = computeGradients(model, batch, state, options);
+  const { loss, count, grads, state } = computeGradients(model, batch, carry, options);
   const gradNorm = applyGradients(optimizer, grads, options.clip ?? 1);
-  return { loss, gradNorm, state: next };
+  return { loss, count, gradNorm, state };
 }

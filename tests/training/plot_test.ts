@@ -1,4 +1,4 @@
-import { deepStrictEqual, ok, strictEqual, throws } from "node:assert";
+import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert";
 import { asciiLine, perplexityPlotSvg } from "../../lib/training/plot.ts";
 import { UsageError } from "../../lib/errors.ts";
 
@@ -30,8 +30,8 @@ function linePaths(svg: string): string[] {
   return [...group[1].matchAll(/<path [^>]*>/g)].map((m) => m[0]);
 }
 
-Deno.test("perplexityPlotSvg() draws a standalone SVG with one path per series", () => {
-  const svg = perplexityPlotSvg(HISTORY);
+Deno.test("perplexityPlotSvg() draws a standalone SVG with one path per series", async () => {
+  const svg = await perplexityPlotSvg(HISTORY);
   ok(svg.startsWith("<svg "), svg.slice(0, 40));
   ok(svg.endsWith("</svg>"));
   ok(svg.includes('xmlns="http://www.w3.org/2000/svg"'));
@@ -45,19 +45,19 @@ Deno.test("perplexityPlotSvg() draws a standalone SVG with one path per series",
     ok(svg.includes(label), `has the text ${label}`);
   }
   for (const tick of [">1<", ">2<", ">3<", ">4<"]) ok(svg.includes(tick), `epoch tick ${tick}`);
-  strictEqual(perplexityPlotSvg(HISTORY), svg, "the same history gives the same SVG");
+  strictEqual(await perplexityPlotSvg(HISTORY), svg, "the same history gives the same SVG");
 });
 
-Deno.test("perplexityPlotSvg() draws only train when no epoch has a validation value", () => {
-  const svg = perplexityPlotSvg(
+Deno.test("perplexityPlotSvg() draws only train when no epoch has a validation value", async () => {
+  const svg = await perplexityPlotSvg(
     HISTORY.map(({ epoch, trainPerplexity }) => ({ epoch, trainPerplexity })),
   );
   strictEqual(linePaths(svg).length, 1);
   ok(!svg.includes(">valid<"));
 });
 
-Deno.test("perplexityPlotSvg() takes a size, an escaped title, a log scale and one point", () => {
-  const svg = perplexityPlotSvg(HISTORY, {
+Deno.test("perplexityPlotSvg() takes a size, an escaped title, a log scale and one point", async () => {
+  const svg = await perplexityPlotSvg(HISTORY, {
     width: 320,
     height: 200,
     title: "GRU & LSTM <d2l>",
@@ -66,23 +66,23 @@ Deno.test("perplexityPlotSvg() takes a size, an escaped title, a log scale and o
   ok(svg.includes('width="320"') && svg.includes('height="200"'));
   ok(svg.includes("GRU &amp; LSTM &lt;d2l&gt;"));
   assertBalancedTags(svg);
-  const single = perplexityPlotSvg([{ epoch: 1, trainPerplexity: 20 }]);
+  const single = await perplexityPlotSvg([{ epoch: 1, trainPerplexity: 20 }]);
   assertBalancedTags(single);
   ok(single.includes(">20<"), "a single value still gets labelled ticks around it");
 });
 
-Deno.test("perplexityPlotSvg() rejects an empty history and non-finite values", () => {
+Deno.test("perplexityPlotSvg() rejects an empty history and non-finite values", async () => {
   const usage = (message: string) => (error: Error) => {
     ok(error instanceof UsageError);
     strictEqual(error.message, message);
     return true;
   };
-  throws(() => perplexityPlotSvg([]), usage("Cannot plot perplexity: the history is empty"));
-  throws(
+  await rejects(() => perplexityPlotSvg([]), usage("Cannot plot perplexity: the history is empty"));
+  await rejects(
     () => perplexityPlotSvg([{ epoch: 1, trainPerplexity: 5 }, { epoch: 2, trainPerplexity: NaN }]),
     usage("Cannot plot perplexity: trainPerplexity at epoch 2 is NaN, expected a finite number"),
   );
-  throws(
+  await rejects(
     () =>
       perplexityPlotSvg([{ epoch: 1, trainPerplexity: 5, validPerplexity: 0 }], { logScale: true }),
     usage("Cannot plot perplexity: validPerplexity at epoch 1 is 0, expected a finite number > 0"),
@@ -131,13 +131,13 @@ Deno.test("asciiLine() rejects an empty series, a non-finite value and a bad hei
   throws(() => asciiLine([1, 2], { height: 0 }), UsageError);
 });
 
-Deno.test("perplexityPlotSvg() prints nothing, whatever the number of epochs", () => {
+Deno.test("perplexityPlotSvg() prints nothing, whatever the number of epochs", async () => {
   const printed: unknown[] = [];
   const saved = { warn: console.warn, log: console.log, error: console.error };
   console.warn = console.log = console.error = (...args: unknown[]) => printed.push(args);
   try {
     for (const n of [1, 2, 11, 40]) {
-      perplexityPlotSvg(
+      await perplexityPlotSvg(
         Array.from({ length: n }, (_, i) => ({
           epoch: i + 1,
           trainPerplexity: 10 / (i + 1) + 2,

@@ -4,7 +4,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 
-const ROOT = new URL("..", import.meta.url).pathname;
+const ROOT = new URL("../..", import.meta.url).pathname;
 
 const ARGS = [
   ...["--hidden-size", "24", "--layers", "2", "--dropout", "0.2", "--batch-size", "4"],

@@ -3,7 +3,8 @@ import { tf } from "../../lib/tf.ts";
 import { crossEntropy, LanguageModel, modelConfig, timeMajor } from "../../lib/lm/model.ts";
 import { clipByGlobalNorm, makeOptimizer, trainStep } from "../../lib/training/train.ts";
 import { disposeStates } from "../../lib/cells/state.ts";
-import { fit, NonFiniteLossError } from "../../lib/training/fit.ts";
+import { NonFiniteLossError } from "../../lib/training/fit.ts";
+import { fitLanguageModel } from "../../lib/lm/fit.ts";
 import { evaluatePerplexity } from "../../lib/lm/evaluate.ts";
 import { Rng } from "../../lib/rng.ts";
 import type { State } from "../../lib/cells/types.ts";
@@ -104,7 +105,7 @@ Deno.test("training steps leave tf.memory().numTensors flat with carried state",
   optimizer.dispose();
 });
 
-Deno.test("fit() lowers perplexity on a repeating sequence and validation agrees", async () => {
+Deno.test("fitLanguageModel() lowers perplexity on a repeating sequence and validation agrees", async () => {
   const pattern = [0, 1, 2, 3, 2, 1];
   const ids = Int32Array.from({ length: 600 }, (_, i) => pattern[i % pattern.length]);
   const source = { length: ids.length, read: (s: number, n: number) => ids.slice(s, s + n) };
@@ -115,7 +116,7 @@ Deno.test("fit() lowers perplexity on a repeating sequence and validation agrees
     batchSize: 4,
     numSteps: 10,
   });
-  const { history } = await fit(model, {
+  const { history } = await fitLanguageModel(model, {
     epochs: 15,
     rng: new Rng(0),
     optimizer: makeOptimizer("adam", 0.05),
@@ -136,7 +137,7 @@ Deno.test("fit() lowers perplexity on a repeating sequence and validation agrees
   model.dispose();
 });
 
-Deno.test("fit() with onNonFinite 'skip' drops non-finite steps and halves the learning rate", async () => {
+Deno.test("fitLanguageModel() with onNonFinite 'skip' drops non-finite steps and halves the learning rate", async () => {
   const model = new LanguageModel(modelConfig({ vocabSize: 4, cell: "rnn", hiddenSize: 5 }));
   const optimizer = makeOptimizer("sgd", 0.8);
   const batch = {
@@ -146,7 +147,7 @@ Deno.test("fit() with onNonFinite 'skip' drops non-finite steps and halves the l
     numSteps: 4,
   };
   const skipped: [number, number, number][] = [];
-  const { history } = await fit(model, {
+  const { history } = await fitLanguageModel(model, {
     epochs: 1,
     optimizer,
     sampling: "random",
@@ -168,13 +169,13 @@ Deno.test("fit() with onNonFinite 'skip' drops non-finite steps and halves the l
   optimizer.dispose();
 });
 
-Deno.test("fit() with onNonFinite 'stop' throws NonFiniteLossError naming epoch and step", async () => {
+Deno.test("fitLanguageModel() with onNonFinite 'stop' throws NonFiniteLossError naming epoch and step", async () => {
   const model = new LanguageModel(modelConfig({ vocabSize: 4, cell: "lstm", hiddenSize: 3 }));
   model.outputKernel.assign(tf.fill([3, 4], Infinity) as tf.Tensor2D);
   const batch = { x: Int32Array.of(0, 1), y: Int32Array.of(1, 2), batchSize: 1, numSteps: 2 };
   await rejects(
     () =>
-      fit(model, {
+      fitLanguageModel(model, {
         epochs: 1,
         optimizer: makeOptimizer("sgd", 1),
         sampling: "random",
