@@ -1,0 +1,164 @@
+/**
+ * Running a trained classifier: minibatches of encoded examples, scores on a
+ * split (loss and every metric), and top-k predictions for new text.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
+import type { Rng } from "../rng.ts";
+import type { Vocab } from "../corpus/vocab.ts";
+import {
+  bucketBatches,
+  encodeLabelled,
+  type LabelledBatch,
+  labelledBatch,
+} from "../corpus/labelled.ts";
+import type { SequenceClassifier } from "./model.ts";
+import { type ClassificationMetrics, classificationMetrics } from "./metrics.ts";
+
+/** Options of {@linkcode classifierBatches}. */
+export interface ClassifierBatchOptions {
+  batchSize: number;
+  /** Shuffles (training); without it the batches go shortest first, every example once. */
+  rng?: Rng;
+}
+
+/**
+ * Length-bucketed minibatches of some examples.
+ *
+ * @param sequences every example's token ids, by example index.
+ * @param labels every example's label id, by example index.
+ * @param indices the examples to use (a split).
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * const seqs = [Int32Array.of(4), Int32Array.of(4, 5, 6), Int32Array.of(5, 5)];
+ * const batches = classifierBatches(seqs, [0, 1, 0], [0, 1, 2], { batchSize: 2 });
+ * strictEqual(batches[0].numSteps, 2); // lengths 1 and 2 together
+ * ```
+ */
+export function classifierBatches(
+  sequences: readonly Int32Array[],
+  labels: ArrayLike<number>,
+  indices: readonly number[],
+  options: ClassifierBatchOptions,
+): LabelledBatch[] {
+  const lengths = sequences.map((s) => s.length);
+  return bucketBatches(indices, lengths, options).map((batch) =>
+    labelledBatch(batch.map((i) => sequences[i]), batch.map((i) => labels[i]), 1)
+  );
+}
+
+/** What {@linkcode evaluateClassifier} returns. */
+export interface ClassifierScores extends ClassificationMetrics {
+  /** Mean cross-entropy per example (unweighted). */
+  loss: number;
+  /** The predicted label of every example, in batch order. */
+  predicted: number[];
+  /** The true label of every example, in batch order. */
+  truth: number[];
+}
+
+/**
+ * Scores a classifier on some batches: mean loss and every metric.
+ *
+ * @throws {UsageError} for no batches.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { labelledBatch } from "../corpus/labelled.ts";
+ * import { classifierConfig, SequenceClassifier } from "./model.ts";
+ * const model = new SequenceClassifier(classifierConfig({ vocabSize: 6, numLabels: 2, hiddenSize: 3 }));
+ * const scores = await evaluateClassifier(model, [labelledBatch([Int32Array.of(4, 5)], [1], 1)]);
+ * ok(scores.examples === 1 && scores.loss > 0);
+ * model.dispose();
+ * ```
+ */
+export async function evaluateClassifier(
+  model: SequenceClassifier,
+  batches: Iterable<LabelledBatch>,
+): Promise<ClassifierScores> {
+  const predicted: number[] = [], truth: number[] = [];
+  let lossSum = 0;
+  for (const batch of batches) {
+    const [logp, best] = tf.tidy(() => {
+      const l = tf.logSoftmax(model.logits(batch)); // [B, L]
+      const picked = tf.sum(tf.mul(l, tf.oneHot(tf.tensor1d(batch.labels, "int32"), l.shape[1])));
+      return [picked, tf.argMax(l, 1)];
+    });
+    lossSum -= (await logp.data())[0];
+    predicted.push(...await best.data());
+    truth.push(...batch.labels);
+    tf.dispose([logp, best]);
+  }
+  if (truth.length === 0) throw new UsageError("Cannot evaluate the classifier: no examples");
+  const metrics = classificationMetrics(truth, predicted, model.config.numLabels);
+  return { ...metrics, loss: lossSum / truth.length, predicted, truth };
+}
+
+/** One label and its probability. */
+export interface LabelScore {
+  label: string;
+  probability: number;
+}
+
+/** Options of {@linkcode predictLabels}. */
+export interface PredictOptions {
+  /** How many labels per text, most likely first. @default 3 */
+  topK?: number;
+  /** Fold accents as training did. @default false */
+  foldAccents?: boolean;
+}
+
+/**
+ * The most likely labels of each text.
+ *
+ * @param labels the label names, by id.
+ * @returns per text, its `topK` labels with their probabilities.
+ * @throws {UsageError} for a text with tokens outside the vocabulary (all named) or no tokens.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { labelledVocab } from "../corpus/labelled.ts";
+ * import { classifierConfig, SequenceClassifier } from "./model.ts";
+ * const vocab = labelledVocab(["ab"]);
+ * const model = new SequenceClassifier(classifierConfig({ vocabSize: vocab.size, numLabels: 2, hiddenSize: 3 }));
+ * const [top] = await predictLabels(model, vocab, ["x", "y"], ["ba"], { topK: 2 });
+ * strictEqual(top.length, 2);
+ * model.dispose();
+ * ```
+ */
+export async function predictLabels(
+  model: SequenceClassifier,
+  vocab: Vocab,
+  labels: readonly string[],
+  texts: readonly string[],
+  options: PredictOptions = {},
+): Promise<LabelScore[][]> {
+  const topK = Math.min(options.topK ?? 3, labels.length);
+  const sequences = texts.map((text) =>
+    encodeLabelled(vocab, text, {
+      strict: true,
+      foldAccents: options.foldAccents,
+      action: "classify",
+    })
+  );
+  const out: LabelScore[][] = [];
+  for (let start = 0; start < sequences.length; start += 256) {
+    const chunk = sequences.slice(start, start + 256);
+    const probs = model.probabilities(labelledBatch(chunk, new Int32Array(chunk.length), 1));
+    const values = await probs.data(); // [B, L]
+    probs.dispose();
+    const L = labels.length;
+    for (let b = 0; b < chunk.length; b++) {
+      const row = Array.from(values.subarray(b * L, (b + 1) * L), (p, id) => ({ p, id }));
+      row.sort((x, y) => y.p - x.p);
+      out.push(row.slice(0, topK).map(({ p, id }) => ({ label: labels[id], probability: p })));
+    }
+  }
+  return out;
+}

@@ -1,0 +1,296 @@
+/**
+ * A sequence classifier (N vs 1): token ids -> embedding -> a recurrent
+ * stack run over each sequence's real steps only (variable-length batches,
+ * never truncated) -> one vector per sequence -> a dense layer to label
+ * logits.
+ *
+ * The vector per sequence (the "head"):
+ * - `last`: the last layer's final state, both directions concatenated (the
+ *   forward direction at each sequence's own last step, the reverse at its
+ *   first, as PyTorch's packed `h_n`; an LSTM's `h`);
+ * - `mean` / `max`: the last layer's outputs pooled over the real steps.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
+import { CELL_KINDS, type CellKind } from "../cells/types.ts";
+import type { InitName } from "../cells/init.ts";
+import { type Recurrent, recurrent } from "../layers/stack.ts";
+import { type Embedding, embedding } from "../layers/embedding.ts";
+import { type Dense, dense } from "../layers/dense.ts";
+import { dropout } from "../layers/dropout.ts";
+import { stepMask } from "../layers/lengths.ts";
+import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
+import type { LabelledBatch } from "../corpus/labelled.ts";
+import { assignNamed, checkNamed, checkSizes, stackNamed, stackWeights } from "./_weights.ts";
+
+/** How a sequence becomes one vector. */
+export type ClassifierHead = "last" | "mean" | "max";
+
+/** The heads, for validation and help text. */
+export const CLASSIFIER_HEADS: readonly ClassifierHead[] = ["last", "mean", "max"];
+
+/** Everything that fixes a classifier's shapes; saved with every checkpoint. */
+export interface ClassifierConfig {
+  kind: "classifier";
+  /** V, token ids (the vocabulary's size). */
+  vocabSize: number;
+  /** L, the number of labels. */
+  numLabels: number;
+  /** The id written past each sequence's end (its embedding row stays zero). */
+  padId: number;
+  cell: CellKind;
+  /** E. */
+  embeddingSize: number;
+  /** H, per layer and direction. */
+  hiddenSize: number;
+  layers: number;
+  bidirectional: boolean;
+  /** Dropout between recurrent layers and before the output layer, training only. */
+  dropout: number;
+  head: ClassifierHead;
+  /** Initialiser of the recurrent kernels. */
+  init: InitName;
+  seed: number;
+  /** Loss weight of each label (e.g. inverse frequency), or null for equal weights. */
+  classWeights: number[] | null;
+}
+
+/** The defaults of {@linkcode classifierConfig}. */
+export const CLASSIFIER_DEFAULTS = {
+  padId: 1,
+  cell: "gru",
+  embeddingSize: 32,
+  hiddenSize: 128,
+  layers: 1,
+  bidirectional: false,
+  dropout: 0,
+  head: "last",
+  init: "xavier",
+  seed: 0,
+  classWeights: null,
+} as const satisfies Partial<ClassifierConfig>;
+
+/**
+ * Checks a partial config and fills in the defaults.
+ *
+ * @throws {UsageError} naming the field, the bad value and what is expected.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * strictEqual(classifierConfig({ vocabSize: 30, numLabels: 4 }).head, "last");
+ * ```
+ */
+export function classifierConfig(
+  partial: Pick<ClassifierConfig, "vocabSize" | "numLabels"> & Partial<ClassifierConfig>,
+): ClassifierConfig {
+  const config: ClassifierConfig = { ...CLASSIFIER_DEFAULTS, ...partial, kind: "classifier" };
+  const action = "Cannot build a classifier";
+  checkSizes(action, config, ["vocabSize", "numLabels", "embeddingSize", "hiddenSize", "layers"]);
+  if (config.numLabels < 2) {
+    throw new UsageError(`${action}: numLabels is ${config.numLabels}, expected >= 2`);
+  }
+  if (!CELL_KINDS.includes(config.cell)) {
+    throw new UsageError(`${action}: cell is "${config.cell}", expected ${CELL_KINDS.join(", ")}`);
+  }
+  if (!CLASSIFIER_HEADS.includes(config.head)) {
+    throw new UsageError(
+      `${action}: head is "${config.head}", expected ${CLASSIFIER_HEADS.join(", ")}`,
+    );
+  }
+  if (!(config.dropout >= 0 && config.dropout < 1)) {
+    throw new UsageError(`${action}: dropout is ${config.dropout}, expected [0, 1)`);
+  }
+  const weights = config.classWeights;
+  if (
+    weights !== null &&
+    (weights.length !== config.numLabels || !weights.every((w) => Number.isFinite(w) && w > 0))
+  ) {
+    throw new UsageError(
+      `${action}: classWeights has ${weights.length} entries, expected ${config.numLabels} numbers > 0`,
+    );
+  }
+  return config;
+}
+
+/**
+ * "Balanced" class weights (scikit-learn's): `n / (L * n_k)` for a label with
+ * `n_k` of the `n` training examples, so every label weighs the same in total.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * deepStrictEqual(balancedClassWeights([0, 0, 0, 1], 2), [4 / 6, 2]);
+ * ```
+ */
+export function balancedClassWeights(labels: ArrayLike<number>, numLabels: number): number[] {
+  const counts = new Array<number>(numLabels).fill(0);
+  for (let i = 0; i < labels.length; i++) counts[labels[i]]++;
+  return counts.map((n) => n === 0 ? 1 : labels.length / (numLabels * n));
+}
+
+/**
+ * A sequence classifier whose weights live in variables it owns; a
+ * {@linkcode TrainableModel} of kind `"classifier"` over {@linkcode LabelledBatch}es.
+ *
+ * @example Label probabilities of a padded batch of two sequences
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { labelledBatch } from "../corpus/labelled.ts";
+ * const model = new SequenceClassifier(classifierConfig({ vocabSize: 8, numLabels: 3, hiddenSize: 4 }));
+ * const batch = labelledBatch([Int32Array.of(4, 5, 6), Int32Array.of(7)], [0, 2], 1);
+ * const probs = model.probabilities(batch); // [B, L]
+ * deepStrictEqual(probs.shape, [2, 3]);
+ * probs.dispose();
+ * model.dispose();
+ * ```
+ */
+export class SequenceClassifier implements TrainableModel<LabelledBatch> {
+  /** Always `"classifier"`. */
+  readonly kind = "classifier";
+  /** The checked configuration. */
+  readonly config: ClassifierConfig;
+  /** Token vectors `[V, E]`. */
+  readonly embedding: Embedding;
+  /** The recurrent stack. */
+  readonly rnn: Recurrent;
+  /** Label logits from the sequence vector `[H * directions, L]`. */
+  readonly output: Dense;
+  readonly #classWeights?: tf.Tensor1D;
+
+  /** @param config a checked config, from {@linkcode classifierConfig}. */
+  constructor(config: ClassifierConfig) {
+    this.config = config;
+    const { vocabSize: V, embeddingSize: E, hiddenSize: H, seed } = config;
+    this.embedding = embedding({ vocabSize: V, size: E, paddingId: config.padId, seed });
+    this.rnn = recurrent({
+      cell: config.cell,
+      inputSize: E,
+      hiddenSize: H,
+      layers: config.layers,
+      bidirectional: config.bidirectional,
+      dropout: config.layers > 1 ? config.dropout : 0,
+      init: config.init,
+      seed: seed + 1,
+    });
+    this.output = dense({
+      inputSize: this.rnn.outputSize,
+      outputSize: config.numLabels,
+      seed: seed + 2,
+    });
+    if (config.classWeights) this.#classWeights = tf.tensor1d(config.classWeights);
+  }
+
+  /** Every trainable variable: embedding, stack, output layer. */
+  get trainableVariables(): tf.Variable[] {
+    return [
+      ...this.embedding.trainableVariables,
+      ...this.rnn.trainableVariables,
+      ...this.output.trainableVariables,
+    ];
+  }
+
+  /**
+   * Label logits of a batch.
+   *
+   * @returns `[B, L]`, a new tensor the caller disposes.
+   */
+  logits(batch: LabelledBatch, options: Partial<LossOptions> = {}): tf.Tensor2D {
+    const { batchSize: B, numSteps: T } = batch;
+    const training = options.training ?? false;
+    const seed = options.seed;
+    return tf.tidy(() => {
+      const ids = tf.tensor2d(batch.ids, [T, B], "int32");
+      const xs = this.embedding.apply(ids) as tf.Tensor3D; // [T, B, E]
+      const lengths = tf.tensor1d(batch.lengths, "int32");
+      const { outputs, state } = this.rnn.forward(xs, { lengths, training, seed });
+      let vector = this.#pool(outputs, state.map((s) => s.h), lengths); // [B, H * dirs]
+      if (training && this.config.dropout > 0) {
+        vector = dropout(vector, this.config.dropout, {
+          training,
+          seed: seed === undefined ? undefined : seed + 7919,
+        });
+      }
+      return this.output.apply(vector); // [B, L]
+    });
+  }
+
+  /** The sequence vectors `[B, H * dirs]` from the outputs `[T, B, H * dirs]` or final states. */
+  #pool(outputs: tf.Tensor3D, finals: tf.Tensor2D[], lengths: tf.Tensor1D): tf.Tensor2D {
+    const { head, bidirectional } = this.config;
+    if (head === "last") {
+      const dirs = bidirectional ? 2 : 1;
+      const last = finals.slice(finals.length - dirs); // the last layer's directions
+      return dirs === 1 ? last[0] : tf.concat(last, 1) as tf.Tensor2D;
+    }
+    const T = outputs.shape[0];
+    const mask = tf.expandDims(tf.cast(stepMask(lengths, T), "float32"), 2); // [T, B, 1]
+    if (head === "mean") {
+      const sum = tf.sum(tf.mul(outputs, mask), 0); // [B, W]
+      return tf.div(sum, tf.reshape(tf.cast(lengths, "float32"), [-1, 1])) as tf.Tensor2D;
+    }
+    // max: padding steps get a large negative value so they never win.
+    const masked = tf.add(tf.mul(outputs, mask), tf.mul(tf.sub(mask, 1), 1e9));
+    return tf.max(masked, 0) as tf.Tensor2D;
+  }
+
+  /**
+   * Label probabilities of a batch (softmax of the logits, no dropout).
+   *
+   * @returns `[B, L]`, a new tensor the caller disposes.
+   */
+  probabilities(batch: LabelledBatch): tf.Tensor2D {
+    return tf.tidy(() => tf.softmax(this.logits(batch)) as tf.Tensor2D);
+  }
+
+  /**
+   * Mean cross-entropy of the batch's labels; with class weights, the
+   * weighted mean `sum(w_y * nll) / sum(w_y)` (PyTorch's `CrossEntropyLoss(weight)`).
+   */
+  loss(batch: LabelledBatch, options: LossOptions): LossResult {
+    const loss = tf.tidy(() => {
+      const logits = this.logits(batch, options); // [B, L]
+      const labels = tf.tensor1d(batch.labels, "int32");
+      const nll = tf.neg(
+        tf.sum(tf.mul(tf.oneHot(labels, this.config.numLabels), tf.logSoftmax(logits)), 1),
+      ); // [B]
+      if (!this.#classWeights) return tf.mean(nll) as tf.Scalar;
+      const w = tf.gather(this.#classWeights, labels); // [B]
+      return tf.div(tf.sum(tf.mul(w, nll)), tf.sum(w)) as tf.Scalar;
+    });
+    return { loss, count: batch.batchSize };
+  }
+
+  /** `embedding`, `rnn/<layer>/<d2l name>`, `out/W`, `out/b`: new tensors the caller disposes. */
+  namedWeights(): Record<string, tf.Tensor> {
+    return {
+      embedding: this.embedding.table.clone(),
+      ...stackNamed(this.rnn),
+      "out/W": this.output.kernel.clone(),
+      "out/b": this.output.bias!.clone(),
+    };
+  }
+
+  /** Replaces every weight; every name and shape is checked before anything changes. */
+  setNamedWeights(named: Record<string, tf.Tensor>): void {
+    const own: Record<string, tf.Variable> = {
+      embedding: this.embedding.table,
+      "out/W": this.output.kernel,
+      "out/b": this.output.bias!,
+    };
+    const layers = stackWeights(named, Object.keys(own));
+    checkNamed(named, own);
+    this.rnn.setWeights(layers);
+    assignNamed(named, own);
+  }
+
+  /** Frees every variable. */
+  dispose(): void {
+    this.embedding.dispose();
+    this.rnn.dispose();
+    this.output.dispose();
+    this.#classWeights?.dispose();
+  }
+}

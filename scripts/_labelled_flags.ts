@@ -1,0 +1,159 @@
+/**
+ * Flags and run plumbing that `deno task classify` and `deno task generate`
+ * share: the data set, the recurrent sizes, the optimiser, the run
+ * directory, and the batches `fit` draws.
+ *
+ * @module
+ */
+import { inRange, nonNegative, nonNegativeInteger, positive, positiveInteger } from "./_cli.ts";
+import { UsageError } from "../lib/errors.ts";
+import { CELL_KINDS } from "../lib/cells/types.ts";
+import { OPTIMIZERS } from "../lib/training/train.ts";
+import { TOKEN_KINDS } from "../lib/corpus/tokenize.ts";
+import type { DatasetSettings } from "../lib/classify/data.ts";
+
+/** Data flags: where the examples are and how they are split. */
+export const DATA_FLAGS = [
+  {
+    name: "data",
+    type: "string",
+    default: "data/names",
+    help: "A folder of <label>.txt files (one example per line) or a label<TAB>text file.",
+  },
+  { name: "token", type: "choice", choices: TOKEN_KINDS, default: "char", help: "Token level." },
+  { name: "fold-accents", type: "boolean", help: "Fold accents: NFD, drop combining marks." },
+  {
+    name: "valid-fraction",
+    type: "number",
+    default: 0.1,
+    validate: inRange(0, 1, { hiOpen: true }),
+    help: "Share of each label held out for validation (the best epoch).",
+  },
+  {
+    name: "test-fraction",
+    type: "number",
+    default: 0.1,
+    validate: inRange(0, 1, { hiOpen: true }),
+    help: "Share of each label held out for the final test.",
+  },
+] as const;
+
+/** Model-size flags of both models. */
+export const SIZE_FLAGS = [
+  { name: "cell", type: "choice", choices: CELL_KINDS, default: "gru", help: "Recurrent cell." },
+  {
+    name: "embedding-size",
+    type: "integer",
+    default: 32,
+    validate: positiveInteger,
+    help: "Token embedding width.",
+  },
+  {
+    name: "hidden-size",
+    type: "integer",
+    default: 128,
+    validate: positiveInteger,
+    help: "Hidden units per layer and direction.",
+  },
+  {
+    name: "layers",
+    type: "integer",
+    default: 1,
+    validate: positiveInteger,
+    help: "Stacked layers.",
+  },
+  {
+    name: "dropout",
+    type: "number",
+    default: 0,
+    validate: inRange(0, 1, { hiOpen: true }),
+    help: "Dropout between layers (and before the classifier's output), training only.",
+  },
+] as const;
+
+/** Training flags of both tasks. */
+export const FIT_FLAGS = [
+  {
+    name: "epochs",
+    type: "integer",
+    default: 10,
+    validate: positiveInteger,
+    help: "Passes over the training split.",
+  },
+  {
+    name: "batch-size",
+    type: "integer",
+    default: 64,
+    validate: positiveInteger,
+    help: "Examples per minibatch (bucketed by length).",
+  },
+  { name: "optimizer", type: "choice", choices: OPTIMIZERS, default: "adam", help: "Optimizer." },
+  { name: "lr", type: "number", default: 0.003, validate: positive, help: "Learning rate." },
+  {
+    name: "clip",
+    type: "number",
+    default: 1,
+    validate: nonNegative,
+    help: "Largest global gradient norm; 0 disables.",
+  },
+  {
+    name: "patience",
+    type: "integer",
+    default: 0,
+    validate: nonNegativeInteger,
+    help: "Stop after this many epochs without a better validation score; 0 never.",
+  },
+  { name: "seed", type: "integer", default: 0, help: "Seed of weights, split, batches, samples." },
+  { name: "overwrite", type: "boolean", help: "Train into a run directory that holds a run." },
+  {
+    name: "resume",
+    type: "string",
+    help: "Continue the run in this directory (settings come from its checkpoint).",
+  },
+] as const;
+
+/** The data settings from parsed flags. */
+export function datasetSettings(flags: {
+  data: string;
+  token: "char" | "word";
+  foldAccents: boolean;
+  validFraction: number;
+  testFraction: number;
+  seed: number;
+}): DatasetSettings {
+  return {
+    source: flags.data,
+    token: flags.token,
+    foldAccents: flags.foldAccents,
+    validFraction: flags.validFraction,
+    testFraction: flags.testFraction,
+    seed: flags.seed,
+  };
+}
+
+/** An array of batches with the `numBatches` that `fit` asks for. */
+export function epochOf<B>(batches: B[]): B[] & { numBatches: number } {
+  return Object.assign(batches, { numBatches: batches.length });
+}
+
+/** The run directory mode from the flags. */
+export function runMode(flags: { resume?: string; overwrite: boolean }) {
+  return flags.resume !== undefined ? "resume" : flags.overwrite ? "overwrite" : "new";
+}
+
+/**
+ * Refuses, beside `--resume`, a flag whose setting the checkpoint fixes
+ * (sizes, data, split): only the ones in `allowed` may be given.
+ */
+export function checkResume(args: readonly string[], allowed: readonly string[]): void {
+  if (!args.some((a) => a === "--resume" || a.startsWith("--resume="))) return;
+  const given = args.filter((a) => a.startsWith("--")).map((a) => a.slice(2).split("=")[0]);
+  const fixed = given.find((name) => name !== "resume" && !allowed.includes(name));
+  if (fixed !== undefined) {
+    throw new UsageError(
+      `Cannot resume with --${fixed}: the checkpoint fixes it, expected only ${
+        allowed.map((a) => `--${a}`).join(", ")
+      } beside --resume`,
+    );
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * `deno task bench classify`: training speed of the sequence classifier
+ * (examples per second) beside its PyTorch peer (`scripts/torch_classify.py`,
+ * the same model on the same split and length-bucketed batches), in one run.
+ *
+ * @module
+ */
+import { defineFlags, emitJson, helpText, info, parseFlags, positiveInteger } from "./_cli.ts";
+import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
+import { describeBackend, tf, useBackend } from "../lib/tf.ts";
+import { CELL_KINDS } from "../lib/cells/types.ts";
+import { Rng } from "../lib/rng.ts";
+import { makeOptimizer, trainStep } from "../lib/training/train.ts";
+import { prepareDataset } from "../lib/classify/data.ts";
+import { classifierConfig, SequenceClassifier } from "../lib/classify/model.ts";
+import { classifierBatches } from "../lib/classify/evaluate.ts";
+
+/** The flags of `deno task bench classify`. */
+export const BENCH_CLASSIFY_FLAGS = defineFlags(
+  [
+    { name: "data", type: "string", default: "data/names", help: "Labelled folder." },
+    { name: "cell", type: "choice", choices: CELL_KINDS, default: "gru", help: "Recurrent cell." },
+    {
+      name: "hidden-size",
+      type: "integer",
+      default: 128,
+      validate: positiveInteger,
+      help: "Hidden units.",
+    },
+    {
+      name: "embedding-size",
+      type: "integer",
+      default: 32,
+      validate: positiveInteger,
+      help: "Embedding width.",
+    },
+    {
+      name: "batch-size",
+      type: "integer",
+      default: 64,
+      validate: positiveInteger,
+      help: "Examples per batch.",
+    },
+    {
+      name: "steps",
+      type: "integer",
+      default: 60,
+      validate: positiveInteger,
+      help: "Timed minibatches.",
+    },
+    {
+      name: "warmup",
+      type: "integer",
+      default: 5,
+      validate: positiveInteger,
+      help: "Untimed first minibatches.",
+    },
+    {
+      name: "torch",
+      type: "string",
+      default: "scripts/torch_classify.py",
+      help: "The PyTorch peer, or none.",
+    },
+    { name: "python", type: "string", default: "/usr/bin/python3", help: "Python with torch." },
+    BACKEND_FLAG,
+    JSON_FLAG,
+  ] as const,
+);
+
+/** Runs the classify bench; prints one row per implementation and the ratio. */
+export async function benchClassify(args: string[]): Promise<void> {
+  const { values: flags } = parseFlags(BENCH_CLASSIFY_FLAGS, args);
+  if (flags.help) {
+    console.log(
+      helpText("deno task bench classify", "Classifier training speed.", BENCH_CLASSIFY_FLAGS),
+    );
+    return;
+  }
+  const backend = await useBackend(flags.backend === "auto" ? "wasm" : flags.backend);
+  const set = await prepareDataset({
+    source: flags.data,
+    token: "char",
+    foldAccents: false,
+    validFraction: 0.1,
+    testFraction: 0.1,
+    seed: 0,
+  });
+  const model = new SequenceClassifier(classifierConfig({
+    vocabSize: set.vocab.size,
+    numLabels: set.data.labels.length,
+    cell: flags.cell,
+    hiddenSize: flags.hiddenSize,
+    embeddingSize: flags.embeddingSize,
+  }));
+  const optimizer = makeOptimizer("adam", 0.003);
+  const batches = classifierBatches(set.sequences, set.labels, set.split.train, {
+    batchSize: flags.batchSize,
+    rng: new Rng(0),
+  });
+  let examples = 0, seconds = 0;
+  for (let i = 0; i < flags.warmup + flags.steps; i++) {
+    const batch = batches[i % batches.length];
+    const start = performance.now();
+    const { loss, gradNorm } = trainStep(model, optimizer, batch, undefined, { clip: 1 });
+    await loss.data(); // the step is done when its loss can be read (as fit reads it)
+    tf.dispose([loss, gradNorm]);
+    if (i >= flags.warmup) {
+      seconds += (performance.now() - start) / 1000;
+      examples += batch.batchSize;
+    }
+  }
+  model.dispose();
+  optimizer.dispose();
+  const shape = { cell: flags.cell, hiddenSize: flags.hiddenSize, batchSize: flags.batchSize };
+  const rows = [{
+    event: "bench",
+    impl: "project",
+    ...shape,
+    backend: describeBackend(backend),
+    examplesPerSec: examples / seconds,
+  }];
+  if (flags.torch !== "none") {
+    const dir = await Deno.makeTempDir();
+    await Deno.writeTextFile(`${dir}/split.json`, JSON.stringify(set.record));
+    const { code, stdout, stderr } = await new Deno.Command(flags.python, {
+      args: [
+        flags.torch,
+        "--data",
+        flags.data,
+        "--split",
+        `${dir}/split.json`,
+        "--cell",
+        flags.cell,
+        "--hidden-size",
+        String(flags.hiddenSize),
+        "--embedding-size",
+        String(flags.embeddingSize),
+        "--batch-size",
+        String(flags.batchSize),
+        "--epochs",
+        "2",
+        "--max-batches",
+        String(Math.ceil((flags.warmup + flags.steps) / 2)),
+        "--threads",
+        "1",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    await Deno.remove(dir, { recursive: true });
+    if (code !== 0) {
+      throw new Error(
+        `the PyTorch peer failed: ${new TextDecoder().decode(stderr).trim().split("\n").at(-1)}`,
+      );
+    }
+    const epochs = new TextDecoder().decode(stdout).split("\n").filter(Boolean).map((l) =>
+      JSON.parse(l)
+    )
+      .filter((r) => r.event === "epoch");
+    rows.push({
+      event: "bench",
+      impl: "torch",
+      ...shape,
+      backend: "cpu (1 thread)",
+      examplesPerSec: epochs.at(-1).examplesPerSec,
+    });
+  }
+  for (const row of rows) {
+    if (flags.json) emitJson(row);
+    else {console.log(
+        `${row.impl.padEnd(8)} ${row.cell} h${row.hiddenSize} b${row.batchSize}: ${
+          Math.round(row.examplesPerSec)
+        } examples/s (${row.backend})`,
+      );}
+  }
+  if (rows.length === 2) {
+    info(`project / torch: ${(rows[0].examplesPerSec / rows[1].examplesPerSec).toFixed(2)}x`);
+  }
+}

@@ -1,0 +1,374 @@
+/**
+ * `deno task classify`: trains a sequence classifier (N vs 1) on labelled
+ * text (surnames by language by default) and scores it on a held-out test
+ * split; `--predict` labels new text with a trained run; `--evaluate` scores
+ * a trained run again.
+ *
+ * A run directory holds `checkpoint/` and `best/` (the best validation
+ * macro-F1), `metrics.jsonl`, `loss.svg`, `accuracy.svg`, `split.json` (the
+ * stratified split), `confusion.svg` and `report.txt` (test split).
+ *
+ * @module
+ */
+import {
+  defineFlags,
+  emitJson,
+  helpText,
+  info,
+  parseFlags,
+  positiveInteger,
+  Progress,
+  runMain,
+} from "./_cli.ts";
+import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
+import {
+  checkResume,
+  DATA_FLAGS,
+  datasetSettings,
+  epochOf,
+  FIT_FLAGS,
+  runMode,
+  SIZE_FLAGS,
+} from "./_labelled_flags.ts";
+import { describeBackend, useBackend } from "../lib/tf.ts";
+import { UsageError } from "../lib/errors.ts";
+import { Rng } from "../lib/rng.ts";
+import { Vocab } from "../lib/corpus/vocab.ts";
+import { makeOptimizer, type OptimizerName } from "../lib/training/train.ts";
+import { fit } from "../lib/training/fit.ts";
+import { metricPlotSvg } from "../lib/training/plot.ts";
+import type { JsonValue } from "../lib/training/checkpoint.ts";
+import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
+import { type Dataset, type DatasetSettings, prepareDataset } from "../lib/classify/data.ts";
+import {
+  balancedClassWeights,
+  CLASSIFIER_HEADS,
+  type ClassifierConfig,
+  classifierConfig,
+  SequenceClassifier,
+} from "../lib/classify/model.ts";
+import { classifierBatches, evaluateClassifier, predictLabels } from "../lib/classify/evaluate.ts";
+import { metricsTable } from "../lib/classify/metrics.ts";
+import { confusionMatrixSvg } from "../lib/classify/plot.ts";
+
+/** The flags of `deno task classify`. */
+export const CLASSIFY_FLAGS = defineFlags(
+  [
+    ...DATA_FLAGS,
+    ...SIZE_FLAGS,
+    { name: "bidirectional", type: "boolean", help: "Also read each sequence backwards." },
+    {
+      name: "head",
+      type: "choice",
+      choices: CLASSIFIER_HEADS,
+      default: "last",
+      help: "Sequence vector: last (final state) or mean/max over the real steps.",
+    },
+    { name: "class-weights", type: "boolean", help: "Weigh the loss by inverse label frequency." },
+    ...FIT_FLAGS,
+    { name: "out", type: "string", default: "runs/classify", help: "Run directory to write." },
+    { name: "predict", type: "string", help: "Label this text (with --checkpoint)." },
+    { name: "predict-file", type: "string", help: "Label each line of this file; - for stdin." },
+    {
+      name: "evaluate",
+      type: "boolean",
+      help: "Score --checkpoint on --split instead of training.",
+    },
+    {
+      name: "split",
+      type: "choice",
+      choices: ["test", "valid", "train"],
+      default: "test",
+      help: "The split --evaluate scores.",
+    },
+    {
+      name: "checkpoint",
+      type: "string",
+      default: "runs/classify",
+      help: "Run or checkpoint directory for --predict and --evaluate (a run's best).",
+    },
+    {
+      name: "top-k",
+      type: "integer",
+      default: 3,
+      validate: positiveInteger,
+      help: "Labels per prediction.",
+    },
+    BACKEND_FLAG,
+    JSON_FLAG,
+  ] as const,
+);
+
+/** What a classify run saves as its config. */
+interface RunConfig {
+  model: ClassifierConfig;
+  data: DatasetSettings & { labels: string[] };
+  train: { batchSize: number; optimizer: OptimizerName; lr: number; clip: number; seed: number };
+}
+
+const build = (config: JsonValue) =>
+  new SequenceClassifier(classifierConfig((config as unknown as RunConfig).model));
+
+/** Runs `deno task classify` with the given arguments; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const { values: flags } = parseFlags(CLASSIFY_FLAGS, args);
+  if (flags.help) {
+    console.log(
+      helpText("deno task classify", "Train or run a sequence classifier.", CLASSIFY_FLAGS),
+    );
+    return 0;
+  }
+  if (flags.predict !== undefined || flags.predictFile !== undefined) {
+    await useBackend(flags.backend);
+    return await predict(flags);
+  }
+  checkResume(args, ["epochs", "patience", "backend", "json"]);
+  const backend = await useBackend(flags.backend);
+  if (flags.evaluate) return await evaluateRun(flags.checkpoint, flags.split, flags.json);
+  const log = flags.json ? () => {} : info;
+  const resumed = flags.resume === undefined
+    ? undefined
+    : await loadResumable(flags.resume, { kind: "classifier", build });
+  const out = flags.resume ?? flags.out;
+  await checkRunDir(out, { mode: runMode(flags), hint: "pass --overwrite or --resume DIR" });
+  const saved = resumed?.config as unknown as RunConfig | undefined;
+  const set = await prepareDataset(
+    saved?.data ?? datasetSettings(flags),
+    resumed ? Vocab.fromJSON(resumed.vocab) : undefined,
+  );
+  checkLabels(set, saved);
+  const config: RunConfig = saved ?? {
+    model: classifierConfig({
+      vocabSize: set.vocab.size,
+      numLabels: set.data.labels.length,
+      cell: flags.cell,
+      embeddingSize: flags.embeddingSize,
+      hiddenSize: flags.hiddenSize,
+      layers: flags.layers,
+      bidirectional: flags.bidirectional,
+      dropout: flags.dropout,
+      head: flags.head,
+      seed: flags.seed,
+      classWeights: flags.classWeights
+        ? balancedClassWeights(set.split.train.map((i) => set.labels[i]), set.data.labels.length)
+        : null,
+    }),
+    data: { ...set.settings, labels: set.data.labels },
+    train: {
+      batchSize: flags.batchSize,
+      optimizer: flags.optimizer,
+      lr: flags.lr,
+      clip: flags.clip,
+      seed: flags.seed,
+    },
+  };
+  const model = resumed?.model ?? new SequenceClassifier(config.model);
+  const optimizerName = resumed?.optimizerName ?? config.train.optimizer;
+  const optimizer = resumed?.optimizer ?? makeOptimizer(optimizerName, config.train.lr);
+  try {
+    const { train, valid, test } = set.split;
+    log(
+      `data ${set.settings.source}: ${set.data.examples.length} examples, ${set.data.labels.length} labels, ` +
+        `vocabulary ${set.vocab.size}; split ${train.length} train / ${valid.length} valid / ` +
+        `${test.length} test (seed ${set.settings.seed}); backend ${describeBackend(backend)}`,
+    );
+    const run = RunWriter.open(out, {
+      config,
+      kind: "classifier",
+      vocab: set.vocab.toJSON(),
+      history: resumed?.history,
+      overwrite: flags.overwrite,
+      plots: { "loss.svg": lossPlot, "accuracy.svg": accuracyPlot },
+    });
+    const validBatches = classifierBatches(set.sequences, set.labels, valid, { batchSize: 256 });
+    let bar: Progress | undefined;
+    await fit(model, {
+      epochs: flags.epochs,
+      start: resumed?.position,
+      optimizer,
+      clip: config.train.clip,
+      rng: new Rng(config.train.seed),
+      batches: (_epoch, rng) =>
+        epochOf(classifierBatches(set.sequences, set.labels, train, {
+          batchSize: config.train.batchSize,
+          rng,
+        })),
+      validate: async () => {
+        const s = await evaluateClassifier(model, validBatches);
+        return {
+          validLoss: s.loss,
+          validAccuracy: s.accuracy,
+          validBalancedAccuracy: s.balancedAccuracy,
+          validMacroF1: s.macroF1,
+        };
+      },
+      monitor: { metric: "validMacroF1", mode: "max" },
+      patience: flags.patience,
+      onStep: ({ epoch, step, steps, loss }) => {
+        bar ??= new Progress(steps, { label: `epoch ${epoch}`, silent: flags.json });
+        bar.update(step, `loss ${loss.toFixed(3)}`);
+      },
+      onEpoch: async (metrics, next, { improved }) => {
+        bar?.stop();
+        bar = undefined;
+        const row = {
+          event: "epoch",
+          epoch: metrics.epoch,
+          trainLoss: metrics.trainLoss,
+          ...metrics.validation,
+          examplesPerSec: metrics.itemsPerSec,
+          seconds: metrics.seconds,
+          backend: describeBackend(backend),
+        };
+        await run.save(model, { optimizer, name: optimizerName }, next, { row, best: improved });
+        if (metrics.epoch === 1 || resumed) {
+          await Deno.writeTextFile(`${out}/split.json`, JSON.stringify(set.record));
+        }
+        if (flags.json) emitJson(row);
+        else {
+          const v = metrics.validation;
+          console.log(
+            `epoch ${metrics.epoch}: train loss ${metrics.trainLoss.toFixed(4)}, valid loss ` +
+              `${v.validLoss.toFixed(4)}, accuracy ${pct(v.validAccuracy)}, balanced ` +
+              `${pct(v.validBalancedAccuracy)}, macro-F1 ${pct(v.validMacroF1)}, ` +
+              `${Math.round(metrics.itemsPerSec)} examples/s${improved ? " (best)" : ""}`,
+          );
+        }
+      },
+    });
+    bar?.stop();
+    return await evaluateRun(out, "test", flags.json, set, true);
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+const lossPlot = (history: readonly Record<string, unknown>[]) =>
+  metricPlotSvg(history, [{ key: "trainLoss", label: "train" }, {
+    key: "validLoss",
+    label: "valid",
+  }], {
+    yLabel: "loss",
+  });
+
+const accuracyPlot = (history: readonly Record<string, unknown>[]) =>
+  metricPlotSvg(history, [
+    { key: "validAccuracy", label: "accuracy" },
+    { key: "validBalancedAccuracy", label: "balanced" },
+    { key: "validMacroF1", label: "macro-F1" },
+  ], { yLabel: "validation score" });
+
+/** A resumed run must see the labels it was trained on. */
+function checkLabels(set: Dataset, saved: RunConfig | undefined): void {
+  if (!saved) return;
+  if (saved.data.labels.join("\n") !== set.data.labels.join("\n")) {
+    throw new UsageError(
+      `Cannot resume: the data has labels ${
+        set.data.labels.join(", ")
+      }, expected the checkpoint's ` +
+        saved.data.labels.join(", "),
+    );
+  }
+}
+
+/**
+ * Scores a run's best checkpoint on a split; prints the `evaluate` row, the
+ * per-label table, and (for a fresh run's test split) writes
+ * `confusion.svg` and `report.txt` into the run directory.
+ */
+async function evaluateRun(
+  dir: string,
+  split: "test" | "valid" | "train",
+  json: boolean,
+  prepared?: Dataset,
+  write = false,
+): Promise<number> {
+  const loaded = await loadModel(dir, { kind: "classifier", build, which: "best" });
+  const model = loaded.model;
+  try {
+    const config = loaded.config as unknown as RunConfig;
+    const set = prepared ?? await prepareDataset(config.data, Vocab.fromJSON(loaded.vocab));
+    checkLabels(set, config);
+    const batches = classifierBatches(set.sequences, set.labels, set.split[split], {
+      batchSize: 256,
+    });
+    const s = await evaluateClassifier(model, batches);
+    const labels = set.data.labels;
+    const epoch = (loaded.progress as { history?: { epoch: number }[] })?.history?.length;
+    const row = {
+      event: "evaluate",
+      split,
+      accuracy: s.accuracy,
+      balancedAccuracy: s.balancedAccuracy,
+      macroF1: s.macroF1,
+      examples: s.examples,
+      loss: s.loss,
+      checkpoint: loaded.path,
+      perLabel: Object.fromEntries(labels.map((label, k) => [label, s.perLabel[k]])),
+    };
+    const table = metricsTable(s, labels);
+    const summary = `${split} split (${s.examples} examples, ${loaded.path}): accuracy ${
+      pct(s.accuracy)
+    }, balanced accuracy ${pct(s.balancedAccuracy)}, macro-F1 ${pct(s.macroF1)}`;
+    if (write) {
+      const title = `${split} split: accuracy ${pct(s.accuracy)}, macro-F1 ${pct(s.macroF1)}`;
+      await Deno.writeTextFile(
+        `${dir}/confusion.svg`,
+        confusionMatrixSvg(s.confusion, labels, { title }),
+      );
+      await Deno.writeTextFile(`${dir}/report.txt`, `${summary}\n\n${table}\n`);
+    }
+    if (json) emitJson(row);
+    else {
+      console.log(`${table}\n${summary}`);
+      if (write) console.log(`run: ${dir} (confusion.svg, report.txt; ${epoch ?? "?"} epochs)`);
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** `--predict` / `--predict-file`: top-k labels of each text. */
+async function predict(flags: {
+  predict?: string;
+  predictFile?: string;
+  checkpoint: string;
+  topK: number;
+  json: boolean;
+}): Promise<number> {
+  const texts: string[] = [];
+  if (flags.predict !== undefined) texts.push(flags.predict);
+  if (flags.predictFile !== undefined) {
+    const text = flags.predictFile === "-"
+      ? await new Response(Deno.stdin.readable).text()
+      : await Deno.readTextFile(flags.predictFile).catch(() => {
+        throw new UsageError(`Cannot read --predict-file "${flags.predictFile}": no such file`);
+      });
+    texts.push(...text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== ""));
+  }
+  const loaded = await loadModel(flags.checkpoint, { kind: "classifier", build, which: "best" });
+  try {
+    const config = loaded.config as unknown as RunConfig;
+    const vocab = Vocab.fromJSON(loaded.vocab);
+    const tops = await predictLabels(loaded.model, vocab, config.data.labels, texts, {
+      topK: flags.topK,
+      foldAccents: config.data.foldAccents,
+    });
+    tops.forEach((top, i) => {
+      if (flags.json) emitJson({ event: "predict", text: texts[i], top });
+      else {
+        const list = top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(", ");
+        console.log(`${texts[i]}: ${list}`);
+      }
+    });
+    return 0;
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
+if (import.meta.main) await runMain(main);

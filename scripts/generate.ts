@@ -1,0 +1,404 @@
+/**
+ * `deno task generate`: trains a conditioned generator (1 vs N) on labelled
+ * text (surnames by language by default), scores its per-character
+ * perplexity on the held-out test split, and writes sequences for a
+ * condition: `--condition Russian --count 10`, streaming each character.
+ * With `--checkpoint` it samples from a trained run instead of training;
+ * with `--classifier` it closes the loop, reporting the share of generated
+ * sequences a trained classifier assigns to the condition asked for.
+ *
+ * @module
+ */
+import {
+  defineFlags,
+  emitJson,
+  helpText,
+  info,
+  inRange,
+  nonNegativeInteger,
+  parseFlags,
+  positive,
+  positiveInteger,
+  Progress,
+  runMain,
+} from "./_cli.ts";
+import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
+import {
+  checkResume,
+  DATA_FLAGS,
+  datasetSettings,
+  epochOf,
+  FIT_FLAGS,
+  runMode,
+  SIZE_FLAGS,
+} from "./_labelled_flags.ts";
+import { describeBackend, useBackend } from "../lib/tf.ts";
+import { UsageError } from "../lib/errors.ts";
+import { Rng } from "../lib/rng.ts";
+import { Vocab } from "../lib/corpus/vocab.ts";
+import { makeOptimizer, type OptimizerName } from "../lib/training/train.ts";
+import { fit } from "../lib/training/fit.ts";
+import type { JsonValue } from "../lib/training/checkpoint.ts";
+import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
+import { type DatasetSettings, prepareDataset } from "../lib/classify/data.ts";
+import {
+  type ClassifierConfig,
+  classifierConfig,
+  SequenceClassifier,
+} from "../lib/classify/model.ts";
+import { predictLabels } from "../lib/classify/evaluate.ts";
+import {
+  ConditionedGenerator,
+  CONDITIONINGS,
+  type GeneratorConfig,
+  generatorConfig,
+} from "../lib/generate/model.ts";
+import { evaluateGenerator, generatorBatches } from "../lib/generate/evaluate.ts";
+import { sampleSequences } from "../lib/generate/sample.ts";
+
+/** The flags of `deno task generate`. */
+export const GENERATE_FLAGS = defineFlags(
+  [
+    ...DATA_FLAGS,
+    ...SIZE_FLAGS,
+    {
+      name: "conditioning",
+      type: "choice",
+      choices: CONDITIONINGS,
+      default: "init",
+      help: "init: the condition sets the initial state; input: fed at every step; none: baseline.",
+    },
+    {
+      name: "condition-size",
+      type: "integer",
+      default: 16,
+      validate: positiveInteger,
+      help: "Condition embedding width (input design).",
+    },
+    ...FIT_FLAGS,
+    { name: "out", type: "string", default: "runs/generate", help: "Run directory to write." },
+    {
+      name: "checkpoint",
+      type: "string",
+      help: "Sample from this trained run instead of training.",
+    },
+    { name: "condition", type: "string", help: "The label to generate for, e.g. Russian." },
+    {
+      name: "count",
+      type: "integer",
+      default: 10,
+      validate: positiveInteger,
+      help: "Sequences to write.",
+    },
+    {
+      name: "max-length",
+      type: "integer",
+      default: 20,
+      validate: positiveInteger,
+      help: "Most tokens per sequence.",
+    },
+    { name: "greedy", type: "boolean", help: "Always take the most likely token." },
+    {
+      name: "temperature",
+      type: "number",
+      default: 1,
+      validate: positive,
+      help: "Divides the logits.",
+    },
+    {
+      name: "top-k",
+      type: "integer",
+      default: 0,
+      validate: nonNegativeInteger,
+      help: "Sample among the k most likely; 0 all.",
+    },
+    {
+      name: "top-p",
+      type: "number",
+      default: 1,
+      validate: inRange(0, 1, { loOpen: true }),
+      help: "Sample from the smallest set with this much probability.",
+    },
+    {
+      name: "classifier",
+      type: "string",
+      help:
+        "A classify run: report the share of --count samples per label it assigns to that label.",
+    },
+    BACKEND_FLAG,
+    JSON_FLAG,
+  ] as const,
+);
+
+/** What a generate run saves as its config. */
+interface RunConfig {
+  model: GeneratorConfig;
+  data: DatasetSettings & { labels: string[] };
+  train: { batchSize: number; optimizer: OptimizerName; lr: number; clip: number; seed: number };
+}
+
+const build = (config: JsonValue) =>
+  new ConditionedGenerator(generatorConfig((config as unknown as RunConfig).model));
+
+type Flags = ReturnType<typeof parseFlags<typeof GENERATE_FLAGS>>["values"];
+
+/** Runs `deno task generate` with the given arguments; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const { values: flags } = parseFlags(GENERATE_FLAGS, args);
+  if (flags.help) {
+    console.log(
+      helpText("deno task generate", "Train or sample a conditioned generator.", GENERATE_FLAGS),
+    );
+    return 0;
+  }
+  checkResume(args, ["epochs", "patience", "backend", "json", "condition", "count"]);
+  const backend = await useBackend(flags.backend);
+  if (flags.checkpoint !== undefined) {
+    const loaded = await loadModel(flags.checkpoint, { kind: "generator", build, which: "best" });
+    try {
+      const config = loaded.config as unknown as RunConfig;
+      await samples(loaded.model, Vocab.fromJSON(loaded.vocab), config.data.labels, flags);
+      return 0;
+    } finally {
+      loaded.model.dispose();
+    }
+  }
+  const log = flags.json ? () => {} : info;
+  const resumed = flags.resume === undefined
+    ? undefined
+    : await loadResumable(flags.resume, { kind: "generator", build });
+  const out = flags.resume ?? flags.out;
+  await checkRunDir(out, { mode: runMode(flags), hint: "pass --overwrite or --resume DIR" });
+  const saved = resumed?.config as unknown as RunConfig | undefined;
+  const set = await prepareDataset(
+    saved?.data ?? datasetSettings(flags),
+    resumed ? Vocab.fromJSON(resumed.vocab) : undefined,
+  );
+  conditionId(set.data.labels, flags.condition); // a bad --condition fails before training
+  const config: RunConfig = saved ?? {
+    model: generatorConfig({
+      vocabSize: set.vocab.size,
+      numConditions: set.data.labels.length,
+      conditioning: flags.conditioning,
+      cell: flags.cell,
+      embeddingSize: flags.embeddingSize,
+      conditionSize: flags.conditionSize,
+      hiddenSize: flags.hiddenSize,
+      layers: flags.layers,
+      dropout: flags.dropout,
+      seed: flags.seed,
+    }),
+    data: { ...set.settings, labels: set.data.labels },
+    train: {
+      batchSize: flags.batchSize,
+      optimizer: flags.optimizer,
+      lr: flags.lr,
+      clip: flags.clip,
+      seed: flags.seed,
+    },
+  };
+  const model = resumed?.model ?? new ConditionedGenerator(config.model);
+  const optimizerName = resumed?.optimizerName ?? config.train.optimizer;
+  const optimizer = resumed?.optimizer ?? makeOptimizer(optimizerName, config.train.lr);
+  try {
+    const { train, valid, test } = set.split;
+    log(
+      `data ${set.settings.source}: ${set.data.examples.length} sequences, ${set.data.labels.length} ` +
+        `conditions, vocabulary ${set.vocab.size}; ${train.length} train / ${valid.length} valid / ` +
+        `${test.length} test; conditioning ${config.model.conditioning}; backend ${
+          describeBackend(backend)
+        }`,
+    );
+    const run = RunWriter.open(out, {
+      config,
+      kind: "generator",
+      vocab: set.vocab.toJSON(),
+      history: resumed?.history,
+      overwrite: flags.overwrite,
+    });
+    const batchesOf = (indices: number[]) =>
+      generatorBatches(set.sequences, set.labels, indices, { batchSize: 256 });
+    const validBatches = batchesOf(valid);
+    let bar: Progress | undefined;
+    await fit(model, {
+      epochs: flags.epochs,
+      start: resumed?.position,
+      optimizer,
+      clip: config.train.clip,
+      rng: new Rng(config.train.seed),
+      batches: (_epoch, rng) =>
+        epochOf(generatorBatches(set.sequences, set.labels, train, {
+          batchSize: config.train.batchSize,
+          rng,
+        })),
+      validate: async () => {
+        const s = await evaluateGenerator(model, validBatches);
+        return { validLoss: s.loss, validPerplexity: s.perplexity, validAccuracy: s.accuracy };
+      },
+      monitor: { metric: "validLoss", mode: "min" },
+      patience: flags.patience,
+      onStep: ({ epoch, step, steps, loss }) => {
+        bar ??= new Progress(steps, { label: `epoch ${epoch}`, silent: flags.json });
+        bar.update(step, `ppl ${Math.exp(loss).toFixed(2)}`);
+      },
+      onEpoch: async (metrics, next, { improved }) => {
+        bar?.stop();
+        bar = undefined;
+        const row = {
+          event: "epoch",
+          epoch: metrics.epoch,
+          trainLoss: metrics.trainLoss,
+          trainPerplexity: Math.exp(metrics.trainLoss),
+          ...metrics.validation,
+          tokensPerSec: metrics.itemsPerSec,
+          seconds: metrics.seconds,
+          backend: describeBackend(backend),
+        };
+        await run.save(model, { optimizer, name: optimizerName }, next, { row, best: improved });
+        if (flags.json) emitJson(row);
+        else {
+          const v = metrics.validation;
+          console.log(
+            `epoch ${metrics.epoch}: train ppl ${
+              Math.exp(metrics.trainLoss).toFixed(3)
+            }, valid ppl ` +
+              `${v.validPerplexity.toFixed(3)}, next-char accuracy ${
+                (100 * v.validAccuracy).toFixed(1)
+              }%, ` +
+              `${Math.round(metrics.itemsPerSec)} chars/s${improved ? " (best)" : ""}`,
+          );
+        }
+      },
+    });
+    bar?.stop();
+    const best = await loadModel(out, { kind: "generator", build, which: "best" });
+    try {
+      const s = await evaluateGenerator(best.model, batchesOf(test));
+      const row = {
+        event: "evaluate",
+        split: "test",
+        perplexity: s.perplexity,
+        loss: s.loss,
+        accuracy: s.accuracy,
+        tokens: s.tokens,
+        conditioning: config.model.conditioning,
+        checkpoint: best.path,
+      };
+      if (flags.json) emitJson(row);
+      else {
+        console.log(
+          `test split (${s.tokens} characters, <eos> included, ${best.path}): perplexity ` +
+            `${s.perplexity.toFixed(3)}, next-char accuracy ${(100 * s.accuracy).toFixed(1)}%`,
+        );
+      }
+      await samples(best.model, set.vocab, set.data.labels, flags);
+    } finally {
+      best.model.dispose();
+    }
+    return 0;
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
+}
+
+/** A condition's id by its label. */
+function conditionId(labels: readonly string[], condition: string | undefined): number | undefined {
+  if (condition === undefined) return undefined;
+  const id = labels.indexOf(condition);
+  if (id < 0) {
+    throw new UsageError(
+      `Cannot generate for --condition "${condition}": it is not a label, expected one of ${
+        labels.join(", ")
+      }`,
+    );
+  }
+  return id;
+}
+
+/** Prints `--count` samples for `--condition`, and the classifier check when asked. */
+async function samples(
+  model: ConditionedGenerator,
+  vocab: Vocab,
+  labels: readonly string[],
+  flags: Flags,
+): Promise<void> {
+  const decode = {
+    count: flags.count,
+    maxLength: flags.maxLength,
+    greedy: flags.greedy,
+    temperature: flags.temperature,
+    topK: flags.topK,
+    topP: flags.topP,
+    seed: flags.seed,
+  };
+  const id = conditionId(labels, flags.condition);
+  if (id !== undefined) {
+    const encoder = new TextEncoder();
+    const write = (text: string) => Deno.stdout.writeSync(encoder.encode(text));
+    await sampleSequences(model, vocab, id, {
+      ...decode,
+      batchSize: 1, // one at a time, so each character streams (and --json picks the same)
+      onToken: flags.json ? undefined : (_i, token) => write(token),
+      onSequence: (_i, text) =>
+        flags.json ? emitJson({ event: "sample", condition: labels[id], text }) : write("\n"),
+    });
+  }
+  if (flags.classifier !== undefined) await closeTheLoop(model, vocab, labels, flags, decode);
+}
+
+/** The share of each label's samples that a trained classifier gives that label. */
+async function closeTheLoop(
+  model: ConditionedGenerator,
+  vocab: Vocab,
+  labels: readonly string[],
+  flags: Flags,
+  decode: Parameters<typeof sampleSequences>[3],
+): Promise<void> {
+  const loaded = await loadModel(flags.classifier!, {
+    kind: "classifier",
+    which: "best",
+    build: (c) =>
+      new SequenceClassifier(classifierConfig((c as unknown as { model: ClassifierConfig }).model)),
+  });
+  try {
+    const data = (loaded.config as unknown as RunConfig).data;
+    const classifierVocab = Vocab.fromJSON(loaded.vocab);
+    let hits = 0, total = 0;
+    const rows = [];
+    for (let id = 0; id < labels.length; id++) {
+      const target = data.labels.indexOf(labels[id]);
+      if (target < 0) continue;
+      const texts = await sampleSequences(model, vocab, id, decode);
+      // Characters the classifier never saw would make it refuse; those samples count as misses.
+      const known = texts.filter((t) => [...t].every((c) => classifierVocab.has(c)));
+      const tops = known.length === 0 ? [] : await predictLabels(
+        loaded.model,
+        classifierVocab,
+        data.labels,
+        known,
+        { topK: 1, foldAccents: data.foldAccents },
+      );
+      const right = tops.filter((top) => top[0].label === labels[id]).length;
+      hits += right;
+      total += texts.length;
+      rows.push({
+        event: "match",
+        condition: labels[id],
+        share: right / texts.length,
+        count: texts.length,
+      });
+    }
+    const overall = { event: "match", condition: "all", share: hits / total, count: total };
+    for (const row of [...rows, overall]) {
+      if (flags.json) emitJson(row);
+      else {console.log(
+          `${row.condition}: ${(100 * row.share).toFixed(1)}% of ${row.count} classified as asked`,
+        );}
+    }
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
+if (import.meta.main) await runMain(main);

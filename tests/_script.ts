@@ -1,0 +1,46 @@
+/**
+ * Runs a task script as a user does (a subprocess) and reads what it prints:
+ * the JSON rows of `--json`, stdout, stderr and the exit code.
+ */
+import { ok, strictEqual } from "node:assert";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** What a script run printed. */
+export interface Run {
+  code: number;
+  rows: Record<string, unknown>[];
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `scripts/<name>.ts` with `args` (and `stdin`, when given). */
+export async function script(name: string, args: string[], stdin?: string): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}scripts/${name}.ts`, ...args],
+    cwd: ROOT,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const out = new TextDecoder().decode(stdout);
+  const rows = args.includes("--json")
+    ? out.split("\n").filter(Boolean).map((l) => JSON.parse(l))
+    : [];
+  return { code, rows, stdout: out, stderr: new TextDecoder().decode(stderr) };
+}
+
+/** A bad input: exit 2 and exactly one line on stderr, matching `pattern`. */
+export function usageError(run: Run, pattern: RegExp): void {
+  strictEqual(run.code, 2, run.stderr);
+  const lines = run.stderr.trim().split("\n");
+  strictEqual(lines.length, 1, run.stderr);
+  ok(pattern.test(lines[0]), lines[0]);
+}
