@@ -1,0 +1,357 @@
+/**
+ * The encoder-decoder (d2l §10.7 "Sequence-to-Sequence Learning" and §11.4
+ * "The Bahdanau Attention Mechanism").
+ *
+ * - Encoder: embedding -> a `recurrent()` stack run with the source lengths,
+ *   so padding changes neither its outputs (zero past each length) nor its
+ *   final states (taken at each sentence's own last step).
+ * - Decoder, `attention: "none"` (d2l's `Seq2SeqDecoder`): the encoder's final
+ *   states start the decoder, and the context (the top layer's final state)
+ *   is concatenated to every decoder input: `x_t = [embed(y_{t-1}); c]`.
+ * - Decoder, `additive` or `dot` (d2l's `Seq2SeqAttentionDecoder`): at each
+ *   step the query is the top decoder layer's state, the keys and values the
+ *   encoder outputs with the source mask, and `x_t = [context_t; embed(y_{t-1})]`.
+ * - A dense layer maps the decoder outputs to target-vocabulary logits.
+ *
+ * With a bidirectional encoder, the decoder is `2 * hiddenSize` wide and each
+ * layer starts from its encoder layer's forward and reverse states concatenated.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
+import { Rng } from "../rng.ts";
+import type { State } from "../cells/types.ts";
+import { type Recurrent, recurrent } from "../layers/stack.ts";
+import { type Embedding, embedding } from "../layers/embedding.ts";
+import { type Dense, dense } from "../layers/dense.ts";
+import {
+  type AdditiveAttention,
+  additiveAttention,
+  type AttentionResult,
+  dotProductAttention,
+} from "../layers/attention.ts";
+import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
+import type { PairBatch } from "./data.ts";
+import type { Seq2SeqConfig } from "./config.ts";
+import { maskedTokenLoss, splitNamed, stepOptions } from "./_model_parts.ts";
+
+/** Offset of the decoder's dropout seeds from the encoder's (so their masks differ). */
+const DECODER_SEED = 1_000_003;
+
+/** What {@linkcode Seq2Seq.encode} returns: new tensors, freed with {@linkcode disposeMemory}. */
+export interface EncoderMemory {
+  /** `[B, S, Hd]`: the encoder outputs, batch-major (keys and values of attention). */
+  outputs: tf.Tensor3D;
+  /** `[B]` int32: real source steps. */
+  lengths: tf.Tensor1D;
+  /** `[B, Hd]`: d2l's context (the top layer's final state). */
+  context: tf.Tensor2D;
+}
+
+/** What {@linkcode Seq2Seq.decodeStep} returns: new tensors the caller disposes. */
+export interface DecodeStepResult {
+  /** `[B, V]`. */
+  logits: tf.Tensor2D;
+  /** The decoder's next state, one per layer. */
+  state: State[];
+  /** `[B, S]`: the attention weights of this step (attention models only). */
+  weights?: tf.Tensor2D;
+}
+
+/** Frees an {@linkcode EncoderMemory}. */
+export function disposeMemory(memory: EncoderMemory): void {
+  tf.dispose([memory.outputs, memory.lengths, memory.context]);
+}
+
+/**
+ * An encoder-decoder whose weights live in variables it owns.
+ *
+ * @example The loss of one batch
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { seq2seqConfig } from "./config.ts";
+ * import { makePairBatch } from "./data.ts";
+ * const model = new Seq2Seq(seq2seqConfig({
+ *   sourceVocabSize: 8, targetVocabSize: 9, embeddingSize: 4, hiddenSize: 5, attention: "additive",
+ * }));
+ * const batch = makePairBatch([
+ *   { source: Int32Array.of(4, 5), target: Int32Array.of(6) },
+ *   { source: Int32Array.of(7), target: Int32Array.of(8, 4) },
+ * ]);
+ * const { loss, count } = model.loss(batch, { training: false });
+ * ok((await loss.data())[0] > 0 && count === 5);
+ * loss.dispose();
+ * model.dispose();
+ * ```
+ */
+export class Seq2Seq implements TrainableModel<PairBatch> {
+  /** "seq2seq". */
+  readonly kind = "seq2seq";
+  /** The configuration the model was built from. */
+  readonly config: Seq2SeqConfig;
+  /** Source embedding `[Vs, E]`. */
+  readonly sourceEmbedding: Embedding;
+  /** The encoder stack. */
+  readonly encoder: Recurrent;
+  /** Target embedding `[Vt, E]`. */
+  readonly targetEmbedding: Embedding;
+  /** The decoder stack (`Hd = hiddenSize * directions` wide). */
+  readonly decoder: Recurrent;
+  /** Additive attention, when `attention` is "additive". */
+  readonly attention?: AdditiveAttention;
+  /** Decoder outputs to logits `[Hd, Vt]`. */
+  readonly output: Dense;
+
+  /** @param config a checked config, from {@linkcode seq2seqConfig}. */
+  constructor(config: Seq2SeqConfig) {
+    this.config = config;
+    const { embeddingSize: E, hiddenSize: H, layers, cell, dropout, resetAfter } = config;
+    const seeds = new Rng(config.seed);
+    const seed = () => seeds.int(2 ** 31);
+    const Hd = this.decoderWidth;
+    const stack = { cell, hiddenSize: H, layers, dropout, resetAfter, init: "xavier" as const };
+    this.sourceEmbedding = embedding({ vocabSize: config.sourceVocabSize, size: E, seed: seed() });
+    this.encoder = recurrent({
+      ...stack,
+      inputSize: E,
+      bidirectional: config.bidirectional,
+      seed: seed(),
+    });
+    this.targetEmbedding = embedding({ vocabSize: config.targetVocabSize, size: E, seed: seed() });
+    this.decoder = recurrent({ ...stack, hiddenSize: Hd, inputSize: E + Hd, seed: seed() });
+    if (config.attention === "additive") {
+      this.attention = additiveAttention({
+        querySize: Hd,
+        keySize: Hd,
+        hiddenSize: Hd,
+        seed: seed(),
+      });
+    }
+    this.output = dense({ inputSize: Hd, outputSize: config.targetVocabSize, seed: seed() });
+  }
+
+  /** The decoder's width: `hiddenSize * directions`. */
+  get decoderWidth(): number {
+    return this.config.hiddenSize * (this.config.bidirectional ? 2 : 1);
+  }
+
+  /** Every trainable variable, in a stable order. */
+  get trainableVariables(): tf.Variable[] {
+    return [
+      ...this.sourceEmbedding.trainableVariables,
+      ...this.encoder.trainableVariables,
+      ...this.targetEmbedding.trainableVariables,
+      ...this.decoder.trainableVariables,
+      ...(this.attention?.trainableVariables ?? []),
+      ...this.output.trainableVariables,
+    ];
+  }
+
+  /**
+   * Runs the encoder.
+   *
+   * @param source ids `[B, S]` row-major (`<eos>` then `<pad>` after each sentence).
+   * @param lengths `[B]` real steps per sentence.
+   * @returns the memory and the decoder's initial state (new tensors the caller disposes).
+   */
+  encode(
+    source: Int32Array,
+    lengths: Int32Array,
+    options: { training?: boolean; seed?: number } = {},
+  ): { memory: EncoderMemory; state: State[] } {
+    const B = lengths.length, S = source.length / B;
+    if (!Number.isInteger(S) || S < 1) {
+      throw new UsageError(
+        `Cannot encode: ${source.length} ids for ${B} sentences, expected B * S`,
+      );
+    }
+    return tf.tidy(() => {
+      const ids = tf.transpose(tf.tensor2d(source, [B, S], "int32")); // [S, B]
+      const xs = this.sourceEmbedding.apply(ids) as tf.Tensor3D; // [S, B, E]
+      const lengthsTensor = tf.tensor1d(lengths, "int32");
+      const { outputs, state } = this.encoder.forward(xs, {
+        lengths: lengthsTensor,
+        training: options.training,
+        seed: options.seed,
+      });
+      const decoderState = this.bridge(state);
+      const memory: EncoderMemory = {
+        outputs: tf.transpose(outputs, [1, 0, 2]) as tf.Tensor3D, // [B, S, Hd]
+        lengths: lengthsTensor,
+        context: tf.clone(decoderState[decoderState.length - 1].h), // [B, Hd]
+      };
+      return { memory, state: decoderState } as unknown as tf.TensorContainerObject;
+    }) as unknown as { memory: EncoderMemory; state: State[] };
+  }
+
+  /** Encoder states (PyTorch order) to one decoder state per layer. */
+  private bridge(state: State[]): State[] {
+    if (!this.config.bidirectional) return state;
+    const out: State[] = [];
+    for (let l = 0; l < this.config.layers; l++) {
+      const f = state[2 * l], r = state[2 * l + 1];
+      const h = tf.concat([f.h, r.h], 1) as tf.Tensor2D; // [B, 2H]
+      out.push(f.c && r.c ? { h, c: tf.concat([f.c, r.c], 1) as tf.Tensor2D } : { h });
+    }
+    return out;
+  }
+
+  /** One attention lookup with the top decoder state as the query: context `[B, Hd]`. */
+  private attend(memory: EncoderMemory, top: tf.Tensor2D): AttentionResult {
+    const query = tf.expandDims(top, 1) as tf.Tensor3D; // [B, 1, Hd]
+    const options = { validLengths: memory.lengths };
+    return this.attention
+      ? this.attention.apply(query, memory.outputs, memory.outputs, options)
+      : dotProductAttention(query, memory.outputs, memory.outputs, options);
+  }
+
+  /**
+   * One decoder step for a batch of previous tokens.
+   *
+   * @param memory from {@linkcode encode} (not disposed).
+   * @param previous `[B]` int32 ids of the previous target tokens (not disposed).
+   * @param state the decoder state (not disposed).
+   * @returns logits `[B, V]`, the next state and, with attention, the weights `[B, S]`.
+   */
+  decodeStep(
+    memory: EncoderMemory,
+    previous: tf.Tensor1D,
+    state: State[],
+    options: { training?: boolean; seed?: number } = {},
+  ): DecodeStepResult {
+    return tf.tidy(() => {
+      const embedded = this.targetEmbedding.apply(previous) as tf.Tensor2D; // [B, E]
+      let x: tf.Tensor2D, weights: tf.Tensor2D | undefined;
+      if (this.config.attention === "none") {
+        x = tf.concat([embedded, memory.context], 1) as tf.Tensor2D; // [B, E + Hd]
+      } else {
+        const attended = this.attend(memory, state[state.length - 1].h);
+        weights = tf.squeeze(attended.weights, [1]) as tf.Tensor2D; // [B, S]
+        x = tf.concat([tf.squeeze(attended.context, [1]), embedded], 1) as tf.Tensor2D; // [B, Hd + E]
+      }
+      const next = this.decoder.step(x, state, stepOptions(options));
+      const logits = this.output.apply(next.output as tf.Tensor2D); // [B, V]
+      const result: DecodeStepResult = { logits, state: next.state };
+      if (weights) result.weights = weights;
+      return result as unknown as tf.TensorContainerObject;
+    }) as unknown as DecodeStepResult;
+  }
+
+  /**
+   * Logits of a whole target under teacher forcing.
+   *
+   * @returns `[T, B, V]` logits, time-major (a new tensor the caller disposes).
+   */
+  forward(batch: PairBatch, options: { training?: boolean; seed?: number } = {}): tf.Tensor3D {
+    const { batchSize: B, targetSteps: T } = batch;
+    const seed = options.seed ?? 0;
+    return tf.tidy(() => {
+      const { memory, state } = this.encode(batch.source, batch.sourceLengths, {
+        training: options.training,
+        seed,
+      });
+      const targetIds = tf.transpose(tf.tensor2d(batch.targetInput, [B, T], "int32")); // [T, B]
+      if (this.config.attention === "none") {
+        const embedded = this.targetEmbedding.apply(targetIds) as tf.Tensor3D; // [T, B, E]
+        const context = tf.broadcastTo(tf.expandDims(memory.context, 0), [T, B, this.decoderWidth]);
+        const xs = tf.concat([embedded, context], 2) as tf.Tensor3D; // [T, B, E + Hd]
+        const { outputs } = this.decoder.forward(xs, {
+          initialState: state,
+          training: options.training,
+          seed: seed + DECODER_SEED,
+        });
+        return this.output.apply(outputs); // [T, B, V]
+      }
+      const columns = tf.unstack(targetIds) as tf.Tensor1D[]; // T x [B]
+      const outputs: tf.Tensor2D[] = [];
+      let current = state;
+      for (let t = 0; t < T; t++) {
+        const step = this.decodeStep(memory, columns[t], current, {
+          training: options.training,
+          seed: seed + DECODER_SEED + t * this.config.layers,
+        });
+        outputs.push(step.logits);
+        current = step.state;
+      }
+      return tf.stack(outputs) as tf.Tensor3D; // [T, B, V]
+    });
+  }
+
+  /**
+   * The mean cross-entropy per target token (`<eos>` included, padding
+   * excluded), for the training core.
+   */
+  loss(batch: PairBatch, options: LossOptions): LossResult {
+    const logits = this.forward(batch, { training: options.training, seed: options.seed });
+    try {
+      return maskedTokenLoss(logits, batch);
+    } finally {
+      logits.dispose();
+    }
+  }
+
+  /**
+   * Every weight as a named tensor (new tensors the caller disposes):
+   * `encoder/embedding`, `encoder/rnn/<layer>/<d2l name>`, `decoder/embedding`,
+   * `decoder/rnn/...`, `decoder/attention/W_q|W_k|w_v`, `decoder/out/W`, `decoder/out/b`.
+   */
+  namedWeights(): Record<string, tf.Tensor> {
+    const named: Record<string, tf.Tensor> = {
+      "encoder/embedding": this.sourceEmbedding.table.clone(),
+      "decoder/embedding": this.targetEmbedding.table.clone(),
+      "decoder/out/W": this.output.kernel.clone(),
+    };
+    if (this.output.bias) named["decoder/out/b"] = this.output.bias.clone();
+    for (const [side, stack] of [["encoder", this.encoder], ["decoder", this.decoder]] as const) {
+      for (const [layer, weights] of Object.entries(stack.getWeights())) {
+        for (const [name, t] of Object.entries(weights)) named[`${side}/rnn/${layer}/${name}`] = t;
+      }
+    }
+    if (this.attention) {
+      for (const [name, t] of Object.entries(this.attention.getWeights())) {
+        named[`decoder/attention/${name}`] = t;
+      }
+    }
+    return named;
+  }
+
+  /**
+   * Replaces every weight from a record like {@linkcode namedWeights}'s.
+   *
+   * @throws {UsageError} for a missing or extra key or a shape that differs,
+   *   before anything changes.
+   */
+  setNamedWeights(named: Record<string, tf.Tensor>): void {
+    const plain: [string, tf.Variable][] = [
+      ["encoder/embedding", this.sourceEmbedding.table],
+      ["decoder/embedding", this.targetEmbedding.table],
+      ["decoder/out/W", this.output.kernel],
+      ...(this.output.bias ? [["decoder/out/b", this.output.bias] as [string, tf.Variable]] : []),
+    ];
+    const parts = splitNamed(named, plain.map(([key]) => key), this.attention !== undefined);
+    for (const [key, target] of plain) {
+      if (named[key].shape.join() !== target.shape.join()) {
+        throw new UsageError(
+          `Cannot load weights: "${key}" has shape [${
+            named[key].shape
+          }], expected [${target.shape}]`,
+        );
+      }
+    }
+    this.encoder.setWeights(parts.encoder);
+    this.decoder.setWeights(parts.decoder);
+    if (this.attention) this.attention.setWeights(parts.attention as never);
+    for (const [key, target] of plain) target.assign(named[key]);
+  }
+
+  /** Frees every variable. */
+  dispose(): void {
+    this.sourceEmbedding.dispose();
+    this.encoder.dispose();
+    this.targetEmbedding.dispose();
+    this.decoder.dispose();
+    this.attention?.dispose();
+    this.output.dispose();
+  }
+}

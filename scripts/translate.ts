@@ -1,0 +1,375 @@
+/**
+ * `deno task translate`: trains an encoder-decoder (N vs M) on sentence
+ * pairs (English-French from Tatoeba by default), scores it with BLEU on the
+ * validation split, and translates new sentences with a trained run.
+ *
+ * A run directory holds `checkpoint/` and `best/` (the lowest validation
+ * loss), `metrics.jsonl`, `loss.svg`, `bleu.txt` (the final scores and a few
+ * translations) and, for attention models, `attention.svg`: the weights of the
+ * first validation sentence as a heat map.
+ *
+ * @module
+ */
+import { emitJson, helpText, info, parseFlags, Progress, runMain } from "./_cli.ts";
+import { checkResume, epochOf, runMode } from "./_labelled_flags.ts";
+import { decodeOptions, pairDataSettings, TRANSLATE_FLAGS } from "./_translate_flags.ts";
+import { watchSignals } from "./_signals.ts";
+import { describeBackend, useBackend } from "../lib/tf.ts";
+import { UsageError } from "../lib/errors.ts";
+import { Rng } from "../lib/rng.ts";
+import { Vocab } from "../lib/corpus/vocab.ts";
+import { type PairVocabs, preprocessPairText, tokenizePairSide } from "../lib/corpus/pairs.ts";
+import { makeOptimizer, type OptimizerName } from "../lib/training/train.ts";
+import { fit } from "../lib/training/fit.ts";
+import type { JsonValue } from "../lib/training/checkpoint.ts";
+import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
+import { type Seq2SeqConfig, seq2seqConfig } from "../lib/seq2seq/config.ts";
+import { Seq2Seq } from "../lib/seq2seq/model.ts";
+import { type PairData, type PairDataSettings, preparePairData } from "../lib/seq2seq/dataset.ts";
+import { pairBatches } from "../lib/seq2seq/data.ts";
+import { type TranslateOptions } from "../lib/seq2seq/decode.ts";
+import { evaluateTranslations, translateText, validationLoss } from "../lib/seq2seq/evaluate.ts";
+import { d2lBleu } from "../lib/seq2seq/bleu.ts";
+import { attentionHeatmapSvg } from "../lib/seq2seq/heatmap.ts";
+
+/** The model kind of a translate checkpoint. */
+const KIND = "seq2seq";
+
+/** What a translate run saves as its config. */
+interface RunConfig {
+  model: Seq2SeqConfig;
+  data: PairDataSettings;
+  train: { batchSize: number; optimizer: OptimizerName; lr: number; clip: number; seed: number };
+}
+
+const build = (config: JsonValue) =>
+  new Seq2Seq(seq2seqConfig((config as unknown as RunConfig).model));
+
+const vocabsOf = (json: JsonValue): PairVocabs => {
+  const { source, target } = json as { source: unknown; target: unknown };
+  return { source: Vocab.fromJSON(source), target: Vocab.fromJSON(target) };
+};
+
+type Flags = ReturnType<typeof parseFlags<typeof TRANSLATE_FLAGS>>["values"];
+
+/** Runs `deno task translate` with the given arguments; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const { values: flags } = parseFlags(TRANSLATE_FLAGS, args);
+  if (flags.help) {
+    console.log(helpText(
+      "deno task translate",
+      "Train an encoder-decoder on sentence pairs, score it with BLEU, or translate with a trained run.",
+      TRANSLATE_FLAGS,
+    ));
+    return 0;
+  }
+  if (flags.nBest > flags.beam) {
+    throw new UsageError(
+      `Invalid --n-best ${flags.nBest}: expected at most --beam (${flags.beam})`,
+    );
+  }
+  if (flags.heatmap !== undefined && flags.translate === undefined) {
+    throw new UsageError("Invalid --heatmap: it draws the sentence of --translate, expected both");
+  }
+  if (flags.translate !== undefined || flags.translateFile !== undefined) {
+    await useBackend(flags.backend);
+    return await translate(flags);
+  }
+  const backend = await useBackend(flags.backend);
+  if (flags.evaluate) return await evaluateRun(flags.checkpoint, flags, { which: flags.which });
+  checkResume(args, ["epochs", "patience", "backend", "json", "beam", "length-penalty", "n-best"]);
+  const log = flags.json ? () => {} : info;
+  const resumed = flags.resume === undefined
+    ? undefined
+    : await loadResumable(flags.resume, { kind: KIND, build });
+  const out = flags.resume ?? flags.out;
+  try {
+    await checkRunDir(out, { mode: runMode(flags), hint: "pass --overwrite or --resume DIR" });
+  } catch (error) {
+    resumed?.model.dispose();
+    resumed?.optimizer.dispose();
+    throw error;
+  }
+  const saved = resumed?.config as unknown as RunConfig | undefined;
+  const data = await preparePairData(
+    saved?.data ?? pairDataSettings(flags),
+    resumed ? vocabsOf(resumed.vocab) : undefined,
+  );
+  // One layer has nothing between layers to drop out; d2l's 0.2 applies from two.
+  const dropout = flags.layers === 1 && !args.some((a) => a.startsWith("--dropout"))
+    ? 0
+    : flags.dropout;
+  const config: RunConfig = saved ?? {
+    model: seq2seqConfig({
+      sourceVocabSize: data.vocabs.source.size,
+      targetVocabSize: data.vocabs.target.size,
+      cell: flags.cell,
+      embeddingSize: flags.embeddingSize,
+      hiddenSize: flags.hiddenSize,
+      layers: flags.layers,
+      dropout,
+      bidirectional: flags.bidirectional,
+      attention: flags.attention,
+      seed: flags.seed,
+    }),
+    data: data.settings,
+    train: {
+      batchSize: flags.batchSize,
+      optimizer: flags.optimizer,
+      lr: flags.lr,
+      clip: flags.clip,
+      seed: flags.seed,
+    },
+  };
+  const model = resumed?.model ?? new Seq2Seq(config.model);
+  const optimizerName = resumed?.optimizerName ?? config.train.optimizer;
+  const optimizer = resumed?.optimizer ?? makeOptimizer(optimizerName, config.train.lr);
+  let bar: Progress | undefined;
+  const stop = watchSignals(() => bar?.stop());
+  try {
+    const numSteps = data.settings.numSteps ?? undefined;
+    log(
+      `data ${data.settings.source}: ${data.train.length} train / ${data.valid.length} valid pairs ` +
+        `(${data.settings.split} split), vocabularies ${data.vocabs.source.size} source / ` +
+        `${data.vocabs.target.size} target ${data.settings.token}s; ` +
+        `${config.model.attention === "none" ? "no" : config.model.attention} attention; ` +
+        `backend ${describeBackend(backend)}` +
+        (resumed
+          ? `; resuming at epoch ${resumed.position.epoch}, step ${resumed.position.step}`
+          : ""),
+    );
+    const run = RunWriter.open(out, {
+      config,
+      kind: KIND,
+      vocab: { source: data.vocabs.source.toJSON(), target: data.vocabs.target.toJSON() },
+      history: resumed?.history,
+      overwrite: flags.overwrite,
+    });
+    const result = await fit(model, {
+      epochs: flags.epochs,
+      start: resumed?.position,
+      optimizer,
+      clip: config.train.clip,
+      rng: new Rng(config.train.seed),
+      batches: (_epoch, rng) =>
+        epochOf(pairBatches(data.train, { batchSize: config.train.batchSize, rng, numSteps })),
+      validate: async () => ({
+        validLoss: await validationLoss(model, data.valid, {
+          batchSize: config.train.batchSize,
+          numSteps,
+        }),
+      }),
+      monitor: { metric: "validLoss", mode: "min" },
+      patience: flags.patience,
+      shouldStop: () => stop.signal !== undefined,
+      onStep: ({ epoch, step, steps, loss }) => {
+        if (stop.signal) return;
+        bar ??= new Progress(steps, { label: `epoch ${epoch}`, silent: flags.json });
+        bar.update(step, `loss ${loss.toFixed(3)}`);
+      },
+      onEpoch: async (metrics, next, { improved }) => {
+        bar?.stop();
+        bar = undefined;
+        const row = {
+          event: "epoch",
+          epoch: metrics.epoch,
+          trainLoss: metrics.trainLoss,
+          validLoss: metrics.validation.validLoss,
+          targetTokensPerSec: metrics.itemsPerSec,
+          seconds: metrics.seconds,
+          backend: describeBackend(backend),
+        };
+        await run.save(model, { optimizer, name: optimizerName }, next, { row, best: improved });
+        if (flags.json) emitJson(row);
+        else {
+          console.log(
+            `epoch ${metrics.epoch}: train loss ${metrics.trainLoss.toFixed(4)}, valid loss ` +
+              `${row.validLoss.toFixed(4)}, ${Math.round(metrics.itemsPerSec)} target tokens/s` +
+              (improved ? " (best)" : ""),
+          );
+        }
+      },
+    });
+    bar?.stop();
+    if (result.stoppedAt) {
+      await run.save(model, { optimizer, name: optimizerName }, result.stoppedAt);
+      const { epoch, step } = result.stoppedAt;
+      if (flags.json) {
+        emitJson({
+          event: "interrupted",
+          signal: stop.signal,
+          checkpoint: run.checkpointDir,
+          epoch,
+          step,
+        });
+      }
+      info(
+        `${stop.signal}: stopped at epoch ${epoch}, step ${step}; checkpoint in ` +
+          `${run.checkpointDir} (continue with --resume ${out})`,
+      );
+      return stop.signal === "SIGINT" ? 130 : 143;
+    }
+    return await evaluateRun(out, flags, { which: "best", prepared: data, write: true });
+  } finally {
+    stop.dispose();
+    bar?.stop();
+    model.dispose();
+    optimizer.dispose();
+  }
+}
+
+/**
+ * Scores a run's checkpoint on its validation split: the loss, corpus
+ * BLEU-4, d2l's BLEU and exact match with the decoding flags; prints the
+ * `evaluate` row and, for a fresh run, writes `bleu.txt` and `attention.svg`.
+ */
+async function evaluateRun(
+  dir: string,
+  flags: Flags,
+  options: { which: "best" | "last"; prepared?: PairData; write?: boolean },
+): Promise<number> {
+  const loaded = await loadModel(dir, { kind: KIND, build, which: options.which });
+  const model = loaded.model;
+  try {
+    const config = loaded.config as unknown as RunConfig;
+    const data = options.prepared ??
+      await preparePairData(config.data, vocabsOf(loaded.vocab));
+    const decoding: TranslateOptions = decodeOptions(flags);
+    const loss = await validationLoss(model, data.valid, {
+      batchSize: config.train.batchSize, // as in training: the same sums, the same loss
+      numSteps: config.data.numSteps ?? undefined,
+    });
+    const started = performance.now();
+    const scores = await evaluateTranslations(model, data.valid, data.vocabs, {
+      ...decoding,
+      nBest: 1,
+      examples: 5,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const row = {
+      event: "evaluate",
+      split: "valid",
+      bleu: scores.bleu,
+      d2lBleu: scores.d2lBleu,
+      exactMatch: scores.exactMatch,
+      loss,
+      examples: data.valid.length,
+      beam: decoding.beam,
+      sentencesPerSec: data.valid.length / seconds,
+      checkpoint: loaded.path,
+      translations: scores.examples,
+    };
+    const summary =
+      `valid split (${data.valid.length} pairs, ${loaded.path}, beam ${decoding.beam}): ` +
+      `BLEU-4 ${(100 * scores.bleu).toFixed(2)}, d2l BLEU ${
+        scores.d2lBleu.toFixed(3)
+      }, exact match ` +
+      `${(100 * scores.exactMatch).toFixed(1)}%, loss ${loss.toFixed(4)}`;
+    const lines = scores.examples.map((e) =>
+      `  ${e.source} => ${e.translation}   (reference: ${e.reference})`
+    );
+    if (options.write) {
+      await Deno.writeTextFile(`${dir}/bleu.txt`, [summary, ...lines, ""].join("\n"));
+      if (config.model.attention !== "none" && data.validText.length > 0) {
+        const [t] = await translateText(model, data.vocabs, [data.validText[0].source], {
+          token: config.data.token,
+          normalize: "raw", // already normalised
+          maxLengthRatio: decoding.maxLengthRatio,
+          maxLengthExtra: decoding.maxLengthExtra,
+          attention: true,
+        });
+        await Deno.writeTextFile(`${dir}/attention.svg`, heatmapOf(t));
+      }
+    }
+    if (flags.json) emitJson(row);
+    else console.log([summary, ...lines].join("\n"));
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** The attention heat map of a translation's best hypothesis. */
+function heatmapOf(t: Awaited<ReturnType<typeof translateText>>[number]): string {
+  const best = t.hypotheses[0];
+  const weights = (best.weights ?? []).map((row) => row.slice(0, t.sourceTokens.length));
+  const targets = [...best.tokens, "<eos>"].slice(0, weights.length);
+  return attentionHeatmapSvg(weights, t.sourceTokens, targets, {
+    title: `${t.source} => ${best.text}`,
+  });
+}
+
+/** A reference as the model's tokens, space-separated (what d2l's BLEU reads). */
+function referenceTokens(reference: string, data: PairDataSettings): string {
+  const text = data.normalize === "d2l" ? preprocessPairText(reference) : reference;
+  return tokenizePairSide(text, data.token).join(" ");
+}
+
+/** `--translate` / `--translate-file`: the translations of each sentence. */
+async function translate(flags: Flags): Promise<number> {
+  const lines: string[] = [];
+  if (flags.translate !== undefined) lines.push(flags.translate);
+  if (flags.translateFile !== undefined) {
+    const text = flags.translateFile === "-"
+      ? await new Response(Deno.stdin.readable).text()
+      : await Deno.readTextFile(flags.translateFile).catch(() => {
+        throw new UsageError(`Cannot read --translate-file "${flags.translateFile}": no such file`);
+      });
+    lines.push(...text.split(/\r?\n/).filter((l) => l.trim() !== ""));
+  }
+  if (lines.length === 0) throw new UsageError("Nothing to translate: the input has no sentence");
+  const [sources, references] = [
+    lines.map((l) => l.split("\t")[0]),
+    lines.map((l) => l.split("\t")[1]),
+  ];
+  const loaded = await loadModel(flags.checkpoint, { kind: KIND, build, which: flags.which });
+  try {
+    const config = loaded.config as unknown as RunConfig;
+    const vocabs = vocabsOf(loaded.vocab);
+    const decoding = decodeOptions(flags);
+    const attention = flags.heatmap !== undefined;
+    if (attention && config.model.attention === "none") {
+      throw new UsageError(
+        `Invalid --heatmap: ${loaded.path} has no attention (--attention none), nothing to draw`,
+      );
+    }
+    const results = await translateText(loaded.model, vocabs, sources, {
+      ...decoding,
+      token: config.data.token,
+      normalize: config.data.normalize,
+      attention,
+    });
+    results.forEach((t, i) => {
+      const reference = references[i]?.trim();
+      const wanted = reference === undefined ? undefined : referenceTokens(reference, config.data);
+      t.hypotheses.forEach((h, rank) => {
+        const bleu = wanted === undefined ? undefined : d2lBleu(h.tokens.join(" "), wanted, 2);
+        if (flags.json) {
+          emitJson({
+            event: "translate",
+            source: t.source,
+            translation: h.text,
+            score: h.normalized,
+            ...(flags.nBest > 1 ? { rank: rank + 1 } : {}),
+            ...(bleu === undefined ? {} : { reference, bleu }),
+          });
+        } else {
+          const head = flags.nBest > 1 ? `${rank + 1}. ` : "";
+          console.log(
+            `${head}${t.source} => ${h.text}  (score ${h.normalized.toFixed(3)}` +
+              (bleu === undefined ? ")" : `, bleu ${bleu.toFixed(3)})`),
+          );
+        }
+      });
+    });
+    if (flags.heatmap !== undefined) {
+      await Deno.writeTextFile(flags.heatmap, heatmapOf(results[0]));
+      if (!flags.json) info(`attention heat map: ${flags.heatmap}`);
+    }
+    return 0;
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
+if (import.meta.main) await runMain(main);
