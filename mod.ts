@@ -23,7 +23,6 @@ export type {
   FusedWeights,
   NamedWeights,
   Nonlinearity,
-  RecurrentCell,
   SequenceResult,
   State,
 } from "./lib/cells/types.ts";
@@ -48,12 +47,16 @@ export type {
 export { asciiLine, perplexityPlotSvg } from "./lib/training/plot.ts";
 export type {
   AsciiLineOptions,
+  MetricPlotOptions,
+  MetricSeries,
   PerplexityPlotOptions,
   PerplexityPoint,
 } from "./lib/training/plot.ts";
+export { metricPlotSvg } from "./lib/training/plot.ts";
 export {
   crossEntropy,
   LanguageModel,
+  LM_KIND,
   MODEL_DEFAULTS,
   modelConfig,
   timeMajor,
@@ -76,27 +79,52 @@ export type {
 } from "./lib/training/train.ts";
 export { fit, NonFiniteLossError, SAMPLINGS } from "./lib/training/fit.ts";
 export type {
+  BestSoFar,
+  EpochInfo,
   EpochMetrics,
   FitOptions,
   FitPosition,
   FitResult,
+  Monitor,
   NonFinitePolicy,
   StepProgress,
 } from "./lib/training/fit.ts";
+export {
+  checkKind,
+  checkRunDir,
+  loadModel,
+  loadResumable,
+  resolveCheckpointDir,
+  RunWriter,
+} from "./lib/training/run.ts";
+export type {
+  CheckpointChoice,
+  CheckpointContents,
+  CheckRunDirOptions,
+  HistoryRow,
+  LoadedModel,
+  LoadModelOptions,
+  ModelFactory,
+  PlotDrawer,
+  ResumableCheckpoint,
+  RunWriterOptions,
+  SaveOptions,
+} from "./lib/training/run.ts";
+export { fitLanguageModel, lmEpochMetrics } from "./lib/lm/fit.ts";
+export type { LossOptions, LossResult, TrainableModel } from "./lib/training/model.ts";
+export { checkMemory, formatBytes, memoryLimit, WASM_HEAP_BYTES } from "./lib/training/memory.ts";
+export type { MemoryLimit } from "./lib/training/memory.ts";
+export { estimateTrainingMemory } from "./lib/lm/memory.ts";
+export type { MemoryEstimate } from "./lib/lm/memory.ts";
+export type { LmEpochMetrics, LmFitOptions, LmFitResult } from "./lib/lm/fit.ts";
 export { captureOptimizer, restoreOptimizer } from "./lib/training/optimizer_state.ts";
 export type { OptimizerJson } from "./lib/training/optimizer_state.ts";
 export { evaluatePerplexity } from "./lib/lm/evaluate.ts";
 export type { EvaluateOptions, Evaluation, ReadableIds } from "./lib/lm/evaluate.ts";
 export { checkDecodeOptions, chooseToken, generate, sampleText } from "./lib/lm/sample.ts";
 export type { DecodeOptions, GenerateOptions, SampleTextOptions } from "./lib/lm/sample.ts";
-export {
-  checkRunDir,
-  loadResumableRun,
-  loadTrainedModel,
-  resolveCheckpointDir,
-  RunWriter,
-} from "./lib/lm/run.ts";
-export type { ResumableRun, RunConfig, TrainedModel } from "./lib/lm/run.ts";
+export { lmRunWriter, loadResumableRun, loadTrainedModel } from "./lib/lm/run.ts";
+export type { ResumableRun, RunConfig, TrainedModel, TrainSettings } from "./lib/lm/run.ts";
 export {
   rnnGates,
   rnnRecurrentGates,
@@ -135,6 +163,15 @@ export {
   runSequence,
   useFusedSequences,
 } from "./lib/layers/sequence.ts";
+export type { PathOptions, SequenceOptions } from "./lib/layers/sequence.ts";
+export {
+  atLastStep,
+  lastStepMask,
+  lengthsTensor,
+  reverseWithinLengths,
+  stepMask,
+} from "./lib/layers/lengths.ts";
+export type { Lengths } from "./lib/layers/lengths.ts";
 export { fusedSequence } from "./lib/kernels/fused_sequence.ts";
 export { linear } from "./lib/kernels/linear.ts";
 export { webgpuSequence } from "./lib/kernels/webgpu/sequence.ts";
@@ -148,12 +185,97 @@ export type { TorchLayout, TorchStateDict } from "./lib/cells/torch.ts";
 export { recurrentStep } from "./lib/cells/step.ts";
 export { disposeStates, stateTensors } from "./lib/cells/state.ts";
 export { gruCell, lstmCell, rnnCell } from "./lib/layers/cell.ts";
-export type { GruCellOptions, LstmCellOptions, RnnCellOptions } from "./lib/layers/cell.ts";
+export type {
+  GruCellOptions,
+  LstmCellOptions,
+  RecurrentCell,
+  RnnCellOptions,
+} from "./lib/layers/cell.ts";
 export { recurrent } from "./lib/layers/stack.ts";
 export type {
   Recurrent,
   RecurrentForwardOptions,
   RecurrentOptions,
   RecurrentResult,
+  RecurrentStepOptions,
+  RecurrentStepResult,
 } from "./lib/layers/stack.ts";
+export { embedding } from "./lib/layers/embedding.ts";
+export type { Embedding, EmbeddingOptions, TokenIds } from "./lib/layers/embedding.ts";
+export { dense } from "./lib/layers/dense.ts";
+export type { Dense, DenseInit, DenseOptions } from "./lib/layers/dense.ts";
+export { dropout } from "./lib/layers/dropout.ts";
+export type { DropoutOptions } from "./lib/layers/dropout.ts";
+export { additiveAttention, dotProductAttention, maskedSoftmax } from "./lib/layers/attention.ts";
+export type {
+  AdditiveAttention,
+  AdditiveAttentionOptions,
+  AdditiveWeights,
+  AttentionOptions,
+  AttentionResult,
+  DotProductAttentionOptions,
+  ValidLengths,
+} from "./lib/layers/attention.ts";
 export * from "./lib/corpus/mod.ts";
+export { BUNDLED_CORPORA, bundledCorpus } from "./lib/corpus/bundled.ts";
+export type { BundledCorpusInfo, BundledCorpusName } from "./lib/corpus/bundled.ts";
+export {
+  BOS,
+  bucketBatches,
+  encodeLabelled,
+  EOS,
+  foldAccents,
+  LABELLED_RESERVED,
+  labelledBatch,
+  labelledTokens,
+  labelledVocab,
+  loadLabelled,
+  PAD,
+  stratifiedSplit,
+} from "./lib/corpus/labelled.ts";
+export type {
+  BucketOptions,
+  EncodeLabelledOptions,
+  LabelledBatch,
+  LabelledData,
+  LabelledExample,
+  LabelledTokenOptions,
+  SplitOptions,
+  SplitRecord,
+  StratifiedSplit,
+} from "./lib/corpus/labelled.ts";
+export { prepareDataset } from "./lib/classify/data.ts";
+export type { Dataset, DatasetSettings } from "./lib/classify/data.ts";
+export {
+  balancedClassWeights,
+  CLASSIFIER_DEFAULTS,
+  CLASSIFIER_HEADS,
+  classifierConfig,
+  SequenceClassifier,
+} from "./lib/classify/model.ts";
+export type { ClassifierConfig, ClassifierHead } from "./lib/classify/model.ts";
+export { classifierBatches, evaluateClassifier, predictLabels } from "./lib/classify/evaluate.ts";
+export type {
+  ClassifierBatchOptions,
+  ClassifierScores,
+  LabelScore,
+  PredictOptions,
+} from "./lib/classify/evaluate.ts";
+export { classificationMetrics, confusionMatrix, metricsTable } from "./lib/classify/metrics.ts";
+export type { ClassificationMetrics, LabelMetrics } from "./lib/classify/metrics.ts";
+export { confusionMatrixSvg } from "./lib/classify/plot.ts";
+export type { ConfusionPlotOptions } from "./lib/classify/plot.ts";
+export {
+  ConditionedGenerator,
+  CONDITIONINGS,
+  GENERATOR_DEFAULTS,
+  generatorConfig,
+} from "./lib/generate/model.ts";
+export type { Conditioning, GeneratorConfig, GeneratorForward } from "./lib/generate/model.ts";
+export { generatorBatch, SPECIAL_IDS } from "./lib/generate/batch.ts";
+export type { GeneratorBatch, SpecialIds } from "./lib/generate/batch.ts";
+export { evaluateGenerator, generatorBatches } from "./lib/generate/evaluate.ts";
+export type { GeneratorScores } from "./lib/generate/evaluate.ts";
+export { sampleSequences } from "./lib/generate/sample.ts";
+export type { SampleSequencesOptions } from "./lib/generate/sample.ts";
+export * from "./lib/seq2seq/mod.ts";

@@ -5,6 +5,9 @@
  *
  * @module
  */
+// The whole `@tensorflow/tfjs` bundle, not tfjs-core alone: only the bundle
+// registers every op's gradient and the chained ops (`x.square()`); tfjs-core's
+// own ESM files for those use extensionless imports that Deno cannot load.
 import * as tf from "npm:@tensorflow/tfjs@4.22.0";
 // Side-effect imports: each registers its backend with the engine above.
 import "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
@@ -32,6 +35,11 @@ export interface BackendInfo {
   adapter?: string;
   /** Whether that adapter is a software fallback (llvmpipe and the like). */
   fallbackAdapter?: boolean;
+  /**
+   * Set when `auto` wanted wasm but wasm could not start and cpu runs instead:
+   * why wasm failed, in one line. {@linkcode describeBackend} shows it.
+   */
+  wasmFailure?: string;
 }
 
 /** A description of the WebGPU adapter this process can see, or null if none. */
@@ -72,7 +80,12 @@ export async function probeWebGpu(): Promise<AdapterProbe | null> {
  *
  * `auto` picks webgpu when the runtime offers a real (non-fallback) adapter,
  * else wasm, else cpu. A named backend that cannot start is an error that says
- * what was found, never a silent switch to another backend.
+ * what was found, never a silent switch to another backend. A missing Deno
+ * permission (wasm reads its `.wasm` file, so it needs `--allow-read`) is
+ * always an error, for `auto` too, naming the permission and the path; any
+ * other wasm failure under `auto` falls back to cpu with the reason in
+ * {@linkcode BackendInfo.wasmFailure}. Whatever tfjs prints while a backend
+ * fails to start is kept out of the terminal and summed up in that one line.
  *
  * @param request the backend to start (`auto`, `webgpu`, `wasm` or `cpu`).
  * @returns what started, with the adapter for webgpu.
@@ -96,8 +109,11 @@ export async function useBackend(request: string): Promise<BackendInfo> {
     if (probe && !probe.isFallbackAdapter) return await start("webgpu", probe);
     try {
       return await start("wasm", null);
-    } catch {
-      return await start("cpu", null);
+    } catch (error) {
+      if (error instanceof PermissionMissing) throw error;
+      const info = await start("cpu", null);
+      info.wasmFailure = (error as Error).message;
+      return info;
     }
   }
   const name = request as BackendName;
@@ -119,20 +135,38 @@ async function start(name: BackendName, probe: AdapterProbe | null): Promise<Bac
   // backend needs the flag on to load its .wasm file from the npm cache.
   const isNode = tf.env().getBool("IS_NODE");
   if (name === "cpu") tf.env().set("IS_NODE", false);
+  // A failing backend (wasm without --allow-read) prints a screen of
+  // Emscripten and tfjs messages: hold them, and say what went wrong once.
+  const printed = holdConsole();
+  let thrown: unknown;
   try {
     ok = await tf.setBackend(name);
     await tf.ready();
     // The banner comes on the cpu backend's first tensor write, so make one now.
     if (name === "cpu" && ok) tf.scalar(0).dispose();
   } catch (error) {
-    throw new UsageError(
-      `Cannot start backend "${name}": ${(error as Error).message}` + describeProbe(probe),
-    );
+    thrown = error;
   } finally {
+    printed.release();
     tf.env().set("IS_NODE", isNode);
   }
-  if (!ok || tf.getBackend() !== name) {
-    throw new UsageError(`Cannot start backend "${name}": tfjs refused it` + describeProbe(probe));
+  const failed = thrown !== undefined || !ok || tf.getBackend() !== name;
+  if (failed) {
+    const texts = [...(thrown === undefined ? [] : [String(thrown)]), ...printed.lines];
+    const denied = texts.map((t) => DENIED.exec(t)).find((m) => m !== null);
+    if (denied) {
+      const [, kind, path] = denied;
+      throw new PermissionMissing(
+        `Cannot start backend "${name}": Deno denied ${kind} access to "${path}", ` +
+          `expected --allow-${kind} (or -A)`,
+      );
+    }
+    const reason = thrown !== undefined
+      ? (thrown as Error).message ?? String(thrown)
+      : printed.lines.find((l) => l.trim() !== "") ?? "tfjs refused it";
+    throw new UsageError(
+      `Cannot start backend "${name}": ${reason.split("\n")[0]}` + describeProbe(probe),
+    );
   }
   const info: BackendInfo = { name };
   if (name === "webgpu" && probe) {
@@ -140,6 +174,21 @@ async function start(name: BackendName, probe: AdapterProbe | null): Promise<Bac
     info.fallbackAdapter = probe.isFallbackAdapter;
   }
   return info;
+}
+
+/** A missing Deno permission: never a reason to fall back to another backend. */
+class PermissionMissing extends UsageError {}
+
+/** Deno's NotCapable message, e.g. `Requires read access to "/x.wasm"`. */
+const DENIED = /Requires (read|write|net|env|sys|run|ffi|import) access to "?([^",]+?)"?,/;
+
+/** Replaces the console while a backend starts; `release` restores it. */
+function holdConsole(): { lines: string[]; release(): void } {
+  const methods = ["log", "info", "warn", "error", "debug"] as const;
+  const saved = methods.map((m) => console[m]);
+  const lines: string[] = [];
+  for (const m of methods) console[m] = (...args: unknown[]) => void lines.push(args.join(" "));
+  return { lines, release: () => methods.forEach((m, i) => console[m] = saved[i]) };
 }
 
 function describeProbe(probe: AdapterProbe | null): string {
@@ -157,6 +206,7 @@ function describeProbe(probe: AdapterProbe | null): string {
  * ```
  */
 export function describeBackend(info: BackendInfo): string {
+  if (info.wasmFailure) return `${info.name} (wasm did not start: ${info.wasmFailure})`;
   if (info.name !== "webgpu" || !info.adapter) return info.name;
   return `webgpu (${info.adapter}${info.fallbackAdapter ? ", software fallback" : ""})`;
 }

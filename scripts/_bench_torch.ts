@@ -1,5 +1,5 @@
 /**
- * The PyTorch peer of `deno task bench`: runs `../shared/tools/torch_anchor.py`
+ * The PyTorch peer of `deno task bench`: runs `scripts/torch_anchor.py`
  * with a Python that has torch, and reads its JSON lines.
  *
  * @module

@@ -51,7 +51,12 @@ export interface FlagSpec {
   readonly default?: FlagValue;
   /** A one-letter alias (`-e`). */
   readonly short?: string;
-  /** The placeholder in `--help` (`<path>`); by default one from the type. */
+  /**
+   * The placeholder in `--help`, without brackets (`path`, shown `<path>`). By
+   * default one from the type; for a string flag from its name: `dir` for
+   * `out`, `resume`, `checkpoint` and names ending in `-dir`, `path` for
+   * `corpus`, `torch` and names ending in `-path` or `-file`, else `text`.
+   */
   readonly valueName?: string;
   /** Checks a converted value: returns what was expected (an error text) or `undefined`. */
   validate?(value: FlagValue): string | undefined;
@@ -396,9 +401,7 @@ export function helpText(
     const long = spec.type === "boolean" && spec.default === true
       ? `--[no-]${spec.name}`
       : `--${spec.name}`;
-    const placeholder = spec.type === "boolean"
-      ? ""
-      : ` <${spec.valueName ?? placeholderOf(spec)}>`;
+    const placeholder = spec.type === "boolean" ? "" : ` <${placeholderOf(spec)}>`;
     const shown = spec.type === "boolean"
       ? spec.default === true
       : spec.default !== undefined && spec.default !== "";
@@ -425,9 +428,15 @@ export function helpText(
   return lines.join("\n") + "\n";
 }
 
+/** The placeholder's text, without brackets (one given as `<dir>` is taken as `dir`). */
 function placeholderOf(spec: FlagSpec): string {
+  if (spec.valueName !== undefined) return spec.valueName.replace(/^<(.*)>$/, "$1");
   if (spec.type === "choice") return spec.choices!.join("|");
-  return spec.type === "integer" ? "int" : spec.type === "number" ? "number" : "text";
+  if (spec.type === "integer") return "int";
+  if (spec.type === "number") return "number";
+  if (/^(out|resume|checkpoint)$|-dir$/.test(spec.name)) return "dir";
+  if (/^(corpus|torch)$|-(path|file)$/.test(spec.name)) return "path";
+  return "text";
 }
 
 function wrap(text: string, width: number): string[] {

@@ -119,7 +119,14 @@ export const TRAIN_FLAGS = defineFlags(
       type: "integer",
       default: 20,
       validate: positiveInteger,
-      help: "Passes over the training split.",
+      help: "Passes over the training split in all (with --resume: the new total).",
+    },
+    {
+      name: "patience",
+      type: "integer",
+      default: 3,
+      validate: nonNegativeInteger,
+      help: "Stop after N epochs without a better validation perplexity; 0 never.",
     },
     {
       name: "optimizer",
@@ -165,6 +172,11 @@ export const TRAIN_FLAGS = defineFlags(
       help: "Print a sample every N epochs; 0 never.",
     },
     { name: "prefix", type: "string", default: "time traveller", help: "Prefix of those samples." },
+    {
+      name: "overwrite",
+      type: "boolean",
+      help: "Replace the run already in --out (kept until this run's first checkpoint).",
+    },
     {
       name: "resume",
       type: "string",
@@ -242,14 +254,21 @@ export function configFromFlags(flags: TrainFlags, vocabSize: number): RunConfig
       clip: flags.clip,
       sampling: flags.sampling,
       seed: flags.seed,
+      epochs: flags.epochs,
+      patience: flags.patience,
     },
   };
+}
+
+/** Whether `--name` was given on the command line (rather than left at its default). */
+export function givenFlag(args: string[], name: string): boolean {
+  return args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 }
 
 /** Refuses shape-fixing flags given with `--resume` that differ from the checkpoint. */
 export function checkResumeFlags(args: string[], flags: TrainFlags, config: RunConfig): void {
   for (const [name, saved] of Object.entries(FIXED_ON_RESUME)) {
-    const given = args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+    const given = givenFlag(args, name);
     const camel = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     const value = (flags as Record<string, unknown>)[camel];
     if (given && value !== saved(config)) {

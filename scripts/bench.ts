@@ -10,10 +10,12 @@ import { runMain } from "./_cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { benchTrain } from "./bench_train.ts";
 import { benchCorpus } from "./bench_corpus.ts";
+import { benchClassify } from "./bench_classify.ts";
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   train: benchTrain,
   corpus: benchCorpus,
+  classify: benchClassify,
 };
 
 /** Runs `deno task bench` with the given arguments; returns the exit code. */

@@ -12,18 +12,14 @@
  * deno run -A scripts/bench_corpus.ts --sizes 10MB --token word --json
  * ```
  *
- * Flags: `--sizes` (comma-separated, e.g. `100MB,1GB`; units B, KB, MB, GB
- * are powers of 1000, KiB, MiB, GiB of 1024), `--token char|word`,
- * `--normalize d2l|raw`, `--batch-size` (32), `--num-steps` (35), `--seed`
- * (0), `--temp-dir` (where the file goes), `--json` (one JSON object per line:
- * `{"event":"bench","impl":"corpus","sizeBytes",...,"tokensPerSec","peakRssMB"}`),
- * `--in-process` (several sizes in this process; by default each size runs in
- * a child process of its own, which needs `--allow-run`, so that peak RSS is
- * measured per size).
+ * `deno task bench corpus --help` lists the flags (the table below, parsed by
+ * `_cli.ts` like every script's); `--json` prints one JSON object per size:
+ * `{"event":"bench","impl":"corpus","sizeBytes",...,"tokensPerSec","peakRssMB"}`.
+ * By default each size runs in a child process of its own (which needs
+ * `--allow-run`), so that peak RSS is measured per size.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { UsageError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { loadCorpus } from "../lib/corpus/load.ts";
@@ -34,6 +30,8 @@ import {
   TOKEN_KINDS,
   type TokenKind,
 } from "../lib/corpus/tokenize.ts";
+import { defineFlags, helpText, parseFlags, runMain } from "./_cli.ts";
+import { BATCH_SIZE_FLAG, JSON_FLAG, NUM_STEPS_FLAG } from "./_flags.ts";
 
 /** One size's result (also the `--json` record). */
 export interface CorpusBenchResult {
@@ -85,13 +83,59 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
-function positiveInteger(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new UsageError(`Cannot use --${name} "${text}": expected a positive integer`);
-  }
-  return value;
+/** Parses `100MB,1GB` into byte counts; at least one. */
+function parseSizes(text: string): number[] {
+  const sizes = text.split(",").filter((s) => s.trim() !== "").map(parseSize);
+  if (sizes.length === 0) throw new UsageError(`Cannot use sizes "${text}": expected at least one`);
+  return sizes;
 }
+
+/** The flags of `deno task bench corpus`. */
+export const BENCH_CORPUS_FLAGS = defineFlags(
+  [
+    {
+      name: "sizes",
+      type: "string",
+      default: "100MB,1GB",
+      valueName: "sizes",
+      validate: (v) => {
+        try {
+          parseSizes(v as string);
+          return undefined;
+        } catch {
+          return "expected sizes like 100MB,1GB (units B, KB, MB, GB, KiB, MiB, GiB)";
+        }
+      },
+      help: "Comma-separated file sizes: B, KB, MB, GB are powers of 1000; KiB, MiB, GiB of 1024.",
+    },
+    { name: "token", type: "choice", choices: TOKEN_KINDS, default: "char", help: "Tokens." },
+    {
+      name: "normalize",
+      type: "choice",
+      choices: NORMALIZATIONS,
+      default: "d2l",
+      help: "d2l: letters only, lower-cased; raw: every character.",
+    },
+    BATCH_SIZE_FLAG,
+    NUM_STEPS_FLAG,
+    { name: "seed", type: "integer", default: 0, help: "Seed of the minibatch offsets." },
+    {
+      name: "temp-dir",
+      type: "string",
+      help: "Where the generated file goes (default: the system's temporary directory).",
+    },
+    JSON_FLAG,
+    {
+      name: "in-process",
+      type: "boolean",
+      help: "Run every size in this process (by default one child process per size, which " +
+        "needs --allow-run, so that peak RSS is measured per size).",
+    },
+  ] as const,
+);
+
+const SUMMARY = "Stream generated text (the time machine, repeated) through the corpus loader " +
+  "and one epoch of sequential minibatches; report tokens/s and peak RSS per size.";
 
 /** Writes `size` bytes of the time machine, repeated, to `path`. */
 async function writeText(path: string, size: number): Promise<void> {
@@ -199,44 +243,15 @@ function round(value: number, digits: number): number {
  * @throws {UsageError} for a bad flag.
  */
 export async function benchCorpus(args: string[]): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        sizes: { type: "string", default: "100MB,1GB" },
-        token: { type: "string", default: "char" },
-        normalize: { type: "string", default: "d2l" },
-        "batch-size": { type: "string", default: "32" },
-        "num-steps": { type: "string", default: "35" },
-        seed: { type: "string", default: "0" },
-        "temp-dir": { type: "string" },
-        json: { type: "boolean", default: false },
-        "in-process": { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(`Cannot run bench_corpus: ${(error as Error).message}`);
+  const { values } = parseFlags(BENCH_CORPUS_FLAGS, args);
+  if (values.help) {
+    console.log(helpText("deno task bench corpus", SUMMARY, BENCH_CORPUS_FLAGS));
+    return;
   }
-  const sizes = values.sizes.split(",").filter((s) => s.trim() !== "").map(parseSize);
-  const token = values.token as TokenKind;
-  const normalize = values.normalize as Normalization;
-  if (!TOKEN_KINDS.includes(token)) {
-    throw new UsageError(`Cannot use --token "${token}": expected char or word`);
-  }
-  if (!NORMALIZATIONS.includes(normalize)) {
-    throw new UsageError(`Cannot use --normalize "${normalize}": expected d2l or raw`);
-  }
-  const batchSize = positiveInteger("batch-size", values["batch-size"]);
-  const numSteps = positiveInteger("num-steps", values["num-steps"]);
-  const seed = Number(values.seed);
-  if (!Number.isInteger(seed)) {
-    throw new UsageError(`Cannot use --seed "${values.seed}": expected an integer`);
-  }
+  const sizes = parseSizes(values.sizes);
+  const { token, normalize, batchSize, numSteps, seed } = values;
 
-  if (sizes.length > 1 && !values["in-process"]) {
+  if (sizes.length > 1 && !values.inProcess) {
     // One child process per size, so one size's peak RSS does not carry into the next.
     for (const size of sizes) {
       const childArgs = args.filter((_, i) => !isSizesFlag(args, i));
@@ -259,7 +274,7 @@ export async function benchCorpus(args: string[]): Promise<void> {
     return;
   }
 
-  const dir = await Deno.makeTempDir({ dir: values["temp-dir"], prefix: "bench-corpus-" });
+  const dir = await Deno.makeTempDir({ dir: values.tempDir, prefix: "bench-corpus-" });
   try {
     for (const sizeBytes of sizes) {
       const path = `${dir}/corpus-${sizeBytes}.txt`;
@@ -290,14 +305,4 @@ export async function benchCorpus(args: string[]): Promise<void> {
   }
 }
 
-if (import.meta.main) {
-  try {
-    await benchCorpus(Deno.args);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(error.message);
-      Deno.exit(2);
-    }
-    throw error;
-  }
-}
+if (import.meta.main) await runMain(benchCorpus);

@@ -8,7 +8,7 @@
  * - `tfjs-layers`: what a TypeScript user writes today, `tf.layers.lstm` /
  *   `gru` / `simpleRNN` + `tf.layers.dense` on the same backend, trained with
  *   `tf.variableGrads`, the same clipping and SGD;
- * - `pytorch-*`: the reference trainer in ../shared/tools/torch_anchor.py
+ * - `pytorch-*`: the reference trainer in scripts/torch_anchor.py
  *   (PyTorch on the CPU), step-by-step cells and nn.LSTM/GRU/RNN.
  *
  * Each figure is the median of several timed windows after warm-up steps.
@@ -18,12 +18,19 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { cpus } from "node:os";
 import process from "node:process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type BackendInfo, describeBackend, tf, useBackend } from "../lib/tf.ts";
+import { BACKEND_REQUESTS, type BackendInfo, describeBackend, tf, useBackend } from "../lib/tf.ts";
+import {
+  defineFlags,
+  helpText,
+  nonNegativeInteger,
+  parseFlags,
+  positiveInteger,
+  type Validator,
+} from "./_cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { CELL_KINDS, type CellKind } from "../lib/cells/types.ts";
@@ -48,32 +55,113 @@ import {
   trainStep,
 } from "./_bench_common.ts";
 
-const FLAGS = {
-  cells: { type: "string", default: "rnn,gru,lstm", help: "cell kinds, comma-separated" },
-  backend: { type: "string", default: "wasm", help: "tfjs backend: wasm, cpu, webgpu" },
-  steps: { type: "string", default: "10", help: "timed minibatches per window" },
-  windows: { type: "string", default: "3", help: "timed windows (the figure is their median)" },
-  warmup: { type: "string", default: "3", help: "untimed minibatches first" },
-  impls: { type: "string", default: "project,layers,torch", help: "which to run" },
-  corpus: { type: "string", default: "", help: "text file (default data/timemachine.txt)" },
-  torch: { type: "string", default: "", help: "path to torch_anchor.py, or 'none'" },
-  "torch-epochs": { type: "string", default: "1", help: "timed PyTorch epochs (plus one warm-up)" },
-  "torch-threads": { type: "string", default: "1", help: "PyTorch threads, comma-separated" },
-  "torch-chars": {
-    type: "string",
-    default: "40000",
-    help: "corpus characters PyTorch trains on (0: all; keeps each model near a minute)",
-  },
-  "wasm-simd": { type: "string", default: "on", help: "wasm SIMD build: on or off (experiment)" },
-  "wasm-threads": {
-    type: "string",
-    default: "0",
-    help: "start tfjs-wasm's threaded build with N threads (experiment; 0: tfjs default)",
-  },
-  profile: { type: "boolean", default: false, help: "time the parts of a project step" },
-  json: { type: "boolean", default: false, help: "one JSON object per row on stdout" },
-  help: { type: "boolean", default: false, help: "this text" },
-} as const;
+/** What `--impls` may name: `masked` and `mixed` are the project with variable-length batches. */
+const IMPLS = ["project", "masked", "mixed", "layers", "torch"];
+
+/** A validator of comma-separated lists whose items pass `check`. */
+function listOf(check: (item: string) => boolean, expected: string): Validator {
+  return (v) => {
+    const items = (v as string).split(",").map((s) => s.trim()).filter(Boolean);
+    return items.length > 0 && items.every(check) ? undefined : expected;
+  };
+}
+
+/** The flags of `deno task bench [train]`. */
+export const BENCH_TRAIN_FLAGS = defineFlags(
+  [
+    {
+      name: "cells",
+      type: "string",
+      default: "rnn,gru,lstm",
+      valueName: "list",
+      validate: listOf(
+        (c) => (CELL_KINDS as readonly string[]).includes(c),
+        `expected some of ${CELL_KINDS.join(", ")}, comma-separated`,
+      ),
+      help: "Cell kinds, comma-separated.",
+    },
+    {
+      name: "backend",
+      type: "choice",
+      choices: BACKEND_REQUESTS,
+      default: "wasm",
+      help: "tfjs backend.",
+    },
+    {
+      name: "steps",
+      type: "integer",
+      default: 10,
+      validate: positiveInteger,
+      help: "Timed minibatches per window.",
+    },
+    {
+      name: "windows",
+      type: "integer",
+      default: 3,
+      validate: positiveInteger,
+      help: "Timed windows (the figure is their median).",
+    },
+    {
+      name: "warmup",
+      type: "integer",
+      default: 3,
+      validate: nonNegativeInteger,
+      help: "Untimed minibatches first.",
+    },
+    {
+      name: "impls",
+      type: "string",
+      default: "project,masked,mixed,layers,torch",
+      valueName: "list",
+      validate: listOf((i) => IMPLS.includes(i), `expected some of ${IMPLS.join(", ")}`),
+      help: "Which implementations to run, comma-separated.",
+    },
+    { name: "corpus", type: "string", help: "Text file (default: data/timemachine.txt)." },
+    {
+      name: "torch",
+      type: "string",
+      help: "Path to torch_anchor.py, or none (default: scripts/torch_anchor.py).",
+    },
+    {
+      name: "torch-epochs",
+      type: "integer",
+      default: 1,
+      validate: positiveInteger,
+      help: "Timed PyTorch epochs (plus one warm-up).",
+    },
+    {
+      name: "torch-threads",
+      type: "string",
+      default: "1",
+      valueName: "list",
+      validate: listOf((t) => /^[1-9]\d*$/.test(t), "expected integers >= 1, comma-separated"),
+      help: "PyTorch threads, comma-separated.",
+    },
+    {
+      name: "torch-chars",
+      type: "integer",
+      default: 40000,
+      validate: nonNegativeInteger,
+      help: "Corpus characters PyTorch trains on (0: all; keeps each model near a minute).",
+    },
+    {
+      name: "wasm-simd",
+      type: "choice",
+      choices: ["on", "off"],
+      default: "on",
+      help: "wasm SIMD build (experiment).",
+    },
+    {
+      name: "wasm-threads",
+      type: "integer",
+      default: 0,
+      validate: nonNegativeInteger,
+      help: "Start tfjs-wasm's threaded build with N threads (experiment; 0: tfjs default).",
+    },
+    { name: "profile", type: "boolean", help: "Time the parts of a project step." },
+    { name: "json", type: "boolean", help: "One JSON object per row on stdout." },
+  ] as const,
+);
 
 /** Parsed, validated options. */
 export interface BenchOptions {
@@ -96,75 +184,43 @@ export interface BenchOptions {
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
-function positive(flag: string, value: string, min = 1): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) {
-    throw new UsageError(`Invalid --${flag} "${value}": expected an integer >= ${min}`);
-  }
-  return n;
-}
-
-function onOff(flag: string, value: string): boolean {
-  if (value !== "on" && value !== "off") {
-    throw new UsageError(`Invalid --${flag} "${value}": expected on or off`);
-  }
-  return value === "on";
-}
-
-/** Parses argv into options; throws {@linkcode UsageError} on bad input. */
+/** Parses argv into options; null for `--help`. Throws {@linkcode UsageError} on bad input. */
 export function parseBenchArgs(args: string[]): BenchOptions | null {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: FLAGS, strict: true, allowPositionals: false }));
-  } catch (error) {
-    throw new UsageError(`Invalid arguments: ${(error as Error).message}`);
-  }
+  const { values } = parseFlags(BENCH_TRAIN_FLAGS, args);
   if (values.help) return null;
-  const cells = values.cells.split(",").map((c) => c.trim()).filter(Boolean);
-  for (const c of cells) {
-    if (!(CELL_KINDS as readonly string[]).includes(c)) {
-      throw new UsageError(`Invalid --cells "${c}": expected some of ${CELL_KINDS.join(", ")}`);
-    }
-  }
-  if (cells.length === 0) {
-    throw new UsageError(`Invalid --cells "": expected some of rnn, gru, lstm`);
-  }
-  const impls = new Set(values.impls.split(",").map((s) => s.trim()).filter(Boolean));
-  for (const i of impls) {
-    if (!["project", "layers", "torch"].includes(i)) {
-      throw new UsageError(`Invalid --impls "${i}": expected some of project, layers, torch`);
-    }
-  }
+  const list = (text: string) => text.split(",").map((s) => s.trim()).filter(Boolean);
+  const impls = new Set(list(values.impls));
   const corpus = values.corpus || `${REPO}data/timemachine.txt`;
   if (!existsSync(corpus)) throw new UsageError(`Cannot read corpus "${corpus}": no such file`);
-  let torch: string | null = values.torch || `${REPO}../shared/tools/torch_anchor.py`;
+  let torch: string | null = values.torch || `${REPO}scripts/torch_anchor.py`;
   if (values.torch === "none" || !impls.has("torch")) torch = null;
   return {
-    cells: cells as CellKind[],
+    cells: list(values.cells) as CellKind[],
     backend: values.backend,
-    steps: positive("steps", values.steps),
-    windows: positive("windows", values.windows),
-    warmup: positive("warmup", values.warmup, 0),
+    steps: values.steps,
+    windows: values.windows,
+    warmup: values.warmup,
     impls,
     corpus,
     torch,
-    torchEpochs: positive("torch-epochs", values["torch-epochs"]),
-    torchThreads: values["torch-threads"].split(",").map((t) => positive("torch-threads", t)),
-    torchChars: positive("torch-chars", values["torch-chars"], 0),
-    wasmSimd: onOff("wasm-simd", values["wasm-simd"]),
-    wasmThreads: positive("wasm-threads", values["wasm-threads"], 0),
+    torchEpochs: values.torchEpochs,
+    torchThreads: list(values.torchThreads).map(Number),
+    torchChars: values.torchChars,
+    wasmSimd: values.wasmSimd === "on",
+    wasmThreads: values.wasmThreads,
     profile: values.profile,
     json: values.json,
   };
 }
 
 function usage(): string {
-  const lines = Object.entries(FLAGS).map(([name, f]) =>
-    `  --${name.padEnd(14)} ${f.help}${
-      f.type === "string" && f.default ? ` (default ${f.default})` : ""
-    }`
-  );
-  return `Usage: deno run -A scripts/bench_train.ts [flags]\n${lines.join("\n")}`;
+  return helpText(
+    "deno task bench [train]",
+    "Training throughput of the d2l character model: this project, the tfjs-layers peer " +
+      "and PyTorch side by side. Table on stdout, progress on stderr. " +
+      "(`deno task bench corpus --help`: the corpus loader's benchmark.)",
+    BENCH_TRAIN_FLAGS,
+  ).trimEnd();
 }
 
 // ---- corpus ----------------------------------------------------------------------
@@ -217,11 +273,17 @@ interface Trainer {
  * `runSequence`, i.e. the fused kernels, WGSL on webgpu -> `linear`) and its
  * `trainStep` (loss, gradients, clipping by global norm, SGD).
  */
-function projectTrainer(kind: CellKind, V: number, seed: number): Trainer {
+function projectTrainer(
+  kind: CellKind,
+  V: number,
+  seed: number,
+  lengths?: (rng: Rng) => Int32Array,
+): Trainer {
   const model = new LanguageModel(
     modelConfig({ vocabSize: V, cell: kind, hiddenSize: HIDDEN, seed }),
   );
   const optimizer = makeOptimizer("sgd", LR);
+  const lengthRng = new Rng(seed + 99);
   let state: State[] | undefined;
   return {
     step(batch) {
@@ -229,7 +291,13 @@ function projectTrainer(kind: CellKind, V: number, seed: number): Trainer {
         disposeStates(state);
         state = undefined;
       }
-      const minibatch = { x: batch.x, y: batch.y, batchSize: BATCH, numSteps: NUM_STEPS };
+      const minibatch = {
+        x: batch.x,
+        y: batch.y,
+        batchSize: BATCH,
+        numSteps: NUM_STEPS,
+        lengths: lengths?.(lengthRng),
+      };
       const result = modelTrainStep(model, optimizer, minibatch, state, { clip: CLIP });
       disposeStates(state);
       state = result.state;
@@ -434,6 +502,17 @@ export async function benchTrain(args: string[]): Promise<void> {
   const makers: [string, (k: CellKind) => Trainer][] = [];
   if (opts.impls.has("project")) makers.push(["project", (k) => projectTrainer(k, V, 1)]);
   if (opts.impls.has("layers")) makers.push(["tfjs-layers", (k) => layersTrainer(k, V, 1)]);
+  // The variable-length path: every length T (the masks' cost alone), and
+  // lengths drawn from T/2..T each minibatch (padded positions still count as tokens).
+  if (opts.impls.has("masked")) {
+    const equal = () => new Int32Array(BATCH).fill(NUM_STEPS);
+    makers.push(["project-masked", (k) => projectTrainer(k, V, 1, equal)]);
+  }
+  if (opts.impls.has("mixed")) {
+    const mixed = (rng: Rng) =>
+      Int32Array.from({ length: BATCH }, () => NUM_STEPS - rng.int(Math.ceil(NUM_STEPS / 2)));
+    makers.push(["project-mixed", (k) => projectTrainer(k, V, 1, mixed)]);
+  }
   for (const cell of opts.cells) {
     const timed: Timed[] = makers.map(([impl, make]) => ({
       impl,

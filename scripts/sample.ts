@@ -19,6 +19,8 @@ import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG } from "./_flags.ts";
 import { useBackend } from "../lib/tf.ts";
 import { loadTrainedModel } from "../lib/lm/run.ts";
 import { sampleText } from "../lib/lm/sample.ts";
+import { tokenizeText } from "../lib/corpus/tokenize.ts";
+import { UsageError } from "../lib/errors.ts";
 
 /** The flags of `deno task sample`. */
 export const SAMPLE_FLAGS = defineFlags(
@@ -72,6 +74,18 @@ export async function main(args: string[]): Promise<number> {
     console.log(helpText("deno task sample", "Generate text from a checkpoint.", SAMPLE_FLAGS));
     return 0;
   }
+  const { greedy, temperature: t, topK: k, topP: p } = flags;
+  if (greedy && (t !== 1 || k !== 0 || p !== 1)) {
+    const given = [
+      t !== 1 && `--temperature ${t}`,
+      k !== 0 && `--top-k ${k}`,
+      p !== 1 && `--top-p ${p}`,
+    ];
+    throw new UsageError(
+      `Cannot sample with --greedy and ${given.filter(Boolean).join(" and ")}: greedy always ` +
+        "takes the most likely token, expected --greedy or the sampling flags",
+    );
+  }
   await useBackend(flags.backend);
   const { model, vocab, config } = await loadTrainedModel(flags.checkpoint);
   try {
@@ -79,6 +93,14 @@ export async function main(args: string[]): Promise<number> {
       info(
         "warning: this model is bidirectional: it was trained seeing the future, so what it " +
           "generates one token at a time is not what its perplexity promised",
+      );
+    }
+    const read = tokenizeText(flags.prefix, { token: vocab.token, normalize: vocab.normalize })
+      .join(vocab.joiner);
+    if (read !== "" && read !== flags.prefix) {
+      info(
+        `notice: the prefix "${flags.prefix}" reads as "${read}" after ${vocab.normalize} ` +
+          "normalisation (the model's vocabulary)",
       );
     }
     const encoder = new TextEncoder();

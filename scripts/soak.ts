@@ -29,6 +29,7 @@ import {
   type State,
   tf,
   trainStep,
+  type TrainStepResult,
   useBackend,
 } from "../mod.ts";
 import {
@@ -253,7 +254,7 @@ export async function main(args: string[]): Promise<number> {
       disposeStates(state);
       state = undefined;
       for (const batch of epoch) {
-        const result = trainStep(model, optimizer, batch, state, { clip: 1 });
+        const result: TrainStepResult = trainStep(model, optimizer, batch, state, { clip: 1 });
         disposeStates(state);
         state = result.state;
         const loss = (await result.loss.data())[0];

@@ -1,23 +1,31 @@
 /**
  * `deno task train`: trains a recurrent language model on a corpus and writes
- * a run directory (checkpoint, metrics.jsonl, perplexity.svg).
+ * a run directory (last and best checkpoints, metrics.jsonl, perplexity.svg).
+ *
+ * Every check (flags, run directory, corpus, minibatch sizes, memory) runs
+ * before anything is written, and nothing is written before the first
+ * checkpoint, so a run that fails early leaves its directory as it found it.
  *
  * @module
  */
 import { emitJson, helpText, info, parseFlags, Progress, runMain } from "./_cli.ts";
-import { checkResumeFlags, configFromFlags, TRAIN_FLAGS } from "./_train_flags.ts";
+import { checkResumeFlags, configFromFlags, givenFlag, TRAIN_FLAGS } from "./_train_flags.ts";
+import { watchSignals } from "./_signals.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { LanguageModel } from "../lib/lm/model.ts";
-import { makeOptimizer, type OptimizerName } from "../lib/training/train.ts";
+import { makeOptimizer } from "../lib/training/train.ts";
 import { disposeStates } from "../lib/cells/state.ts";
-import { fit, NonFiniteLossError } from "../lib/training/fit.ts";
-import type { Sampling } from "../lib/corpus/batches.ts";
+import { type FitPosition, NonFiniteLossError } from "../lib/training/fit.ts";
+import { fitLanguageModel, type LmEpochMetrics } from "../lib/lm/fit.ts";
 import { Rng } from "../lib/rng.ts";
 import { loadCorpus } from "../lib/corpus/load.ts";
-import { randomBatches, sequentialBatches } from "../lib/corpus/batches.ts";
-import { checkRunDir, loadResumableRun, RunWriter } from "../lib/lm/run.ts";
+import { minimumTokens, randomBatches, sequentialBatches } from "../lib/corpus/batches.ts";
+import { checkRunDir, lmRunWriter, loadResumableRun, type RunConfig } from "../lib/lm/run.ts";
 import { sampleText } from "../lib/lm/sample.ts";
 import { asciiLine } from "../lib/training/plot.ts";
+import { checkMemory, memoryLimit } from "../lib/training/memory.ts";
+import { estimateTrainingMemory } from "../lib/lm/memory.ts";
+import { UsageError } from "../lib/errors.ts";
 
 export { TRAIN_FLAGS };
 
@@ -28,58 +36,162 @@ export async function main(args: string[]): Promise<number> {
     console.log(helpText("deno task train", "Train a recurrent language model.", TRAIN_FLAGS));
     return 0;
   }
+  if (flags.resume !== undefined && flags.overwrite) {
+    throw new UsageError("Cannot train with --resume and --overwrite: choose one");
+  }
   const backend = await useBackend(flags.backend);
-  const log = flags.json ? () => {} : info;
   const resumed = flags.resume === undefined ? undefined : await loadResumableRun(flags.resume);
-  if (resumed) checkResumeFlags(args, flags, resumed.config);
-  const out = flags.resume ?? flags.out;
-  await checkRunDir(out);
+  let owned = true; // the resumed model and optimizer, until the try below takes them
+  try {
+    if (resumed) checkResumeFlags(args, flags, resumed.config);
+    const out = flags.resume ?? flags.out;
+    await checkRunDir(out, {
+      mode: resumed ? "resume" : flags.overwrite ? "overwrite" : "new",
+      hint:
+        `continue it with --resume ${out}, replace it with --overwrite, or choose another --out`,
+    });
+    if (resumed && nothingLeft(out, resumed.config, resumed.position, args, flags)) return 0;
+    owned = false;
+    return await train(args, flags, out, resumed, backend);
+  } finally {
+    if (resumed && owned) {
+      resumed.model.dispose();
+      resumed.optimizer.dispose();
+      disposeStates(resumed.position.state);
+    }
+  }
+}
+
+type Flags = ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>["values"];
+type Resumed = Awaited<ReturnType<typeof loadResumableRun>>;
+type Backend = Awaited<ReturnType<typeof useBackend>>;
+
+/** The run's total epochs and patience: the saved ones on --resume unless given anew. */
+function schedule(args: string[], flags: Flags, saved?: RunConfig): [number, number] {
+  const epochs = saved && !givenFlag(args, "epochs")
+    ? saved.train.epochs ?? flags.epochs
+    : flags.epochs;
+  const patience = saved && !givenFlag(args, "patience")
+    ? saved.train.patience ?? 0 // runs saved before --patience existed never stopped early
+    : flags.patience;
+  return [epochs, patience];
+}
+
+/**
+ * On --resume of a finished run: says so, and how to extend it; true when
+ * there is nothing left to do.
+ */
+function nothingLeft(
+  out: string,
+  config: RunConfig,
+  position: FitPosition,
+  args: string[],
+  flags: Flags,
+): boolean {
+  const [epochs, patience] = schedule(args, flags, config);
+  const done = position.epoch - 1;
+  const best = position.best;
+  const early = position.step === 0 && patience > 0 && best !== undefined &&
+    done - best.epoch >= patience;
+  if (done < epochs && !early) return false;
+  const why = early
+    ? `it stopped early after epoch ${done}: no better validation perplexity than ` +
+      `${best!.value.toFixed(3)} (epoch ${best!.epoch}) for ${patience} epochs; to go on, ` +
+      `raise --patience (0 never stops)${done < epochs ? "" : ` and --epochs`}`
+    : `it has finished all ${epochs} epochs; to train further, give the new total, e.g. ` +
+      `--resume ${out} --epochs ${epochs + 10}`;
+  if (flags.json) {
+    emitJson({ event: "nothing-to-do", checkpoint: `${out}/checkpoint`, epochs: done });
+  }
+  info(`Nothing to resume in ${out}: ${why}`);
+  return true;
+}
+
+async function train(
+  args: string[],
+  flags: Flags,
+  out: string,
+  resumed: Resumed | undefined,
+  backend: Backend,
+): Promise<number> {
+  const log = flags.json ? () => {} : info;
+  const [epochs, patience] = schedule(args, flags, resumed?.config);
   const corpusSettings = resumed?.config.corpus ?? configFromFlags(flags, 1).corpus;
   const corpus = await loadCorpus({
     ...corpusSettings,
     checksum: flags.checksum,
     vocab: resumed?.vocab,
+  }).catch((error) => {
+    if (resumed) {
+      resumed.model.dispose();
+      resumed.optimizer.dispose();
+      disposeStates(resumed.position.state);
+    }
+    throw error;
   });
-  const config = resumed?.config ?? configFromFlags(flags, corpus.vocab.size);
-  const model = resumed?.model ?? new LanguageModel(config.model);
-  const optimizerName = (resumed?.optimizerName ?? config.train.optimizer) as OptimizerName;
-  const optimizer = resumed?.optimizer ?? makeOptimizer(optimizerName, config.train.lr as number);
-  const stop = watchSignals();
+  const base = resumed?.config ?? configFromFlags(flags, corpus.vocab.size);
+  const config: RunConfig = { ...base, train: { ...base.train, epochs, patience } };
+  const { batchSize, numSteps } = config.train;
+  let model = resumed?.model;
+  let optimizer = resumed?.optimizer;
+  const stop = watchSignals(() => bar?.stop());
+  let bar: Progress | undefined;
   try {
+    // Every check before anything is built or written.
+    if (corpus.train.length < minimumTokens(batchSize, numSteps)) {
+      throw new UsageError(
+        `Cannot train with --batch-size ${batchSize} --num-steps ${numSteps}: the training ` +
+          `split has ${corpus.train.length} tokens, expected at least ` +
+          `${minimumTokens(batchSize, numSteps)} (batch size x steps + steps)`,
+      );
+    }
+    const estimate = estimateTrainingMemory(config.model, { ...config.train });
+    checkMemory(
+      estimate.totalBytes,
+      memoryLimit(backend.name),
+      `a ${config.model.cell} model of hidden size ${config.model.hiddenSize} ` +
+        `(${estimate.parameters.toLocaleString("en")} parameters) on ${backend.name}`,
+    );
+    model ??= new LanguageModel(config.model);
+    optimizer ??= makeOptimizer(config.train.optimizer, config.train.lr);
+    const optimizerName = resumed?.optimizerName ?? config.train.optimizer;
     if (config.model.bidirectional) {
       info(
         "warning: a bidirectional model sees the future while training, so its low perplexity " +
           "does not mean it can generate text",
       );
     }
-    const batchShape = { batchSize: config.train.batchSize, numSteps: config.train.numSteps };
-    const sampling = config.train.sampling as Sampling;
-    const sampler = sampling === "sequential" ? sequentialBatches : randomBatches;
+    const sampler = config.train.sampling === "sequential" ? sequentialBatches : randomBatches;
     log(
       `corpus ${corpus.source}: ${corpus.tokens} ${corpus.vocab.token} tokens, vocabulary ` +
         `${corpus.vocab.size}, ${corpus.train.length} train / ${corpus.valid.length} valid; ` +
         `backend ${describeBackend(backend)}` +
         (resumed
-          ? `; resuming at epoch ${resumed.position.epoch}, step ${resumed.position.step}`
+          ? `; resuming at epoch ${resumed.position.epoch}, step ${resumed.position.step} of ${epochs}`
           : ""),
     );
-    const run = await RunWriter.create(out, config, resumed?.history);
-    const rng = new Rng(config.train.seed as number);
+    const run = lmRunWriter(out, config, corpus.vocab, {
+      history: resumed?.history,
+      overwrite: flags.overwrite,
+    });
     const started = performance.now();
     const elapsed = () => (performance.now() - started) / 1000;
-    let bar: Progress | undefined;
-    const result = await fit(model, {
-      epochs: flags.epochs,
+    const trained = model;
+    const result = await fitLanguageModel(model, {
+      epochs,
+      patience,
       start: resumed?.position,
       optimizer,
-      clip: config.train.clip as number,
-      sampling,
-      rng,
-      batches: (_epoch, epochRng) => sampler(corpus.train, { ...batchShape, rng: epochRng }),
+      clip: config.train.clip,
+      sampling: config.train.sampling,
+      rng: new Rng(config.train.seed),
+      batches: (_epoch, rng) => sampler(corpus.train, { batchSize, numSteps, rng }),
       valid: corpus.valid,
-      ...batchShape,
+      batchSize,
+      numSteps,
       onNonFinite: flags.onNan,
       onStep: ({ epoch, step, steps, loss }) => {
+        if (stop.signal) return; // the acknowledgement stays on screen
         bar ??= new Progress(steps, { label: `epoch ${epoch}`, silent: flags.json });
         bar.update(step, `ppl ${Math.exp(loss).toFixed(2)}`);
       },
@@ -88,7 +200,7 @@ export async function main(args: string[]): Promise<number> {
           `warning: skipped epoch ${epoch}, step ${step} (loss ${loss}); learning rate now ${rate}`,
         ),
       shouldStop: () => stop.signal !== undefined,
-      onEpoch: async (metrics, next) => {
+      onEpoch: async (metrics, next, { improved }) => {
         bar?.stop();
         bar = undefined;
         const row = {
@@ -97,20 +209,23 @@ export async function main(args: string[]): Promise<number> {
           elapsed: elapsed(),
           backend: describeBackend(backend),
         };
-        await run.save(model, { optimizer, name: optimizerName }, corpus.vocab, next, row);
+        await run.save(trained, { optimizer: optimizer!, name: optimizerName }, next, {
+          row,
+          best: improved,
+        });
         if (flags.json) emitJson(row);
         else {
           console.log(
             `epoch ${metrics.epoch}: train ppl ${metrics.trainPerplexity.toFixed(3)}` +
               (metrics.validPerplexity ? `, valid ppl ${metrics.validPerplexity.toFixed(3)}` : "") +
-              `, ${Math.round(metrics.tokensPerSec)} tokens/s`,
+              `, ${Math.round(metrics.tokensPerSec)} tokens/s` + (improved ? " (best)" : ""),
           );
         }
         const every = flags.sampleEvery;
-        if (every > 0 && (metrics.epoch % every === 0 || metrics.epoch === flags.epochs)) {
-          const text = await sampleText(model, corpus.vocab, flags.prefix, {
+        if (every > 0 && (metrics.epoch % every === 0 || metrics.epoch === epochs)) {
+          const text = await sampleText(trained, corpus.vocab, flags.prefix, {
             length: 50,
-            seed: config.train.seed as number,
+            seed: config.train.seed,
           });
           if (flags.json) emitJson({ event: "sample", epoch: metrics.epoch, text });
           else console.log(`  ${JSON.stringify(text)}`);
@@ -119,18 +234,17 @@ export async function main(args: string[]): Promise<number> {
     }).catch((error) => {
       bar?.stop();
       if (error instanceof NonFiniteLossError) {
-        const kept = run.history.length > 0
-          ? `the last good checkpoint (epoch ${
-            run.history.at(-1)!.epoch
-          }) is in ${run.checkpointDir}`
-          : "no checkpoint was written";
+        const last = run.history.at(-1);
+        const kept = last
+          ? `the last good checkpoint (epoch ${last.epoch}) is in ${run.checkpointDir}`
+          : `no checkpoint was written (${out} is as it was)`;
         throw new Error(`${error.message}; ${kept}; --on-nan skip drops such steps instead`);
       }
       throw error;
     });
     bar?.stop();
     if (result.stoppedAt) {
-      await run.save(model, { optimizer, name: optimizerName }, corpus.vocab, result.stoppedAt);
+      await run.save(model, { optimizer, name: optimizerName }, result.stoppedAt);
       disposeStates(result.stoppedAt.state);
       const where = `epoch ${result.stoppedAt.epoch}, step ${result.stoppedAt.step}`;
       if (flags.json) {
@@ -143,49 +257,85 @@ export async function main(args: string[]): Promise<number> {
         });
       }
       info(
-        `${stop.signal}: stopped at ${where}; checkpoint in ${run.checkpointDir} (continue with --resume ${out})`,
+        `${stop.signal}: stopped at ${where} of ${epochs}; checkpoint in ${run.checkpointDir} ` +
+          `(continue with --resume ${out})`,
       );
       return stop.signal === "SIGINT" ? 130 : 143;
     }
-    const last = run.history.at(-1);
+    const history = run.history as unknown as (LmEpochMetrics & { validPerplexity?: number })[];
+    const last = history.at(-1);
+    const best = result.earlyStop ?? bestOf(history);
     const done = {
       event: "done",
       checkpoint: run.checkpointDir,
-      epochs: run.history.length,
+      best: best ? run.bestDir : undefined,
+      epochs: history.length,
       trainPerplexity: last?.trainPerplexity,
       validPerplexity: last?.validPerplexity,
+      bestEpoch: best?.epoch,
+      bestValidPerplexity: best?.value,
+      stoppedEarly: result.earlyStop !== undefined,
       seconds: elapsed(),
       backend: describeBackend(backend),
     };
     if (flags.json) emitJson(done);
     else {
-      const curve = run.history.map((m) => m.trainPerplexity).filter(Number.isFinite);
-      if (curve.length > 1) info(`train perplexity by epoch\n${asciiLine(curve, { height: 8 })}`);
+      if (result.earlyStop) {
+        info(
+          `stopped early: no better validation perplexity for ${patience} epochs ` +
+            `(best ${result.earlyStop.value.toFixed(3)} at epoch ${result.earlyStop.epoch})`,
+        );
+      }
+      closingChart(history);
+      if (best) {
+        console.log(
+          `best: ${run.bestDir} (epoch ${best.epoch}, valid ppl ${best.value.toFixed(3)}; ` +
+            `evaluate and sample use it)`,
+        );
+      }
       console.log(`checkpoint: ${run.checkpointDir}`);
     }
     return 0;
   } finally {
     stop.dispose();
     corpus.close();
-    model.dispose();
-    optimizer.dispose();
+    model?.dispose();
+    optimizer?.dispose();
   }
 }
 
-/** Turns SIGINT and SIGTERM into a flag the training loop reads between steps. */
-function watchSignals(): { signal?: "SIGINT" | "SIGTERM"; dispose(): void } {
-  const watch: { signal?: "SIGINT" | "SIGTERM"; dispose(): void } = { dispose: () => {} };
-  const handlers = (["SIGINT", "SIGTERM"] as const).map((name) => {
-    const handler = () => {
-      if (watch.signal) Deno.exit(name === "SIGINT" ? 130 : 143); // a second signal: give up now
-      watch.signal = name;
-      info(`${name}: finishing the current step, then saving a checkpoint (again to quit now)`);
-    };
-    Deno.addSignalListener(name, handler);
-    return [name, handler] as const;
-  });
-  watch.dispose = () => handlers.forEach(([name, h]) => Deno.removeSignalListener(name, h));
-  return watch;
+/** The epoch with the lowest validation perplexity in a history. */
+function bestOf(
+  history: readonly { epoch: number; validPerplexity?: number | null }[],
+): { epoch: number; value: number } | undefined {
+  let best: { epoch: number; value: number } | undefined;
+  for (const { epoch, validPerplexity: value } of history) {
+    if (typeof value === "number" && Number.isFinite(value) && (!best || value < best.value)) {
+      best = { epoch, value };
+    }
+  }
+  return best;
+}
+
+/** Train (and validation) perplexity by epoch on stderr, when there are two epochs or more. */
+function closingChart(history: readonly { trainPerplexity: number; validPerplexity?: number }[]) {
+  const drawable = history.filter((m) => Number.isFinite(m.trainPerplexity));
+  if (drawable.length < 2) return;
+  const train = drawable.map((m) => m.trainPerplexity);
+  const valid = drawable.map((m) => m.validPerplexity);
+  const both = valid.every((v): v is number => typeof v === "number" && Number.isFinite(v));
+  const color = Deno.stderr.isTerminal() && !Deno.env.get("NO_COLOR");
+  const chart = both
+    ? asciiLine([train, valid], { height: 8, colors: color ? ["blue", "red"] : undefined })
+    : asciiLine(train, { height: 8 });
+  const legend = both
+    ? color
+      ? "perplexity by epoch: \x1b[34mtrain\x1b[0m, \x1b[31mvalid\x1b[0m"
+      : `perplexity by epoch: train (ends ${train.at(-1)!.toFixed(2)}), valid (ends ${
+        valid.at(-1)!.toFixed(2)
+      })`
+    : "train perplexity by epoch";
+  info(`${legend}\n${chart}`);
 }
 
 if (import.meta.main) await runMain(main);

@@ -384,3 +384,26 @@ Deno.test("Progress draws a bar with its label and text on a terminal", () => {
   ok(text.includes("epoch 1"), text);
   ok(text.includes("0/4"), text);
 });
+
+Deno.test("helpText() shows <dir> and <path> for path flags, never doubled brackets", () => {
+  const table = defineFlags([
+    { name: "resume", type: "string", valueName: "<dir>", help: "A run." },
+    { name: "out", type: "string", help: "Run directory." },
+    { name: "temp-dir", type: "string", help: "Scratch." },
+    { name: "corpus", type: "string", help: "A text file." },
+    { name: "weights-file", type: "string", help: "Weights." },
+    { name: "prefix", type: "string", help: "Text." },
+  ]);
+  const help = helpText("x", "S.", table);
+  for (
+    const shown of [
+      "--resume <dir>",
+      "--out <dir>",
+      "--temp-dir <dir>",
+      "--corpus <path>",
+      "--weights-file <path>",
+      "--prefix <text>",
+    ]
+  ) ok(help.includes(shown), `${shown} in\n${help}`);
+  ok(!help.includes("<<"), help);
+});

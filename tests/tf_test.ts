@@ -37,3 +37,64 @@ Deno.test("useBackend() rejects an unknown backend name with a UsageError", asyn
     return true;
   });
 });
+
+/** Runs a script that calls `useBackend(request)` and prints what started, with `flags`. */
+async function startIn(request: string, flags: string[]) {
+  const dir = await Deno.makeTempDir({ prefix: "rnn_backend_" });
+  try {
+    const script = `${dir}/start.ts`;
+    const lib = new URL("../lib/tf.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { useBackend } from "${lib}";\n` +
+        `console.log(JSON.stringify(await useBackend("${request}")));\n`,
+    );
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-lock", ...flags, script],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return { code, stdout: decode(stdout), stderr: decode(stderr) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("useBackend('wasm'/'auto') without --allow-read: one error naming the permission, no cpu", async () => {
+  for (const request of ["wasm", "auto"]) {
+    const { code, stdout, stderr } = await startIn(request, ["--allow-env", "--allow-sys"]);
+    strictEqual(code, 1, `${request}: the script fails\n${stderr}`);
+    strictEqual(stdout, "", `${request}: nothing started (no silent cpu)`);
+    const first = stderr.split("\n").find((line) => line.startsWith("error:")) ?? "";
+    ok(
+      first.includes('Cannot start backend "wasm": Deno denied read access to "') &&
+        first.includes(".wasm") && first.endsWith("expected --allow-read (or -A)"),
+      `${request}: ${stderr}`,
+    );
+    for (
+      const noise of ["Aborted(", "failed to asynchronously prepare wasm", "Initialization of"]
+    ) {
+      ok(!stderr.includes(noise), `${request}: tfjs's own messages are held back: ${stderr}`);
+    }
+  }
+});
+
+Deno.test("useBackend('auto') with --allow-read starts wasm", async () => {
+  const { code, stdout, stderr } = await startIn("auto", [
+    "--allow-env",
+    "--allow-sys",
+    "--allow-read",
+  ]);
+  strictEqual(code, 0, stderr);
+  strictEqual(JSON.parse(stdout).name, "wasm");
+});
+
+Deno.test("describeBackend() names a wasm failure that auto fell back from", () => {
+  strictEqual(
+    describeBackend({ name: "cpu", wasmFailure: "no SIMD" }),
+    "cpu (wasm did not start: no SIMD)",
+  );
+});

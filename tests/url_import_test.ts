@@ -1,36 +1,6 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
-import { dirname, extname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-const CONTENT_TYPES: Record<string, string> = {
-  ".ts": "application/typescript",
-  ".js": "application/javascript",
-  ".json": "application/json",
-};
-
-/** Serves the repository's files read-only; 404 for anything missing, 400 for `..`. */
-async function serveRepo(request: Request): Promise<Response> {
-  const path = decodeURIComponent(new URL(request.url).pathname);
-  if (request.method !== "GET" && request.method !== "HEAD") {
-    return new Response("method not allowed", { status: 405 });
-  }
-  if (path.split("/").includes("..") || path.includes("\\") || path.includes("\0")) {
-    return new Response("bad path", { status: 400 });
-  }
-  const file = join(ROOT, path);
-  try {
-    const info = await Deno.stat(file);
-    if (!info.isFile) return new Response("not found", { status: 404 });
-    const body = request.method === "HEAD" ? null : await Deno.readFile(file);
-    const type = CONTENT_TYPES[extname(file)] ?? "application/octet-stream";
-    return new Response(body, { headers: { "content-type": type } });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return new Response("not found", { status: 404 });
-    throw error;
-  }
-}
+import { dirname, join } from "node:path";
+import { serveRepo } from "./_serve_repo.ts";
 
 /** The script a user would write: it knows nothing of the repository but its URL. */
 function userScript(origin: string): string {
