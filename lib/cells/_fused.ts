@@ -5,6 +5,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { matMul } from "./_matmul.ts";
 import { UsageError } from "../errors.ts";
 import {
   CELL_KINDS,
@@ -140,7 +141,7 @@ export function zeroState(spec: CellSpec, batch: number): State {
 
 /** The input half of every gate at once: `x W_x + b`, `[B, D]` to `[B, G*H]`. */
 export function inputProjection(weights: FusedWeights, x: tf.Tensor2D): tf.Tensor2D {
-  return tf.add(tf.matMul(x, weights.Wx), weights.b);
+  return tf.add(matMul(x, weights.Wx), weights.b);
 }
 
 /** The d2l names of a spec's weights, in block order: `W_x{g}`, `W_h{g}`, `b_{g}`, then `b_hh`. */

@@ -13,6 +13,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { matMul } from "./_matmul.ts";
 import { UsageError } from "../errors.ts";
 import type { FusedWeights, NamedWeights, State } from "./types.ts";
 import { fusedToNamed, inputProjection, namedToFused, tidy } from "./_fused.ts";
@@ -55,15 +56,15 @@ export function gruRecurrentGates(
   let z: tf.Tensor2D, r: tf.Tensor2D;
   if (options.resetAfter) {
     // One recurrent matmul for all three blocks; R multiplies its candidate part afterwards.
-    [hzr, hh] = tf.split(tf.matMul(state.h, weights.Wh), [2 * H, H], 1);
+    [hzr, hh] = tf.split(matMul(state.h, weights.Wh), [2 * H, H], 1);
     [z, r] = tf.split(tf.sigmoid(tf.add(xzr, hzr)), 2, 1) as tf.Tensor2D[];
     hh = tf.mul(r, tf.add(hh, weights.bhh!)); // R ⊙ (H W_hh + b_hh)
   } else {
     // The candidate needs R first: its matmul reads R ⊙ H.
-    const [Whzr, Whh] = tf.split(weights.Wh, [2 * H, H], 1); // [H, 2H], [H, H]
-    hzr = tf.matMul(state.h, Whzr);
+    const [Whzr, Whh] = tf.split(weights.Wh, [2 * H, H], 1) as tf.Tensor2D[]; // [H, 2H], [H, H]
+    hzr = matMul(state.h, Whzr);
     [z, r] = tf.split(tf.sigmoid(tf.add(xzr, hzr)), 2, 1) as tf.Tensor2D[];
-    hh = tf.matMul(tf.mul(r, state.h), Whh); // (R ⊙ H) W_hh
+    hh = matMul(tf.mul(r, state.h), Whh); // (R ⊙ H) W_hh
   }
   const hTilde = tf.tanh(tf.add<tf.Tensor2D>(xh, hh));
   const h = tf.add<tf.Tensor2D>(tf.mul(z, state.h), tf.mul(tf.sub(1, z), hTilde));

@@ -13,6 +13,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { matMul } from "./_matmul.ts";
 import { UsageError } from "../errors.ts";
 import type { FusedWeights, NamedWeights, State } from "./types.ts";
 import { fusedToNamed, inputProjection, namedToFused, tidy } from "./_fused.ts";
@@ -45,7 +46,7 @@ export function lstmRecurrentGates(
 ): LstmGates {
   if (state.c === undefined) throw new UsageError("Cannot run an lstm step: state.c is missing");
   const H = state.h.shape[1];
-  const gates = tf.add(xw, tf.matMul(state.h, weights.Wh)); // [B, 4H]
+  const gates = tf.add(xw, matMul(state.h, weights.Wh)); // [B, 4H]
   const [ifo, cz] = tf.split(gates, [3 * H, H], 1); // [B, 3H], [B, H]
   const [i, f, o] = tf.split(tf.sigmoid(ifo), 3, 1) as tf.Tensor2D[];
   const cTilde = tf.tanh(cz as tf.Tensor2D);

@@ -9,6 +9,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { matMul } from "./_matmul.ts";
 import type { FusedWeights, NamedWeights, Nonlinearity, State } from "./types.ts";
 import { fusedToNamed, inputProjection, namedToFused, tidy } from "./_fused.ts";
 
@@ -35,7 +36,7 @@ export function rnnRecurrentGates(
   state: State,
   options: RnnStepOptions = {},
 ): RnnGates {
-  const z = tf.add<tf.Tensor2D>(xw, tf.matMul(state.h, weights.Wh)); // [B, H]
+  const z = tf.add<tf.Tensor2D>(xw, matMul(state.h, weights.Wh)); // [B, H]
   const h = options.nonlinearity === "relu" ? tf.relu(z) : tf.tanh(z);
   return { h };
 }

@@ -14,7 +14,7 @@ import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { maskedSoftmax, type ValidLengths } from "./_masked_softmax.ts";
-import { matMul } from "./_matmul.ts";
+import { matMul } from "../cells/_matmul.ts";
 import { dense, type DenseInit } from "./dense.ts";
 import { dropout } from "./dropout.ts";
 
@@ -172,6 +172,18 @@ export interface AdditiveAttention {
     values: tf.Tensor3D,
     options?: AttentionOptions,
   ): AttentionResult;
+  /**
+   * `W_k k` for every key, `[B, K, d_k]` to `[B, K, h]`: a decoder that
+   * attends to the same keys at every step projects them once.
+   */
+  projectKeys(keys: tf.Tensor3D): tf.Tensor3D;
+  /** {@linkcode AdditiveAttention.apply} with keys already through {@linkcode AdditiveAttention.projectKeys}. */
+  applyProjected(
+    queries: tf.Tensor3D,
+    projectedKeys: tf.Tensor3D,
+    values: tf.Tensor3D,
+    options?: AttentionOptions,
+  ): AttentionResult;
   /** Copies of the weights, new tensors the caller disposes. */
   getWeights(): AdditiveWeights;
   /**
@@ -220,7 +232,7 @@ export function additiveAttention(options: AdditiveAttentionOptions): AdditiveAt
     w_v: score.kernel,
     trainableVariables: [query.kernel, key.kernel, score.kernel],
     apply(queries, keys, values, callOptions = {}) {
-      const [B, Q, K] = checkShapes("additive", queries, keys, values);
+      checkShapes("additive", queries, keys, values);
       if (queries.shape[2] !== querySize || keys.shape[2] !== keySize) {
         throw new UsageError(
           `Cannot apply additive attention: queries have width ${queries.shape[2]} and keys ${
@@ -228,9 +240,27 @@ export function additiveAttention(options: AdditiveAttentionOptions): AdditiveAt
           }, expected ${querySize} and ${keySize}`,
         );
       }
+      return tf.tidy(() =>
+        self.applyProjected(
+          queries,
+          self.projectKeys(keys),
+          values,
+          callOptions,
+        ) as unknown as tf.TensorContainer
+      ) as unknown as AttentionResult;
+    },
+    projectKeys: (keys) => key.apply(keys) as tf.Tensor3D,
+    applyProjected(queries, projectedKeys, values, callOptions = {}) {
+      const [B, Q, K] = checkShapes("additive", queries, projectedKeys, values);
+      if (queries.shape[2] !== querySize || projectedKeys.shape[2] !== h) {
+        throw new UsageError(
+          `Cannot apply additive attention: queries have width ${queries.shape[2]} and projected ` +
+            `keys ${projectedKeys.shape[2]}, expected ${querySize} and ${h}`,
+        );
+      }
       return tf.tidy(() => {
         const q = tf.expandDims(query.apply(queries), 2); // [B, Q, 1, h]
-        const k = tf.expandDims(key.apply(keys), 1); // [B, 1, K, h]
+        const k = tf.expandDims(projectedKeys, 1); // [B, 1, K, h]
         const features = tf.reshape(tf.tanh(tf.add(q, k)), [B * Q * K, h]) as tf.Tensor2D;
         const scores = tf.reshape(score.apply(features), [B, Q, K]) as tf.Tensor3D; // [B, Q, K]
         return attend(scores, values, rate, callOptions) as unknown as tf.TensorContainer;

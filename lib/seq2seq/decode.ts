@@ -191,6 +191,7 @@ async function beamSearch(model: Seq2Seq, sources: readonly Int32Array[], o: Che
     outputs: tf.gather(started.memory.outputs, tile),
     lengths: tf.gather(started.memory.lengths, tile),
     context: tf.gather(started.memory.context, tile),
+    ...(started.memory.keys ? { keys: tf.gather(started.memory.keys, tile) } : {}),
   }));
   let state = gatherStates(started.state, tile);
   tf.dispose([tile, ...stateList(started.state)]);

@@ -47,6 +47,8 @@ export interface EncoderMemory {
   lengths: tf.Tensor1D;
   /** `[B, Hd]`: d2l's context (the top layer's final state). */
   context: tf.Tensor2D;
+  /** `[B, S, Hd]`: the outputs through the additive attention's `W_k`, projected once. */
+  keys?: tf.Tensor3D;
 }
 
 /** What {@linkcode Seq2Seq.decodeStep} returns: new tensors the caller disposes. */
@@ -62,6 +64,7 @@ export interface DecodeStepResult {
 /** Frees an {@linkcode EncoderMemory}. */
 export function disposeMemory(memory: EncoderMemory): void {
   tf.dispose([memory.outputs, memory.lengths, memory.context]);
+  if (memory.keys) memory.keys.dispose();
 }
 
 /**
@@ -176,11 +179,13 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         seed: options.seed,
       });
       const decoderState = this.bridge(state);
+      const batchMajor = tf.transpose(outputs, [1, 0, 2]) as tf.Tensor3D; // [B, S, Hd]
       const memory: EncoderMemory = {
-        outputs: tf.transpose(outputs, [1, 0, 2]) as tf.Tensor3D, // [B, S, Hd]
+        outputs: batchMajor,
         lengths: lengthsTensor,
         context: tf.clone(decoderState[decoderState.length - 1].h), // [B, Hd]
       };
+      if (this.attention) memory.keys = this.attention.projectKeys(batchMajor);
       return { memory, state: decoderState } as unknown as tf.TensorContainerObject;
     }) as unknown as { memory: EncoderMemory; state: State[] };
   }
@@ -201,9 +206,12 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
   private attend(memory: EncoderMemory, top: tf.Tensor2D): AttentionResult {
     const query = tf.expandDims(top, 1) as tf.Tensor3D; // [B, 1, Hd]
     const options = { validLengths: memory.lengths };
-    return this.attention
-      ? this.attention.apply(query, memory.outputs, memory.outputs, options)
-      : dotProductAttention(query, memory.outputs, memory.outputs, options);
+    if (!this.attention) {
+      return dotProductAttention(query, memory.outputs, memory.outputs, options);
+    }
+    return memory.keys
+      ? this.attention.applyProjected(query, memory.keys, memory.outputs, options)
+      : this.attention.apply(query, memory.outputs, memory.outputs, options);
   }
 
   /**
@@ -222,20 +230,33 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
   ): DecodeStepResult {
     return tf.tidy(() => {
       const embedded = this.targetEmbedding.apply(previous) as tf.Tensor2D; // [B, E]
-      let x: tf.Tensor2D, weights: tf.Tensor2D | undefined;
-      if (this.config.attention === "none") {
-        x = tf.concat([embedded, memory.context], 1) as tf.Tensor2D; // [B, E + Hd]
-      } else {
-        const attended = this.attend(memory, state[state.length - 1].h);
-        weights = tf.squeeze(attended.weights, [1]) as tf.Tensor2D; // [B, S]
-        x = tf.concat([tf.squeeze(attended.context, [1]), embedded], 1) as tf.Tensor2D; // [B, Hd + E]
-      }
-      const next = this.decoder.step(x, state, stepOptions(options));
-      const logits = this.output.apply(next.output as tf.Tensor2D); // [B, V]
-      const result: DecodeStepResult = { logits, state: next.state };
-      if (weights) result.weights = weights;
+      const step = this.stepFromEmbedded(memory, embedded, state, options);
+      const result: DecodeStepResult = {
+        logits: this.output.apply(step.output) as tf.Tensor2D, // [B, V]
+        state: step.state,
+      };
+      if (step.weights) result.weights = step.weights;
       return result as unknown as tf.TensorContainerObject;
     }) as unknown as DecodeStepResult;
+  }
+
+  /** One decoder step from an embedded token: the top output `[B, Hd]`, the state, the weights. */
+  private stepFromEmbedded(
+    memory: EncoderMemory,
+    embedded: tf.Tensor2D,
+    state: State[],
+    options: { training?: boolean; seed?: number },
+  ): { output: tf.Tensor2D; state: State[]; weights?: tf.Tensor2D } {
+    let x: tf.Tensor2D, weights: tf.Tensor2D | undefined;
+    if (this.config.attention === "none") {
+      x = tf.concat([embedded, memory.context], 1) as tf.Tensor2D; // [B, E + Hd]
+    } else {
+      const attended = this.attend(memory, state[state.length - 1].h);
+      weights = tf.squeeze(attended.weights, [1]) as tf.Tensor2D; // [B, S]
+      x = tf.concat([tf.squeeze(attended.context, [1]), embedded], 1) as tf.Tensor2D; // [B, Hd + E]
+    }
+    const next = this.decoder.step(x, state, stepOptions(options));
+    return { output: next.output as tf.Tensor2D, state: next.state, weights };
   }
 
   /**
@@ -263,18 +284,19 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         });
         return this.output.apply(outputs); // [T, B, V]
       }
-      const columns = tf.unstack(targetIds) as tf.Tensor1D[]; // T x [B]
+      // Embeddings and logits of every step at once; only the recurrence is a loop.
+      const embedded = tf.unstack(this.targetEmbedding.apply(targetIds)) as tf.Tensor2D[]; // T x [B, E]
       const outputs: tf.Tensor2D[] = [];
       let current = state;
       for (let t = 0; t < T; t++) {
-        const step = this.decodeStep(memory, columns[t], current, {
+        const step = this.stepFromEmbedded(memory, embedded[t], current, {
           training: options.training,
           seed: seed + DECODER_SEED + t * this.config.layers,
         });
-        outputs.push(step.logits);
+        outputs.push(step.output);
         current = step.state;
       }
-      return tf.stack(outputs) as tf.Tensor3D; // [T, B, V]
+      return this.output.apply(tf.stack(outputs) as tf.Tensor3D) as tf.Tensor3D; // [T, B, V]
     });
   }
 
