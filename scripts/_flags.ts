@@ -31,6 +31,15 @@ export const CHECKPOINT_FLAG = {
   help: "Run or checkpoint directory.",
 } as const;
 
+/** `--which best|last`: a run directory's best-on-validation or last checkpoint. */
+export const WHICH_FLAG = {
+  name: "which",
+  type: "choice",
+  choices: ["best", "last"],
+  default: "best",
+  help: "A run directory's best checkpoint (on validation; the last when it has none) or its last.",
+} as const;
+
 /** `--batch-size B`: sequences per minibatch (d2l's 32). */
 export const BATCH_SIZE_FLAG = {
   name: "batch-size",

@@ -13,7 +13,7 @@ import {
   positiveInteger,
   runMain,
 } from "./_cli.ts";
-import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG } from "./_flags.ts";
+import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG, WHICH_FLAG } from "./_flags.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { loadTrainedModel } from "../lib/lm/run.ts";
 import { loadCorpus } from "../lib/corpus/load.ts";
@@ -23,6 +23,7 @@ import { evaluatePerplexity } from "../lib/lm/evaluate.ts";
 export const EVALUATE_FLAGS = defineFlags(
   [
     CHECKPOINT_FLAG,
+    WHICH_FLAG,
     {
       name: "corpus",
       type: "string",
@@ -60,7 +61,9 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const backend = await useBackend(flags.backend);
-  const { model, vocab, config, path } = await loadTrainedModel(flags.checkpoint);
+  const { model, vocab, config, path } = await loadTrainedModel(flags.checkpoint, {
+    which: flags.which,
+  });
   const source = flags.corpus ?? config.corpus.source;
   const split = flags.split ?? (flags.corpus === undefined ? "valid" : "all");
   const corpus = await loadCorpus({

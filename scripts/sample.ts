@@ -15,7 +15,7 @@ import {
   positive,
   runMain,
 } from "./_cli.ts";
-import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG } from "./_flags.ts";
+import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG, WHICH_FLAG } from "./_flags.ts";
 import { useBackend } from "../lib/tf.ts";
 import { loadTrainedModel } from "../lib/lm/run.ts";
 import { sampleText } from "../lib/lm/sample.ts";
@@ -26,6 +26,7 @@ import { UsageError } from "../lib/errors.ts";
 export const SAMPLE_FLAGS = defineFlags(
   [
     CHECKPOINT_FLAG,
+    WHICH_FLAG,
     {
       name: "prefix",
       type: "string",
@@ -87,7 +88,7 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   await useBackend(flags.backend);
-  const { model, vocab, config } = await loadTrainedModel(flags.checkpoint);
+  const { model, vocab, config } = await loadTrainedModel(flags.checkpoint, { which: flags.which });
   try {
     if (config.model.bidirectional) {
       info(

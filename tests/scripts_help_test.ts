@@ -26,6 +26,8 @@ const HELPS: [string, string[], string[]][] = [
   ["bench", ["--help"], ["--corpus <path>", "--torch <path>", "--cells <list>"]],
   ["bench", ["train", "--help"], ["--corpus <path>"]],
   ["bench", ["corpus", "--help"], ["--sizes <sizes>", "--temp-dir <dir>", "--token <char|word>"]],
+  ["bench", ["seq2seq", "--help"], ["--data <path>", "--attention <list>", "--torch-epochs <int>"]],
+  ["translate", ["--help"], ["--data <path>", "--beam <int>", "--attention <none|additive|dot>"]],
   ["soak", ["--help"], ["--corpus <path>", "--out <dir>"]],
 ];
 

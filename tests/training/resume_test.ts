@@ -66,6 +66,12 @@ Deno.test("SIGINT saves a checkpoint, exit 130, and --resume continues bit for b
   ok(stop, "an interrupted row names where the checkpoint is");
   strictEqual(stop.checkpoint, `${dir}/b/checkpoint`);
   ok(/SIGINT: stopped at epoch 2, step \d+/.test(interrupted.stderr), interrupted.stderr);
+  // The acknowledgement stays on screen and says what a second Ctrl-C does.
+  ok(
+    /SIGINT: finishing the current step, then saving a checkpoint.*Ctrl-C again quits at once/
+      .test(interrupted.stderr),
+    interrupted.stderr,
+  );
 
   const resumed = await rows(train(["--resume", `${dir}/b`, ...ARGS]));
   strictEqual(resumed.code, 0, resumed.stderr);

@@ -1,0 +1,232 @@
+/**
+ * `deno task bench seq2seq`: the encoder-decoder in d2l's configuration
+ * (2-layer GRU, 256 wide, dropout 0.2, batch 128, 9 steps, the first 512
+ * fra-eng pairs): training speed in target tokens per second beside the
+ * PyTorch peer (`scripts/torch_seq2seq.py`, same model and batches) in one
+ * run, and decoding speed (sentences per second, greedy and beam 4) on the
+ * 128 validation sentences.
+ *
+ * @module
+ */
+import { defineFlags, emitJson, helpText, info, parseFlags, positiveInteger } from "./_cli.ts";
+import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
+import { describeBackend, tf, useBackend } from "../lib/tf.ts";
+import { UsageError } from "../lib/errors.ts";
+import { Rng } from "../lib/rng.ts";
+import { makeOptimizer, trainStep } from "../lib/training/train.ts";
+import { ATTENTION_KINDS, type AttentionKind, seq2seqConfig } from "../lib/seq2seq/config.ts";
+import { Seq2Seq } from "../lib/seq2seq/model.ts";
+import { preparePairData } from "../lib/seq2seq/dataset.ts";
+import { pairBatches, targetTokens } from "../lib/seq2seq/data.ts";
+import { translateIds } from "../lib/seq2seq/decode.ts";
+
+/** The flags of `deno task bench seq2seq`. */
+export const BENCH_SEQ2SEQ_FLAGS = defineFlags(
+  [
+    {
+      name: "data",
+      type: "string",
+      default: "data/fra-eng/fra.txt",
+      valueName: "path",
+      help: "Pair file.",
+    },
+    {
+      name: "attention",
+      type: "string",
+      default: "none,additive",
+      valueName: "list",
+      help: `Comma-separated attention kinds to time (${ATTENTION_KINDS.join(", ")}).`,
+    },
+    {
+      name: "steps",
+      type: "integer",
+      default: 12,
+      validate: positiveInteger,
+      help: "Timed training minibatches.",
+    },
+    {
+      name: "warmup",
+      type: "integer",
+      default: 2,
+      validate: positiveInteger,
+      help: "Untimed first minibatches.",
+    },
+    {
+      name: "torch",
+      type: "string",
+      default: "scripts/torch_seq2seq.py",
+      help: "The PyTorch peer, or none.",
+    },
+    {
+      name: "torch-epochs",
+      type: "integer",
+      default: 2,
+      validate: positiveInteger,
+      help: "Epochs the PyTorch peer trains (its speed is their mean).",
+    },
+    { name: "python", type: "string", default: "/usr/bin/python3", help: "Python with torch." },
+    BACKEND_FLAG,
+    JSON_FLAG,
+  ] as const,
+);
+
+/** One row of the bench. */
+interface Row {
+  event: "bench";
+  impl: "project" | "torch";
+  attention: AttentionKind;
+  backend: string;
+  targetTokensPerSec: number;
+  greedySentencesPerSec?: number;
+  beam4SentencesPerSec?: number;
+}
+
+/** Runs the seq2seq bench; prints one row per implementation and attention kind. */
+export async function benchSeq2seq(args: string[]): Promise<void> {
+  const { values: flags } = parseFlags(BENCH_SEQ2SEQ_FLAGS, args);
+  if (flags.help) {
+    console.log(helpText(
+      "deno task bench seq2seq",
+      "Encoder-decoder training and decoding speed, d2l configuration.",
+      BENCH_SEQ2SEQ_FLAGS,
+    ));
+    return;
+  }
+  const kinds = flags.attention.split(",").map((k) => k.trim()) as AttentionKind[];
+  const bad = kinds.find((k) => !ATTENTION_KINDS.includes(k));
+  if (bad !== undefined) {
+    throw new UsageError(
+      `Invalid value "${bad}" for --attention: expected ${ATTENTION_KINDS.join(", ")}`,
+    );
+  }
+  const backend = await useBackend(flags.backend === "auto" ? "wasm" : flags.backend);
+  const data = await preparePairData({
+    source: flags.data,
+    token: "word",
+    normalize: "d2l",
+    minFreq: 2,
+    split: "d2l",
+    numTrain: 512,
+    numValid: 128,
+    validFraction: 0.1,
+    numSteps: 9,
+    seed: 0,
+  });
+  const rows: Row[] = [];
+  for (const attention of kinds) {
+    rows.push({
+      event: "bench",
+      impl: "project",
+      attention,
+      backend: describeBackend(backend),
+      ...await timeProject(data, attention, flags),
+    });
+    if (flags.torch !== "none" && attention !== "dot") {
+      rows.push({
+        event: "bench",
+        impl: "torch",
+        attention,
+        backend: "cpu (1 thread)",
+        targetTokensPerSec: await timeTorch(flags, attention),
+      });
+    }
+  }
+  for (const row of rows) {
+    if (flags.json) emitJson(row);
+    else {
+      const decoding = row.greedySentencesPerSec === undefined
+        ? ""
+        : `; decoding ${Math.round(row.greedySentencesPerSec)} sentences/s greedy, ${
+          Math.round(row.beam4SentencesPerSec!)
+        } beam 4`;
+      console.log(
+        `${row.impl.padEnd(8)} attention ${row.attention.padEnd(8)}: ${
+          Math.round(row.targetTokensPerSec)
+        } target tokens/s${decoding} (${row.backend})`,
+      );
+    }
+  }
+  for (const attention of kinds) {
+    const [ours, peer] = ["project", "torch"].map((impl) =>
+      rows.find((r) => r.impl === impl && r.attention === attention)
+    );
+    if (ours && peer) {
+      info(
+        `${attention}: project / torch ${
+          (ours.targetTokensPerSec / peer.targetTokensPerSec).toFixed(2)
+        }x`,
+      );
+    }
+  }
+}
+
+/** Our training and decoding speed for one attention kind. */
+async function timeProject(
+  data: Awaited<ReturnType<typeof preparePairData>>,
+  attention: AttentionKind,
+  flags: { steps: number; warmup: number },
+) {
+  const model = new Seq2Seq(seq2seqConfig({
+    sourceVocabSize: data.vocabs.source.size,
+    targetVocabSize: data.vocabs.target.size,
+    attention,
+  }));
+  const optimizer = makeOptimizer("adam", 0.005);
+  try {
+    const rng = new Rng(0);
+    let tokens = 0, seconds = 0;
+    let batches = pairBatches(data.train, { batchSize: 128, numSteps: 9, rng });
+    for (let i = 0; i < flags.warmup + flags.steps; i++) {
+      if (i % batches.length === 0 && i > 0) {
+        batches = pairBatches(data.train, { batchSize: 128, numSteps: 9, rng });
+      }
+      const batch = batches[i % batches.length];
+      const start = performance.now();
+      const { loss, gradNorm } = trainStep(model, optimizer, batch, undefined, { clip: 1 });
+      await loss.data(); // the step is done when its loss can be read (as fit reads it)
+      tf.dispose([loss, gradNorm]);
+      if (i >= flags.warmup) {
+        seconds += (performance.now() - start) / 1000;
+        tokens += targetTokens(batch);
+      }
+    }
+    const sources = data.valid.map((p) => p.source);
+    const decodeRate = async (beam: number) => {
+      const start = performance.now();
+      await translateIds(model, sources, { beam, batchSize: 128 });
+      return sources.length / ((performance.now() - start) / 1000);
+    };
+    return {
+      targetTokensPerSec: tokens / seconds,
+      greedySentencesPerSec: await decodeRate(1),
+      beam4SentencesPerSec: await decodeRate(4),
+    };
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
+}
+
+/** The PyTorch peer's mean training speed over `--torch-epochs`. */
+async function timeTorch(
+  flags: { torch: string; python: string; data: string; torchEpochs: number },
+  attention: AttentionKind,
+): Promise<number> {
+  const { code, stdout, stderr } = await new Deno.Command(flags.python, {
+    args: [
+      ...[flags.torch, "--data", flags.data, "--attention", attention],
+      ...["--epochs", String(flags.torchEpochs), "--threads", "1"],
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) {
+    throw new Error(
+      `the PyTorch peer failed: ${new TextDecoder().decode(stderr).trim().split("\n").at(-1)}`,
+    );
+  }
+  const rows = new TextDecoder().decode(stdout).split("\n").filter(Boolean).map((l) =>
+    JSON.parse(l)
+  );
+  return rows.find((r) => r.event === "evaluate").targetTokensPerSecond;
+}
