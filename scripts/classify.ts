@@ -17,7 +17,6 @@ import {
   info,
   parseFlags,
   positiveInteger,
-  Progress,
   runMain,
 } from "./_cli.ts";
 import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
@@ -34,8 +33,7 @@ import { describeBackend, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import { makeOptimizer, type OptimizerName } from "../lib/training/train.ts";
-import { fit } from "../lib/training/fit.ts";
+import { fitRun, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
 import { metricPlotSvg } from "../lib/training/plot.ts";
 import type { JsonValue } from "../lib/training/checkpoint.ts";
 import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
@@ -103,7 +101,7 @@ export const CLASSIFY_FLAGS = defineFlags(
 interface RunConfig {
   model: ClassifierConfig;
   data: DatasetSettings & { labels: string[] };
-  train: { batchSize: number; optimizer: OptimizerName; lr: number; clip: number; seed: number };
+  train: TrainSettings;
 }
 
 const build = (config: JsonValue) =>
@@ -154,17 +152,10 @@ export async function main(args: string[]): Promise<number> {
         : null,
     }),
     data: { ...set.settings, labels: set.data.labels },
-    train: {
-      batchSize: flags.batchSize,
-      optimizer: flags.optimizer,
-      lr: flags.lr,
-      clip: flags.clip,
-      seed: flags.seed,
-    },
+    train: trainSettings(flags),
   };
   const model = resumed?.model ?? new SequenceClassifier(config.model);
-  const optimizerName = resumed?.optimizerName ?? config.train.optimizer;
-  const optimizer = resumed?.optimizer ?? makeOptimizer(optimizerName, config.train.lr);
+  const { optimizer, optimizerName } = runOptimizer(resumed, config.train);
   try {
     const { train, valid, test } = set.split;
     log(
@@ -181,11 +172,14 @@ export async function main(args: string[]): Promise<number> {
       plots: { "loss.svg": lossPlot, "accuracy.svg": accuracyPlot },
     });
     const validBatches = classifierBatches(set.sequences, set.labels, valid, { batchSize: 256 });
-    let bar: Progress | undefined;
-    await fit(model, {
+    const interrupted = await fitRun(model, {
+      run,
+      optimizer,
+      optimizerName,
+      out,
+      json: flags.json,
       epochs: flags.epochs,
       start: resumed?.position,
-      optimizer,
       clip: config.train.clip,
       rng: new Rng(config.train.seed),
       batches: (_epoch, rng) =>
@@ -204,39 +198,32 @@ export async function main(args: string[]): Promise<number> {
       },
       monitor: { metric: "validMacroF1", mode: "max" },
       patience: flags.patience,
-      onStep: ({ epoch, step, steps, loss }) => {
-        bar ??= new Progress(steps, { label: `epoch ${epoch}`, silent: flags.json });
-        bar.update(step, `loss ${loss.toFixed(3)}`);
-      },
-      onEpoch: async (metrics, next, { improved }) => {
-        bar?.stop();
-        bar = undefined;
-        const row = {
-          event: "epoch",
-          epoch: metrics.epoch,
-          trainLoss: metrics.trainLoss,
-          ...metrics.validation,
-          examplesPerSec: metrics.itemsPerSec,
-          seconds: metrics.seconds,
-          backend: describeBackend(backend),
+      stepText: (loss) => `loss ${loss.toFixed(3)}`,
+      report: (metrics) => {
+        const v = metrics.validation;
+        return {
+          row: {
+            event: "epoch",
+            epoch: metrics.epoch,
+            trainLoss: metrics.trainLoss,
+            ...v,
+            examplesPerSec: metrics.itemsPerSec,
+            seconds: metrics.seconds,
+            backend: describeBackend(backend),
+          },
+          line: `epoch ${metrics.epoch}: train loss ${metrics.trainLoss.toFixed(4)}, valid loss ` +
+            `${v.validLoss.toFixed(4)}, accuracy ${pct(v.validAccuracy)}, balanced ` +
+            `${pct(v.validBalancedAccuracy)}, macro-F1 ${pct(v.validMacroF1)}, ` +
+            `${Math.round(metrics.itemsPerSec)} examples/s`,
         };
-        await run.save(model, { optimizer, name: optimizerName }, next, { row, best: improved });
-        if (metrics.epoch === 1 || resumed) {
+      },
+      afterSave: async (epoch) => {
+        if (epoch === 1 || resumed) {
           await Deno.writeTextFile(`${out}/split.json`, JSON.stringify(set.record));
-        }
-        if (flags.json) emitJson(row);
-        else {
-          const v = metrics.validation;
-          console.log(
-            `epoch ${metrics.epoch}: train loss ${metrics.trainLoss.toFixed(4)}, valid loss ` +
-              `${v.validLoss.toFixed(4)}, accuracy ${pct(v.validAccuracy)}, balanced ` +
-              `${pct(v.validBalancedAccuracy)}, macro-F1 ${pct(v.validMacroF1)}, ` +
-              `${Math.round(metrics.itemsPerSec)} examples/s${improved ? " (best)" : ""}`,
-          );
         }
       },
     });
-    bar?.stop();
+    if (interrupted !== undefined) return interrupted;
     return await evaluateRun(out, "test", flags.json, set, true);
   } finally {
     model.dispose();

@@ -19,7 +19,6 @@ import {
   parseFlags,
   positive,
   positiveInteger,
-  Progress,
   runMain,
 } from "./_cli.ts";
 import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
@@ -36,8 +35,7 @@ import { describeBackend, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import { makeOptimizer, type OptimizerName } from "../lib/training/train.ts";
-import { fit } from "../lib/training/fit.ts";
+import { fitRun, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
 import type { JsonValue } from "../lib/training/checkpoint.ts";
 import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
 import { type DatasetSettings, prepareDataset } from "../lib/classify/data.ts";
@@ -134,7 +132,7 @@ export const GENERATE_FLAGS = defineFlags(
 interface RunConfig {
   model: GeneratorConfig;
   data: DatasetSettings & { labels: string[] };
-  train: { batchSize: number; optimizer: OptimizerName; lr: number; clip: number; seed: number };
+  train: TrainSettings;
 }
 
 const build = (config: JsonValue) =>
@@ -189,17 +187,10 @@ export async function main(args: string[]): Promise<number> {
       seed: flags.seed,
     }),
     data: { ...set.settings, labels: set.data.labels },
-    train: {
-      batchSize: flags.batchSize,
-      optimizer: flags.optimizer,
-      lr: flags.lr,
-      clip: flags.clip,
-      seed: flags.seed,
-    },
+    train: trainSettings(flags),
   };
   const model = resumed?.model ?? new ConditionedGenerator(config.model);
-  const optimizerName = resumed?.optimizerName ?? config.train.optimizer;
-  const optimizer = resumed?.optimizer ?? makeOptimizer(optimizerName, config.train.lr);
+  const { optimizer, optimizerName } = runOptimizer(resumed, config.train);
   try {
     const { train, valid, test } = set.split;
     log(
@@ -219,11 +210,14 @@ export async function main(args: string[]): Promise<number> {
     const batchesOf = (indices: number[]) =>
       generatorBatches(set.sequences, set.labels, indices, { batchSize: 256 });
     const validBatches = batchesOf(valid);
-    let bar: Progress | undefined;
-    await fit(model, {
+    const interrupted = await fitRun(model, {
+      run,
+      optimizer,
+      optimizerName,
+      out,
+      json: flags.json,
       epochs: flags.epochs,
       start: resumed?.position,
-      optimizer,
       clip: config.train.clip,
       rng: new Rng(config.train.seed),
       batches: (_epoch, rng) =>
@@ -237,40 +231,27 @@ export async function main(args: string[]): Promise<number> {
       },
       monitor: { metric: "validLoss", mode: "min" },
       patience: flags.patience,
-      onStep: ({ epoch, step, steps, loss }) => {
-        bar ??= new Progress(steps, { label: `epoch ${epoch}`, silent: flags.json });
-        bar.update(step, `ppl ${Math.exp(loss).toFixed(2)}`);
-      },
-      onEpoch: async (metrics, next, { improved }) => {
-        bar?.stop();
-        bar = undefined;
-        const row = {
-          event: "epoch",
-          epoch: metrics.epoch,
-          trainLoss: metrics.trainLoss,
-          trainPerplexity: Math.exp(metrics.trainLoss),
-          ...metrics.validation,
-          tokensPerSec: metrics.itemsPerSec,
-          seconds: metrics.seconds,
-          backend: describeBackend(backend),
+      stepText: (loss) => `ppl ${Math.exp(loss).toFixed(2)}`,
+      report: (metrics) => {
+        const v = metrics.validation;
+        return {
+          row: {
+            event: "epoch",
+            epoch: metrics.epoch,
+            trainLoss: metrics.trainLoss,
+            trainPerplexity: Math.exp(metrics.trainLoss),
+            ...v,
+            tokensPerSec: metrics.itemsPerSec,
+            seconds: metrics.seconds,
+            backend: describeBackend(backend),
+          },
+          line: `epoch ${metrics.epoch}: train ppl ${Math.exp(metrics.trainLoss).toFixed(3)}, ` +
+            `valid ppl ${v.validPerplexity.toFixed(3)}, next-char accuracy ` +
+            `${(100 * v.validAccuracy).toFixed(1)}%, ${Math.round(metrics.itemsPerSec)} chars/s`,
         };
-        await run.save(model, { optimizer, name: optimizerName }, next, { row, best: improved });
-        if (flags.json) emitJson(row);
-        else {
-          const v = metrics.validation;
-          console.log(
-            `epoch ${metrics.epoch}: train ppl ${
-              Math.exp(metrics.trainLoss).toFixed(3)
-            }, valid ppl ` +
-              `${v.validPerplexity.toFixed(3)}, next-char accuracy ${
-                (100 * v.validAccuracy).toFixed(1)
-              }%, ` +
-              `${Math.round(metrics.itemsPerSec)} chars/s${improved ? " (best)" : ""}`,
-          );
-        }
       },
     });
-    bar?.stop();
+    if (interrupted !== undefined) return interrupted;
     const best = await loadModel(out, { kind: "generator", build, which: "best" });
     try {
       const s = await evaluateGenerator(best.model, batchesOf(test));

@@ -10,17 +10,15 @@
  *
  * @module
  */
-import { emitJson, helpText, info, parseFlags, Progress, runMain } from "./_cli.ts";
+import { emitJson, helpText, info, parseFlags, runMain } from "./_cli.ts";
 import { checkResume, epochOf, runMode } from "./_labelled_flags.ts";
 import { decodeOptions, pairDataSettings, TRANSLATE_FLAGS } from "./_translate_flags.ts";
-import { watchSignals } from "./_signals.ts";
+import { fitRun, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
 import { type PairVocabs, preprocessPairText, tokenizePairSide } from "../lib/corpus/pairs.ts";
-import { makeOptimizer, type OptimizerName } from "../lib/training/train.ts";
-import { fit } from "../lib/training/fit.ts";
 import type { JsonValue } from "../lib/training/checkpoint.ts";
 import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
 import { type Seq2SeqConfig, seq2seqConfig } from "../lib/seq2seq/config.ts";
@@ -39,7 +37,7 @@ const KIND = "seq2seq";
 interface RunConfig {
   model: Seq2SeqConfig;
   data: PairDataSettings;
-  train: { batchSize: number; optimizer: OptimizerName; lr: number; clip: number; seed: number };
+  train: TrainSettings;
 }
 
 const build = (config: JsonValue) =>
@@ -113,19 +111,10 @@ export async function main(args: string[]): Promise<number> {
       seed: flags.seed,
     }),
     data: data.settings,
-    train: {
-      batchSize: flags.batchSize,
-      optimizer: flags.optimizer,
-      lr: flags.lr,
-      clip: flags.clip,
-      seed: flags.seed,
-    },
+    train: trainSettings(flags),
   };
   const model = resumed?.model ?? new Seq2Seq(config.model);
-  const optimizerName = resumed?.optimizerName ?? config.train.optimizer;
-  const optimizer = resumed?.optimizer ?? makeOptimizer(optimizerName, config.train.lr);
-  let bar: Progress | undefined;
-  const stop = watchSignals(() => bar?.stop());
+  const { optimizer, optimizerName } = runOptimizer(resumed, config.train);
   try {
     const numSteps = data.settings.numSteps ?? undefined;
     log(
@@ -145,10 +134,14 @@ export async function main(args: string[]): Promise<number> {
       history: resumed?.history,
       overwrite: flags.overwrite,
     });
-    const result = await fit(model, {
+    const interrupted = await fitRun(model, {
+      run,
+      optimizer,
+      optimizerName,
+      out,
+      json: flags.json,
       epochs: flags.epochs,
       start: resumed?.position,
-      optimizer,
       clip: config.train.clip,
       rng: new Rng(config.train.seed),
       batches: (_epoch, rng) =>
@@ -161,16 +154,9 @@ export async function main(args: string[]): Promise<number> {
       }),
       monitor: { metric: "validLoss", mode: "min" },
       patience: flags.patience,
-      shouldStop: () => stop.signal !== undefined,
-      onStep: ({ epoch, step, steps, loss }) => {
-        if (stop.signal) return;
-        bar ??= new Progress(steps, { label: `epoch ${epoch}`, silent: flags.json });
-        bar.update(step, `loss ${loss.toFixed(3)}`);
-      },
-      onEpoch: async (metrics, next, { improved }) => {
-        bar?.stop();
-        bar = undefined;
-        const row = {
+      stepText: (loss) => `loss ${loss.toFixed(3)}`,
+      report: (metrics) => ({
+        row: {
           event: "epoch",
           epoch: metrics.epoch,
           trainLoss: metrics.trainLoss,
@@ -178,41 +164,16 @@ export async function main(args: string[]): Promise<number> {
           targetTokensPerSec: metrics.itemsPerSec,
           seconds: metrics.seconds,
           backend: describeBackend(backend),
-        };
-        await run.save(model, { optimizer, name: optimizerName }, next, { row, best: improved });
-        if (flags.json) emitJson(row);
-        else {
-          console.log(
-            `epoch ${metrics.epoch}: train loss ${metrics.trainLoss.toFixed(4)}, valid loss ` +
-              `${row.validLoss.toFixed(4)}, ${Math.round(metrics.itemsPerSec)} target tokens/s` +
-              (improved ? " (best)" : ""),
-          );
-        }
-      },
+        },
+        line: `epoch ${metrics.epoch}: train loss ${metrics.trainLoss.toFixed(4)}, valid loss ` +
+          `${metrics.validation.validLoss.toFixed(4)}, ${
+            Math.round(metrics.itemsPerSec)
+          } target tokens/s`,
+      }),
     });
-    bar?.stop();
-    if (result.stoppedAt) {
-      await run.save(model, { optimizer, name: optimizerName }, result.stoppedAt);
-      const { epoch, step } = result.stoppedAt;
-      if (flags.json) {
-        emitJson({
-          event: "interrupted",
-          signal: stop.signal,
-          checkpoint: run.checkpointDir,
-          epoch,
-          step,
-        });
-      }
-      info(
-        `${stop.signal}: stopped at epoch ${epoch}, step ${step}; checkpoint in ` +
-          `${run.checkpointDir} (continue with --resume ${out})`,
-      );
-      return stop.signal === "SIGINT" ? 130 : 143;
-    }
+    if (interrupted !== undefined) return interrupted;
     return await evaluateRun(out, flags, { which: "best", prepared: data, write: true });
   } finally {
-    stop.dispose();
-    bar?.stop();
     model.dispose();
     optimizer.dispose();
   }

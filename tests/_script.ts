@@ -44,3 +44,30 @@ export function usageError(run: Run, pattern: RegExp): void {
   strictEqual(lines.length, 1, run.stderr);
   ok(pattern.test(lines[0]), lines[0]);
 }
+
+/**
+ * Runs a training script with `--json` and sends it SIGINT once its first
+ * epoch row arrives; returns its rows, stderr and exit code.
+ */
+export async function interruptAfterFirstEpoch(name: string, args: string[]): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}scripts/${name}.ts`, ...args, "--json"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const rows: Record<string, unknown>[] = [];
+  let buffer = "", stdout = "";
+  for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    stdout += chunk;
+    for (let i; (i = buffer.indexOf("\n")) >= 0; buffer = buffer.slice(i + 1)) {
+      const row = JSON.parse(buffer.slice(0, i));
+      rows.push(row);
+      if (row.event === "epoch" && row.epoch === 1) child.kill("SIGINT");
+    }
+  }
+  return { code: (await child.status).code, rows, stdout, stderr: await stderr };
+}

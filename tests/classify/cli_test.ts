@@ -4,7 +4,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { Rng } from "../../lib/rng.ts";
-import { script, usageError } from "../_script.ts";
+import { interruptAfterFirstEpoch, script, usageError } from "../_script.ts";
 
 /** Two labels of generated strings: alternating letters, and doubled letters. */
 export async function tinyFolder(dir: string): Promise<string> {
@@ -219,4 +219,26 @@ Deno.test("generate trains, streams samples for a condition, and checks its cond
     /--condition "Nope"/,
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("classify and generate: SIGINT saves a checkpoint, exit 130, and --resume finishes", async () => {
+  for (const name of ["classify", "generate"]) {
+    const dir = await Deno.makeTempDir();
+    const data = await tinyFolder(dir);
+    const out = `${dir}/run`;
+    const interrupted = await interruptAfterFirstEpoch(name, [
+      ...["--data", data, "--out", out, "--epochs", "50", ...TINY],
+    ]);
+    strictEqual(interrupted.code, 130, `${name}: ${interrupted.stderr}`);
+    ok(
+      interrupted.rows.some((r) =>
+        r.event === "interrupted" && r.checkpoint === `${out}/checkpoint`
+      ),
+    );
+    const resumed = await script(name, ["--resume", out, "--epochs", "3", "--json"]);
+    strictEqual(resumed.code, 0, resumed.stderr);
+    const history = (await Deno.readTextFile(`${out}/metrics.jsonl`)).trim().split("\n");
+    strictEqual(history.length, 3, `${name}: every epoch once`);
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -6,7 +6,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { Rng } from "../../lib/rng.ts";
 import { tf } from "../../lib/tf.ts";
 import { saveCheckpoint } from "../../lib/training/checkpoint.ts";
-import { script, usageError } from "../_script.ts";
+import { interruptAfterFirstEpoch, script, usageError } from "../_script.ts";
 
 /** `n` lines `abc<TAB>cba` of 2-4 letters, from a seed. */
 function reversals(n: number): string {
@@ -141,30 +141,13 @@ Deno.test("translate: SIGINT saves a checkpoint, exit 130, and --resume finishes
   const dir = await Deno.makeTempDir();
   const data = `${dir}/pairs.txt`;
   await Deno.writeTextFile(data, reversals(200));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      ...["run", "-A", new URL("../../scripts/translate.ts", import.meta.url).pathname],
-      ...["--data", data, "--out", `${dir}/run`, "--epochs", "50", "--json", ...TINY],
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const rows: Record<string, unknown>[] = [];
-  let buffer = "";
-  for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-    buffer += chunk;
-    for (let i; (i = buffer.indexOf("\n")) >= 0; buffer = buffer.slice(i + 1)) {
-      const row = JSON.parse(buffer.slice(0, i));
-      rows.push(row);
-      if (row.event === "epoch" && row.epoch === 1) child.kill("SIGINT");
-    }
-  }
-  strictEqual((await child.status).code, 130, await stderr);
-  const stop = rows.find((r) => r.event === "interrupted");
-  ok(stop && stop.checkpoint === `${dir}/run/checkpoint`, JSON.stringify(rows));
-  ok(/SIGINT: stopped at epoch \d+, step \d+/.test(await stderr));
+  const interrupted = await interruptAfterFirstEpoch("translate", [
+    ...["--data", data, "--out", `${dir}/run`, "--epochs", "50", ...TINY],
+  ]);
+  strictEqual(interrupted.code, 130, interrupted.stderr);
+  const stop = interrupted.rows.find((r) => r.event === "interrupted");
+  ok(stop && stop.checkpoint === `${dir}/run/checkpoint`, interrupted.stdout);
+  ok(/SIGINT: stopped at epoch \d+, step \d+/.test(interrupted.stderr), interrupted.stderr);
   const resumed = await script("translate", ["--resume", `${dir}/run`, "--epochs", "3", "--json"]);
   strictEqual(resumed.code, 0, resumed.stderr);
   strictEqual(resumed.rows.at(-1)!.event, "evaluate");
