@@ -10,7 +10,15 @@ import { UsageError } from "../errors.ts";
 import type { CellSpec, FusedWeights, SequenceResult, State } from "../cells/types.ts";
 import { checkFused, checkState, formatShape, inputProjection, tidy } from "../cells/_fused.ts";
 import { recurrentStep } from "../cells/step.ts";
-import { atLastStep, lastStepMask, type Lengths, lengthsTensor, stepMask } from "./lengths.ts";
+import {
+  allFull,
+  atLastStep,
+  lastStepMask,
+  type Lengths,
+  lengthsTensor,
+  stepMask,
+  stepMasks,
+} from "./lengths.ts";
 import { fusedSequence } from "../kernels/fused_sequence.ts";
 import { webgpuSequence } from "../kernels/webgpu/sequence.ts";
 
@@ -138,10 +146,18 @@ export function runSequence(
   options: SequenceOptions = {},
 ): SequenceResult {
   const [T, B] = checkSequence(spec, weights, xs, state);
-  if (options.lengths === undefined) return fullSequence(spec, weights, xs, state, {});
-  const lengths = lengthsTensor(options.lengths, T, B, `Cannot run a ${spec.kind} cell`);
+  const given = options.lengths;
+  if (given === undefined) return fullSequence(spec, weights, xs, state, {});
+  const lengths = lengthsTensor(given, T, B, `Cannot run a ${spec.kind} cell`);
   try {
-    return maskedSequence(spec, weights, xs, state, lengths);
+    // On cpu and wasm a lengths tensor is read (a few bytes, no GPU to stall):
+    // masks built in JS cost a fraction of tensor-op ones.
+    const known = given instanceof tf.Tensor && tf.getBackend() !== "webgpu"
+      ? lengths.dataSync() as Int32Array
+      : given;
+    // Every sequence full: the masks would change nothing, so skip their cost.
+    if (allFull(known, T)) return fullSequence(spec, weights, xs, state, {});
+    return maskedSequence(spec, weights, xs, state, known instanceof tf.Tensor ? lengths : known);
   } finally {
     lengths.dispose();
   }
@@ -162,24 +178,39 @@ function fullSequence(
     fusedSequence(spec, weights, xs, state, options);
 }
 
-/** {@linkcode runSequence} with lengths: mask the inputs, run, mask the outputs, pick the finals. */
+/**
+ * {@linkcode runSequence} with lengths: mask the inputs, run, mask the
+ * outputs, pick the finals. Lengths known in JS get full-shape masks built
+ * in JS; a tensor's masks are built with tensor ops (never read back).
+ */
 function maskedSequence(
   spec: CellSpec,
   weights: FusedWeights,
   xs: tf.Tensor3D,
   state: State,
-  lengths: tf.Tensor1D,
+  lengths: tf.Tensor1D | ArrayLike<number>,
 ): SequenceResult {
   const T = xs.shape[0];
   const lstm = spec.kind === "lstm";
   return tidy(() => {
-    const real = tf.expandDims(stepMask(lengths, T), 2); // [T, B, 1] bool
-    const clean = tf.where(tf.broadcastTo(real, xs.shape), xs, tf.zerosLike(xs)) as tf.Tensor3D;
+    const [D, H] = [xs.shape[2], spec.hiddenSize];
+    let realIn: tf.Tensor3D, realOut: tf.Tensor3D, last: tf.Tensor3D; // bool [T, B, D or H]
+    if (lengths instanceof tf.Tensor) {
+      const real = tf.expandDims(stepMask(lengths, T), 2); // [T, B, 1]
+      [realIn, realOut] = [
+        tf.broadcastTo(real, [T, xs.shape[1], D]),
+        tf.broadcastTo(real, [T, xs.shape[1], H]),
+      ];
+      last = lastStepMask(lengths, T); // [T, B, 1], broadcast by atLastStep
+    } else {
+      const inMasks = stepMasks(lengths, T, D);
+      const outMasks = D === H ? inMasks : stepMasks(lengths, T, H);
+      [realIn, realOut, last] = [inMasks.real, outMasks.real, outMasks.last];
+    }
+    const clean = tf.where(realIn, xs, tf.zerosLike(xs)) as tf.Tensor3D;
     const run = fullSequence(spec, weights, clean, state, { cellStates: lstm });
     // Zeros past each length: a select, so not even an overflow in the padding gets through.
-    const realOut = tf.broadcastTo(real, run.outputs.shape);
     const outputs = tf.where(realOut, run.outputs, tf.zerosLike(run.outputs)) as tf.Tensor3D;
-    const last = lastStepMask(lengths, T); // [T, B, 1]
     const h = atLastStep(outputs, last); // [B, H]
     if (!lstm) return { outputs, state: { h } };
     if (run.cells === undefined) {

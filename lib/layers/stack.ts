@@ -276,7 +276,9 @@ export function recurrent(options: RecurrentOptions): Recurrent {
           const start = initial?.[k] ?? zeroState(cell.spec, B);
           const reverse = d === 1;
           const seq = reverse ? reversed(input) : input;
-          const run = runSequence(cell.spec, cell.weights, seq, start, { lengths: L });
+          // Lengths known in JS go on as they are: the runner builds their masks in JS.
+          const lengths = opts.lengths instanceof tf.Tensor ? L : opts.lengths;
+          const run = runSequence(cell.spec, cell.weights, seq, start, { lengths });
           outputs.push(reverse ? reversed(run.outputs) : run.outputs); // back in time order
           finals.push(run.state);
         }
