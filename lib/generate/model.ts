@@ -17,6 +17,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { expandTo } from "../cells/_broadcast.ts";
 import { UsageError } from "../errors.ts";
 import { CELL_KINDS, type CellKind, type State } from "../cells/types.ts";
 import type { InitName } from "../cells/init.ts";
@@ -220,7 +221,7 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
       let xs = this.embedding.apply(ids) as tf.Tensor3D; // [T, B, E]
       if (this.config.conditioning === "input") {
         const c = this.condition!.apply(tf.tensor1d(conditions, "int32")); // [B, Ec]
-        const every = tf.broadcastTo(tf.expandDims(c, 0), [T, B, c.shape[1]!]); // [T, B, Ec]
+        const every = expandTo(tf.expandDims(c, 0), [T, B, c.shape[1]!]); // [T, B, Ec]
         xs = tf.concat([xs, every], 2) as tf.Tensor3D; // [T, B, E + Ec]
       }
       const initialState = options.state ?? this.initialState(conditions);

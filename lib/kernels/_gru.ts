@@ -14,6 +14,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { expandTo } from "../cells/_broadcast.ts";
 import {
   blockScale,
   consts,
@@ -136,7 +137,7 @@ export function gruAfterForward(
   const XW = projectInputs(X, Wx, b, scale); // [T*B, 3H]
   const [XWzr, XWh] = split2d(XW, [2 * H, H], 1); // [T*B, 2H], [T*B, H] (doubled)
   // What the recurrent product is added to: X W_x{z,r} + b_{z,r} and 2 b_hh.
-  const bhh2 = tf.broadcastTo(tf.mul(bhh, k.two), [T * B, H]);
+  const bhh2 = expandTo(tf.mul(bhh, k.two), [T * B, H]);
   const addend = concat2d([XWzr, bhh2], 1); // [T*B, 3H]
   const WhS = tf.mul(Wh, scale); // [H, 3H]
   const addends = split2d(addend, T, 0), XWhs = split2d(XWh, T, 0); // T x [B, 3H], T x [B, H]

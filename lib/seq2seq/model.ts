@@ -19,6 +19,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { expandTo } from "../cells/_broadcast.ts";
 import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import type { State } from "../cells/types.ts";
@@ -275,7 +276,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
       const targetIds = tf.transpose(tf.tensor2d(batch.targetInput, [B, T], "int32")); // [T, B]
       if (this.config.attention === "none") {
         const embedded = this.targetEmbedding.apply(targetIds) as tf.Tensor3D; // [T, B, E]
-        const context = tf.broadcastTo(tf.expandDims(memory.context, 0), [T, B, this.decoderWidth]);
+        const context = expandTo(tf.expandDims(memory.context, 0), [T, B, this.decoderWidth]);
         const xs = tf.concat([embedded, context], 2) as tf.Tensor3D; // [T, B, E + Hd]
         const { outputs } = this.decoder.forward(xs, {
           initialState: state,
