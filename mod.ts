@@ -200,7 +200,7 @@ export type {
   RecurrentStepOptions,
   RecurrentStepResult,
 } from "./lib/layers/stack.ts";
-export { embedding } from "./lib/layers/embedding.ts";
+export { embedding, embeddingLookup } from "./lib/layers/embedding.ts";
 export type { Embedding, EmbeddingOptions, TokenIds } from "./lib/layers/embedding.ts";
 export { dense } from "./lib/layers/dense.ts";
 export type { Dense, DenseInit, DenseOptions } from "./lib/layers/dense.ts";

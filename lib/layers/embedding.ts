@@ -100,13 +100,34 @@ export function embedding(options: EmbeddingOptions): Embedding {
     paddingId,
     table,
     trainableVariables: [table],
-    apply: (ids) => lookup(table, ids, paddingId),
+    apply: (ids) => embeddingLookup(table, ids, paddingId),
     dispose: () => table.dispose(),
   };
 }
 
-/** The rows of `table` at `ids`, with the scatter gradient (see the module doc). */
-function lookup(table: tf.Variable<tf.Rank.R2>, ids: TokenIds, paddingId?: number): tf.Tensor {
+/**
+ * The rows of a table at `ids`, with the scatter gradient (see the module
+ * doc): what {@linkcode embedding}'s `apply` does, for a model that owns its
+ * table (the language model).
+ *
+ * @param table `[V, E]`.
+ * @param ids int32 ids of any shape (or JS ids, checked against `V`).
+ * @param paddingId rows of this id get no gradient.
+ * @returns `[...ids.shape, E]`, a new tensor.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const table = tf.variable(tf.tensor2d([[0, 0], [1, 2], [3, 4]]));
+ * deepStrictEqual(await embeddingLookup(table, [[2, 1]]).array(), [[[3, 4], [1, 2]]]);
+ * ```
+ */
+export function embeddingLookup(
+  table: tf.Variable<tf.Rank.R2>,
+  ids: TokenIds,
+  paddingId?: number,
+): tf.Tensor {
   const [V, E] = table.shape;
   return tf.tidy(() => {
     const idTensor = ids instanceof tf.Tensor ? checkTensor(ids) : idsFromJs(ids, V);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { embeddingLookup } from "../layers/embedding.ts";
 import type { Lengths } from "../layers/lengths.ts";
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
@@ -210,7 +211,8 @@ export class LanguageModel implements TrainableModel<Minibatch> {
     return tf.tidy(() => {
       const ids = tf.transpose(tf.tensor2d(batch.x, [B, T], "int32")); // [T, B]
       const xs = this.embedding
-        ? tf.gather(this.embedding, ids) as unknown as tf.Tensor3D // [T, B, E]
+        // The scatter gradient: tf.gather's needs UnsortedSegmentSum, which wasm lacks.
+        ? embeddingLookup(this.embedding, ids) as tf.Tensor3D // [T, B, E]
         : tf.oneHot(ids, this.config.vocabSize).toFloat() as tf.Tensor3D; // [T, B, V]
       const { outputs, state: next } = this.rnn.forward(xs, {
         initialState: state,

@@ -1,7 +1,12 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert";
-import { tf } from "../../lib/tf.ts";
+import { tf, useBackend } from "../../lib/tf.ts";
 import { crossEntropy, LanguageModel, modelConfig, timeMajor } from "../../lib/lm/model.ts";
-import { clipByGlobalNorm, makeOptimizer, trainStep } from "../../lib/training/train.ts";
+import {
+  clipByGlobalNorm,
+  computeGradients,
+  makeOptimizer,
+  trainStep,
+} from "../../lib/training/train.ts";
 import { disposeStates } from "../../lib/cells/state.ts";
 import { NonFiniteLossError } from "../../lib/training/fit.ts";
 import { fitLanguageModel } from "../../lib/lm/fit.ts";
@@ -192,4 +197,29 @@ Deno.test("fitLanguageModel() with onNonFinite 'stop' throws NonFiniteLossError 
     },
   );
   model.dispose();
+});
+
+Deno.test("a language model with an embedding gets the same gradients on wasm as on cpu", async () => {
+  // tf.gather's gradient needs UnsortedSegmentSum, which tfjs-backend-wasm lacks.
+  const batch = { x: Int32Array.of(1, 2, 3, 1, 4, 0), y: Int32Array.of(2, 3, 1, 4, 0, 2) };
+  const minibatch = { ...batch, batchSize: 2, numSteps: 3 };
+  const gradientsOn = async (backend: "cpu" | "wasm") => {
+    await useBackend(backend);
+    const model = new LanguageModel(
+      modelConfig({ vocabSize: 5, cell: "gru", hiddenSize: 4, embeddingSize: 3, seed: 7 }),
+    );
+    const { loss, grads, state } = computeGradients(model, minibatch, undefined);
+    const embedding = Array.from(await grads[model.embedding!.name].data());
+    tf.dispose([loss, ...Object.values(grads)]);
+    disposeStates(state);
+    model.dispose();
+    return embedding;
+  };
+  try {
+    const [cpu, wasm] = [await gradientsOn("cpu"), await gradientsOn("wasm")];
+    ok(cpu.some((g) => g !== 0), "the embedding gets a gradient");
+    cpu.forEach((g, i) => ok(Math.abs(g - wasm[i]) < 1e-5, `row-major ${i}: ${g} vs ${wasm[i]}`));
+  } finally {
+    await useBackend("cpu");
+  }
 });
