@@ -23,7 +23,7 @@ import { dropout } from "../layers/dropout.ts";
 import { stepMask } from "../layers/lengths.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
 import type { LabelledBatch } from "../corpus/labelled.ts";
-import { assignNamed, checkNamed, checkSizes, stackNamed, stackWeights } from "./_weights.ts";
+import { checkSizes, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 
 /** How a sequence becomes one vector. */
 export type ClassifierHead = "last" | "mean" | "max";
@@ -263,27 +263,23 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
     return { loss, count: batch.batchSize };
   }
 
-  /** `embedding`, `rnn/<layer>/<d2l name>`, `out/W`, `out/b`: new tensors the caller disposes. */
-  namedWeights(): Record<string, tf.Tensor> {
+  /** The variables besides the stack, by checkpoint name. */
+  #own(): Record<string, tf.Variable> {
     return {
-      embedding: this.embedding.table.clone(),
-      ...stackNamed(this.rnn),
-      "out/W": this.output.kernel.clone(),
-      "out/b": this.output.bias!.clone(),
-    };
-  }
-
-  /** Replaces every weight; every name and shape is checked before anything changes. */
-  setNamedWeights(named: Record<string, tf.Tensor>): void {
-    const own: Record<string, tf.Variable> = {
       embedding: this.embedding.table,
       "out/W": this.output.kernel,
       "out/b": this.output.bias!,
     };
-    const layers = stackWeights(named, Object.keys(own));
-    checkNamed(named, own);
-    this.rnn.setWeights(layers);
-    assignNamed(named, own);
+  }
+
+  /** `embedding`, `out/W`, `out/b`, `rnn/<layer>/<d2l name>`: new tensors the caller disposes. */
+  namedWeights(): Record<string, tf.Tensor> {
+    return namedWeightsOf(this.#own(), { rnn: this.rnn });
+  }
+
+  /** Replaces every weight; every name and shape is checked before anything changes. */
+  setNamedWeights(named: Record<string, tf.Tensor>): void {
+    setNamedWeightsOf(named, this.#own(), { rnn: this.rnn });
   }
 
   /** Frees every variable. */

@@ -26,13 +26,7 @@ import { type Embedding, embedding } from "../layers/embedding.ts";
 import { type Dense, dense } from "../layers/dense.ts";
 import { stepMask } from "../layers/lengths.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
-import {
-  assignNamed,
-  checkNamed,
-  checkSizes,
-  stackNamed,
-  stackWeights,
-} from "../classify/_weights.ts";
+import { checkSizes, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 import type { GeneratorBatch } from "./batch.ts";
 
 /** Where the condition enters the model. */
@@ -262,29 +256,24 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
     return { loss, count };
   }
 
-  /** `embedding`, `condition`, `rnn/<layer>/<d2l name>`, `out/W`, `out/b`: new tensors. */
-  namedWeights(): Record<string, tf.Tensor> {
+  /** The variables besides the stack, by checkpoint name. */
+  #own(): Record<string, tf.Variable> {
     return {
-      embedding: this.embedding.table.clone(),
-      ...(this.condition ? { condition: this.condition.table.clone() } : {}),
-      ...stackNamed(this.rnn),
-      "out/W": this.output.kernel.clone(),
-      "out/b": this.output.bias!.clone(),
-    };
-  }
-
-  /** Replaces every weight; every name and shape is checked before anything changes. */
-  setNamedWeights(named: Record<string, tf.Tensor>): void {
-    const own: Record<string, tf.Variable> = {
       embedding: this.embedding.table,
       ...(this.condition ? { condition: this.condition.table } : {}),
       "out/W": this.output.kernel,
       "out/b": this.output.bias!,
     };
-    const layers = stackWeights(named, Object.keys(own));
-    checkNamed(named, own);
-    this.rnn.setWeights(layers);
-    assignNamed(named, own);
+  }
+
+  /** `embedding`, `condition`, `out/W`, `out/b`, `rnn/<layer>/<d2l name>`: new tensors. */
+  namedWeights(): Record<string, tf.Tensor> {
+    return namedWeightsOf(this.#own(), { rnn: this.rnn });
+  }
+
+  /** Replaces every weight; every name and shape is checked before anything changes. */
+  setNamedWeights(named: Record<string, tf.Tensor>): void {
+    setNamedWeightsOf(named, this.#own(), { rnn: this.rnn });
   }
 
   /** Frees every variable. */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 import { embeddingLookup } from "../layers/embedding.ts";
 import type { Lengths } from "../layers/lengths.ts";
 import { tf } from "../tf.ts";
@@ -252,19 +253,21 @@ export class LanguageModel implements TrainableModel<Minibatch> {
     return { loss: out.loss, count: batch.batchSize * batch.numSteps, carry: out.carry };
   }
 
+  /** The variables besides the stack, by checkpoint name. */
+  #own(): Record<string, tf.Variable> {
+    return {
+      ...(this.embedding ? { embedding: this.embedding } : {}),
+      "out/W": this.outputKernel,
+      "out/b": this.outputBias,
+    };
+  }
+
   /**
    * The model's weights as a flat record of named tensors: `embedding`,
    * `rnn/<layer>/<d2l name>`, `out/W`, `out/b`. New tensors the caller disposes.
    */
   namedWeights(): Record<string, tf.Tensor> {
-    const named: Record<string, tf.Tensor> = {};
-    if (this.embedding) named["embedding"] = this.embedding.clone();
-    for (const [layer, weights] of Object.entries(this.rnn.getWeights())) {
-      for (const [name, tensor] of Object.entries(weights)) named[`rnn/${layer}/${name}`] = tensor;
-    }
-    named["out/W"] = this.outputKernel.clone();
-    named["out/b"] = this.outputBias.clone();
-    return named;
+    return namedWeightsOf(this.#own(), { rnn: this.rnn });
   }
 
   /**
@@ -273,31 +276,7 @@ export class LanguageModel implements TrainableModel<Minibatch> {
    * @throws {UsageError} naming a missing or extra key, or a shape that differs.
    */
   setNamedWeights(named: Record<string, tf.Tensor>): void {
-    const layers: Record<string, Record<string, tf.Tensor>> = {};
-    const expected = new Set(["out/W", "out/b", ...(this.embedding ? ["embedding"] : [])]);
-    for (const [key, tensor] of Object.entries(named)) {
-      const match = /^rnn\/([^/]+)\/(.+)$/.exec(key);
-      if (match) (layers[match[1]] ??= {})[match[2]] = tensor;
-      else if (!expected.has(key)) {
-        throw new UsageError(`Cannot load weights: unexpected key "${key}" for this model`);
-      }
-    }
-    for (const key of expected) {
-      if (!(key in named)) throw new UsageError(`Cannot load weights: missing key "${key}"`);
-    }
-    const assign = (target: tf.Variable, key: string) => {
-      const source = named[key];
-      if (source.shape.join() !== target.shape.join()) {
-        throw new UsageError(
-          `Cannot load weights: "${key}" has shape [${source.shape}], expected [${target.shape}]`,
-        );
-      }
-      target.assign(source);
-    };
-    this.rnn.setWeights(layers);
-    if (this.embedding) assign(this.embedding, "embedding");
-    assign(this.outputKernel, "out/W");
-    assign(this.outputBias, "out/b");
+    setNamedWeightsOf(named, this.#own(), { rnn: this.rnn });
   }
 
   /** Frees every variable. */

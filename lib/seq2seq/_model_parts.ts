@@ -1,12 +1,10 @@
 /**
  * Private pieces of the encoder-decoder: the masked token loss and the
- * splitting of a flat weight record.
+ * decoder step options.
  *
  * @module
  */
 import { tf } from "../tf.ts";
-import { UsageError } from "../errors.ts";
-import type { NamedWeights } from "../cells/types.ts";
 import type { LossResult } from "../training/model.ts";
 import type { PairBatch } from "./data.ts";
 
@@ -39,32 +37,4 @@ export function maskedTokenLoss(logits: tf.Tensor3D, batch: PairBatch): LossResu
 /** The step options passed to the decoder stack. */
 export function stepOptions(options: { training?: boolean; seed?: number }) {
   return { training: options.training ?? false, seed: options.seed };
-}
-
-/** A flat weight record split by owner, every key checked. */
-export function splitNamed(
-  named: Record<string, tf.Tensor>,
-  plain: readonly string[],
-  hasAttention: boolean,
-): {
-  encoder: Record<string, NamedWeights>;
-  decoder: Record<string, NamedWeights>;
-  attention: Record<string, tf.Tensor>;
-} {
-  const encoder: Record<string, NamedWeights> = {};
-  const decoder: Record<string, NamedWeights> = {};
-  const attention: Record<string, tf.Tensor> = {};
-  for (const [key, tensor] of Object.entries(named)) {
-    const rnn = /^(encoder|decoder)\/rnn\/([^/]+)\/(.+)$/.exec(key);
-    const att = /^decoder\/attention\/(W_q|W_k|w_v)$/.exec(key);
-    if (rnn) ((rnn[1] === "encoder" ? encoder : decoder)[rnn[2]] ??= {})[rnn[3]] = tensor;
-    else if (att && hasAttention) attention[att[1]] = tensor;
-    else if (!plain.includes(key)) {
-      throw new UsageError(`Cannot load weights: unexpected key "${key}" for this model`);
-    }
-  }
-  for (const key of plain) {
-    if (!(key in named)) throw new UsageError(`Cannot load weights: missing key "${key}"`);
-  }
-  return { encoder, decoder, attention };
 }

@@ -35,7 +35,8 @@ import {
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
 import type { PairBatch } from "./data.ts";
 import type { Seq2SeqConfig } from "./config.ts";
-import { maskedTokenLoss, splitNamed, stepOptions } from "./_model_parts.ts";
+import { maskedTokenLoss, stepOptions } from "./_model_parts.ts";
+import { namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 
 /** Offset of the decoder's dropout seeds from the encoder's (so their masks differ). */
 const DECODER_SEED = 1_000_003;
@@ -314,29 +315,32 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
     }
   }
 
+  /** The variables besides the two stacks, by checkpoint name. */
+  #own(): Record<string, tf.Variable> {
+    const own: Record<string, tf.Variable> = {
+      "encoder/embedding": this.sourceEmbedding.table,
+      "decoder/embedding": this.targetEmbedding.table,
+      "decoder/out/W": this.output.kernel,
+    };
+    if (this.output.bias) own["decoder/out/b"] = this.output.bias;
+    if (this.attention) {
+      own["decoder/attention/W_q"] = this.attention.W_q;
+      own["decoder/attention/W_k"] = this.attention.W_k;
+      own["decoder/attention/w_v"] = this.attention.w_v;
+    }
+    return own;
+  }
+
   /**
    * Every weight as a named tensor (new tensors the caller disposes):
-   * `encoder/embedding`, `encoder/rnn/<layer>/<d2l name>`, `decoder/embedding`,
-   * `decoder/rnn/...`, `decoder/attention/W_q|W_k|w_v`, `decoder/out/W`, `decoder/out/b`.
+   * `encoder/embedding`, `decoder/embedding`, `decoder/out/W`, `decoder/out/b`,
+   * `decoder/attention/W_q|W_k|w_v`, `encoder/rnn/<layer>/<d2l name>`, `decoder/rnn/...`.
    */
   namedWeights(): Record<string, tf.Tensor> {
-    const named: Record<string, tf.Tensor> = {
-      "encoder/embedding": this.sourceEmbedding.table.clone(),
-      "decoder/embedding": this.targetEmbedding.table.clone(),
-      "decoder/out/W": this.output.kernel.clone(),
-    };
-    if (this.output.bias) named["decoder/out/b"] = this.output.bias.clone();
-    for (const [side, stack] of [["encoder", this.encoder], ["decoder", this.decoder]] as const) {
-      for (const [layer, weights] of Object.entries(stack.getWeights())) {
-        for (const [name, t] of Object.entries(weights)) named[`${side}/rnn/${layer}/${name}`] = t;
-      }
-    }
-    if (this.attention) {
-      for (const [name, t] of Object.entries(this.attention.getWeights())) {
-        named[`decoder/attention/${name}`] = t;
-      }
-    }
-    return named;
+    return namedWeightsOf(this.#own(), {
+      "encoder/rnn": this.encoder,
+      "decoder/rnn": this.decoder,
+    });
   }
 
   /**
@@ -346,26 +350,10 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
    *   before anything changes.
    */
   setNamedWeights(named: Record<string, tf.Tensor>): void {
-    const plain: [string, tf.Variable][] = [
-      ["encoder/embedding", this.sourceEmbedding.table],
-      ["decoder/embedding", this.targetEmbedding.table],
-      ["decoder/out/W", this.output.kernel],
-      ...(this.output.bias ? [["decoder/out/b", this.output.bias] as [string, tf.Variable]] : []),
-    ];
-    const parts = splitNamed(named, plain.map(([key]) => key), this.attention !== undefined);
-    for (const [key, target] of plain) {
-      if (named[key].shape.join() !== target.shape.join()) {
-        throw new UsageError(
-          `Cannot load weights: "${key}" has shape [${
-            named[key].shape
-          }], expected [${target.shape}]`,
-        );
-      }
-    }
-    this.encoder.setWeights(parts.encoder);
-    this.decoder.setWeights(parts.decoder);
-    if (this.attention) this.attention.setWeights(parts.attention as never);
-    for (const [key, target] of plain) target.assign(named[key]);
+    setNamedWeightsOf(named, this.#own(), {
+      "encoder/rnn": this.encoder,
+      "decoder/rnn": this.decoder,
+    });
   }
 
   /** Frees every variable. */

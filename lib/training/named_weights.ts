@@ -1,0 +1,97 @@
+/**
+ * A model's weights as one flat record of named tensors, the form
+ * checkpoints hold: the model's own variables under fixed keys, and each
+ * recurrent stack's weights as `<prefix>/<layer>/<d2l name>`. Every model
+ * kind builds its `namedWeights` and `setNamedWeights` from these, so the
+ * checks (a missing, extra or misshapen key) read the same for all.
+ *
+ * @module
+ */
+import type { tf } from "../tf.ts";
+import { UsageError } from "../errors.ts";
+import type { NamedWeights } from "../cells/types.ts";
+import type { Recurrent } from "../layers/stack.ts";
+
+/**
+ * A model's weights: copies of `own` under their keys, then each stack's
+ * under its prefix. New tensors the caller disposes.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { recurrent } from "../layers/stack.ts";
+ * const rnn = recurrent({ cell: "rnn", inputSize: 2, hiddenSize: 3 });
+ * const out = tf.variable(tf.zeros([3, 4]));
+ * const named = namedWeightsOf({ "out/W": out }, { rnn });
+ * deepStrictEqual(Object.keys(named), ["out/W", "rnn/l0/W_xh", "rnn/l0/W_hh", "rnn/l0/b_h"]);
+ * ```
+ */
+export function namedWeightsOf(
+  own: Record<string, tf.Variable>,
+  stacks: Record<string, Recurrent>,
+): Record<string, tf.Tensor> {
+  const named: Record<string, tf.Tensor> = {};
+  for (const [key, variable] of Object.entries(own)) named[key] = variable.clone();
+  for (const [prefix, stack] of Object.entries(stacks)) {
+    for (const [layer, weights] of Object.entries(stack.getWeights())) {
+      for (const [name, tensor] of Object.entries(weights)) {
+        named[`${prefix}/${layer}/${name}`] = tensor;
+      }
+    }
+  }
+  return named;
+}
+
+/**
+ * Replaces a model's weights from a record like {@linkcode namedWeightsOf}'s:
+ * every key is checked (none missing, none extra, shapes equal) before
+ * anything changes; the tensors are copied, not disposed.
+ *
+ * @throws {UsageError} naming the key and what was expected.
+ */
+export function setNamedWeightsOf(
+  named: Record<string, tf.Tensor>,
+  own: Record<string, tf.Variable>,
+  stacks: Record<string, Recurrent>,
+): void {
+  const layers: Record<string, Record<string, Record<string, tf.Tensor>>> = {};
+  for (const prefix of Object.keys(stacks)) layers[prefix] = {};
+  for (const [key, tensor] of Object.entries(named)) {
+    if (key in own) continue;
+    const prefix = Object.keys(stacks).find((p) => key.startsWith(`${p}/`));
+    const rest = prefix === undefined ? [] : key.slice(prefix.length + 1).split("/");
+    if (prefix === undefined || rest.length !== 2) {
+      throw new UsageError(`Cannot load weights: unexpected key "${key}" for this model`);
+    }
+    (layers[prefix][rest[0]] ??= {})[rest[1]] = tensor;
+  }
+  for (const [key, target] of Object.entries(own)) {
+    const source = named[key];
+    if (source === undefined) throw new UsageError(`Cannot load weights: missing key "${key}"`);
+    if (source.shape.join() !== target.shape.join()) {
+      throw new UsageError(
+        `Cannot load weights: "${key}" has shape [${source.shape}], expected [${target.shape}]`,
+      );
+    }
+  }
+  // Each stack checks all of its layers before it assigns any.
+  for (const [prefix, stack] of Object.entries(stacks)) {
+    stack.setWeights(layers[prefix] as unknown as Record<string, NamedWeights>);
+  }
+  for (const [key, target] of Object.entries(own)) target.assign(named[key]);
+}
+
+/**
+ * Throws unless every named field of a config is an integer >= 1.
+ *
+ * @param action the start of the message, e.g. "Cannot build a classifier".
+ */
+export function checkSizes<C>(action: string, config: C, keys: readonly (keyof C)[]): void {
+  for (const key of keys) {
+    const value = config[key];
+    if (!Number.isInteger(value) || (value as number) < 1) {
+      throw new UsageError(`${action}: ${String(key)} is ${value}, expected an integer >= 1`);
+    }
+  }
+}
