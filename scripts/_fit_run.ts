@@ -9,7 +9,8 @@
 import type { tf } from "../lib/tf.ts";
 import { emitJson, info, Progress } from "./_cli.ts";
 import { watchSignals } from "./_signals.ts";
-import { type EpochMetrics, fit, type FitOptions } from "../lib/training/fit.ts";
+import { type EpochMetrics, fit, type FitOptions, type FitPosition } from "../lib/training/fit.ts";
+import { Rng } from "../lib/rng.ts";
 import { makeOptimizer, type OptimizerName } from "../lib/training/train.ts";
 import type { TrainableModel } from "../lib/training/model.ts";
 import type { HistoryRow, RunWriter } from "../lib/training/run.ts";
@@ -36,6 +37,32 @@ export function runOptimizer(
 ): { optimizer: tf.Optimizer; optimizerName: OptimizerName } {
   if (resumed) return { optimizer: resumed.optimizer, optimizerName: resumed.optimizerName };
   return { optimizer: makeOptimizer(train.optimizer, train.lr), optimizerName: train.optimizer };
+}
+
+/**
+ * The options of {@linkcode fitRun} that every task sets the same way: the
+ * run, the optimizer, the epochs and patience from the flags, the saved
+ * position to resume from, and clipping and the random stream from the
+ * run's settings.
+ */
+export function runBasics(
+  run: RunWriter,
+  training: { optimizer: tf.Optimizer; optimizerName: OptimizerName },
+  flags: { json: boolean; epochs: number; patience: number },
+  train: TrainSettings,
+  start?: FitPosition,
+) {
+  return {
+    run,
+    ...training,
+    out: run.dir,
+    json: flags.json,
+    epochs: flags.epochs,
+    patience: flags.patience,
+    start,
+    clip: train.clip,
+    rng: new Rng(train.seed),
+  };
 }
 
 /** What an epoch prints: its row (metrics.jsonl and `--json`) and its line of text. */

@@ -31,9 +31,8 @@ import {
 } from "./_labelled_flags.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
-import { Rng } from "../lib/rng.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import { fitRun, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
+import { fitRun, runBasics, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
 import { metricPlotSvg } from "../lib/training/plot.ts";
 import type { JsonValue } from "../lib/training/checkpoint.ts";
 import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
@@ -173,15 +172,7 @@ export async function main(args: string[]): Promise<number> {
     });
     const validBatches = classifierBatches(set.sequences, set.labels, valid, { batchSize: 256 });
     const interrupted = await fitRun(model, {
-      run,
-      optimizer,
-      optimizerName,
-      out,
-      json: flags.json,
-      epochs: flags.epochs,
-      start: resumed?.position,
-      clip: config.train.clip,
-      rng: new Rng(config.train.seed),
+      ...runBasics(run, { optimizer, optimizerName }, flags, config.train, resumed?.position),
       batches: (_epoch, rng) =>
         epochOf(classifierBatches(set.sequences, set.labels, train, {
           batchSize: config.train.batchSize,
@@ -197,7 +188,6 @@ export async function main(args: string[]): Promise<number> {
         };
       },
       monitor: { metric: "validMacroF1", mode: "max" },
-      patience: flags.patience,
       stepText: (loss) => `loss ${loss.toFixed(3)}`,
       report: (metrics) => {
         const v = metrics.validation;

@@ -33,9 +33,8 @@ import {
 } from "./_labelled_flags.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
-import { Rng } from "../lib/rng.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import { fitRun, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
+import { fitRun, runBasics, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
 import type { JsonValue } from "../lib/training/checkpoint.ts";
 import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
 import { type DatasetSettings, prepareDataset } from "../lib/classify/data.ts";
@@ -211,15 +210,7 @@ export async function main(args: string[]): Promise<number> {
       generatorBatches(set.sequences, set.labels, indices, { batchSize: 256 });
     const validBatches = batchesOf(valid);
     const interrupted = await fitRun(model, {
-      run,
-      optimizer,
-      optimizerName,
-      out,
-      json: flags.json,
-      epochs: flags.epochs,
-      start: resumed?.position,
-      clip: config.train.clip,
-      rng: new Rng(config.train.seed),
+      ...runBasics(run, { optimizer, optimizerName }, flags, config.train, resumed?.position),
       batches: (_epoch, rng) =>
         epochOf(generatorBatches(set.sequences, set.labels, train, {
           batchSize: config.train.batchSize,
@@ -230,7 +221,6 @@ export async function main(args: string[]): Promise<number> {
         return { validLoss: s.loss, validPerplexity: s.perplexity, validAccuracy: s.accuracy };
       },
       monitor: { metric: "validLoss", mode: "min" },
-      patience: flags.patience,
       stepText: (loss) => `ppl ${Math.exp(loss).toFixed(2)}`,
       report: (metrics) => {
         const v = metrics.validation;

@@ -13,10 +13,9 @@
 import { emitJson, helpText, info, parseFlags, runMain } from "./_cli.ts";
 import { checkResume, epochOf, runMode } from "./_labelled_flags.ts";
 import { decodeOptions, pairDataSettings, TRANSLATE_FLAGS } from "./_translate_flags.ts";
-import { fitRun, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
+import { fitRun, runBasics, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
-import { Rng } from "../lib/rng.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
 import { type PairVocabs, preprocessPairText, tokenizePairSide } from "../lib/corpus/pairs.ts";
 import type { JsonValue } from "../lib/training/checkpoint.ts";
@@ -135,15 +134,7 @@ export async function main(args: string[]): Promise<number> {
       overwrite: flags.overwrite,
     });
     const interrupted = await fitRun(model, {
-      run,
-      optimizer,
-      optimizerName,
-      out,
-      json: flags.json,
-      epochs: flags.epochs,
-      start: resumed?.position,
-      clip: config.train.clip,
-      rng: new Rng(config.train.seed),
+      ...runBasics(run, { optimizer, optimizerName }, flags, config.train, resumed?.position),
       batches: (_epoch, rng) =>
         epochOf(pairBatches(data.train, { batchSize: config.train.batchSize, rng, numSteps })),
       validate: async () => ({
@@ -153,7 +144,6 @@ export async function main(args: string[]): Promise<number> {
         }),
       }),
       monitor: { metric: "validLoss", mode: "min" },
-      patience: flags.patience,
       stepText: (loss) => `loss ${loss.toFixed(3)}`,
       report: (metrics) => ({
         row: {
