@@ -279,4 +279,5 @@ export type { GeneratorScores } from "./lib/generate/evaluate.ts";
 export { sampleSequences } from "./lib/generate/sample.ts";
 export type { SampleSequencesOptions } from "./lib/generate/sample.ts";
 export * from "./lib/seq2seq/mod.ts";
-export { checkSizes, namedWeightsOf, setNamedWeightsOf } from "./lib/training/named_weights.ts";
+export { namedWeightsOf, setNamedWeightsOf } from "./lib/training/named_weights.ts";
+export { checkChoice, checkRate, checkSizes } from "./lib/training/config_checks.ts";

@@ -23,7 +23,8 @@ import { dropout } from "../layers/dropout.ts";
 import { stepMask } from "../layers/lengths.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
 import type { LabelledBatch } from "../corpus/labelled.ts";
-import { checkSizes, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
+import { namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
+import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
 
 /** How a sequence becomes one vector. */
 export type ClassifierHead = "last" | "mean" | "max";
@@ -92,17 +93,9 @@ export function classifierConfig(
   if (config.numLabels < 2) {
     throw new UsageError(`${action}: numLabels is ${config.numLabels}, expected >= 2`);
   }
-  if (!CELL_KINDS.includes(config.cell)) {
-    throw new UsageError(`${action}: cell is "${config.cell}", expected ${CELL_KINDS.join(", ")}`);
-  }
-  if (!CLASSIFIER_HEADS.includes(config.head)) {
-    throw new UsageError(
-      `${action}: head is "${config.head}", expected ${CLASSIFIER_HEADS.join(", ")}`,
-    );
-  }
-  if (!(config.dropout >= 0 && config.dropout < 1)) {
-    throw new UsageError(`${action}: dropout is ${config.dropout}, expected [0, 1)`);
-  }
+  checkChoice(action, "cell", config.cell, CELL_KINDS);
+  checkChoice(action, "head", config.head, CLASSIFIER_HEADS);
+  checkRate(action, "dropout", config.dropout);
   const weights = config.classWeights;
   if (
     weights !== null &&

@@ -18,7 +18,6 @@
  */
 import { tf } from "../tf.ts";
 import { expandTo } from "../cells/_broadcast.ts";
-import { UsageError } from "../errors.ts";
 import { CELL_KINDS, type CellKind, type State } from "../cells/types.ts";
 import type { InitName } from "../cells/init.ts";
 import { type Recurrent, recurrent } from "../layers/stack.ts";
@@ -26,7 +25,8 @@ import { type Embedding, embedding } from "../layers/embedding.ts";
 import { type Dense, dense } from "../layers/dense.ts";
 import { stepMask } from "../layers/lengths.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
-import { checkSizes, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
+import { namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
+import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
 import type { GeneratorBatch } from "./batch.ts";
 
 /** Where the condition enters the model. */
@@ -90,17 +90,9 @@ export function generatorConfig(
   const action = "Cannot build a generator";
   const sizes = ["vocabSize", "numConditions", "embeddingSize", "conditionSize", "hiddenSize"];
   checkSizes(action, config, [...sizes, "layers"] as (keyof GeneratorConfig)[]);
-  if (!CONDITIONINGS.includes(config.conditioning)) {
-    throw new UsageError(
-      `${action}: conditioning is "${config.conditioning}", expected ${CONDITIONINGS.join(", ")}`,
-    );
-  }
-  if (!CELL_KINDS.includes(config.cell)) {
-    throw new UsageError(`${action}: cell is "${config.cell}", expected ${CELL_KINDS.join(", ")}`);
-  }
-  if (!(config.dropout >= 0 && config.dropout < 1)) {
-    throw new UsageError(`${action}: dropout is ${config.dropout}, expected [0, 1)`);
-  }
+  checkChoice(action, "conditioning", config.conditioning, CONDITIONINGS);
+  checkChoice(action, "cell", config.cell, CELL_KINDS);
+  checkRate(action, "dropout", config.dropout);
   return config;
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
+import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
 import { embeddingLookup } from "../layers/embedding.ts";
 import type { Lengths } from "../layers/lengths.ts";
 import { tf } from "../tf.ts";
@@ -105,22 +106,10 @@ export function modelConfig(
   partial: Pick<ModelConfig, "vocabSize" | "cell" | "hiddenSize"> & Partial<ModelConfig>,
 ): ModelConfig {
   const config: ModelConfig = { ...MODEL_DEFAULTS, ...partial };
-  const positiveInts = ["vocabSize", "hiddenSize", "layers"] as const;
-  for (const key of positiveInts) {
-    if (!Number.isInteger(config[key]) || config[key] < 1) {
-      throw new UsageError(
-        `Cannot build a model: ${key} is ${config[key]}, expected an integer >= 1`,
-      );
-    }
-  }
-  if (!CELL_KINDS.includes(config.cell)) {
-    throw new UsageError(
-      `Cannot build a model: cell is "${config.cell}", expected one of ${CELL_KINDS.join(", ")}`,
-    );
-  }
-  if (!(config.dropout >= 0 && config.dropout < 1)) {
-    throw new UsageError(`Cannot build a model: dropout is ${config.dropout}, expected [0, 1)`);
-  }
+  const action = "Cannot build a model";
+  checkSizes(action, config, ["vocabSize", "hiddenSize", "layers"]);
+  checkChoice(action, "cell", config.cell, CELL_KINDS);
+  checkRate(action, "dropout", config.dropout);
   if (!Number.isInteger(config.embeddingSize) || config.embeddingSize < 0) {
     throw new UsageError(
       `Cannot build a model: embeddingSize is ${config.embeddingSize}, expected an integer >= 0`,

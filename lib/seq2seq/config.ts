@@ -6,6 +6,7 @@
  */
 import { UsageError } from "../errors.ts";
 import { CELL_KINDS, type CellKind } from "../cells/types.ts";
+import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
 
 /** How the decoder reads the encoder: d2l's fixed context, or attention over its outputs. */
 export type AttentionKind = "none" | "additive" | "dot";
@@ -74,33 +75,11 @@ export function seq2seqConfig(
 ): Seq2SeqConfig {
   const config: Seq2SeqConfig = { ...SEQ2SEQ_DEFAULTS, ...partial, kind: "seq2seq" };
   const action = "Cannot build an encoder-decoder";
-  const ints = [
-    "sourceVocabSize",
-    "targetVocabSize",
-    "embeddingSize",
-    "hiddenSize",
-    "layers",
-  ] as const;
-  for (const key of ints) {
-    if (!Number.isInteger(config[key]) || config[key] < 1) {
-      throw new UsageError(`${action}: ${key} is ${config[key]}, expected an integer >= 1`);
-    }
-  }
-  if (!CELL_KINDS.includes(config.cell)) {
-    throw new UsageError(
-      `${action}: cell is "${config.cell}", expected one of ${CELL_KINDS.join(", ")}`,
-    );
-  }
-  if (!ATTENTION_KINDS.includes(config.attention)) {
-    throw new UsageError(
-      `${action}: attention is "${config.attention}", expected one of ${
-        ATTENTION_KINDS.join(", ")
-      }`,
-    );
-  }
-  if (!(config.dropout >= 0 && config.dropout < 1)) {
-    throw new UsageError(`${action}: dropout is ${config.dropout}, expected a rate in [0, 1)`);
-  }
+  const sizes = ["sourceVocabSize", "targetVocabSize", "embeddingSize", "hiddenSize", "layers"];
+  checkSizes(action, config, sizes as (keyof Seq2SeqConfig)[]);
+  checkChoice(action, "cell", config.cell, CELL_KINDS);
+  checkChoice(action, "attention", config.attention, ATTENTION_KINDS);
+  checkRate(action, "dropout", config.dropout);
   if (config.dropout > 0 && config.layers < 2) {
     throw new UsageError(
       `${action}: dropout ${config.dropout} acts between layers, expected layers >= 2`,

@@ -81,17 +81,3 @@ export function setNamedWeightsOf(
   }
   for (const [key, target] of Object.entries(own)) target.assign(named[key]);
 }
-
-/**
- * Throws unless every named field of a config is an integer >= 1.
- *
- * @param action the start of the message, e.g. "Cannot build a classifier".
- */
-export function checkSizes<C>(action: string, config: C, keys: readonly (keyof C)[]): void {
-  for (const key of keys) {
-    const value = config[key];
-    if (!Number.isInteger(value) || (value as number) < 1) {
-      throw new UsageError(`${action}: ${String(key)} is ${value}, expected an integer >= 1`);
-    }
-  }
-}
