@@ -16,24 +16,21 @@ import { UsageError } from "../errors.ts";
 export type Lengths = readonly number[] | Int32Array | tf.Tensor1D;
 
 /**
- * Checks lengths against a batch and returns them as an int32 tensor `[B]`.
- * Array values are checked one by one (integers in `1..T`); a tensor's shape
- * and dtype are checked, its values are trusted (reading them back would
- * stall the GPU).
+ * Checks lengths against a batch: array values one by one (integers in
+ * `1..T`); a tensor's shape and dtype, its values trusted (reading them back
+ * would stall the GPU).
  *
  * @param action the start of an error message, e.g. "Cannot run a gru cell".
- * @returns a new tensor the caller disposes (also when given a tensor).
  * @throws {UsageError} naming the bad entry, its value and what is allowed.
  *
  * @example
  * ```ts
- * import { deepStrictEqual, throws } from "node:assert";
- * const lengths = lengthsTensor([3, 1], 3, 2, "Cannot run");
- * deepStrictEqual(Array.from(await lengths.data()), [3, 1]);
- * throws(() => lengthsTensor([4, 1], 3, 2, "Cannot run"), /lengths\[0\] is 4/);
+ * import { throws } from "node:assert";
+ * checkLengths([3, 1], 3, 2, "Cannot run");
+ * throws(() => checkLengths([4, 1], 3, 2, "Cannot run"), /lengths\[0\] is 4/);
  * ```
  */
-export function lengthsTensor(lengths: Lengths, T: number, B: number, action: string): tf.Tensor1D {
+export function checkLengths(lengths: Lengths, T: number, B: number, action: string): void {
   if (lengths instanceof tf.Tensor) {
     if (lengths.rank !== 1 || lengths.shape[0] !== B || lengths.dtype !== "int32") {
       throw new UsageError(
@@ -41,7 +38,7 @@ export function lengthsTensor(lengths: Lengths, T: number, B: number, action: st
           ` expected int32 [${B}] (one length per sequence)`,
       );
     }
-    return tf.clone(lengths);
+    return;
   }
   if (lengths.length !== B) {
     throw new UsageError(
@@ -55,50 +52,63 @@ export function lengthsTensor(lengths: Lengths, T: number, B: number, action: st
       );
     }
   });
-  return tf.tensor1d(Int32Array.from(lengths), "int32");
-}
-
-/** Whether every length is `T`: nothing to mask (lengths known in JS only). */
-export function allFull(lengths: Lengths, T: number): boolean {
-  return !(lengths instanceof tf.Tensor) && Array.prototype.every.call(lengths, (n) => n === T);
 }
 
 /**
- * The masks of lengths known in JS, built as typed arrays and uploaded whole:
+ * Checks lengths against a batch (see {@linkcode checkLengths}) and returns
+ * them as an int32 tensor `[B]`.
+ *
+ * @returns a new tensor the caller disposes (also when given a tensor).
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * const lengths = lengthsTensor([3, 1], 3, 2, "Cannot run");
+ * deepStrictEqual(Array.from(await lengths.data()), [3, 1]);
+ * ```
+ */
+export function lengthsTensor(lengths: Lengths, T: number, B: number, action: string): tf.Tensor1D {
+  checkLengths(lengths, T, B, action);
+  return lengths instanceof tf.Tensor
+    ? tf.clone(lengths)
+    : tf.tensor1d(Int32Array.from(lengths), "int32");
+}
+
+/** Whether every length is `T`: nothing to mask. */
+export function allFull(lengths: ArrayLike<number>, T: number): boolean {
+  return Array.prototype.every.call(lengths, (n) => n === T);
+}
+
+/**
+ * A mask of lengths known in JS, built as a typed array and uploaded whole:
  * bool `[T, B, width]`, true where `t < lengths[b]` (`real`) or at
  * `t = lengths[b] - 1` (`last`). Full-shape masks spare the selects a
  * broadcast, which tfjs runs as a Tile (about 25 ms for `[35, 32, 256]` on
  * wasm, as long as the fused sequence itself).
  *
  * @param lengths checked lengths, each in `1..T`.
- * @returns new tensors the caller disposes.
+ * @returns a new tensor.
  *
  * @example
  * ```ts
  * import { deepStrictEqual } from "node:assert";
- * const { real, last } = stepMasks([2, 1], 2, 1);
- * deepStrictEqual(await real.array(), [[[1], [1]], [[1], [0]]]); // bool, read back as 1/0
- * deepStrictEqual(await last.array(), [[[0], [1]], [[1], [0]]]);
+ * deepStrictEqual(await fullStepMask([2, 1], 2, 1, "real").array(), [[[1], [1]], [[1], [0]]]);
+ * deepStrictEqual(await fullStepMask([2, 1], 2, 1, "last").array(), [[[0], [1]], [[1], [0]]]);
  * ```
  */
-export function stepMasks(
+export function fullStepMask(
   lengths: ArrayLike<number>,
   T: number,
   width: number,
-): { real: tf.Tensor3D; last: tf.Tensor3D } {
+  which: "real" | "last",
+): tf.Tensor3D {
   const B = lengths.length;
-  const real = new Uint8Array(T * B * width), last = new Uint8Array(T * B * width);
-  for (let t = 0; t < T; t++) {
-    for (let b = 0; b < B; b++) {
-      const at = (t * B + b) * width;
-      if (t < lengths[b]) real.fill(1, at, at + width);
-      if (t === lengths[b] - 1) last.fill(1, at, at + width);
-    }
+  const mask = new Uint8Array(T * B * width);
+  for (let b = 0; b < B; b++) {
+    const [from, to] = which === "real" ? [0, lengths[b]] : [lengths[b] - 1, lengths[b]];
+    for (let t = from; t < to; t++) mask.fill(1, (t * B + b) * width, (t * B + b + 1) * width);
   }
-  return {
-    real: tf.tensor3d(real, [T, B, width], "bool"),
-    last: tf.tensor3d(last, [T, B, width], "bool"),
-  };
+  return tf.tensor3d(mask, [T, B, width], "bool");
 }
 
 /** `t` as a column `[T, 1]` (int32), compared against lengths `[1, B]` below. */

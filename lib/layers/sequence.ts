@@ -13,11 +13,11 @@ import { recurrentStep } from "../cells/step.ts";
 import {
   allFull,
   atLastStep,
+  checkLengths,
+  fullStepMask,
   lastStepMask,
   type Lengths,
-  lengthsTensor,
   stepMask,
-  stepMasks,
 } from "./lengths.ts";
 import { fusedSequence } from "../kernels/fused_sequence.ts";
 import { webgpuSequence } from "../kernels/webgpu/sequence.ts";
@@ -148,19 +148,17 @@ export function runSequence(
   const [T, B] = checkSequence(spec, weights, xs, state);
   const given = options.lengths;
   if (given === undefined) return fullSequence(spec, weights, xs, state, {});
-  const lengths = lengthsTensor(given, T, B, `Cannot run a ${spec.kind} cell`);
-  try {
-    // On cpu and wasm a lengths tensor is read (a few bytes, no GPU to stall):
-    // masks built in JS cost a fraction of tensor-op ones.
-    const known = given instanceof tf.Tensor && tf.getBackend() !== "webgpu"
-      ? lengths.dataSync() as Int32Array
-      : given;
-    // Every sequence full: the masks would change nothing, so skip their cost.
-    if (allFull(known, T)) return fullSequence(spec, weights, xs, state, {});
-    return maskedSequence(spec, weights, xs, state, known instanceof tf.Tensor ? lengths : known);
-  } finally {
-    lengths.dispose();
-  }
+  checkLengths(given, T, B, `Cannot run a ${spec.kind} cell`);
+  // On cpu and wasm a lengths tensor is read (a few bytes, no GPU to stall):
+  // masks built in JS cost a fraction of tensor-op ones.
+  const known = !(given instanceof tf.Tensor)
+    ? given
+    : tf.getBackend() === "webgpu"
+    ? undefined
+    : given.dataSync() as Int32Array;
+  // Every sequence full: the masks would change nothing, so skip their cost.
+  if (known && allFull(known, T)) return fullSequence(spec, weights, xs, state, {});
+  return maskedSequence(spec, weights, xs, state, known ?? given as tf.Tensor1D);
 }
 
 /** The path for full-length sequences: WGSL kernels, the fused op, or the plain one. */
@@ -203,9 +201,9 @@ function maskedSequence(
       ];
       last = lastStepMask(lengths, T); // [T, B, 1], broadcast by atLastStep
     } else {
-      const inMasks = stepMasks(lengths, T, D);
-      const outMasks = D === H ? inMasks : stepMasks(lengths, T, H);
-      [realIn, realOut, last] = [inMasks.real, outMasks.real, outMasks.last];
+      realIn = fullStepMask(lengths, T, D, "real");
+      realOut = D === H ? realIn : fullStepMask(lengths, T, H, "real");
+      last = fullStepMask(lengths, T, H, "last");
     }
     const clean = tf.where(realIn, xs, tf.zerosLike(xs)) as tf.Tensor3D;
     const run = fullSequence(spec, weights, clean, state, { cellStates: lstm });

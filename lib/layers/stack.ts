@@ -27,7 +27,7 @@ import {
 } from "../cells/types.ts";
 import type { InitName } from "../cells/init.ts";
 import { runSequence } from "./sequence.ts";
-import { type Lengths, lengthsTensor, reverseWithinLengths } from "./lengths.ts";
+import { checkLengths, type Lengths, lengthsTensor, reverseWithinLengths } from "./lengths.ts";
 import {
   checkTorchStateDict,
   fusedFromTorch,
@@ -261,7 +261,11 @@ export function recurrent(options: RecurrentOptions): Recurrent {
     const masks = opts.training && dropout > 0;
     const maskSeed = masks ? opts.seed ?? maskSeeds.int(2 ** 31) : 0;
     const T = xs.shape[0];
-    const L = opts.lengths === undefined ? undefined : lengthsTensor(opts.lengths, T, B, action);
+    if (opts.lengths !== undefined) checkLengths(opts.lengths, T, B, action);
+    // A tensor only where the reverse direction needs one for its gather.
+    const L = opts.lengths === undefined || directions === 1
+      ? undefined
+      : lengthsTensor(opts.lengths, T, B, action);
     // Reverse direction: step t reads x[T-1-t], or within each length when there are lengths.
     const reversed = (x: tf.Tensor3D) =>
       L ? reverseWithinLengths(x, L) : tf.reverse(x, 0) as tf.Tensor3D;
@@ -276,9 +280,7 @@ export function recurrent(options: RecurrentOptions): Recurrent {
           const start = initial?.[k] ?? zeroState(cell.spec, B);
           const reverse = d === 1;
           const seq = reverse ? reversed(input) : input;
-          // Lengths known in JS go on as they are: the runner builds their masks in JS.
-          const lengths = opts.lengths instanceof tf.Tensor ? L : opts.lengths;
-          const run = runSequence(cell.spec, cell.weights, seq, start, { lengths });
+          const run = runSequence(cell.spec, cell.weights, seq, start, { lengths: opts.lengths });
           outputs.push(reverse ? reversed(run.outputs) : run.outputs); // back in time order
           finals.push(run.state);
         }

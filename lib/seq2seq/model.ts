@@ -174,9 +174,9 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
     return tf.tidy(() => {
       const ids = tf.transpose(tf.tensor2d(source, [B, S], "int32")); // [S, B]
       const xs = this.sourceEmbedding.apply(ids) as tf.Tensor3D; // [S, B, E]
-      const lengthsTensor = tf.tensor1d(lengths, "int32");
+      // The JS lengths for the encoder (its masks are built from them); a tensor for attention.
       const { outputs, state } = this.encoder.forward(xs, {
-        lengths: lengthsTensor,
+        lengths,
         training: options.training,
         seed: options.seed,
       });
@@ -184,7 +184,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
       const batchMajor = tf.transpose(outputs, [1, 0, 2]) as tf.Tensor3D; // [B, S, Hd]
       const memory: EncoderMemory = {
         outputs: batchMajor,
-        lengths: lengthsTensor,
+        lengths: tf.tensor1d(lengths, "int32"),
         context: tf.clone(decoderState[decoderState.length - 1].h), // [B, Hd]
       };
       if (this.attention) memory.keys = this.attention.projectKeys(batchMajor);
