@@ -28,6 +28,26 @@ export async function findTorchPython(): Promise<string | null> {
   return null;
 }
 
+/**
+ * Runs a PyTorch peer script and returns the JSON objects it printed, one
+ * per line.
+ *
+ * @throws {Error} with the last line of its stderr when it fails.
+ */
+export async function torchRows(
+  python: string,
+  args: string[],
+  // deno-lint-ignore no-explicit-any
+): Promise<Record<string, any>[]> {
+  const out = await new Deno.Command(python, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(new TextDecoder().decode(out.stderr).trim().split("\n").pop());
+  }
+  return new TextDecoder().decode(out.stdout).split("\n")
+    .filter((line) => line.trim().startsWith("{"))
+    .map((line) => JSON.parse(line));
+}
+
 export interface TorchRow {
   model: string;
   tokensPerSec: number;
@@ -64,19 +84,11 @@ export async function runTorch(opts: BenchOptions, cells: CellKind[]): Promise<T
       opts,
       `pytorch: ${models} on ${threads} thread(s), ${opts.torchEpochs} timed epoch(s) each...`,
     );
-    const out = await new Deno.Command(python, {
-      args: [opts.torch, corpus, "cpu", String(opts.torchEpochs), models, String(threads)],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      console.error(
-        `bench: PyTorch failed: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`,
-      );
-      continue;
-    }
-    for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
-      if (line.trim().startsWith("{")) rows.push(JSON.parse(line));
+    const args = [opts.torch, corpus, "cpu", String(opts.torchEpochs), models, String(threads)];
+    try {
+      rows.push(...await torchRows(python, args) as TorchRow[]);
+    } catch (error) {
+      console.error(`bench: PyTorch failed: ${(error as Error).message}`);
     }
   }
   if (corpus !== opts.corpus) await Deno.remove(corpus);

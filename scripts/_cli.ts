@@ -559,6 +559,30 @@ export function info(text: string): void {
   writeAll(Deno.stderr, (activeBars.size > 0 ? "\r\x1b[2K" : "") + line);
 }
 
+/**
+ * The non-blank lines of a file given to a flag, or of stdin for `-` (as
+ * written: not trimmed).
+ *
+ * @param flag the flag's name without dashes, for the error.
+ * @throws {UsageError} when the file cannot be read.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "go .\n\n  \nhi .\n");
+ * deepStrictEqual(await readInputLines("translate-file", path), ["go .", "hi ."]);
+ * ```
+ */
+export async function readInputLines(flag: string, path: string): Promise<string[]> {
+  const text = path === "-"
+    ? await new Response(Deno.stdin.readable).text()
+    : await Deno.readTextFile(path).catch(() => {
+      throw new UsageError(`Cannot read --${flag} "${path}": no such file`);
+    });
+  return text.split(/\r?\n/).filter((line) => line.trim() !== "");
+}
+
 // ---------------------------------------------------------------- progress
 
 /** What a progress bar draws on: a TTY-like stream (`process.stderr` by default). */

@@ -14,6 +14,7 @@ import { makeOptimizer, trainStep } from "../lib/training/train.ts";
 import { prepareDataset } from "../lib/classify/data.ts";
 import { classifierConfig, SequenceClassifier } from "../lib/classify/model.ts";
 import { classifierBatches } from "../lib/classify/evaluate.ts";
+import { torchRows } from "./_bench_torch.ts";
 
 /** The flags of `deno task bench classify`. */
 export const BENCH_CLASSIFY_FLAGS = defineFlags(
@@ -122,47 +123,25 @@ export async function benchClassify(args: string[]): Promise<void> {
   if (flags.torch !== "none") {
     const dir = await Deno.makeTempDir();
     await Deno.writeTextFile(`${dir}/split.json`, JSON.stringify(set.record));
-    const { code, stdout, stderr } = await new Deno.Command(flags.python, {
-      args: [
-        flags.torch,
-        "--data",
-        flags.data,
-        "--split",
-        `${dir}/split.json`,
-        "--cell",
-        flags.cell,
-        "--hidden-size",
-        String(flags.hiddenSize),
-        "--embedding-size",
-        String(flags.embeddingSize),
-        "--batch-size",
-        String(flags.batchSize),
-        "--epochs",
-        "2",
-        "--max-batches",
-        String(Math.ceil((flags.warmup + flags.steps) / 2)),
-        "--threads",
-        "1",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    await Deno.remove(dir, { recursive: true });
-    if (code !== 0) {
-      throw new Error(
-        `the PyTorch peer failed: ${new TextDecoder().decode(stderr).trim().split("\n").at(-1)}`,
-      );
-    }
-    const epochs = new TextDecoder().decode(stdout).split("\n").filter(Boolean).map((l) =>
-      JSON.parse(l)
-    )
-      .filter((r) => r.event === "epoch");
+    const args = [
+      ...[flags.torch, "--data", flags.data, "--split", `${dir}/split.json`],
+      ...["--cell", flags.cell, "--hidden-size", String(flags.hiddenSize)],
+      ...["--embedding-size", String(flags.embeddingSize), "--batch-size", String(flags.batchSize)],
+      ...["--epochs", "2", "--max-batches", String(Math.ceil((flags.warmup + flags.steps) / 2))],
+      ...["--threads", "1"],
+    ];
+    const epochs = await torchRows(flags.python, args)
+      .catch((error) => {
+        throw new Error(`the PyTorch peer failed: ${error.message}`);
+      })
+      .finally(() => Deno.remove(dir, { recursive: true }))
+      .then((rows) => rows.filter((r) => r.event === "epoch"));
     rows.push({
       event: "bench",
       impl: "torch",
       ...shape,
       backend: "cpu (1 thread)",
-      examplesPerSec: epochs.at(-1).examplesPerSec,
+      examplesPerSec: epochs.at(-1)!.examplesPerSec,
     });
   }
   for (const row of rows) {

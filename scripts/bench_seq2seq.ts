@@ -19,6 +19,7 @@ import { Seq2Seq } from "../lib/seq2seq/model.ts";
 import { preparePairData } from "../lib/seq2seq/dataset.ts";
 import { pairBatches, targetTokens } from "../lib/seq2seq/data.ts";
 import { translateIds } from "../lib/seq2seq/decode.ts";
+import { torchRows } from "./_bench_torch.ts";
 
 /** The flags of `deno task bench seq2seq`. */
 export const BENCH_SEQ2SEQ_FLAGS = defineFlags(
@@ -212,21 +213,12 @@ async function timeTorch(
   flags: { torch: string; python: string; data: string; torchEpochs: number },
   attention: AttentionKind,
 ): Promise<number> {
-  const { code, stdout, stderr } = await new Deno.Command(flags.python, {
-    args: [
-      ...[flags.torch, "--data", flags.data, "--attention", attention],
-      ...["--epochs", String(flags.torchEpochs), "--threads", "1"],
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (code !== 0) {
-    throw new Error(
-      `the PyTorch peer failed: ${new TextDecoder().decode(stderr).trim().split("\n").at(-1)}`,
-    );
-  }
-  const rows = new TextDecoder().decode(stdout).split("\n").filter(Boolean).map((l) =>
-    JSON.parse(l)
-  );
-  return rows.find((r) => r.event === "evaluate").targetTokensPerSecond;
+  const args = [
+    ...[flags.torch, "--data", flags.data, "--attention", attention],
+    ...["--epochs", String(flags.torchEpochs), "--threads", "1"],
+  ];
+  const rows = await torchRows(flags.python, args).catch((error) => {
+    throw new Error(`the PyTorch peer failed: ${error.message}`);
+  });
+  return rows.find((r) => r.event === "evaluate")!.targetTokensPerSecond;
 }

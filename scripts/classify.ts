@@ -17,6 +17,7 @@ import {
   info,
   parseFlags,
   positiveInteger,
+  readInputLines,
   runMain,
 } from "./_cli.ts";
 import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
@@ -320,12 +321,8 @@ async function predict(flags: {
   const texts: string[] = [];
   if (flags.predict !== undefined) texts.push(flags.predict);
   if (flags.predictFile !== undefined) {
-    const text = flags.predictFile === "-"
-      ? await new Response(Deno.stdin.readable).text()
-      : await Deno.readTextFile(flags.predictFile).catch(() => {
-        throw new UsageError(`Cannot read --predict-file "${flags.predictFile}": no such file`);
-      });
-    texts.push(...text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== ""));
+    const lines = await readInputLines("predict-file", flags.predictFile);
+    texts.push(...lines.map((line) => line.trim()));
   }
   const loaded = await loadModel(flags.checkpoint, { kind: "classifier", build, which: "best" });
   try {

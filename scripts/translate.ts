@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { emitJson, helpText, info, parseFlags, runMain } from "./_cli.ts";
+import { emitJson, helpText, info, parseFlags, readInputLines, runMain } from "./_cli.ts";
 import { checkResume, epochOf, runMode } from "./_labelled_flags.ts";
 import { decodeOptions, pairDataSettings, TRANSLATE_FLAGS } from "./_translate_flags.ts";
 import { fitRun, runBasics, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
@@ -261,12 +261,7 @@ async function translate(flags: Flags): Promise<number> {
   const lines: string[] = [];
   if (flags.translate !== undefined) lines.push(flags.translate);
   if (flags.translateFile !== undefined) {
-    const text = flags.translateFile === "-"
-      ? await new Response(Deno.stdin.readable).text()
-      : await Deno.readTextFile(flags.translateFile).catch(() => {
-        throw new UsageError(`Cannot read --translate-file "${flags.translateFile}": no such file`);
-      });
-    lines.push(...text.split(/\r?\n/).filter((l) => l.trim() !== ""));
+    lines.push(...await readInputLines("translate-file", flags.translateFile));
   }
   if (lines.length === 0) throw new UsageError("Nothing to translate: the input has no sentence");
   const [sources, references] = [
