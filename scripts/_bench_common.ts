@@ -6,6 +6,8 @@
 import { tf } from "../lib/tf.ts";
 import type { Rng } from "../lib/rng.ts";
 import type { BenchOptions } from "./bench_train.ts";
+import { trainStep as modelTrainStep } from "../lib/training/train.ts";
+import type { TrainableModel } from "../lib/training/model.ts";
 
 // ---- defaults (the d2l chapter 9/10 setup) --------------------------------
 export const BATCH = 32; // sequences per minibatch
@@ -51,4 +53,35 @@ export function median(xs: number[]): number {
 /** Progress goes to stderr, always (stdout carries the table or the JSON rows only). */
 export function progress(_opts: BenchOptions, line: string): void {
   console.error(line);
+}
+
+/**
+ * Times training steps of a model (clip 1): `warmup` untimed minibatches,
+ * then `steps` timed ones, each done when its loss can be read (as `fit`
+ * reads it).
+ *
+ * @param batchAt the i-th minibatch.
+ * @param itemsOf what a minibatch counts for the rate (examples, tokens...).
+ * @returns the timed items and seconds.
+ */
+export async function timeTrainSteps<B>(
+  model: TrainableModel<B>,
+  optimizer: tf.Optimizer,
+  batchAt: (i: number) => B,
+  itemsOf: (batch: B) => number,
+  counts: { warmup: number; steps: number },
+): Promise<{ items: number; seconds: number }> {
+  let items = 0, seconds = 0;
+  for (let i = 0; i < counts.warmup + counts.steps; i++) {
+    const batch = batchAt(i);
+    const start = performance.now();
+    const { loss, gradNorm } = modelTrainStep(model, optimizer, batch, undefined, { clip: 1 });
+    await loss.data();
+    tf.dispose([loss, gradNorm]);
+    if (i >= counts.warmup) {
+      seconds += (performance.now() - start) / 1000;
+      items += itemsOf(batch);
+    }
+  }
+  return { items, seconds };
 }

@@ -7,14 +7,15 @@
  */
 import { defineFlags, emitJson, helpText, info, parseFlags, positiveInteger } from "./_cli.ts";
 import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
-import { describeBackend, tf, useBackend } from "../lib/tf.ts";
+import { describeBackend, useBackend } from "../lib/tf.ts";
 import { CELL_KINDS } from "../lib/cells/types.ts";
 import { Rng } from "../lib/rng.ts";
-import { makeOptimizer, trainStep } from "../lib/training/train.ts";
+import { makeOptimizer } from "../lib/training/train.ts";
 import { prepareDataset } from "../lib/classify/data.ts";
 import { classifierConfig, SequenceClassifier } from "../lib/classify/model.ts";
 import { classifierBatches } from "../lib/classify/evaluate.ts";
 import { torchRows } from "./_bench_torch.ts";
+import { timeTrainSteps } from "./_bench_common.ts";
 
 /** The flags of `deno task bench classify`. */
 export const BENCH_CLASSIFY_FLAGS = defineFlags(
@@ -98,18 +99,13 @@ export async function benchClassify(args: string[]): Promise<void> {
     batchSize: flags.batchSize,
     rng: new Rng(0),
   });
-  let examples = 0, seconds = 0;
-  for (let i = 0; i < flags.warmup + flags.steps; i++) {
-    const batch = batches[i % batches.length];
-    const start = performance.now();
-    const { loss, gradNorm } = trainStep(model, optimizer, batch, undefined, { clip: 1 });
-    await loss.data(); // the step is done when its loss can be read (as fit reads it)
-    tf.dispose([loss, gradNorm]);
-    if (i >= flags.warmup) {
-      seconds += (performance.now() - start) / 1000;
-      examples += batch.batchSize;
-    }
-  }
+  const { items: examples, seconds } = await timeTrainSteps(
+    model,
+    optimizer,
+    (i) => batches[i % batches.length],
+    (batch) => batch.batchSize,
+    flags,
+  );
   model.dispose();
   optimizer.dispose();
   const shape = { cell: flags.cell, hiddenSize: flags.hiddenSize, batchSize: flags.batchSize };

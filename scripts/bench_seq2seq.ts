@@ -10,16 +10,17 @@
  */
 import { defineFlags, emitJson, helpText, info, parseFlags, positiveInteger } from "./_cli.ts";
 import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
-import { describeBackend, tf, useBackend } from "../lib/tf.ts";
+import { describeBackend, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
-import { makeOptimizer, trainStep } from "../lib/training/train.ts";
+import { makeOptimizer } from "../lib/training/train.ts";
 import { ATTENTION_KINDS, type AttentionKind, seq2seqConfig } from "../lib/seq2seq/config.ts";
 import { Seq2Seq } from "../lib/seq2seq/model.ts";
 import { preparePairData } from "../lib/seq2seq/dataset.ts";
 import { pairBatches, targetTokens } from "../lib/seq2seq/data.ts";
 import { translateIds } from "../lib/seq2seq/decode.ts";
 import { torchRows } from "./_bench_torch.ts";
+import { timeTrainSteps } from "./_bench_common.ts";
 
 /** The flags of `deno task bench seq2seq`. */
 export const BENCH_SEQ2SEQ_FLAGS = defineFlags(
@@ -175,22 +176,21 @@ async function timeProject(
   const optimizer = makeOptimizer("adam", 0.005);
   try {
     const rng = new Rng(0);
-    let tokens = 0, seconds = 0;
+    // A fresh shuffle each time the epoch's batches run out.
     let batches = pairBatches(data.train, { batchSize: 128, numSteps: 9, rng });
-    for (let i = 0; i < flags.warmup + flags.steps; i++) {
+    const batchAt = (i: number) => {
       if (i % batches.length === 0 && i > 0) {
         batches = pairBatches(data.train, { batchSize: 128, numSteps: 9, rng });
       }
-      const batch = batches[i % batches.length];
-      const start = performance.now();
-      const { loss, gradNorm } = trainStep(model, optimizer, batch, undefined, { clip: 1 });
-      await loss.data(); // the step is done when its loss can be read (as fit reads it)
-      tf.dispose([loss, gradNorm]);
-      if (i >= flags.warmup) {
-        seconds += (performance.now() - start) / 1000;
-        tokens += targetTokens(batch);
-      }
-    }
+      return batches[i % batches.length];
+    };
+    const { items: tokens, seconds } = await timeTrainSteps(
+      model,
+      optimizer,
+      batchAt,
+      targetTokens,
+      flags,
+    );
     const sources = data.valid.map((p) => p.source);
     const decodeRate = async (beam: number) => {
       const start = performance.now();

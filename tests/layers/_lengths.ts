@@ -14,6 +14,12 @@ import { normals, VARIANTS } from "../kernels/_helpers.ts";
  * A batch `[T, B, D]` (row-major, time-major) whose real steps are N(0, 1)
  * drawn from `seed` and whose padding is `garbage` x N(0, 1) drawn from `junkSeed`.
  */
+
+/** How close the variable-length results must be to their references. */
+export const TOL = 1e-5;
+/** The backends every property test runs on (some add webgpu, the slow software adapter). */
+export const PROPERTY_BACKENDS = ["cpu", "wasm"];
+
 export function paddedBatch(
   seed: number,
   T: number,

@@ -20,6 +20,7 @@ import {
   D,
   H,
   paddedBatch,
+  PROPERTY_BACKENDS,
   randomStates,
   row,
   sliceSequence,
@@ -27,12 +28,11 @@ import {
   stackOf,
   stateRows,
   stateTensorList,
+  TOL,
   type Worst,
   worst,
 } from "./_lengths.ts";
 
-const TOL = 1e-5;
-const PROPERTY_BACKENDS = ["cpu", "wasm"];
 /** The largest difference between fused and plain gradients (the report). */
 const gradientWorst: Worst = { value: 0, label: "" };
 

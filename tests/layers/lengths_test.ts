@@ -28,6 +28,7 @@ import {
   D,
   H,
   paddedBatch,
+  PROPERTY_BACKENDS,
   randomStates,
   row,
   sliceSequence,
@@ -35,12 +36,10 @@ import {
   stackOf,
   stateRows,
   stateTensorList,
+  TOL,
   type Worst,
   worst,
 } from "./_lengths.ts";
-
-const TOL = 1e-5;
-const PROPERTY_BACKENDS = ["cpu", "wasm"];
 
 // ---------------------------------------------------------------- stacks: each sequence alone
 
