@@ -118,6 +118,7 @@ export { estimateTrainingMemory } from "./lib/lm/memory.ts";
 export type { MemoryEstimate } from "./lib/lm/memory.ts";
 export type { LmEpochMetrics, LmFitOptions, LmFitResult } from "./lib/lm/fit.ts";
 export { captureOptimizer, restoreOptimizer } from "./lib/training/optimizer_state.ts";
+export { FusedAdam } from "./lib/training/adam.ts";
 export type { OptimizerJson } from "./lib/training/optimizer_state.ts";
 export { evaluatePerplexity } from "./lib/lm/evaluate.ts";
 export type { EvaluateOptions, Evaluation, ReadableIds } from "./lib/lm/evaluate.ts";
@@ -174,6 +175,9 @@ export {
 export type { Lengths } from "./lib/layers/lengths.ts";
 export { fusedSequence } from "./lib/kernels/fused_sequence.ts";
 export { linear } from "./lib/kernels/linear.ts";
+export { gatherRows } from "./lib/kernels/gather_rows.ts";
+export { adamUpdate } from "./lib/kernels/adam_update.ts";
+export type { AdamCoefficients } from "./lib/kernels/adam_update.ts";
 export { webgpuSequence } from "./lib/kernels/webgpu/sequence.ts";
 export {
   checkTorchStateDict,

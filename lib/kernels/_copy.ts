@@ -18,25 +18,24 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import {
+  heapOffset,
+  type KernelArgs,
+  registerWasmKernel,
+  useWasmPath,
+  type WasmHeapBackend,
+} from "./_wasm_heap.ts";
 
 const BLOCK_KERNEL = "RnnDenoBlock2D";
 const CONCAT_KERNEL = "RnnDenoConcat2D";
 const SPLIT_KERNEL = "RnnDenoSplit2D";
-
-/** The part of tfjs-backend-wasm's `BackendWasm` these kernels use. */
-interface WasmHeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-}
 
 interface BlockAttrs {
   begin: [number, number];
   size: [number, number];
 }
 
-function blockKernel(
-  args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: unknown },
-): tf.TensorInfo {
+function blockKernel(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmHeapBackend;
   const x = args.inputs.x as tf.TensorInfo;
   const { begin: [row, col], size: [rows, cols] } = args.attrs as BlockAttrs;
@@ -56,18 +55,34 @@ function blockKernel(
   return out;
 }
 
-/** The whole wasm heap as float32, and where a tensor starts in it (in elements). */
-function heapOffset(
-  backend: WasmHeapBackend,
-  t: tf.TensorInfo,
-): { heap: Float32Array; offset: number } {
-  const view = backend.typedArrayFromHeap(t);
-  return { heap: new Float32Array(view.buffer), offset: view.byteOffset >> 2 };
+/**
+ * Copies `rows` rows of `width` elements, source rows `srcStride` apart,
+ * destination rows `dstStride` apart. Narrow rows are copied element by
+ * element: `copyWithin`'s fixed cost is worth it only for long ones.
+ */
+function copyRows(
+  heap: Float32Array,
+  src: number,
+  srcStride: number,
+  dst: number,
+  dstStride: number,
+  rows: number,
+  width: number,
+): void {
+  if (width >= 32) {
+    for (let r = 0; r < rows; r++) {
+      const from = src + r * srcStride;
+      heap.copyWithin(dst + r * dstStride, from, from + width);
+    }
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const from = src + r * srcStride, to = dst + r * dstStride;
+    for (let k = 0; k < width; k++) heap[to + k] = heap[from + k];
+  }
 }
 
-function concatKernel(
-  args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: unknown },
-): tf.TensorInfo {
+function concatKernel(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmHeapBackend;
   const { axis } = args.attrs as { axis: 0 | 1 };
   const parts = Object.values(args.inputs) as tf.TensorInfo[];
@@ -83,9 +98,7 @@ function concatKernel(
       heap.copyWithin(dst + at, src, src + r * w);
       at += r * w;
     } else {
-      for (let i = 0; i < rows; i++) {
-        heap.copyWithin(dst + i * cols + at, src + i * w, src + (i + 1) * w);
-      }
+      copyRows(heap, src, w, dst + at, cols, rows, w);
       at += w;
     }
   }
@@ -93,9 +106,7 @@ function concatKernel(
 }
 
 /** Splits rows (`axis` 0) or columns (`axis` 1) into pieces of the given sizes: many outputs, one call. */
-function splitKernel(
-  args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs: unknown },
-): tf.TensorInfo[] {
+function splitKernel(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as WasmHeapBackend;
   const x = args.inputs.x as tf.TensorInfo;
   const { axis, sizes } = args.attrs as { axis: 0 | 1; sizes: number[] };
@@ -108,9 +119,7 @@ function splitKernel(
     if (axis === 0) {
       heap.copyWithin(dst, src + at * width, src + (at + n) * width);
     } else {
-      for (let r = 0; r < rows; r++) {
-        heap.copyWithin(dst + r * n, src + r * width + at, src + r * width + at + n);
-      }
+      copyRows(heap, src + at, width, dst, n, rows, n);
     }
     at += n;
   }
@@ -118,27 +127,9 @@ function splitKernel(
 }
 
 function register(): void {
-  if (tf.getKernel(BLOCK_KERNEL, "wasm") == null) {
-    tf.registerKernel({
-      kernelName: BLOCK_KERNEL,
-      backendName: "wasm",
-      kernelFunc: blockKernel as unknown as tf.KernelFunc,
-    });
-  }
-  if (tf.getKernel(CONCAT_KERNEL, "wasm") == null) {
-    tf.registerKernel({
-      kernelName: CONCAT_KERNEL,
-      backendName: "wasm",
-      kernelFunc: concatKernel as unknown as tf.KernelFunc,
-    });
-  }
-  if (tf.getKernel(SPLIT_KERNEL, "wasm") == null) {
-    tf.registerKernel({
-      kernelName: SPLIT_KERNEL,
-      backendName: "wasm",
-      kernelFunc: splitKernel as unknown as tf.KernelFunc,
-    });
-  }
+  registerWasmKernel(BLOCK_KERNEL, blockKernel);
+  registerWasmKernel(CONCAT_KERNEL, concatKernel);
+  registerWasmKernel(SPLIT_KERNEL, splitKernel);
   if (tf.getGradient(BLOCK_KERNEL) == null) {
     tf.registerGradient({
       kernelName: BLOCK_KERNEL,
@@ -156,10 +147,6 @@ function register(): void {
   }
 }
 register();
-
-function useWasmPath(xs: readonly tf.Tensor[]): boolean {
-  return tf.getBackend() === "wasm" && xs.every((x) => x.dtype === "float32");
-}
 
 /**
  * Rows `[row, row + rows)` and columns `[col, col + cols)` of a 2-D tensor,

@@ -13,6 +13,7 @@
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
+import { gatherRows } from "../kernels/gather_rows.ts";
 
 /** Options of {@linkcode embedding}. */
 export interface EmbeddingOptions {
@@ -137,7 +138,7 @@ export function embeddingLookup(
       const [t, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
       save([flat]); // kept for the backward pass, after this tidy has ended
       return {
-        value: tf.gather(t, flat), // [N, E]
+        value: gatherRows(t, flat), // [N, E]
         gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const at = saved[0] as tf.Tensor1D; // [N]

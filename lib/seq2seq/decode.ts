@@ -17,6 +17,7 @@ import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { BOS_ID, EOS_ID } from "../corpus/pairs.ts";
 import type { State } from "../cells/types.ts";
+import { gatherRows } from "../kernels/gather_rows.ts";
 import { makePairBatch } from "./data.ts";
 import { disposeMemory, type EncoderMemory, type Seq2Seq } from "./model.ts";
 import { type BeamRow, beamStep, type Hypothesis, lengthPenalty } from "./_beam.ts";
@@ -263,8 +264,8 @@ function stateList(states: State[]): tf.Tensor[] {
 function gatherStates(states: State[], index: tf.Tensor1D): State[] {
   return tf.tidy(() =>
     states.map((s) => {
-      const h = tf.gather(s.h, index) as tf.Tensor2D;
-      return s.c ? { h, c: tf.gather(s.c, index) as tf.Tensor2D } : { h };
+      const h = gatherRows(s.h, index);
+      return s.c ? { h, c: gatherRows(s.c, index) } : { h };
     }) as unknown as tf.TensorContainer
   ) as unknown as State[];
 }

@@ -10,6 +10,7 @@ import { stateTensors } from "../cells/state.ts";
 import { UsageError } from "../errors.ts";
 import type { State } from "../cells/types.ts";
 import type { TrainableModel } from "./model.ts";
+import { FusedAdam } from "./adam.ts";
 
 /** The optimizers a run may use. */
 export type OptimizerName = "sgd" | "adam";
@@ -33,7 +34,7 @@ export function makeOptimizer(name: OptimizerName, learningRate: number): tf.Opt
     );
   }
   if (name === "sgd") return tf.train.sgd(learningRate);
-  if (name === "adam") return tf.train.adam(learningRate);
+  if (name === "adam") return new FusedAdam(learningRate);
   throw new UsageError(
     `Cannot make optimizer "${name}": expected one of ${OPTIMIZERS.join(", ")}`,
   );

@@ -1,0 +1,62 @@
+/**
+ * What the project's JavaScript kernels on tfjs-backend-wasm share: the part
+ * of its backend they use, and where a tensor's values sit in the wasm heap.
+ *
+ * Why kernels in JavaScript at all: tfjs-backend-wasm 4.22 runs some ops in
+ * JavaScript after copying the whole input out of the heap, and others in
+ * generic C++ that computes an n-d index per element; a kernel that reads and
+ * writes the heap directly, for the one 2-D case the project needs, is several
+ * times faster. Each kernel is registered for "wasm" only; its caller runs
+ * plain tf ops on every other backend.
+ *
+ * What does not pay: elementwise arithmetic. A JavaScript loop over the heap
+ * costs ~2 ns per element, slower than tfjs's vectorised ops (a `[64, 128]`
+ * multiply is ~5 µs either way), so fusing a GRU step's gate arithmetic into
+ * one JavaScript kernel made it slower (measured, and dropped). A kernel here
+ * earns its place by copying (`copyWithin`) or by replacing many ops on small
+ * tensors (Adam's dozen per variable).
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+
+/** The part of tfjs-backend-wasm's `BackendWasm` these kernels use. */
+export interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/** The arguments tfjs passes a kernel function. */
+export interface KernelArgs {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs: unknown;
+}
+
+/**
+ * The whole wasm heap as float32, and where a tensor starts in it (in
+ * elements). Take offsets after every `makeOutput`: an allocation may grow
+ * (and move) the heap.
+ */
+export function heapOffset(
+  backend: WasmHeapBackend,
+  t: tf.TensorInfo,
+): { heap: Float32Array; offset: number } {
+  const view = backend.typedArrayFromHeap(t);
+  return { heap: new Float32Array(view.buffer), offset: view.byteOffset >> 2 };
+}
+
+/** Registers a kernel for the wasm backend once (module reloads and tests may ask again). */
+export function registerWasmKernel(name: string, kernelFunc: (args: KernelArgs) => unknown): void {
+  if (tf.getKernel(name, "wasm") != null) return;
+  tf.registerKernel({
+    kernelName: name,
+    backendName: "wasm",
+    kernelFunc: kernelFunc as unknown as tf.KernelFunc,
+  });
+}
+
+/** Whether the wasm kernels apply: the wasm backend is active and every tensor is float32. */
+export function useWasmPath(xs: readonly tf.Tensor[]): boolean {
+  return tf.getBackend() === "wasm" && xs.every((x) => x.dtype === "float32");
+}
