@@ -176,8 +176,9 @@ export type { Lengths } from "./lib/layers/lengths.ts";
 export { fusedSequence } from "./lib/kernels/fused_sequence.ts";
 export { linear } from "./lib/kernels/linear.ts";
 export { gatherRows } from "./lib/kernels/gather_rows.ts";
+export { softmaxCrossEntropy } from "./lib/kernels/softmax_cross_entropy.ts";
 export { adamUpdate } from "./lib/kernels/adam_update.ts";
-export type { AdamCoefficients } from "./lib/kernels/adam_update.ts";
+export type { AdamCoefficients, AdamTensors } from "./lib/kernels/adam_update.ts";
 export { webgpuSequence } from "./lib/kernels/webgpu/sequence.ts";
 export {
   checkTorchStateDict,

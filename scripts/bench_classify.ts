@@ -3,11 +3,12 @@
  * (examples per second) beside its PyTorch peer (`scripts/torch_classify.py`,
  * the same model on the same split and length-bucketed batches), in one run.
  *
- * Both time the same minibatches after the same untimed ones. The default 50
- * untimed steps matter for the project: V8 compiles the step's JavaScript to
- * optimised code over roughly the first 50 steps (an epoch of the names is
- * 251), and a bench of the first few dozen steps alone measures that warm-up
- * (~20% slower), not training.
+ * The peer trains two epochs of `(warmup + steps) / 2` minibatches and times
+ * the second, so with the defaults (150 and 150) both sides warm up on as many
+ * minibatches as they time. The warm-up matters for the project: V8 compiles
+ * the step's JavaScript to optimised code over the first 50-100 steps (an
+ * epoch of the names is 251), and timing the first few dozen steps measures
+ * that compilation (~20% slower), not training.
  *
  * @module
  */
@@ -52,16 +53,16 @@ export const BENCH_CLASSIFY_FLAGS = defineFlags(
     {
       name: "steps",
       type: "integer",
-      default: 200,
+      default: 150,
       validate: positiveInteger,
       help: "Timed minibatches.",
     },
     {
       name: "warmup",
       type: "integer",
-      default: 50,
+      default: 150,
       validate: positiveInteger,
-      help: "Untimed first minibatches (V8 optimises the step's code over about 50).",
+      help: "Untimed first minibatches (the PyTorch peer warms up on (warmup + steps) / 2).",
     },
     {
       name: "torch",

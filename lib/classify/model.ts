@@ -21,6 +21,7 @@ import { type Embedding, embedding } from "../layers/embedding.ts";
 import { type Dense, dense } from "../layers/dense.ts";
 import { dropout } from "../layers/dropout.ts";
 import { stepMask } from "../layers/lengths.ts";
+import { softmaxCrossEntropy } from "../kernels/softmax_cross_entropy.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
 import type { LabelledBatch } from "../corpus/labelled.ts";
 import { namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
@@ -243,16 +244,13 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
    * weighted mean `sum(w_y * nll) / sum(w_y)` (PyTorch's `CrossEntropyLoss(weight)`).
    */
   loss(batch: LabelledBatch, options: LossOptions): LossResult {
-    const loss = tf.tidy(() => {
-      const logits = this.logits(batch, options); // [B, L]
-      const labels = tf.tensor1d(batch.labels, "int32");
-      const nll = tf.neg(
-        tf.sum(tf.mul(tf.oneHot(labels, this.config.numLabels), tf.logSoftmax(logits)), 1),
-      ); // [B]
-      if (!this.#classWeights) return tf.mean(nll) as tf.Scalar;
-      const w = tf.gather(this.#classWeights, labels); // [B]
-      return tf.div(tf.sum(tf.mul(w, nll)), tf.sum(w)) as tf.Scalar;
-    });
+    const loss = tf.tidy(() =>
+      softmaxCrossEntropy(
+        this.logits(batch, options), // [B, L]
+        tf.tensor1d(batch.labels, "int32"),
+        this.#classWeights,
+      )
+    );
     return { loss, count: batch.batchSize };
   }
 

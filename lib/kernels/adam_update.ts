@@ -60,22 +60,24 @@ function adamKernel(args: KernelArgs): tf.TensorInfo[] {
 }
 registerWasmKernel(ADAM_KERNEL, adamKernel);
 
+/** What one update reads: the variable's value `p`, its gradient `g` and moments `m`, `v` (all one shape), and β1ᵗ, β2ᵗ (float32 scalars, t this step from 1). */
+export interface AdamTensors {
+  p: tf.Tensor;
+  g: tf.Tensor;
+  m: tf.Tensor;
+  v: tf.Tensor;
+  accBeta1: tf.Scalar;
+  accBeta2: tf.Scalar;
+}
+
 /** The same update as tf ops, in tfjs's order (every backend but wasm). */
-function adamOps(
-  p: tf.Tensor,
-  g: tf.Tensor,
-  m: tf.Tensor,
-  v: tf.Tensor,
-  accBeta1: tf.Scalar,
-  accBeta2: tf.Scalar,
-  k: AdamCoefficients,
-): tf.Tensor[] {
+function adamOps(t: AdamTensors, k: AdamCoefficients): [tf.Tensor, tf.Tensor, tf.Tensor] {
   return tf.tidy(() => {
-    const m2 = tf.add(tf.mul(m, k.beta1), tf.mul(g, 1 - k.beta1));
-    const v2 = tf.add(tf.mul(v, k.beta2), tf.mul(tf.square(g), 1 - k.beta2));
-    const mHat = tf.div(m2, tf.sub(1, accBeta1));
-    const vHat = tf.div(v2, tf.sub(1, accBeta2));
-    const p2 = tf.add(tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), k.epsilon)), -k.learningRate), p);
+    const m2 = tf.add(tf.mul(t.m, k.beta1), tf.mul(t.g, 1 - k.beta1));
+    const v2 = tf.add(tf.mul(t.v, k.beta2), tf.mul(tf.square(t.g), 1 - k.beta2));
+    const mHat = tf.div(m2, tf.sub(1, t.accBeta1));
+    const vHat = tf.div(v2, tf.sub(1, t.accBeta2));
+    const p2 = tf.add(tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), k.epsilon)), -k.learningRate), t.p);
     return [p2, m2, v2];
   });
 }
@@ -83,40 +85,30 @@ function adamOps(
 /**
  * One Adam step of a variable: its new value and moments.
  *
- * @param p the variable's value; @param g its gradient; @param m, v its moments (all one shape).
- * @param accBeta1 β1ᵗ and @param accBeta2 β2ᵗ, float32 scalars (t: this step, from 1).
  * @returns `[p', m', v']`, new tensors the caller disposes (or assigns).
  *
  * @example One step from zero moments moves the value by about lr against the gradient's sign
  * ```ts
  * import { ok } from "node:assert";
  * import { tf } from "../tf.ts";
- * const [p, m, v] = adamUpdate(tf.tensor1d([1, 1]), tf.tensor1d([0.5, -2]), tf.zeros([2]), tf.zeros([2]),
- *   tf.scalar(0.9), tf.scalar(0.999), { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
+ * const [p, m, v] = adamUpdate(
+ *   { p: tf.tensor1d([1, 1]), g: tf.tensor1d([0.5, -2]), m: tf.zeros([2]), v: tf.zeros([2]),
+ *     accBeta1: tf.scalar(0.9), accBeta2: tf.scalar(0.999) },
+ *   { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 },
+ * );
  * const moved = await p.data();
  * ok(Math.abs(moved[0] - 0.9) < 1e-5 && Math.abs(moved[1] - 1.1) < 1e-5);
  * tf.dispose([p, m, v]);
  * ```
  */
 export function adamUpdate(
-  p: tf.Tensor,
-  g: tf.Tensor,
-  m: tf.Tensor,
-  v: tf.Tensor,
-  accBeta1: tf.Scalar,
-  accBeta2: tf.Scalar,
+  tensors: AdamTensors,
   coefficients: AdamCoefficients,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  if (!useWasmPath([p, g, m, v, accBeta1, accBeta2])) {
-    return adamOps(p, g, m, v, accBeta1, accBeta2, coefficients) as [
-      tf.Tensor,
-      tf.Tensor,
-      tf.Tensor,
-    ];
-  }
+  if (!useWasmPath(Object.values(tensors))) return adamOps(tensors, coefficients);
   return tf.engine().runKernel(
     ADAM_KERNEL,
-    { p, g, m, v, accBeta1, accBeta2 },
+    { ...tensors },
     coefficients as unknown as tf.NamedAttrMap,
   ) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
 }

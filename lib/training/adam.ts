@@ -76,12 +76,7 @@ export class FusedAdam extends tf.AdamOptimizer {
         const m = self.accumulatedFirstMoment[i]!.variable;
         const v = self.accumulatedSecondMoment[i]!.variable;
         const [p2, m2, v2] = adamUpdate(
-          value,
-          gradient,
-          m,
-          v,
-          self.accBeta1,
-          self.accBeta2,
+          { p: value, g: gradient, m, v, accBeta1: self.accBeta1, accBeta2: self.accBeta2 },
           coefficients,
         );
         m.assign(m2);

@@ -99,12 +99,14 @@ for (const backend of ["wasm", "cpu"]) {
 Deno.test("adamUpdate() moves a value by lr against its gradient's sign on the first step", async () => {
   await onBackend("wasm", async () => {
     const [p, m, v] = adamUpdate(
-      tf.tensor1d([1, 1, 1]),
-      tf.tensor1d([0.5, -2, 0]),
-      tf.zeros([3]),
-      tf.zeros([3]),
-      tf.scalar(0.9),
-      tf.scalar(0.999),
+      {
+        p: tf.tensor1d([1, 1, 1]),
+        g: tf.tensor1d([0.5, -2, 0]),
+        m: tf.zeros([3]),
+        v: tf.zeros([3]),
+        accBeta1: tf.scalar(0.9),
+        accBeta2: tf.scalar(0.999),
+      },
       { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 },
     );
     await assertClose(p, Float32Array.of(0.9, 1.1, 1), 1e-6, "value");
