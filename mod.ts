@@ -173,7 +173,8 @@ export {
   stepMask,
 } from "./lib/layers/lengths.ts";
 export type { Lengths } from "./lib/layers/lengths.ts";
-export { fusedSequence } from "./lib/kernels/fused_sequence.ts";
+export { fusedSequence, isSequenceRows } from "./lib/kernels/fused_sequence.ts";
+export type { SequenceRows } from "./lib/kernels/fused_sequence.ts";
 export { linear } from "./lib/kernels/linear.ts";
 export { gatherRows } from "./lib/kernels/gather_rows.ts";
 export { softmaxCrossEntropy } from "./lib/kernels/softmax_cross_entropy.ts";

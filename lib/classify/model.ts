@@ -21,6 +21,7 @@ import { type Embedding, embedding } from "../layers/embedding.ts";
 import { type Dense, dense } from "../layers/dense.ts";
 import { dropout } from "../layers/dropout.ts";
 import { stepMask } from "../layers/lengths.ts";
+import type { SequenceRows } from "../kernels/fused_sequence.ts";
 import { softmaxCrossEntropy } from "../kernels/softmax_cross_entropy.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
 import type { LabelledBatch } from "../corpus/labelled.ts";
@@ -192,14 +193,11 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
    * @returns `[B, L]`, a new tensor the caller disposes.
    */
   logits(batch: LabelledBatch, options: Partial<LossOptions> = {}): tf.Tensor2D {
-    const { batchSize: B, numSteps: T } = batch;
     const training = options.training ?? false;
     const seed = options.seed;
     return tf.tidy(() => {
-      const ids = tf.tensor2d(batch.ids, [T, B], "int32");
-      const xs = this.embedding.apply(ids) as tf.Tensor3D; // [T, B, E]
       const lengths = tf.tensor1d(batch.lengths, "int32");
-      const { outputs, state } = this.rnn.forward(xs, { lengths, training, seed });
+      const { outputs, state } = this.rnn.forward(this.#rows(batch), { lengths, training, seed });
       let vector = this.#pool(outputs, state.map((s) => s.h), lengths); // [B, H * dirs]
       if (training && this.config.dropout > 0) {
         vector = dropout(vector, this.config.dropout, {
@@ -209,6 +207,27 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
       }
       return this.output.apply(vector); // [B, L]
     });
+  }
+
+  /**
+   * The batch as rows of the embedding table, so that the first layer
+   * projects the table's V rows instead of all `T*B` embedded inputs (the
+   * same values, a fraction of the work). The padding id reads the zero row
+   * past the table, as its own row (zero, without gradient) would.
+   */
+  #rows(batch: LabelledBatch): SequenceRows {
+    const { vocabSize: V, padId } = this.config;
+    const ids = new Float32Array(batch.ids.length);
+    batch.ids.forEach((id, i) => {
+      if (!(id >= 0 && id < V)) {
+        throw new Error(`SequenceClassifier: id ${id} is outside [0, ${V})`);
+      }
+      ids[i] = id === padId ? V : id;
+    });
+    return {
+      table: this.embedding.table,
+      ids: tf.tensor2d(ids, [batch.numSteps, batch.batchSize]),
+    };
   }
 
   /** The sequence vectors `[B, H * dirs]` from the outputs `[T, B, H * dirs]` or final states. */

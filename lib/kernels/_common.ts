@@ -9,6 +9,7 @@
  */
 import { tf } from "../tf.ts";
 import { block, concat2d } from "./_copy.ts";
+import { gatherRows } from "./gather_rows.ts";
 import { GATE_COUNT } from "../cells/types.ts";
 import type { CellSpec, FusedWeights, State } from "../cells/types.ts";
 
@@ -18,6 +19,80 @@ export interface Dims {
   B: number;
   D: number;
   H: number;
+  /**
+   * The inputs are rows of a table ({@linkcode TableRows}): the op's first
+   * input is the table `[V, D]` and its last the ids. @default false
+   */
+  rows?: boolean;
+}
+
+/**
+ * A sequence's inputs given as rows of a table: an embedding folded into the
+ * first layer's input projection. `ids` `[T*B]` (step-major; float32 holding
+ * integers, so the op can take it as an input) index `table` `[V, D]`; the id
+ * `V` reads a row of zeros (padding).
+ *
+ * Why: `X Wx` over all `T*B` rows becomes `(table Wx)[ids]` over `V` rows, and
+ * the input gradient `dZ Wx^T` and the weight gradient `X^T dZ` shrink the
+ * same way (a vocabulary of 85 against 448 rows in the classifier).
+ */
+export interface TableRows {
+  table: tf.Tensor;
+  ids: tf.Tensor;
+}
+
+/** The sequence's inputs as the kernels read them: the matrix `X` `[T*B, D]`, or rows of a table. */
+export type KernelInputs = tf.Tensor | TableRows;
+
+/** Whether the inputs are rows of a table. */
+export function isRows(X: KernelInputs): X is TableRows {
+  return !(X instanceof tf.Tensor);
+}
+
+/** The kernel's inputs from the op's: `xs` `[T, B, D]` as `X`, or the table and the ids (last). */
+export function kernelInputs(inputs: tf.Tensor[], dims: Dims): KernelInputs {
+  if (dims.rows) return { table: inputs[0], ids: inputs[inputs.length - 1] };
+  return tf.reshape(inputs[0], [dims.T * dims.B, dims.D]);
+}
+
+/** The tensors a kernel saves for its inputs (first in its saved list). */
+export function savedInputs(X: KernelInputs): tf.Tensor[] {
+  return isRows(X) ? [X.table, X.ids] : [X];
+}
+
+/** The inverse of {@linkcode savedInputs}: the inputs, and the rest of the saved list. */
+export function fromSaved(saved: tf.Tensor[], dims: Dims): [KernelInputs, tf.Tensor[]] {
+  return dims.rows
+    ? [{ table: saved[0], ids: saved[1] }, saved.slice(2)]
+    : [saved[0], saved.slice(1)];
+}
+
+/**
+ * The input side's gradients for rows of a table, from the input
+ * pre-activations' gradient `dZx` `[T*B, W]`: rows of the same id summed into
+ * `dP` `[V, W]`, then `dTable = dP Wx^T`, `dWx = table^T dP`, `db = sum(dZx)`.
+ */
+export function rowsGrads(
+  dZx: tf.Tensor,
+  rows: TableRows,
+  Wx: tf.Tensor,
+): { dTable: tf.Tensor; dWx: tf.Tensor; db: tf.Tensor } {
+  const [V, D] = rows.table.shape as [number, number], W = dZx.shape[1] as number;
+  const at = tf.expandDims(tf.cast(rows.ids, "int32"), 1); // [T*B, 1]
+  const dPall = tf.scatterND(at, dZx, [V + 1, W]); // row V: the padding's sum
+  // [table; 0 | 1]^T dPall = [dWx; db] in one matmul (a column sum alone is a slow reduction).
+  const source = concat2d([concat2d([rows.table, tf.zeros([1, D])], 0), tf.ones([V + 1, 1])], 1);
+  const P = tf.matMul(tf.transpose(source), dPall); // [D+1, W]
+  return {
+    dTable: tf.matMul(block(dPall, 0, V), tf.transpose(Wx)), // [V, D]
+    dWx: block(P, 0, D), // [D, W]
+    db: tf.reshape(block(P, D, 1), [W]), // [W]
+  };
+}
+
+/** `Hsrc^T dZ` `[H, W]`: a recurrent kernel's gradient alone (rows mode, where X has its own). */
+export function stateGrads(dZ: tf.Tensor, Hsrc: tf.Tensor): tf.Tensor {
+  return tf.transpose(tf.matMul(tf.transpose(dZ), Hsrc));
 }
 
 /** Scalars reused by every step, made once per call (a scalar per op costs a tensor). */
@@ -74,19 +149,23 @@ export function stackSteps(steps: readonly tf.Tensor[]): tf.Tensor {
 
 /**
  * The input projection of a whole sequence in one matmul:
- * `[T*B, D] x [D, G*H] + b`, each column optionally scaled.
+ * `[T*B, D] x [D, G*H] + b`, each column optionally scaled; for rows of a
+ * table, `[V, D] x [D, G*H]` and the rows gathered.
  *
  * @returns `[T*B, G*H]`.
  */
 export function projectInputs(
-  X: tf.Tensor,
+  X: KernelInputs,
   Wx: tf.Tensor,
   b: tf.Tensor,
   scale?: tf.Tensor,
 ): tf.Tensor {
   const W = scale ? tf.mul(Wx, scale) : Wx;
   const bias = scale ? tf.mul(b, scale) : b;
-  return tf.add(tf.matMul(X, W), bias);
+  if (!isRows(X)) return tf.add(tf.matMul(X, W), bias);
+  const P = tf.matMul(X.table, W); // [V, G*H]
+  const withZeros = concat2d([P, tf.zeros([1, P.shape[1] as number])], 0); // row V: padding
+  return tf.add(gatherRows(withZeros as tf.Tensor2D, tf.cast(X.ids, "int32") as tf.Tensor1D), bias);
 }
 
 /**
@@ -142,17 +221,20 @@ export function previousStates(h0: tf.Tensor, steps: readonly tf.Tensor[]): tf.T
   return stackSteps([h0, ...steps.slice(0, steps.length - 1)]);
 }
 
+/** What the checks read of a sequence's inputs: a tensor `[T, B, D]`, or its shape and dtype (rows of a table). */
+export type SequenceShape = Pick<tf.Tensor, "rank" | "shape" | "dtype">;
+
 /** Every tensor a sequence kernel reads. */
 function kernelTensors(
   weights: FusedWeights,
-  xs: tf.Tensor,
+  xs: SequenceShape,
   state: State,
-): (tf.Tensor | undefined)[] {
+): (SequenceShape | undefined)[] {
   return [xs, weights.Wx, weights.Wh, weights.b, state.h, state.c, weights.bhh];
 }
 
 /** Whether every tensor a sequence kernel reads is float32 (the kernels' only dtype). */
-export function allFloat32(weights: FusedWeights, xs: tf.Tensor, state: State): boolean {
+export function allFloat32(weights: FusedWeights, xs: SequenceShape, state: State): boolean {
   return kernelTensors(weights, xs, state).every((t) => t === undefined || t.dtype === "float32");
 }
 
@@ -171,7 +253,7 @@ export function kernelDims(
   who: string,
   spec: CellSpec,
   weights: FusedWeights,
-  xs: tf.Tensor,
+  xs: SequenceShape,
   state: State,
 ): Dims {
   if (xs.rank !== 3 || (xs.shape[0] ?? 0) < 1 || (xs.shape[1] ?? 0) < 1) {

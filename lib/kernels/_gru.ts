@@ -19,11 +19,17 @@ import {
   blockScale,
   consts,
   type Dims,
+  fromSaved,
   inputGrad,
+  isRows,
+  kernelInputs,
   previousStates,
   projectInputs,
+  rowsGrads,
+  savedInputs,
   sigmoidDeriv,
   stackSteps,
+  stateGrads,
   tanhDeriv,
   tanhFromSigmoid,
   transposedGrads,
@@ -47,10 +53,10 @@ export function gruForward(
   dims: Dims,
   save: (tensors: tf.Tensor[]) => void,
 ): tf.Tensor {
-  const [xs, Wx, Wh, b, h0] = inputs;
-  const { T, B, D, H } = dims;
+  const [, Wx, Wh, b, h0] = inputs;
+  const { T, B, H } = dims;
   const k = consts();
-  const X = tf.reshape(xs, [T * B, D]);
+  const X = kernelInputs(inputs, dims);
   const XW = projectInputs(X, Wx, b, blockScale([1, 1, 2], H)); // [T*B, 3H]
   const [XWzr, XWh] = split2d(XW, [2 * H, H], 1); // [T*B, 2H], [T*B, H]
   const [Whzr, WhhRaw] = split2d(Wh, [2 * H, H], 1); // [H, 2H], [H, H]
@@ -68,7 +74,7 @@ export function gruForward(
     hs.push(h), zs.push(z), rs.push(r), hcs.push(hc), rhs.push(rh);
   }
   save([
-    X,
+    ...savedInputs(X),
     Wx,
     Wh,
     previousStates(h0, hs),
@@ -82,7 +88,7 @@ export function gruForward(
 
 /** Backward pass of {@linkcode gruForward}: gradients for `[xs, Wx, Wh, b, h0]`. */
 export function gruBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): tf.Tensor[] {
-  const [X, Wx, Wh, Hprev, Z, R, HC, RH] = saved;
+  const [X, [Wx, Wh, Hprev, Z, R, HC, RH]] = fromSaved(saved, dims);
   const { T, B, H } = dims;
   const k = consts();
   const dY = tf.reshape(dValue, [T * B, H]);
@@ -107,6 +113,11 @@ export function gruBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): 
     dhRec = tf.add(direct, tf.matMul(dZzr, WhzrT));
   }
   const dZzr = stackSteps(dZzrs), dZh = stackSteps(dZhs); // [T*B, 2H], [T*B, H]
+  if (isRows(X)) {
+    const { dTable, dWx, db } = rowsGrads(concat2d([dZzr, dZh], 1), X, Wx);
+    const dWh = concat2d([stateGrads(dZzr, Hprev), stateGrads(dZh, RH)], 1);
+    return [dTable, dWx, dWh, db, dhRec as tf.Tensor];
+  }
   const zr = weightGrads(dZzr, Hprev, X), hh = weightGrads(dZh, RH, X);
   const dX = inputGrad(concat2d([dZzr, dZh], 1), Wx, dims);
   return [
@@ -129,11 +140,11 @@ export function gruAfterForward(
   dims: Dims,
   save: (tensors: tf.Tensor[]) => void,
 ): tf.Tensor {
-  const [xs, Wx, Wh, b, h0, bhh] = inputs;
-  const { T, B, D, H } = dims;
+  const [, Wx, Wh, b, h0, bhh] = inputs;
+  const { T, B, H } = dims;
   const k = consts();
   const scale = blockScale([1, 1, 2], H);
-  const X = tf.reshape(xs, [T * B, D]);
+  const X = kernelInputs(inputs, dims);
   const XW = projectInputs(X, Wx, b, scale); // [T*B, 3H]
   const [XWzr, XWh] = split2d(XW, [2 * H, H], 1); // [T*B, 2H], [T*B, H] (doubled)
   // What the recurrent product is added to: X W_x{z,r} + b_{z,r} and 2 b_hh.
@@ -153,7 +164,7 @@ export function gruAfterForward(
     hs.push(h), zs.push(z), rs.push(r), hcs.push(hc), mhs.push(mh);
   }
   save([
-    X,
+    ...savedInputs(X),
     Wx,
     Wh,
     previousStates(h0, hs),
@@ -167,7 +178,7 @@ export function gruAfterForward(
 
 /** Backward pass of {@linkcode gruAfterForward}: gradients for `[xs, Wx, Wh, b, h0, bhh]`. */
 export function gruAfterBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): tf.Tensor[] {
-  const [X, Wx, Wh, Hprev, Z, R, HC, MH2] = saved;
+  const [X, [Wx, Wh, Hprev, Z, R, HC, MH2]] = fromSaved(saved, dims);
   const { T, B, D, H } = dims;
   const k = consts();
   const dY = tf.reshape(dValue, [T * B, H]);
@@ -195,14 +206,20 @@ export function gruAfterBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Di
   const dZrec = stackSteps(dZs); // [T*B, 3H]: z, r, and the candidate's recurrent product
   const dZx = concat2d([block(dZrec, 0, T * B, 0, 2 * H), tf.mul(stackSteps(dhs), Q1)], 1);
   // dWx, db from dZx; dWh and db_hh (the last block's sum) from dZrec.
-  const Px = transposedGrads(dZx, [X]); // [3H, D+1]
   const Prec = transposedGrads(dZrec, [Hprev]); // [3H, H+1]
+  const dWh = tf.transpose(block(Prec, 0, 3 * H, 0, H));
+  const dbhh = tf.reshape(block(Prec, 2 * H, H, H, 1), [H]);
+  if (isRows(X)) {
+    const { dTable, dWx, db } = rowsGrads(dZx, X, Wx);
+    return [dTable, dWx, dWh, db, dhRec as tf.Tensor, dbhh];
+  }
+  const Px = transposedGrads(dZx, [X]); // [3H, D+1]
   return [
     inputGrad(dZx, Wx, dims),
     tf.transpose(block(Px, 0, 3 * H, 0, D)),
-    tf.transpose(block(Prec, 0, 3 * H, 0, H)),
+    dWh,
     tf.reshape(block(Px, 0, 3 * H, D, 1), [3 * H]),
     dhRec as tf.Tensor,
-    tf.reshape(block(Prec, 2 * H, H, H, 1), [H]),
+    dbhh,
   ];
 }

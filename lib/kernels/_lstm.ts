@@ -14,12 +14,18 @@ import {
   consts,
   type Dims,
   fastTanh,
+  fromSaved,
   inputGrad,
+  isRows,
+  kernelInputs,
   previousStates,
   projectInputs,
+  rowsGrads,
+  savedInputs,
   scaleColumns,
   sigmoidDeriv,
   stackSteps,
+  stateGrads,
   tanhDeriv,
   tanhFromSigmoid,
   weightGrads,
@@ -39,12 +45,12 @@ export function lstmForward(
   save: (tensors: tf.Tensor[]) => void,
   cellStates = false,
 ): tf.Tensor {
-  const [xs, Wx, Wh, b, h0, c0] = inputs;
-  const { T, B, D, H } = dims;
+  const [, Wx, Wh, b, h0, c0] = inputs;
+  const { T, B, H } = dims;
   const k = consts();
   // The candidate block is doubled so one sigmoid gives all four gates.
   const scale = blockScale([1, 1, 1, 2], H);
-  const X = tf.reshape(xs, [T * B, D]);
+  const X = kernelInputs(inputs, dims);
   const XW = projectInputs(X, Wx, b, scale); // [T*B, 4H]
   const WhS = scaleColumns(Wh, scale); // [H, 4H]
   const XWs = split2d(XW, T, 0); // T x [B, 4H]
@@ -63,7 +69,7 @@ export function lstmForward(
     hs.push(h), cs.push(c), is.push(i), fs.push(f), os.push(o), gs.push(g), tcs.push(tc);
   }
   save([
-    X,
+    ...savedInputs(X),
     Wx,
     Wh,
     previousStates(h0, hs),
@@ -89,7 +95,7 @@ export function lstmBackward(
   dims: Dims,
   cellStates = false,
 ): tf.Tensor[] {
-  const [X, Wx, Wh, Hprev, Cprev, I, F, O, G, TC] = saved;
+  const [X, [Wx, Wh, Hprev, Cprev, I, F, O, G, TC]] = fromSaved(saved, dims);
   const { T, B, H } = dims;
   const k = consts();
   const blocks = cellStates ? 2 * T : T + 1;
@@ -121,6 +127,10 @@ export function lstmBackward(
     dhRec = tf.matMul(dZ, WhT); // to h_{t-1}
   }
   const dZall = stackSteps(dZs); // [T*B, 4H]
+  if (isRows(X)) {
+    const { dTable, dWx, db } = rowsGrads(dZall, X, Wx);
+    return [dTable, dWx, stateGrads(dZall, Hprev), db, dhRec as tf.Tensor, dc];
+  }
   const { dWh, dWx, db } = weightGrads(dZall, Hprev, X);
   return [inputGrad(dZall, Wx, dims), dWx, dWh, db, dhRec as tf.Tensor, dc];
 }

@@ -14,11 +14,17 @@ import {
   blockScale,
   consts,
   type Dims,
+  fromSaved,
   inputGrad,
+  isRows,
+  kernelInputs,
   previousStates,
   projectInputs,
+  rowsGrads,
+  savedInputs,
   scaleColumns,
   stackSteps,
+  stateGrads,
   tanhDeriv,
   tanhFromSigmoid,
   weightGrads,
@@ -36,12 +42,12 @@ export function rnnForward(
   save: (tensors: tf.Tensor[]) => void,
   nonlinearity: Nonlinearity,
 ): tf.Tensor {
-  const [xs, Wx, Wh, b, h0] = inputs;
-  const { T, B, D, H } = dims;
+  const [, Wx, Wh, b, h0] = inputs;
+  const { T, B, H } = dims;
   const k = consts();
   const tanh = nonlinearity === "tanh";
   const scale = tanh ? blockScale([2], H) : undefined;
-  const X = tf.reshape(xs, [T * B, D]);
+  const X = kernelInputs(inputs, dims);
   const XW = projectInputs(X, Wx, b, scale); // [T*B, H]
   const WhS = scaleColumns(Wh, scale);
   const XWs = split2d(XW, T, 0); // T x [B, H]
@@ -53,7 +59,7 @@ export function rnnForward(
     hs.push(h);
   }
   const outputs = stackSteps(hs); // [T*B, H]
-  save([X, Wx, Wh, previousStates(h0, hs), outputs]);
+  save([...savedInputs(X), Wx, Wh, previousStates(h0, hs), outputs]);
   return tf.reshape(outputs, [T, B, H]);
 }
 
@@ -64,7 +70,7 @@ export function rnnBackward(
   dims: Dims,
   nonlinearity: Nonlinearity,
 ): tf.Tensor[] {
-  const [X, Wx, Wh, Hprev, Hs] = saved;
+  const [X, [Wx, Wh, Hprev, Hs]] = fromSaved(saved, dims);
   const { T, B, H } = dims;
   const k = consts();
   const dY = tf.reshape(dValue, [T * B, H]);
@@ -81,6 +87,10 @@ export function rnnBackward(
     dhRec = tf.matMul(dZ, WhT);
   }
   const dZall = stackSteps(dZs); // [T*B, H]
+  if (isRows(X)) {
+    const { dTable, dWx, db } = rowsGrads(dZall, X, Wx);
+    return [dTable, dWx, stateGrads(dZall, Hprev), db, dhRec as tf.Tensor];
+  }
   const { dWh, dWx, db } = weightGrads(dZall, Hprev, X);
   return [inputGrad(dZall, Wx, dims), dWx, dWh, db, dhRec as tf.Tensor];
 }

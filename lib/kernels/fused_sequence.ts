@@ -20,7 +20,7 @@
  */
 import { tf } from "../tf.ts";
 import type { CellSpec, FusedWeights, SequenceResult, State } from "../cells/types.ts";
-import { type Dims, kernelDims } from "./_common.ts";
+import { type Dims, kernelDims, type SequenceShape } from "./_common.ts";
 import { block } from "./_copy.ts";
 import { gruAfterBackward, gruAfterForward, gruBackward, gruForward } from "./_gru.ts";
 import { lstmBackward, lstmForward, lstmUnpack } from "./_lstm.ts";
@@ -28,6 +28,34 @@ import { rnnBackward, rnnForward } from "./_rnn.ts";
 
 type Forward = (inputs: tf.Tensor[], dims: Dims, save: (t: tf.Tensor[]) => void) => tf.Tensor;
 type Backward = (dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims) => tf.Tensor[];
+
+/**
+ * A sequence given as rows of a table instead of `xs`: step `t` of sequence
+ * `b` is row `ids[t, b]` of `table`, and the id `V` (one past the table) is a
+ * row of zeros. The same values as `xs = [table; 0][ids]`, computed without
+ * `xs` (see {@linkcode TableRows}); the gradient goes to `table`.
+ */
+export interface SequenceRows {
+  /** `[V, D]`. */
+  table: tf.Tensor2D;
+  /** `[T, B]`, float32 holding integers in `[0, V]`. */
+  ids: tf.Tensor2D;
+}
+
+/**
+ * Whether a sequence is given as rows of a table.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * ok(isSequenceRows({ table: tf.zeros([4, 2]) as tf.Tensor2D, ids: tf.zeros([3, 1]) as tf.Tensor2D }));
+ * ok(!isSequenceRows(tf.zeros([3, 1, 2]) as tf.Tensor3D));
+ * ```
+ */
+export function isSequenceRows(xs: tf.Tensor3D | SequenceRows): xs is SequenceRows {
+  return !(xs instanceof tf.Tensor);
+}
 
 /** Options of {@linkcode fusedSequence}. */
 export interface SequenceOptions {
@@ -63,6 +91,18 @@ function kernelsFor(spec: CellSpec, cellStates: boolean): { forward: Forward; ba
   throw new Error(`fusedSequence: unknown cell kind "${(spec as CellSpec).kind}"`);
 }
 
+/** What the shape checks read of rows: `[T, B, D]` from the ids and the table. */
+function rowsShape(rows: SequenceRows): SequenceShape {
+  const { table, ids } = rows;
+  if (table.rank !== 2 || ids.rank !== 2 || ids.dtype !== "float32") {
+    throw new Error(
+      `fusedSequence: rows need a table [V, D] and float32 ids [T, B], got [${table.shape}] and ` +
+        `${ids.dtype} [${ids.shape}]`,
+    );
+  }
+  return { rank: 3, shape: [ids.shape[0], ids.shape[1], table.shape[1]], dtype: table.dtype };
+}
+
 /**
  * Runs a cell over a whole sequence as one op with an analytical gradient.
  *
@@ -74,7 +114,8 @@ function kernelsFor(spec: CellSpec, cellStates: boolean): { forward: Forward; ba
  * @param spec the cell kind and variant (`nonlinearity` for rnn, `resetAfter` for gru).
  * @param weights fused weights `Wx` `[D, G*H]`, `Wh` `[H, G*H]`, `b` `[G*H]` (and `bhh` `[H]`
  *   for a GRU with `resetAfter`).
- * @param xs inputs `[T, B, D]`.
+ * @param xs inputs `[T, B, D]`, or rows of a table ({@linkcode SequenceRows}): then the
+ *   gradient of the first input goes to the table.
  * @param state the initial state `{ h }` (`{ h, c }` for LSTM; a missing `c` is zeros), each `[B, H]`.
  * @param options `cellStates: true` adds `cells` `[T, B, H]` (`c_0 .. c_{T-1}`) for an LSTM.
  * @returns outputs `[T, B, H]`, the final state and, when asked for, `cells`; new tensors,
@@ -102,6 +143,22 @@ function kernelsFor(spec: CellSpec, cellStates: boolean): { forward: Forward; ba
  * ok(dWh.shape.join() === "2,8");
  * ```
  *
+ * @example Rows of a table: the same outputs as the looked-up inputs, for less work
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { fusedSequence } from "./fused_sequence.ts";
+ * const spec = { kind: "gru" as const, inputSize: 2, hiddenSize: 3 };
+ * const weights = { Wx: tf.randomNormal([2, 9]) as tf.Tensor2D, Wh: tf.randomNormal([3, 9]) as tf.Tensor2D, b: tf.zeros([9]) as tf.Tensor1D };
+ * const table = tf.tensor2d([[1, 2], [3, 4]]); // V = 2; id 2 reads zeros
+ * const ids = tf.tensor2d([[0, 1], [1, 2]]); // [T, B], float32
+ * const h = tf.zeros([2, 3]) as tf.Tensor2D;
+ * const a = fusedSequence(spec, weights, { table, ids }, { h }).outputs;
+ * const xs = tf.tensor3d([[[1, 2], [3, 4]], [[3, 4], [0, 0]]]);
+ * const b = fusedSequence(spec, weights, xs, { h }).outputs;
+ * ok(Math.max(...(await tf.abs(tf.sub(a, b)).data())) < 1e-6);
+ * ```
+ *
  * @example Cell states after every step, in the loss
  * ```ts
  * import { ok } from "node:assert";
@@ -123,23 +180,31 @@ function kernelsFor(spec: CellSpec, cellStates: boolean): { forward: Forward; ba
 export function fusedSequence(
   spec: CellSpec,
   weights: FusedWeights,
-  xs: tf.Tensor3D,
+  xs: tf.Tensor3D | SequenceRows,
   state: State,
   options: SequenceOptions = {},
 ): SequenceResult {
-  const dims = kernelDims("fusedSequence", spec, weights, xs, state);
+  const rows = isSequenceRows(xs);
+  const dims = kernelDims("fusedSequence", spec, weights, rows ? rowsShape(xs) : xs, state);
   const { T, B, H } = dims;
   const cellStates = spec.kind === "lstm" && options.cellStates === true;
   const { forward, backward } = kernelsFor(spec, cellStates);
   return tf.tidy(() => {
-    const inputs: tf.Tensor[] = [xs, weights.Wx, weights.Wh, weights.b, state.h];
+    const inputs: tf.Tensor[] = [rows ? xs.table : xs, weights.Wx, weights.Wh, weights.b, state.h];
     if (spec.kind === "lstm") inputs.push(state.c ?? tf.zeros([B, H]));
     if (spec.kind === "gru" && spec.resetAfter) inputs.push(weights.bhh as tf.Tensor1D);
+    // Rows: the ids ride last, as an input (so the backward pass still has them); no gradient.
+    if (rows) inputs.push(tf.reshape(xs.ids, [T * B]));
     const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const save = args.pop() as tf.GradSaveFunc;
+      const opDims = { ...dims, rows };
       return {
-        value: forward(args as tf.Tensor[], dims, save) as tf.Tensor3D,
-        gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) => tf.tidy(() => backward(dy, saved, dims)),
+        value: forward(args as tf.Tensor[], opDims, save) as tf.Tensor3D,
+        gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const grads = backward(dy, saved, opDims);
+            return rows ? [...grads, tf.zerosLike(saved[1])] : grads;
+          }),
       };
     });
     const value = op(...inputs) as tf.Tensor3D;

@@ -19,7 +19,8 @@ import {
   type Lengths,
   stepMask,
 } from "./lengths.ts";
-import { fusedSequence } from "../kernels/fused_sequence.ts";
+import { fusedSequence, isSequenceRows, type SequenceRows } from "../kernels/fused_sequence.ts";
+import { embeddingLookup } from "./embedding.ts";
 import { webgpuSequence } from "../kernels/webgpu/sequence.ts";
 
 let fusedEnabled = true;
@@ -70,6 +71,50 @@ export function checkSequence(
   return [T, B];
 }
 
+/**
+ * Checks rows of a table (`table` `[V, D]`, float32 `ids` `[T, B]`), the
+ * state and the weights against the spec.
+ *
+ * @returns `[T, B]`.
+ * @throws {UsageError} naming the argument, its shape and the expected one.
+ */
+export function checkRows(
+  spec: CellSpec,
+  weights: FusedWeights,
+  rows: SequenceRows,
+  state: State,
+): [number, number] {
+  const action = `Cannot run a ${spec.kind} cell`;
+  const { table, ids } = rows;
+  if (table.rank !== 2 || table.shape[1] !== spec.inputSize) {
+    throw new UsageError(
+      `${action}: table has shape ${formatShape(table.shape)}, expected [V, ${spec.inputSize}]`,
+    );
+  }
+  if (ids.rank !== 2 || ids.shape[0] < 1 || ids.dtype !== "float32") {
+    throw new UsageError(
+      `${action}: ids are ${ids.dtype} ${formatShape(ids.shape)}, expected float32 [T, B], T >= 1`,
+    );
+  }
+  const [T, B] = ids.shape as [number, number];
+  checkFused(action, spec, weights);
+  checkState(action, spec, state, B);
+  return [T, B];
+}
+
+/**
+ * The inputs `[T, B, D]` that rows of a table stand for (`[table; 0][ids]`),
+ * differentiable in the table: for the paths without a rows mode (webgpu,
+ * the plain one).
+ */
+function rowInputs(rows: SequenceRows): tf.Tensor3D {
+  const withZeros = tf.concat([rows.table, tf.zeros([1, rows.table.shape[1]])], 0);
+  return embeddingLookup(
+    withZeros as tf.Variable<tf.Rank.R2>,
+    tf.cast(rows.ids, "int32"),
+  ) as tf.Tensor3D;
+}
+
 /** Options of {@linkcode runSequence}. */
 export interface SequenceOptions {
   /**
@@ -107,7 +152,10 @@ export interface PathOptions {
  *
  * @param spec the cell's kind, sizes and variant flags.
  * @param weights fused weights (tensors or variables; not disposed here).
- * @param xs the inputs `[T, B, D]`, step t at `xs[t]`.
+ * @param xs the inputs `[T, B, D]`, step t at `xs[t]`; or rows of a table
+ *   ({@linkcode SequenceRows}: an embedding folded into the input projection, the same
+ *   result for a fraction of the work; cpu and wasm run it in the fused kernels,
+ *   webgpu and the plain path look the rows up first).
  * @param state the state before step 0, each `[B, H]`.
  * @param options per-sequence lengths.
  * @returns `outputs` `[T, B, H]` (the hidden state after each step) and the
@@ -141,11 +189,13 @@ export interface PathOptions {
 export function runSequence(
   spec: CellSpec,
   weights: FusedWeights,
-  xs: tf.Tensor3D,
+  xs: tf.Tensor3D | SequenceRows,
   state: State,
   options: SequenceOptions = {},
 ): SequenceResult {
-  const [T, B] = checkSequence(spec, weights, xs, state);
+  const [T, B] = isSequenceRows(xs)
+    ? checkRows(spec, weights, xs, state)
+    : checkSequence(spec, weights, xs, state);
   const given = options.lengths;
   if (given === undefined) return fullSequence(spec, weights, xs, state, {});
   checkLengths(given, T, B, `Cannot run a ${spec.kind} cell`);
@@ -165,10 +215,15 @@ export function runSequence(
 function fullSequence(
   spec: CellSpec,
   weights: FusedWeights,
-  xs: tf.Tensor3D,
+  xs: tf.Tensor3D | SequenceRows,
   state: State,
   options: PathOptions,
 ): SequenceResult {
+  // Rows of a table have a mode in the fused kernels only; elsewhere they become inputs.
+  if (isSequenceRows(xs) && (!fusedEnabled || tf.getBackend() === "webgpu")) {
+    return tidy(() => fullSequence(spec, weights, rowInputs(xs), state, options));
+  }
+  if (isSequenceRows(xs)) return fusedSequence(spec, weights, xs, state, options);
   if (!fusedEnabled) return plainSequence(spec, weights, xs, state, options);
   // On webgpu, WGSL kernels with one dispatch per step where they exist;
   // elsewhere (and for the variants they lack) the fused tfjs-ops path.
@@ -184,28 +239,37 @@ function fullSequence(
 function maskedSequence(
   spec: CellSpec,
   weights: FusedWeights,
-  xs: tf.Tensor3D,
+  xs: tf.Tensor3D | SequenceRows,
   state: State,
   lengths: tf.Tensor1D | ArrayLike<number>,
 ): SequenceResult {
-  const T = xs.shape[0];
+  const rows = isSequenceRows(xs);
+  const [T, B, D] = rows ? [...xs.ids.shape, xs.table.shape[1]] : xs.shape;
   const lstm = spec.kind === "lstm";
   return tidy(() => {
-    const [D, H] = [xs.shape[2], spec.hiddenSize];
-    let realIn: tf.Tensor3D, realOut: tf.Tensor3D, last: tf.Tensor3D; // bool [T, B, D or H]
+    const H = spec.hiddenSize;
+    // Rows read the zero row V past each length; inputs are zeroed there.
+    const width = rows ? 1 : D;
+    let realIn: tf.Tensor3D, realOut: tf.Tensor3D, last: tf.Tensor3D; // bool [T, B, width or H]
     if (lengths instanceof tf.Tensor) {
       const real = tf.expandDims(stepMask(lengths, T), 2); // [T, B, 1]
-      [realIn, realOut] = [
-        tf.broadcastTo(real, [T, xs.shape[1], D]),
-        tf.broadcastTo(real, [T, xs.shape[1], H]),
-      ];
+      [realIn, realOut] = [tf.broadcastTo(real, [T, B, width]), tf.broadcastTo(real, [T, B, H])];
       last = lastStepMask(lengths, T); // [T, B, 1], broadcast by atLastStep
     } else {
-      realIn = fullStepMask(lengths, T, D, "real");
-      realOut = D === H ? realIn : fullStepMask(lengths, T, H, "real");
+      realIn = fullStepMask(lengths, T, width, "real");
+      realOut = width === H ? realIn : fullStepMask(lengths, T, H, "real");
       last = fullStepMask(lengths, T, H, "last");
     }
-    const clean = tf.where(realIn, xs, tf.zerosLike(xs)) as tf.Tensor3D;
+    const clean: tf.Tensor3D | SequenceRows = rows
+      ? {
+        table: xs.table,
+        ids: tf.where(
+          tf.reshape(realIn, [T, B]),
+          xs.ids,
+          tf.fill([T, B], xs.table.shape[0]),
+        ) as tf.Tensor2D,
+      }
+      : tf.where(realIn, xs, tf.zerosLike(xs)) as tf.Tensor3D;
     const run = fullSequence(spec, weights, clean, state, { cellStates: lstm });
     // Zeros past each length: a select, so not even an overflow in the padding gets through.
     const outputs = tf.where(realOut, run.outputs, tf.zerosLike(run.outputs)) as tf.Tensor3D;

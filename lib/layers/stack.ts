@@ -28,6 +28,7 @@ import {
 import type { InitName } from "../cells/init.ts";
 import { runSequence } from "./sequence.ts";
 import { checkLengths, type Lengths, lengthsTensor, reverseWithinLengths } from "./lengths.ts";
+import { isSequenceRows, type SequenceRows } from "../kernels/fused_sequence.ts";
 import {
   checkTorchStateDict,
   fusedFromTorch,
@@ -121,8 +122,12 @@ export interface Recurrent {
   readonly cells: readonly RecurrentCell[];
   /** Every weight variable, in a stable order: per cell `Wx`, `Wh`, `b` (and `bhh`). */
   readonly trainableVariables: tf.Variable[];
-  /** Runs the stack over `xs` `[T, B, D]`. Differentiable; works inside `tf.variableGrads`. */
-  forward(xs: tf.Tensor3D, options?: RecurrentForwardOptions): RecurrentResult;
+  /**
+   * Runs the stack over `xs` `[T, B, D]`, or over rows of a table (`{ table [V, D], ids [T, B] }`,
+   * see `SequenceRows`: the embedding folded into the first layer's input projection; the
+   * gradient reaches the table). Differentiable; works inside `tf.variableGrads`.
+   */
+  forward(xs: tf.Tensor3D | SequenceRows, options?: RecurrentForwardOptions): RecurrentResult;
   /**
    * Advances a one-directional stack by one step, every layer: `x` `[B, D]`
    * and the states (zeros when omitted; not disposed) to the next. The same
@@ -236,16 +241,21 @@ export function recurrent(options: RecurrentOptions): Recurrent {
   // Dropout masks drawn without a seed come from here, so a run is reproducible.
   const maskSeeds = new Rng(checked.seed ^ 0x2545f491);
 
-  const forward = (xs: tf.Tensor3D, opts: RecurrentForwardOptions = {}): RecurrentResult => {
+  const forward = (
+    xs: tf.Tensor3D | SequenceRows,
+    opts: RecurrentForwardOptions = {},
+  ): RecurrentResult => {
     const action = `Cannot run the ${kind} stack`;
-    if (xs.rank !== 3 || xs.shape[2] !== inputSize || xs.shape[0] < 1) {
+    const rows = isSequenceRows(xs);
+    const shape = rows ? [...xs.ids.shape, xs.table.shape[1]] : xs.shape;
+    if (shape.length !== 3 || shape[2] !== inputSize || shape[0] < 1) {
       throw new UsageError(
-        `${action}: xs has shape ${
-          formatShape(xs.shape)
+        `${action}: ${rows ? "rows (ids [T, B] of a table [V, D]) have" : "xs has"} shape ${
+          formatShape(shape)
         }, expected [T, B, ${inputSize}] with T >= 1`,
       );
     }
-    const B = xs.shape[1];
+    const [T, B] = shape;
     const initial = opts.initialState;
     if (initial !== undefined) {
       if (initial.length !== cells.length) {
@@ -260,7 +270,6 @@ export function recurrent(options: RecurrentOptions): Recurrent {
     }
     const masks = opts.training && dropout > 0;
     const maskSeed = masks ? opts.seed ?? maskSeeds.int(2 ** 31) : 0;
-    const T = xs.shape[0];
     if (opts.lengths !== undefined) checkLengths(opts.lengths, T, B, action);
     // A tensor only where the reverse direction needs one for its gather.
     const L = opts.lengths === undefined || directions === 1
@@ -269,8 +278,13 @@ export function recurrent(options: RecurrentOptions): Recurrent {
     // Reverse direction: step t reads x[T-1-t], or within each length when there are lengths.
     const reversed = (x: tf.Tensor3D) =>
       L ? reverseWithinLengths(x, L) : tf.reverse(x, 0) as tf.Tensor3D;
+    // Rows: the same reversal of the ids (a [T, B, 1] sequence), the table as it is.
+    const reversedInput = (x: tf.Tensor3D | SequenceRows): tf.Tensor3D | SequenceRows =>
+      isSequenceRows(x)
+        ? { table: x.table, ids: tf.reshape(reversed(tf.expandDims(x.ids, 2)), [T, B]) }
+        : reversed(x);
     const result = tidy(() => {
-      let input: tf.Tensor3D = xs;
+      let input: tf.Tensor3D | SequenceRows = xs;
       const finals: State[] = [];
       for (let layer = 0; layer < layers; layer++) {
         const outputs: tf.Tensor3D[] = [];
@@ -279,7 +293,7 @@ export function recurrent(options: RecurrentOptions): Recurrent {
           const cell = cells[k];
           const start = initial?.[k] ?? zeroState(cell.spec, B);
           const reverse = d === 1;
-          const seq = reverse ? reversed(input) : input;
+          const seq = reverse ? reversedInput(input) : input;
           const run = runSequence(cell.spec, cell.weights, seq, start, { lengths: opts.lengths });
           outputs.push(reverse ? reversed(run.outputs) : run.outputs); // back in time order
           finals.push(run.state);
@@ -289,7 +303,7 @@ export function recurrent(options: RecurrentOptions): Recurrent {
           input = tf.dropout(input, dropout, undefined, maskSeed + layer) as tf.Tensor3D;
         }
       }
-      return { outputs: input, state: finals };
+      return { outputs: input as tf.Tensor3D, state: finals }; // a tensor after the first layer
     });
     L?.dispose();
     return result;
