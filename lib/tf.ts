@@ -216,3 +216,33 @@ export function describeBackend(info: BackendInfo): string {
 // `useBackend` would fail at its first tensor. Start on cpu, which is always
 // there; `useBackend` switches.
 await start("cpu", null);
+
+/**
+ * The elementwise sum of tensors of one shape, added in pairs: what `tf.addN`
+ * gives, on every backend. tfjs-backend-webgpu 4.22's `AddN` sums only the
+ * first four of more inputs (`tf.addN` of the scalars 1..9 gives 10 on Deno's
+ * llvmpipe adapter), so the project adds with this instead.
+ *
+ * @throws {Error} for an empty list.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * const total = addAll(Array.from({ length: 9 }, (_, i) => tf.scalar(i + 1)));
+ * strictEqual((await total.data())[0], 45);
+ * ```
+ */
+export function addAll<T extends tf.Tensor>(tensors: readonly T[]): T {
+  if (tensors.length === 0) throw new Error("addAll: no tensors to add");
+  return tf.tidy(() => {
+    let level: tf.Tensor[] = [...tensors];
+    while (level.length > 1) {
+      const next: tf.Tensor[] = [];
+      for (let i = 0; i < level.length; i += 2) {
+        next.push(i + 1 < level.length ? tf.add(level[i], level[i + 1]) : level[i]);
+      }
+      level = next;
+    }
+    return tf.clone(level[0]);
+  }) as T;
+}

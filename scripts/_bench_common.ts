@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { tf } from "../lib/tf.ts";
+import { addAll, tf } from "../lib/tf.ts";
 import type { Rng } from "../lib/rng.ts";
 import type { BenchOptions } from "./bench_train.ts";
 import { trainStep as modelTrainStep } from "../lib/training/train.ts";
@@ -21,7 +21,7 @@ export const INIT_STD = 0.01; // weights ~ N(0, 0.01²), biases 0 (d2l scratch i
 export function clipAndApply(grads: tf.NamedTensorMap, optimizer: tf.Optimizer): void {
   tf.tidy(() => {
     const entries = Object.entries(grads);
-    const norm = tf.sqrt(tf.addN(entries.map(([, g]) => tf.sum(tf.square(g)))));
+    const norm = tf.sqrt(addAll(entries.map(([, g]) => tf.sum(tf.square(g)))));
     const scale = tf.minimum(1, tf.div(CLIP, norm));
     optimizer.applyGradients(Object.fromEntries(entries.map(([n, g]) => [n, tf.mul(g, scale)])));
   });

@@ -22,7 +22,14 @@ import { cpus } from "node:os";
 import process from "node:process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { BACKEND_REQUESTS, type BackendInfo, describeBackend, tf, useBackend } from "../lib/tf.ts";
+import {
+  addAll,
+  BACKEND_REQUESTS,
+  type BackendInfo,
+  describeBackend,
+  tf,
+  useBackend,
+} from "../lib/tf.ts";
 import {
   defineFlags,
   helpText,
@@ -426,7 +433,7 @@ async function timeInterleaved(timed: Timed[], opts: BenchOptions, cell: CellKin
       const losses: tf.Scalar[] = [];
       const t0 = performance.now(), c0 = cpuMs();
       for (let i = 0; i < opts.steps; i++) losses.push(t.trainer.step(next(t)));
-      const sum = await readLoss(tf.tidy(() => tf.addN(losses)), losses); // waits for the device
+      const sum = await readLoss(tf.tidy(() => addAll(losses)), losses); // waits for the device
       const dt = (performance.now() - t0) / 1000, dc = (cpuMs() - c0) / 1000;
       const tokens = opts.steps * BATCH * NUM_STEPS;
       t.windows.push(tokens / dt);

@@ -1,5 +1,6 @@
-import { ok, rejects, strictEqual } from "node:assert";
-import { describeBackend, tf, useBackend } from "../lib/tf.ts";
+import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert";
+import { addAll, describeBackend, tf, useBackend } from "../lib/tf.ts";
+import { globalNorm } from "../lib/training/train.ts";
 import { UsageError } from "../lib/errors.ts";
 
 Deno.test("useBackend() starts cpu and wasm by name", async () => {
@@ -97,4 +98,49 @@ Deno.test("describeBackend() names a wasm failure that auto fell back from", () 
     describeBackend({ name: "cpu", wasmFailure: "no SIMD" }),
     "cpu (wasm did not start: no SIMD)",
   );
+});
+
+for (const backend of ["cpu", "wasm", "webgpu"]) {
+  Deno.test(`addAll() sums every tensor, nine of them too, on ${backend}`, async () => {
+    await useBackend(backend);
+    try {
+      for (const n of [1, 2, 5, 9, 16]) {
+        const scalars = Array.from({ length: n }, (_, i) => tf.scalar(i + 1));
+        strictEqual((await addAll(scalars).data())[0], (n * (n + 1)) / 2, `${n} scalars`);
+        const rows = Array.from({ length: n }, (_, i) => tf.fill([3], i + 1));
+        deepStrictEqual(
+          Array.from(await addAll(rows).data()),
+          new Array(3).fill((n * (n + 1)) / 2),
+        );
+        tf.dispose([...scalars, ...rows]);
+      }
+      // The gradient norm every training step reads (tf.addN summed only four of them on webgpu).
+      const grads = Object.fromEntries(
+        Array.from({ length: 9 }, (_, i) => [`g${i}`, tf.fill([1], 2)]),
+      );
+      strictEqual((await globalNorm(grads).data())[0], 6); // sqrt(9 * 2²)
+      throws(() => addAll([]), /no tensors to add/);
+    } finally {
+      await useBackend("cpu");
+    }
+  });
+}
+
+Deno.test("lib/ and scripts/ add tensors with addAll, never tf.addN (wrong on webgpu)", async () => {
+  const offenders: string[] = [];
+  for (const dir of ["lib", "scripts"]) {
+    const walk = async (path: string): Promise<void> => {
+      for await (const entry of Deno.readDir(path)) {
+        const child = `${path}/${entry.name}`;
+        if (entry.isDirectory) await walk(child);
+        else if (
+          entry.name.endsWith(".ts") && /\btf\.addN\(/.test(await Deno.readTextFile(child))
+        ) {
+          offenders.push(child);
+        }
+      }
+    };
+    await walk(new URL(`../${dir}`, import.meta.url).pathname);
+  }
+  deepStrictEqual(offenders, []);
 });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { tf } from "../tf.ts";
+import { addAll, tf } from "../tf.ts";
 import { stateTensors } from "../cells/state.ts";
 import { UsageError } from "../errors.ts";
 import type { State } from "../cells/types.ts";
@@ -52,7 +52,7 @@ export function makeOptimizer(name: OptimizerName, learningRate: number): tf.Opt
  */
 export function globalNorm(grads: tf.NamedTensorMap): tf.Scalar {
   return tf.tidy(() =>
-    tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar
+    tf.sqrt(addAll(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar
   );
 }
 
