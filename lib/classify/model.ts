@@ -21,7 +21,6 @@ import { type Embedding, embedding } from "../layers/embedding.ts";
 import { type Dense, dense } from "../layers/dense.ts";
 import { dropout } from "../layers/dropout.ts";
 import { stepMask } from "../layers/lengths.ts";
-import type { SequenceRows } from "../kernels/fused_sequence.ts";
 import { softmaxCrossEntropy } from "../kernels/softmax_cross_entropy.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
 import type { LabelledBatch } from "../corpus/labelled.ts";
@@ -197,7 +196,9 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
     const seed = options.seed;
     return tf.tidy(() => {
       const lengths = tf.tensor1d(batch.lengths, "int32");
-      const { outputs, state } = this.rnn.forward(this.#rows(batch), { lengths, training, seed });
+      // A small vocabulary is folded into the first layer: its V rows projected, not T*B inputs.
+      const xs = this.embedding.sequenceInput(batch.ids, batch.numSteps, batch.batchSize);
+      const { outputs, state } = this.rnn.forward(xs, { lengths, training, seed });
       let vector = this.#pool(outputs, state.map((s) => s.h), lengths); // [B, H * dirs]
       if (training && this.config.dropout > 0) {
         vector = dropout(vector, this.config.dropout, {
@@ -207,27 +208,6 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
       }
       return this.output.apply(vector); // [B, L]
     });
-  }
-
-  /**
-   * The batch as rows of the embedding table, so that the first layer
-   * projects the table's V rows instead of all `T*B` embedded inputs (the
-   * same values, a fraction of the work). The padding id reads the zero row
-   * past the table, as its own row (zero, without gradient) would.
-   */
-  #rows(batch: LabelledBatch): SequenceRows {
-    const { vocabSize: V, padId } = this.config;
-    const ids = new Float32Array(batch.ids.length);
-    batch.ids.forEach((id, i) => {
-      if (!(id >= 0 && id < V)) {
-        throw new Error(`SequenceClassifier: id ${id} is outside [0, ${V})`);
-      }
-      ids[i] = id === padId ? V : id;
-    });
-    return {
-      table: this.embedding.table,
-      ids: tf.tensor2d(ids, [batch.numSteps, batch.batchSize]),
-    };
   }
 
   /** The sequence vectors `[B, H * dirs]` from the outputs `[T, B, H * dirs]` or final states. */

@@ -14,6 +14,7 @@ import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { gatherRows } from "../kernels/gather_rows.ts";
+import type { SequenceRows } from "../kernels/fused_sequence.ts";
 
 /** Options of {@linkcode embedding}. */
 export interface EmbeddingOptions {
@@ -55,6 +56,26 @@ export interface Embedding {
    *   not an integer in [0, V).
    */
   apply(ids: TokenIds): tf.Tensor;
+  /**
+   * The ids of a sequence batch as rows of the table, for a recurrent stack
+   * to fold this embedding into its input projection (see `SequenceRows`):
+   * the same result as `forward(apply(ids))`, a fraction of the work. The
+   * padding id reads the zero row past the table, so its own row still gets
+   * no gradient.
+   *
+   * @param ids time-major `[T * B]` JS ids (row `t * B + b` is step t of sequence b), each checked.
+   * @throws {UsageError} for an id that is not an integer in [0, V), or a count other than T * B.
+   */
+  rows(ids: ArrayLike<number>, T: number, B: number): SequenceRows;
+  /**
+   * What a recurrent stack should read for a sequence batch: {@linkcode rows}
+   * when the table has no more rows than the batch has steps (`V <= T * B`:
+   * projecting the table is the smaller matmul), else the looked-up vectors
+   * `[T, B, E]` (a large word vocabulary). The same values either way.
+   *
+   * @param ids time-major `[T * B]` JS ids, each checked.
+   */
+  sequenceInput(ids: ArrayLike<number>, T: number, B: number): SequenceRows | tf.Tensor3D;
   /** Frees the table. */
   dispose(): void;
 }
@@ -102,8 +123,42 @@ export function embedding(options: EmbeddingOptions): Embedding {
     table,
     trainableVariables: [table],
     apply: (ids) => embeddingLookup(table, ids, paddingId),
+    rows: (ids, T, B) => tableRows(table, ids, T, B, paddingId),
+    sequenceInput: (ids, T, B) =>
+      V <= T * B
+        ? tableRows(table, ids, T, B, paddingId)
+        : tf.reshape(embeddingLookup(table, Int32Array.from(ids), paddingId), [
+          T,
+          B,
+          E,
+        ]) as tf.Tensor3D,
     dispose: () => table.dispose(),
   };
+}
+
+/** {@linkcode Embedding.rows}: checked ids as float32 `[T, B]`, the padding id sent to row V. */
+function tableRows(
+  table: tf.Variable<tf.Rank.R2>,
+  ids: ArrayLike<number>,
+  T: number,
+  B: number,
+  paddingId?: number,
+): SequenceRows {
+  const V = table.shape[0];
+  if (ids.length !== T * B) {
+    throw new UsageError(`Cannot look up embeddings: ${ids.length} ids, expected T * B = ${T * B}`);
+  }
+  const values = new Float32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!(Number.isInteger(id) && id >= 0 && id < V)) {
+      throw new UsageError(
+        `Cannot look up embeddings: id ${id} at ${i} is not an integer in [0, ${V})`,
+      );
+    }
+    values[i] = id === paddingId ? V : id;
+  }
+  return { table, ids: tf.tensor2d(values, [T, B]) };
 }
 
 /**

@@ -172,8 +172,12 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
       );
     }
     return tf.tidy(() => {
-      const ids = tf.transpose(tf.tensor2d(source, [B, S], "int32")); // [S, B]
-      const xs = this.sourceEmbedding.apply(ids) as tf.Tensor3D; // [S, B, E]
+      // Time-major ids; a small vocabulary is folded into the encoder's first layer.
+      const timeMajor = new Int32Array(S * B);
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < S; t++) timeMajor[t * B + b] = source[b * S + t];
+      }
+      const xs = this.sourceEmbedding.sequenceInput(timeMajor, S, B);
       // The JS lengths for the encoder (its masks are built from them); a tensor for attention.
       const { outputs, state } = this.encoder.forward(xs, {
         lengths,

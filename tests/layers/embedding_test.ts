@@ -162,3 +162,28 @@ Deno.test("embedding() forward and gradient agree on cpu and wasm (the gradient 
   await assertClose(wasm[1], cpu[1], 1e-5, "wasm dTable");
   assertZeroAt(wasm[1], (i) => i < E, "wasm padding row gradient");
 });
+
+Deno.test("embedding().rows() gives checked float ids [T, B], the padding id sent past the table", async () => {
+  const embed = embedding({ vocabSize: 5, size: 2, paddingId: 1, seed: 3 });
+  const rows = embed.rows([4, 1, 0, 2, 1, 3], 3, 2); // T = 3, B = 2
+  deepStrictEqual(rows.ids.shape, [3, 2]);
+  strictEqual(rows.ids.dtype, "float32");
+  deepStrictEqual(Array.from(await rows.ids.data()), [4, 5, 0, 2, 5, 3]);
+  strictEqual(rows.table, embed.table);
+  throws(() => embed.rows([0, 5], 1, 2), /id 5 at 1 is not an integer in \[0, 5\)/);
+  throws(() => embed.rows([0, 1, 2], 2, 2), /3 ids, expected T \* B = 4/);
+  rows.ids.dispose();
+  embed.dispose();
+});
+
+Deno.test("embedding().sequenceInput() folds a small table, looks a large one up: same values", async () => {
+  const embed = embedding({ vocabSize: 5, size: 2, seed: 4 });
+  const ids = [4, 1, 0, 2, 1, 3]; // T = 3, B = 2: 6 steps >= V = 5, rows
+  const folded = embed.sequenceInput(ids, 3, 2);
+  ok(!(folded instanceof tf.Tensor));
+  const looked = embed.sequenceInput(ids.slice(0, 4), 2, 2); // 4 steps < V: vectors
+  ok(looked instanceof tf.Tensor);
+  deepStrictEqual(looked.shape, [2, 2, 2]);
+  deepStrictEqual(await looked.array(), await embed.apply([[4, 1], [0, 2]]).array());
+  embed.dispose();
+});
