@@ -14,6 +14,10 @@ import type { BenchOptions } from "./bench_train.ts";
 
 // ---- PyTorch --------------------------------------------------------------------
 
+/**
+ * The first Python with torch: `python3` on PATH (where `pip install
+ * torch==2.13.0` puts the official wheel), then Debian's `/usr/bin/python3`.
+ */
 export async function findTorchPython(): Promise<string | null> {
   for (const python of ["python3", "/usr/bin/python3"]) {
     try {
@@ -26,6 +30,30 @@ export async function findTorchPython(): Promise<string | null> {
     } catch { /* not installed */ }
   }
   return null;
+}
+
+/** `python`'s torch version, e.g. "2.13.0+cpu", or "unknown". */
+export async function torchVersion(python: string): Promise<string> {
+  const out = await new Deno.Command(python, {
+    args: ["-c", "import torch; print(torch.__version__)"],
+    stdout: "piped",
+    stderr: "null",
+  }).output().catch(() => null);
+  return out?.success ? new TextDecoder().decode(out.stdout).trim() : "unknown";
+}
+
+/**
+ * The Python a peer bench runs: `--python` when given, else
+ * {@linkcode findTorchPython}'s; throws when none has torch.
+ */
+export async function peerPython(flag: string): Promise<string> {
+  if (flag) return flag;
+  const found = await findTorchPython();
+  if (found) return found;
+  throw new Error(
+    "no python3 with torch (tried python3, /usr/bin/python3): " +
+      "pip install torch==2.13.0, or pass --torch none",
+  );
 }
 
 /**

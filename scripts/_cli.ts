@@ -330,6 +330,24 @@ export const positive: Validator = (v) => (v as number) > 0 ? undefined : "expec
 export const nonNegative: Validator = (v) =>
   (v as number) >= 0 ? undefined : "expected a number >= 0";
 
+/**
+ * A validator of comma-separated lists whose items pass `check`; `expected` is its message.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert";
+ * const threads = listOf((t) => /^[1-9]\d*$/.test(t), "expected integers >= 1");
+ * equal(threads("1,2"), undefined);
+ * equal(threads("1,x"), "expected integers >= 1");
+ * ```
+ */
+export function listOf(check: (item: string) => boolean, expected: string): Validator {
+  return (v) => {
+    const items = (v as string).split(",").map((s) => s.trim()).filter(Boolean);
+    return items.length > 0 && items.every(check) ? undefined : expected;
+  };
+}
+
 /** Accepts integers >= 1. */
 export const positiveInteger: Validator = (v) =>
   Number.isSafeInteger(v) && (v as number) >= 1 ? undefined : "expected an integer >= 1";

@@ -12,7 +12,15 @@
  *
  * @module
  */
-import { defineFlags, emitJson, helpText, info, parseFlags, positiveInteger } from "./_cli.ts";
+import {
+  defineFlags,
+  emitJson,
+  helpText,
+  info,
+  listOf,
+  parseFlags,
+  positiveInteger,
+} from "./_cli.ts";
 import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { CELL_KINDS } from "../lib/cells/types.ts";
@@ -21,7 +29,7 @@ import { makeOptimizer } from "../lib/training/train.ts";
 import { prepareDataset } from "../lib/classify/data.ts";
 import { classifierConfig, SequenceClassifier } from "../lib/classify/model.ts";
 import { classifierBatches } from "../lib/classify/evaluate.ts";
-import { torchRows } from "./_bench_torch.ts";
+import { peerPython, torchRows, torchVersion } from "./_bench_torch.ts";
 import { timeTrainSteps } from "./_bench_common.ts";
 
 /** The flags of `deno task bench classify`. */
@@ -70,7 +78,20 @@ export const BENCH_CLASSIFY_FLAGS = defineFlags(
       default: "scripts/torch_classify.py",
       help: "The PyTorch peer, or none.",
     },
-    { name: "python", type: "string", default: "/usr/bin/python3", help: "Python with torch." },
+    {
+      name: "python",
+      type: "string",
+      default: "",
+      help: "Python with torch (default: python3 on PATH if it has torch, else /usr/bin/python3).",
+    },
+    {
+      name: "torch-threads",
+      type: "string",
+      default: "1,2",
+      valueName: "list",
+      validate: listOf((t) => /^[1-9]\d*$/.test(t), "expected integers >= 1, comma-separated"),
+      help: "PyTorch threads, comma-separated: one peer row per count.",
+    },
     BACKEND_FLAG,
     JSON_FLAG,
   ] as const,
@@ -124,28 +145,36 @@ export async function benchClassify(args: string[]): Promise<void> {
     examplesPerSec: examples / seconds,
   }];
   if (flags.torch !== "none") {
+    const python = await peerPython(flags.python);
+    const version = await torchVersion(python);
     const dir = await Deno.makeTempDir();
-    await Deno.writeTextFile(`${dir}/split.json`, JSON.stringify(set.record));
-    const args = [
-      ...[flags.torch, "--data", flags.data, "--split", `${dir}/split.json`],
-      ...["--cell", flags.cell, "--hidden-size", String(flags.hiddenSize)],
-      ...["--embedding-size", String(flags.embeddingSize), "--batch-size", String(flags.batchSize)],
-      ...["--epochs", "2", "--max-batches", String(Math.ceil((flags.warmup + flags.steps) / 2))],
-      ...["--threads", "1"],
-    ];
-    const epochs = await torchRows(flags.python, args)
-      .catch((error) => {
-        throw new Error(`the PyTorch peer failed: ${error.message}`);
-      })
-      .finally(() => Deno.remove(dir, { recursive: true }))
-      .then((rows) => rows.filter((r) => r.event === "epoch"));
-    rows.push({
-      event: "bench",
-      impl: "torch",
-      ...shape,
-      backend: "cpu (1 thread)",
-      examplesPerSec: epochs.at(-1)!.examplesPerSec,
-    });
+    try {
+      await Deno.writeTextFile(`${dir}/split.json`, JSON.stringify(set.record));
+      for (const threads of flags.torchThreads.split(",").map(Number)) {
+        const args = [
+          ...[flags.torch, "--data", flags.data, "--split", `${dir}/split.json`],
+          ...["--cell", flags.cell, "--hidden-size", String(flags.hiddenSize)],
+          ...["--embedding-size", String(flags.embeddingSize)],
+          ...["--batch-size", String(flags.batchSize), "--epochs", "2"],
+          ...["--max-batches", String(Math.ceil((flags.warmup + flags.steps) / 2))],
+          ...["--threads", String(threads)],
+        ];
+        const epochs = await torchRows(python, args)
+          .catch((error) => {
+            throw new Error(`the PyTorch peer failed: ${error.message}`);
+          })
+          .then((rows) => rows.filter((r) => r.event === "epoch"));
+        rows.push({
+          event: "bench",
+          impl: "torch",
+          ...shape,
+          backend: `pytorch ${version}, ${threads} thread${threads === 1 ? "" : "s"}`,
+          examplesPerSec: epochs.at(-1)!.examplesPerSec,
+        });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   }
   for (const row of rows) {
     if (flags.json) emitJson(row);
@@ -155,7 +184,9 @@ export async function benchClassify(args: string[]): Promise<void> {
         } examples/s (${row.backend})`,
       );}
   }
-  if (rows.length === 2) {
-    info(`project / torch: ${(rows[0].examplesPerSec / rows[1].examplesPerSec).toFixed(2)}x`);
+  for (const peer of rows.slice(1)) {
+    info(
+      `project / ${peer.backend}: ${(rows[0].examplesPerSec / peer.examplesPerSec).toFixed(2)}x`,
+    );
   }
 }

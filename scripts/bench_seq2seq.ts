@@ -8,7 +8,15 @@
  *
  * @module
  */
-import { defineFlags, emitJson, helpText, info, parseFlags, positiveInteger } from "./_cli.ts";
+import {
+  defineFlags,
+  emitJson,
+  helpText,
+  info,
+  listOf,
+  parseFlags,
+  positiveInteger,
+} from "./_cli.ts";
 import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -19,7 +27,7 @@ import { Seq2Seq } from "../lib/seq2seq/model.ts";
 import { preparePairData } from "../lib/seq2seq/dataset.ts";
 import { pairBatches, targetTokens } from "../lib/seq2seq/data.ts";
 import { translateIds } from "../lib/seq2seq/decode.ts";
-import { torchRows } from "./_bench_torch.ts";
+import { peerPython, torchRows, torchVersion } from "./_bench_torch.ts";
 import { timeTrainSteps } from "./_bench_common.ts";
 
 /** The flags of `deno task bench seq2seq`. */
@@ -66,7 +74,20 @@ export const BENCH_SEQ2SEQ_FLAGS = defineFlags(
       validate: positiveInteger,
       help: "Epochs the PyTorch peer trains (its speed is their mean).",
     },
-    { name: "python", type: "string", default: "/usr/bin/python3", help: "Python with torch." },
+    {
+      name: "python",
+      type: "string",
+      default: "",
+      help: "Python with torch (default: python3 on PATH if it has torch, else /usr/bin/python3).",
+    },
+    {
+      name: "torch-threads",
+      type: "string",
+      default: "1,2",
+      valueName: "list",
+      validate: listOf((t) => /^[1-9]\d*$/.test(t), "expected integers >= 1, comma-separated"),
+      help: "PyTorch threads, comma-separated: one peer row per count.",
+    },
     BACKEND_FLAG,
     JSON_FLAG,
   ] as const,
@@ -124,13 +145,17 @@ export async function benchSeq2seq(args: string[]): Promise<void> {
       ...await timeProject(data, attention, flags),
     });
     if (flags.torch !== "none" && attention !== "dot") {
-      rows.push({
-        event: "bench",
-        impl: "torch",
-        attention,
-        backend: "cpu (1 thread)",
-        targetTokensPerSec: await timeTorch(flags, attention),
-      });
+      const python = await peerPython(flags.python);
+      const version = await torchVersion(python);
+      for (const threads of flags.torchThreads.split(",").map(Number)) {
+        rows.push({
+          event: "bench",
+          impl: "torch",
+          attention,
+          backend: `pytorch ${version}, ${threads} thread${threads === 1 ? "" : "s"}`,
+          targetTokensPerSec: await timeTorch({ ...flags, python }, attention, threads),
+        });
+      }
     }
   }
   for (const row of rows) {
@@ -149,13 +174,11 @@ export async function benchSeq2seq(args: string[]): Promise<void> {
     }
   }
   for (const attention of kinds) {
-    const [ours, peer] = ["project", "torch"].map((impl) =>
-      rows.find((r) => r.impl === impl && r.attention === attention)
-    );
-    if (ours && peer) {
+    const ours = rows.find((r) => r.impl === "project" && r.attention === attention);
+    for (const peer of rows.filter((r) => r.impl === "torch" && r.attention === attention)) {
       info(
-        `${attention}: project / torch ${
-          (ours.targetTokensPerSec / peer.targetTokensPerSec).toFixed(2)
+        `${attention}: project / ${peer.backend} ${
+          (ours!.targetTokensPerSec / peer.targetTokensPerSec).toFixed(2)
         }x`,
       );
     }
@@ -212,10 +235,11 @@ async function timeProject(
 async function timeTorch(
   flags: { torch: string; python: string; data: string; torchEpochs: number },
   attention: AttentionKind,
+  threads: number,
 ): Promise<number> {
   const args = [
     ...[flags.torch, "--data", flags.data, "--attention", attention],
-    ...["--epochs", String(flags.torchEpochs), "--threads", "1"],
+    ...["--epochs", String(flags.torchEpochs), "--threads", String(threads)],
   ];
   const rows = await torchRows(flags.python, args).catch((error) => {
     throw new Error(`the PyTorch peer failed: ${error.message}`);

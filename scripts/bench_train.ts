@@ -33,10 +33,10 @@ import {
 import {
   defineFlags,
   helpText,
+  listOf,
   nonNegativeInteger,
   parseFlags,
   positiveInteger,
-  type Validator,
 } from "./_cli.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
@@ -64,14 +64,6 @@ import {
 
 /** What `--impls` may name: `masked` and `mixed` are the project with variable-length batches. */
 const IMPLS = ["project", "masked", "mixed", "layers", "torch"];
-
-/** A validator of comma-separated lists whose items pass `check`. */
-function listOf(check: (item: string) => boolean, expected: string): Validator {
-  return (v) => {
-    const items = (v as string).split(",").map((s) => s.trim()).filter(Boolean);
-    return items.length > 0 && items.every(check) ? undefined : expected;
-  };
-}
 
 /** The flags of `deno task bench [train]`. */
 export const BENCH_TRAIN_FLAGS = defineFlags(
@@ -139,7 +131,7 @@ export const BENCH_TRAIN_FLAGS = defineFlags(
     {
       name: "torch-threads",
       type: "string",
-      default: "1",
+      default: "1,2",
       valueName: "list",
       validate: listOf((t) => /^[1-9]\d*$/.test(t), "expected integers >= 1, comma-separated"),
       help: "PyTorch threads, comma-separated.",
@@ -396,6 +388,9 @@ export interface BenchRow {
   trainPerplexity: number;
   ratioToPeer?: number;
   ratioToBestTorch?: number;
+  /** Against the best PyTorch model (nn or scratch) on 1 and on 2 threads. */
+  ratioToTorch1?: number;
+  ratioToTorch2?: number;
 }
 
 /** This process's CPU time in ms (Linux; NaN elsewhere). */
@@ -570,10 +565,13 @@ export async function benchTrain(args: string[]): Promise<void> {
     const peer = rows.find((r) => r.impl === "tfjs-layers" && r.cell === row.cell);
     if (peer) row.ratioToPeer = Number((row.tokensPerSec / peer.tokensPerSec).toFixed(2));
     const torch = rows.filter((r) => r.impl.startsWith("pytorch") && r.cell === row.cell);
-    if (torch.length) {
-      const best = Math.max(...torch.map((r) => r.tokensPerSec));
-      row.ratioToBestTorch = Number((row.tokensPerSec / best).toFixed(2));
-    }
+    const ratio = (peers: BenchRow[]) =>
+      peers.length
+        ? Number((row.tokensPerSec / Math.max(...peers.map((r) => r.tokensPerSec))).toFixed(2))
+        : undefined;
+    row.ratioToBestTorch = ratio(torch);
+    row.ratioToTorch1 = ratio(torch.filter((r) => r.threads === 1));
+    row.ratioToTorch2 = ratio(torch.filter((r) => r.threads === 2));
   }
   const meta = {
     machine: host.cpu,
@@ -604,6 +602,8 @@ function table(rows: BenchRow[]): string {
     "tokens/cpu-s",
     "x peer",
     "x best torch",
+    "x torch 1T",
+    "x torch 2T",
     "ppl",
   ];
   const body = rows.map((r) => [
@@ -615,6 +615,8 @@ function table(rows: BenchRow[]): string {
     r.tokensPerCpuSec === undefined ? "-" : String(r.tokensPerCpuSec),
     r.ratioToPeer === undefined ? "-" : r.ratioToPeer.toFixed(2),
     r.ratioToBestTorch === undefined ? "-" : r.ratioToBestTorch.toFixed(2),
+    r.ratioToTorch1 === undefined ? "-" : r.ratioToTorch1.toFixed(2),
+    r.ratioToTorch2 === undefined ? "-" : r.ratioToTorch2.toFixed(2),
     r.trainPerplexity.toFixed(2),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
