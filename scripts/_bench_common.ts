@@ -5,9 +5,28 @@
  */
 import { addAll, tf } from "../lib/tf.ts";
 import type { Rng } from "../lib/rng.ts";
-import type { BenchOptions } from "./bench_train.ts";
+import type { CellKind } from "../lib/cells/types.ts";
 import { trainStep as modelTrainStep } from "../lib/training/train.ts";
 import type { TrainableModel } from "../lib/training/model.ts";
+
+/** The parsed flags of `deno task bench [train]` (see `BENCH_TRAIN_FLAGS`). */
+export interface BenchOptions {
+  cells: CellKind[];
+  backend: string;
+  steps: number;
+  windows: number;
+  warmup: number;
+  impls: Set<string>;
+  corpus: string;
+  torch: string | null;
+  torchEpochs: number;
+  torchThreads: number[];
+  torchChars: number;
+  wasmSimd: boolean;
+  wasmThreads: number;
+  profile: boolean;
+  json: boolean;
+}
 
 // ---- defaults (the d2l chapter 9/10 setup) --------------------------------
 export const BATCH = 32; // sequences per minibatch

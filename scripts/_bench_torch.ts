@@ -9,8 +9,7 @@ import { existsSync } from "node:fs";
 
 import { type CellKind } from "../lib/cells/types.ts";
 
-import { progress } from "./_bench_common.ts";
-import type { BenchOptions } from "./bench_train.ts";
+import { type BenchOptions, progress } from "./_bench_common.ts";
 
 // ---- PyTorch --------------------------------------------------------------------
 

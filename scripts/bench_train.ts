@@ -52,6 +52,7 @@ import { profileProject } from "./_bench_profile.ts";
 import { startThreadedWasm } from "./_wasm_threads.ts";
 import {
   BATCH,
+  type BenchOptions,
   CLIP,
   HIDDEN,
   INIT_STD,
@@ -163,27 +164,12 @@ export const BENCH_TRAIN_FLAGS = defineFlags(
 );
 
 /** Parsed, validated options. */
-export interface BenchOptions {
-  cells: CellKind[];
-  backend: string;
-  steps: number;
-  windows: number;
-  warmup: number;
-  impls: Set<string>;
-  corpus: string;
-  torch: string | null;
-  torchEpochs: number;
-  torchThreads: number[];
-  torchChars: number;
-  wasmSimd: boolean;
-  wasmThreads: number;
-  profile: boolean;
-  json: boolean;
-}
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
 /** Parses argv into options; null for `--help`. Throws {@linkcode UsageError} on bad input. */
+export type { BenchOptions };
+
 export function parseBenchArgs(args: string[]): BenchOptions | null {
   const { values } = parseFlags(BENCH_TRAIN_FLAGS, args);
   if (values.help) return null;
