@@ -6,7 +6,7 @@
  */
 import type { SequenceClassifier } from "../classify/model.ts";
 import { GraphBuilder } from "./_graph.ts";
-import { denseGraph, gatherRows, stepMask } from "./_onnx_parts.ts";
+import { denseGraph, gatherRows, maskOut, stepMask } from "./_onnx_parts.ts";
 import { recurrentGraph } from "./_recurrent.ts";
 import type { OnnxModel } from "./onnx_proto.ts";
 
@@ -35,8 +35,7 @@ export function classifierGraph(
       vector = g.op("Div", [sum, count]);
     } else {
       // Padding steps get -1e9 so they never win, as in our forward.
-      const penalty = g.op("Mul", [g.op("Sub", [mask, g.floats("one", [], [1])]), g.floats("big", [], [1e9])]);
-      vector = g.op("ReduceMax", [g.op("Add", [masked, penalty])], { axes: [0], keepdims: 0 });
+      vector = g.op("ReduceMax", [maskOut(g, rnn.outputs, mask)], { axes: [0], keepdims: 0 });
     }
   }
   const logits = denseGraph(g, vector, model.output.kernel, model.output.bias, 2, "out");

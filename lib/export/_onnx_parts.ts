@@ -64,3 +64,12 @@ export function zeroStates(g: GraphBuilder, n: number, batch: string, H: number)
   const shape = g.op("Concat", [g.ints("n", [n]), batch, g.ints("h", [H])], { axis: 0 });
   return g.zeros(shape);
 }
+
+/** `x * mask + (mask - 1) * 1e9`: masked entries become -1e9 (never win a max or a softmax). */
+export function maskOut(g: GraphBuilder, x: string, mask: string): string {
+  const penalty = g.op("Mul", [
+    g.op("Sub", [mask, g.floats("one", [], [1])]),
+    g.floats("big", [], [1e9]),
+  ]);
+  return g.op("Add", [g.op("Mul", [x, mask]), penalty]);
+}
