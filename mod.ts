@@ -184,10 +184,11 @@ export { webgpuSequence } from "./lib/kernels/webgpu/sequence.ts";
 export {
   checkTorchStateDict,
   fusedFromTorch,
+  fusedToTorch,
   torchShapes,
   torchSuffix,
 } from "./lib/cells/torch.ts";
-export type { TorchLayout, TorchStateDict } from "./lib/cells/torch.ts";
+export type { TorchCellWeights, TorchLayout, TorchStateDict } from "./lib/cells/torch.ts";
 export { recurrentStep } from "./lib/cells/step.ts";
 export { disposeStates, stateTensors } from "./lib/cells/state.ts";
 export { gruCell, lstmCell, rnnCell } from "./lib/layers/cell.ts";

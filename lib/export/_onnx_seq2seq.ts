@@ -25,7 +25,12 @@ export function encoderGraph(model: Seq2Seq, metadata: Record<string, string>): 
   const Hd = model.decoderWidth;
   const source = g.input("source", "int64", ["B", "S"]);
   const lengths = g.input("source_lengths", "int32", ["B"]);
-  const embedded = gatherRows(g, model.sourceEmbedding.table, g.transpose(source, [1, 0]), "source");
+  const embedded = gatherRows(
+    g,
+    model.sourceEmbedding.table,
+    g.transpose(source, [1, 0]),
+    "source",
+  );
   const rnn = recurrentGraph(g, model.encoder, embedded, { lengths }); // [S, B, Hd]
   // Each decoder layer starts from its encoder layer's directions concatenated: [1, B, Hd].
   const bridge = (states: string[]) => {

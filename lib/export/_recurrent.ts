@@ -106,7 +106,9 @@ export function recurrentGraph(
       options.lengths ?? "",
       options.h0 ? g.slice(options.h0, 0, l * dirs, (l + 1) * dirs) : "",
     ];
-    if (kind === "lstm") inputs.push(options.c0 ? g.slice(options.c0, 0, l * dirs, (l + 1) * dirs) : "");
+    if (kind === "lstm") {
+      inputs.push(options.c0 ? g.slice(options.c0, 0, l * dirs, (l + 1) * dirs) : "");
+    }
     while (inputs[inputs.length - 1] === "") inputs.pop();
     const attributes: Record<string, number | string | string[]> = {
       hidden_size: H,

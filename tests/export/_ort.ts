@@ -63,7 +63,10 @@ export function assertClose(
   tol: number,
   what: string,
 ): number {
-  ok(actual.length === expected.length, `${what}: ${actual.length} values, expected ${expected.length}`);
+  ok(
+    actual.length === expected.length,
+    `${what}: ${actual.length} values, expected ${expected.length}`,
+  );
   let worst = 0, at = -1;
   for (let i = 0; i < actual.length; i++) {
     const d = Math.abs(actual[i] - expected[i]);

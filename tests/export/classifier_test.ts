@@ -11,7 +11,12 @@ await tf.setBackend("cpu");
 // Unsorted lengths with a length-1 sequence; padding id 1 past each length.
 const SEQUENCES = [[4, 5, 6], [7], [8, 9, 4, 5, 6], [5, 5]].map((s) => Int32Array.from(s));
 
-const CASES: { cell: CellKind; layers: number; bidirectional: boolean; head: "last" | "mean" | "max" }[] = [
+const CASES: {
+  cell: CellKind;
+  layers: number;
+  bidirectional: boolean;
+  head: "last" | "mean" | "max";
+}[] = [
   { cell: "rnn", layers: 2, bidirectional: true, head: "last" },
   { cell: "gru", layers: 2, bidirectional: true, head: "last" },
   { cell: "lstm", layers: 2, bidirectional: true, head: "last" },

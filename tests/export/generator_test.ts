@@ -21,7 +21,14 @@ function stacked(states: State[], key: "h" | "c"): Float32Array {
 for (const c of CASES) {
   Deno.test(`generator ONNX step graph (${c.cell}, ${c.conditioning}, ${c.layers} layers) matches ours to 1e-5: a chunk from the start, then one step`, async () => {
     const model = new ConditionedGenerator(
-      generatorConfig({ vocabSize: 9, numConditions: 3, embeddingSize: 4, conditionSize: 3, hiddenSize: 5, ...c }),
+      generatorConfig({
+        vocabSize: 9,
+        numConditions: 3,
+        embeddingSize: 4,
+        conditionSize: 3,
+        hiddenSize: 5,
+        ...c,
+      }),
     );
     randomize(model.trainableVariables, 5);
     const bytes = encodeOnnxModel(generatorGraph(model, {}));
@@ -30,7 +37,9 @@ for (const c of CASES) {
     const ids = Int32Array.from({ length: T * B }, (_, i) => (i * 4 + 2) % 9); // [T, B]
     const step = Int32Array.of(3, 7, 5); // [1, B]
     const ours1 = model.forward(tf.tensor2d(ids, [T, B], "int32"), conditions);
-    const ours2 = model.forward(tf.tensor2d(step, [1, B], "int32"), conditions, { state: ours1.state });
+    const ours2 = model.forward(tf.tensor2d(step, [1, B], "int32"), conditions, {
+      state: ours1.state,
+    });
     const batchFirst = (x: Int32Array, steps: number) =>
       Array.from({ length: B * steps }, (_, i) => x[(i % steps) * B + Math.floor(i / steps)]);
     const empty: Feed = { float: [], dims: [L, 0, H] };
@@ -42,13 +51,23 @@ for (const c of CASES) {
         ...(c.cell === "lstm" ? { c0 } : {}),
       });
     const out1 = await run(batchFirst(ids, T), T, empty, empty);
-    const state = (v?: { data: Float32Array }): Feed => v ? { float: v.data, dims: [L, B, H] } : empty;
+    const state = (v?: { data: Float32Array }): Feed =>
+      v ? { float: v.data, dims: [L, B, H] } : empty;
     const out2 = await run(Array.from(step), 1, state(out1.hn), state(out1.cn));
-    for (const [ours, theirs, steps, label] of [[ours1, out1, T, "chunk"], [ours2, out2, 1, "step"]] as const) {
+    for (
+      const [ours, theirs, steps, label] of [[ours1, out1, T, "chunk"], [
+        ours2,
+        out2,
+        1,
+        "step",
+      ]] as const
+    ) {
       const logits = tf.tidy(() => tf.transpose(ours.logits, [1, 0, 2]).dataSync()); // [B, T, V]
       assertClose(theirs.logits.data, logits, 1e-5, `${label} logits`);
       assertClose(theirs.hn.data, stacked(ours.state, "h"), 1e-5, `${label} hn`);
-      if (c.cell === "lstm") assertClose(theirs.cn.data, stacked(ours.state, "c"), 1e-5, `${label} cn`);
+      if (c.cell === "lstm") {
+        assertClose(theirs.cn.data, stacked(ours.state, "c"), 1e-5, `${label} cn`);
+      }
     }
     model.dispose();
   });

@@ -56,16 +56,24 @@ for (const c of CASES) {
         out1.cn ? { float: out1.cn.data, dims: [N, B, H] } : empty,
       ),
     );
-    for (const [ours, theirs, label] of [[first, out1, "chunk 1"], [second, out2, "chunk 2"]] as const) {
+    for (
+      const [ours, theirs, label] of [[first, out1, "chunk 1"], [second, out2, "chunk 2"]] as const
+    ) {
       // Ours: [T*B, V] time-major; ONNX: [B, T, V].
       const logits = tf.tidy(() =>
         tf.transpose(tf.reshape(ours.logits, [T, B, 7]), [1, 0, 2]).dataSync()
       );
       assertClose(theirs.logits.data, logits, 1e-5, `${label} logits`);
       assertClose(theirs.hn.data, stacked(ours.state, "h"), 1e-5, `${label} hn`);
-      if (c.cell === "lstm") assertClose(theirs.cn.data, stacked(ours.state, "c"), 1e-5, `${label} cn`);
+      if (c.cell === "lstm") {
+        assertClose(theirs.cn.data, stacked(ours.state, "c"), 1e-5, `${label} cn`);
+      }
     }
-    tf.dispose([first.logits, second.logits, ...[...first.state, ...second.state].flatMap((s) => Object.values(s))]);
+    tf.dispose([
+      first.logits,
+      second.logits,
+      ...[...first.state, ...second.state].flatMap((s) => Object.values(s)),
+    ]);
     model.dispose();
   });
 }

@@ -1,5 +1,5 @@
 import { tf } from "../../lib/tf.ts";
-import { Seq2Seq, disposeMemory } from "../../lib/seq2seq/model.ts";
+import { disposeMemory, Seq2Seq } from "../../lib/seq2seq/model.ts";
 import { seq2seqConfig } from "../../lib/seq2seq/config.ts";
 import type { CellKind, State } from "../../lib/cells/types.ts";
 import { decoderGraph, encoderGraph } from "../../lib/export/_onnx_seq2seq.ts";
@@ -28,12 +28,21 @@ function stacked(states: State[], key: "h" | "c"): Float32Array {
 for (const c of CASES) {
   Deno.test(`seq2seq ONNX encoder + decoder step (${c.cell}, ${c.attention}, bidirectional ${c.bidirectional}) match ours to 1e-5 over a padded batch`, async () => {
     const model = new Seq2Seq(seq2seqConfig({
-      sourceVocabSize: 8, targetVocabSize: 9, embeddingSize: 4, hiddenSize: 3, layers: 2, dropout: 0, ...c,
+      sourceVocabSize: 8,
+      targetVocabSize: 9,
+      embeddingSize: 4,
+      hiddenSize: 3,
+      layers: 2,
+      dropout: 0,
+      ...c,
     }));
     randomize(model.trainableVariables, 3);
     const B = 3, S = 5, L = 2, Hd = model.decoderWidth;
     const lengths = Int32Array.of(2, 5, 1); // unsorted, with a length 1
-    const source = Int32Array.from({ length: B * S }, (_, i) => (i % S) < lengths[Math.floor(i / S)] ? (i * 3 + 4) % 8 : 1);
+    const source = Int32Array.from(
+      { length: B * S },
+      (_, i) => (i % S) < lengths[Math.floor(i / S)] ? (i * 3 + 4) % 8 : 1,
+    );
     const { memory, state } = model.encode(source, lengths);
     const encoded = await runOnnx(encodeOnnxModel(encoderGraph(model, {})), {
       source: { int64: Array.from(source), dims: [B, S] },
@@ -53,12 +62,10 @@ for (const c of CASES) {
         token: { int64: tokens, dims: [B] },
         h,
         ...(c.cell === "lstm" ? { c: cc } : {}),
-        ...(c.attention === "none"
-          ? { context: { float: encoded.context.data, dims: [B, Hd] } }
-          : {
-            memory: { float: encoded.memory.data, dims: [B, S, Hd] },
-            source_lengths: { int32: Array.from(lengths), dims: [B] },
-          }),
+        ...(c.attention === "none" ? { context: { float: encoded.context.data, dims: [B, Hd] } } : {
+          memory: { float: encoded.memory.data, dims: [B, S, Hd] },
+          source_lengths: { int32: Array.from(lengths), dims: [B] },
+        }),
       });
       assertClose(out.logits.data, step.logits.dataSync(), 1e-5, "logits");
       assertClose(out.hn.data, stacked(step.state, "h"), 1e-5, "hn");
