@@ -21,6 +21,7 @@ import {
   torchSuffix,
 } from "../cells/torch.ts";
 import { assignFused, disposeFused } from "../layers/cell.ts";
+import type { FusedWeights } from "../cells/types.ts";
 import type { Recurrent } from "../layers/stack.ts";
 import { LanguageModel } from "../lm/model.ts";
 import type { SequenceClassifier } from "../classify/model.ts";
@@ -110,23 +111,33 @@ function loadRecurrent(rnn: Recurrent, stateDict: TorchStateDict): void {
   const { cell: kind, inputSize, hiddenSize, layers, bidirectional } = rnn.options;
   checkTorchStateDict({ kind, inputSize, hiddenSize, layers, bidirectional }, stateDict);
   const dirs = bidirectional ? 2 : 1;
-  const fused = rnn.cells.map((cell, i) => {
-    const suffix = torchSuffix(Math.floor(i / dirs), i % dirs === 1);
-    const resetBefore = kind === "gru" && !cell.spec.resetAfter;
-    const weights = fusedFromTorch({ ...cell.spec, resetAfter: kind === "gru" }, stateDict, suffix);
-    if (resetBefore) {
-      if (weights.bhh!.dataSync().some((v) => v !== 0)) {
-        fused.forEach(disposeFused);
-        throw new UsageError(
-          `Cannot load rnn.bias_hh_${suffix} into a reset-before GRU: its candidate block is not ` +
-            "zero, so it comes from a reset-after GRU (nn.GRU); build the model with resetAfter: true",
-        );
+  const fused: FusedWeights[] = [];
+  try {
+    rnn.cells.forEach((cell, i) => {
+      const suffix = torchSuffix(Math.floor(i / dirs), i % dirs === 1);
+      const weights = fusedFromTorch(
+        { ...cell.spec, resetAfter: kind === "gru" },
+        stateDict,
+        suffix,
+      );
+      fused.push(weights);
+      if (kind === "gru" && !cell.spec.resetAfter) {
+        // A reset-before GRU has no recurrent candidate bias: PyTorch's b_hn must be zero.
+        if (weights.bhh!.dataSync().some((v) => v !== 0)) {
+          throw new UsageError(
+            `Cannot load rnn.bias_hh_${suffix} into a reset-before GRU: its candidate block is ` +
+              "not zero, so it comes from a reset-after GRU (nn.GRU); build the model with " +
+              "resetAfter: true",
+          );
+        }
+        weights.bhh!.dispose();
+        delete weights.bhh;
       }
-      weights.bhh!.dispose();
-      delete weights.bhh;
-    }
-    return weights;
-  });
+    });
+  } catch (error) {
+    fused.forEach(disposeFused);
+    throw error;
+  }
   rnn.cells.forEach((cell, i) => assignFused(cell.weights, fused[i]));
   fused.forEach(disposeFused);
 }
