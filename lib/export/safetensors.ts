@@ -72,6 +72,13 @@ export function encodeSafetensors(
  *
  * @throws {UsageError} for a truncated file, a header that is not JSON, a
  *   dtype other than F32/F64, or a byte range that does not fit its shape.
+ *
+ * @example A truncated file names the tensor that does not fit
+ * ```ts
+ * import { throws } from "node:assert";
+ * const bytes = encodeSafetensors({ w: { shape: [2], data: Float32Array.of(1, 2) } });
+ * throws(() => decodeSafetensors(bytes.subarray(0, bytes.length - 1)), /"w"/);
+ * ```
  */
 export function decodeSafetensors(bytes: Uint8Array, name = "the file"): SafetensorsContents {
   const bad = (why: string) => new UsageError(`Cannot read safetensors ${name}: ${why}`);
