@@ -71,7 +71,7 @@ Deno.test("the default model of every kind exports to ONNX (and safetensors) in 
         out: `${dir}/${kind}.${format}`,
       });
       times.push(`${kind} ${format} ${result.seconds.toFixed(3)} s ${result.bytes} bytes`);
-      ok(result.seconds < 5, times.at(-1));
+      ok(result.seconds < 5, times[times.length - 1]);
     }
     console.log(times.join("\n"));
   } finally {
