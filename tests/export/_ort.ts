@@ -8,6 +8,7 @@ import * as ort from "npm:onnxruntime-web@1.30.0";
 import { ok } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import { Rng } from "../../lib/rng.ts";
+import type { State } from "../../lib/cells/types.ts";
 
 ort.env.wasm.numThreads = 1;
 
@@ -74,4 +75,19 @@ export function assertClose(
   }
   ok(worst <= tol, `${what}: |${actual[at]} - ${expected[at]}| = ${worst} at ${at}, tol ${tol}`);
   return worst;
+}
+
+/** Our per-layer states as one `[N, B, H]` array (ONNX's `hn`/`cn` layout). */
+export function stacked(states: State[], key: "h" | "c"): Float32Array {
+  return tf.tidy(() => tf.stack(states.map((s) => s[key]!)).dataSync() as Float32Array);
+}
+
+/** Runs `body` with a fresh temporary directory, removed afterwards. */
+export async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "rnn_export_" });
+  try {
+    await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }

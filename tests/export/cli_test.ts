@@ -3,21 +3,16 @@ import { script, usageError } from "../_script.ts";
 import { readOnnxMetadata } from "../../lib/export/onnx_proto.ts";
 import { decodeSafetensors } from "../../lib/export/safetensors.ts";
 import { classifierRun, generatorRun, LABELS, LETTERS, seq2seqRun } from "./_checkpoints.ts";
-import { runOnnx } from "./_ort.ts";
+import { runOnnx, withTempDir } from "./_ort.ts";
+
+/** `deno task export --checkpoint CHECKPOINT --format FORMAT --out OUT ...more`. */
+const exportCli = (checkpoint: string, format: string, out: string, ...more: string[]) =>
+  script("export", ["--checkpoint", checkpoint, "--format", format, "--out", out, ...more]);
 
 Deno.test("deno task export writes a classifier as ONNX whose metadata_props tokenize and label", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "rnn_export_" });
-  try {
+  await withTempDir(async (dir) => {
     await classifierRun(`${dir}/run`, { cell: "lstm", bidirectional: true });
-    const run = await script("export", [
-      "--checkpoint",
-      `${dir}/run`,
-      "--format",
-      "onnx",
-      "--out",
-      `${dir}/c.onnx`,
-      "--json",
-    ]);
+    const run = await exportCli(`${dir}/run`, "onnx", `${dir}/c.onnx`, "--json");
     strictEqual(run.code, 0, run.stderr);
     deepStrictEqual(run.rows[0].files, [`${dir}/c.onnx`]);
     const bytes = await Deno.readFile(`${dir}/c.onnx`);
@@ -36,23 +31,13 @@ Deno.test("deno task export writes a classifier as ONNX whose metadata_props tok
     });
     deepStrictEqual(out.probabilities.dims, [2, LABELS.length]);
     ok(Math.abs(out.probabilities.data.slice(0, 3).reduce((a, b) => a + b) - 1) < 1e-5);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("deno task export writes a seq2seq model as encoder.onnx and decoder.onnx in --out", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "rnn_export_" });
-  try {
+  await withTempDir(async (dir) => {
     await seq2seqRun(`${dir}/run`, { embeddingSize: 4, hiddenSize: 5, attention: "additive" });
-    const run = await script("export", [
-      "--checkpoint",
-      `${dir}/run`,
-      "--format",
-      "onnx",
-      "--out",
-      `${dir}/s2s`,
-    ]);
+    const run = await exportCli(`${dir}/run`, "onnx", `${dir}/s2s`);
     strictEqual(run.code, 0, run.stderr);
     deepStrictEqual(run.stdout.trim().split("\n"), [
       `${dir}/s2s/encoder.onnx`,
@@ -62,23 +47,13 @@ Deno.test("deno task export writes a seq2seq model as encoder.onnx and decoder.o
     strictEqual(meta.graph, "decoder");
     strictEqual(JSON.parse(meta.target_vocab).length, 40);
     strictEqual(JSON.parse(meta.special_ids).bos, 2);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("deno task export writes safetensors with PyTorch names and the metadata", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "rnn_export_" });
-  try {
+  await withTempDir(async (dir) => {
     await classifierRun(`${dir}/run`, { cell: "gru", layers: 2 });
-    const run = await script("export", [
-      "--checkpoint",
-      `${dir}/run`,
-      "--format",
-      "safetensors",
-      "--out",
-      `${dir}/c.safetensors`,
-    ]);
+    const run = await exportCli(`${dir}/run`, "safetensors", `${dir}/c.safetensors`);
     strictEqual(run.code, 0, run.stderr);
     const { tensors, metadata } = decodeSafetensors(await Deno.readFile(`${dir}/c.safetensors`));
     deepStrictEqual(tensors["embedding.weight"].shape, [LETTERS.length + 4, 32]);
@@ -86,14 +61,11 @@ Deno.test("deno task export writes safetensors with PyTorch names and the metada
     deepStrictEqual(tensors["out.weight"].shape, [LABELS.length, 128]);
     strictEqual(metadata.gru, "reset_before");
     strictEqual(metadata.kind, "classifier");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("deno task export: bad input is one line on stderr and exit 2", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "rnn_export_" });
-  try {
+  await withTempDir(async (dir) => {
     await classifierRun(`${dir}/run`, { hiddenSize: 4 });
     await generatorRun(`${dir}/gen`, { hiddenSize: 4 });
     const args = (
@@ -106,25 +78,11 @@ Deno.test("deno task export: bad input is one line on stderr and exit 2", async 
     );
     usageError(await script("export", args(`${dir}/a`)), /--format is missing/);
     usageError(
-      await script("export", [
-        "--checkpoint",
-        `${dir}/gen`,
-        "--format",
-        "safetensors",
-        "--out",
-        `${dir}/g`,
-      ]),
+      await exportCli(`${dir}/gen`, "safetensors", `${dir}/g`),
       /holds a generator model, and only lm and classifier/,
     );
     usageError(
-      await script("export", [
-        "--checkpoint",
-        `${dir}/none`,
-        "--format",
-        "onnx",
-        "--out",
-        `${dir}/n`,
-      ]),
+      await exportCli(`${dir}/none`, "onnx", `${dir}/n`),
       /none/,
     );
     await Deno.writeTextFile(`${dir}/taken.onnx`, "");
@@ -143,7 +101,5 @@ Deno.test("deno task export: bad input is one line on stderr and exit 2", async 
     );
     strictEqual(again.code, 0, again.stderr);
     ok((await Deno.readFile(`${dir}/taken.onnx`)).length > 100);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

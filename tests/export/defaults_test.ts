@@ -9,7 +9,7 @@ import { LanguageModel, modelConfig } from "../../lib/lm/model.ts";
 import { lmGraph } from "../../lib/export/_onnx_lm.ts";
 import { encodeOnnxModel, type OnnxModel } from "../../lib/export/onnx_proto.ts";
 import { exportCheckpoint } from "../../lib/export/export.ts";
-import { randomize, runOnnx } from "./_ort.ts";
+import { randomize, runOnnx, withTempDir } from "./_ort.ts";
 import { classifierRun, generatorRun, lmRun, seq2seqRun } from "./_checkpoints.ts";
 
 await tf.setBackend("cpu");
@@ -46,8 +46,7 @@ Deno.test("d2l's reset-before GRU is ONNX linear_before_reset=0 and PyTorch's re
 });
 
 Deno.test("the default model of every kind exports to ONNX (and safetensors) in under 5 s", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "rnn_export_" });
-  try {
+  await withTempDir(async (dir) => {
     // Defaults of the scripts: train (lstm 256, one-hot d2l vocab), classify and generate
     // (gru 128, embedding 32), translate (gru 256, 2 layers; a large word vocabulary).
     await lmRun(`${dir}/lm`, { cell: "lstm", hiddenSize: 256 });
@@ -74,7 +73,5 @@ Deno.test("the default model of every kind exports to ONNX (and safetensors) in 
       ok(result.seconds < 5, times[times.length - 1]);
     }
     console.log(times.join("\n"));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -1,9 +1,9 @@
 import { tf } from "../../lib/tf.ts";
 import { ConditionedGenerator, generatorConfig } from "../../lib/generate/model.ts";
-import type { CellKind, State } from "../../lib/cells/types.ts";
+import type { CellKind } from "../../lib/cells/types.ts";
 import { generatorGraph } from "../../lib/export/_onnx_generator.ts";
 import { encodeOnnxModel } from "../../lib/export/onnx_proto.ts";
-import { assertClose, type Feed, randomize, runOnnx } from "./_ort.ts";
+import { assertClose, type Feed, randomize, runOnnx, stacked } from "./_ort.ts";
 
 await tf.setBackend("cpu");
 
@@ -13,10 +13,6 @@ const CASES: { cell: CellKind; conditioning: "init" | "input" | "none"; layers: 
   { cell: "rnn", conditioning: "none", layers: 1 },
   { cell: "lstm", conditioning: "init", layers: 1 },
 ];
-
-function stacked(states: State[], key: "h" | "c"): Float32Array {
-  return tf.tidy(() => tf.stack(states.map((s) => s[key]!)).dataSync() as Float32Array);
-}
 
 for (const c of CASES) {
   Deno.test(`generator ONNX step graph (${c.cell}, ${c.conditioning}, ${c.layers} layers) matches ours to 1e-5: a chunk from the start, then one step`, async () => {

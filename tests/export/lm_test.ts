@@ -1,9 +1,9 @@
 import { tf } from "../../lib/tf.ts";
 import { LanguageModel, modelConfig } from "../../lib/lm/model.ts";
-import type { CellKind, Nonlinearity, State } from "../../lib/cells/types.ts";
+import type { CellKind, Nonlinearity } from "../../lib/cells/types.ts";
 import { lmGraph } from "../../lib/export/_onnx_lm.ts";
 import { encodeOnnxModel } from "../../lib/export/onnx_proto.ts";
-import { assertClose, type Feed, randomize, runOnnx } from "./_ort.ts";
+import { assertClose, type Feed, randomize, runOnnx, stacked } from "./_ort.ts";
 
 await tf.setBackend("cpu");
 
@@ -22,11 +22,6 @@ const CASES: {
   { cell: "lstm", layers: 2, bidirectional: true, embeddingSize: 0 },
   { cell: "lstm", layers: 1, bidirectional: false, embeddingSize: 3 },
 ];
-
-/** [N, B, H] from our per-layer states. */
-function stacked(states: State[], key: "h" | "c"): Float32Array {
-  return tf.tidy(() => tf.stack(states.map((s) => s[key]!)).dataSync() as Float32Array);
-}
 
 for (const c of CASES) {
   const name = `${c.cell}${c.nonlinearity ? ` ${c.nonlinearity}` : ""}${

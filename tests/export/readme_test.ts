@@ -11,6 +11,7 @@ import { loadForExport } from "../../lib/export/load.ts";
 import { SequenceClassifier } from "../../lib/classify/model.ts";
 import { labelledBatch } from "../../lib/corpus/labelled.ts";
 import { classifierRun, LABELS } from "./_checkpoints.ts";
+import { withTempDir } from "./_ort.ts";
 
 await tf.setBackend("cpu");
 
@@ -23,8 +24,7 @@ Deno.test("README's onnxruntime snippet classifies with metadata_props alone, as
     s.startsWith("Using a trained model elsewhere")
   )!;
   const code = section.match(/```js\n([\s\S]*?)```/)![1];
-  const dir = await Deno.makeTempDir({ prefix: "rnn_export_readme_" });
-  try {
+  await withTempDir(async (dir) => {
     await classifierRun(`${dir}/run`, { bidirectional: true });
     await exportCheckpoint({
       checkpoint: `${dir}/run`,
@@ -52,7 +52,5 @@ Deno.test("README's onnxruntime snippet classifies with metadata_props alone, as
       Math.abs(Number(probability) - Math.max(...p)) < 1e-5,
       `${probability} vs ${Math.max(...p)}`,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

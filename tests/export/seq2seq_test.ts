@@ -1,10 +1,10 @@
 import { tf } from "../../lib/tf.ts";
 import { disposeMemory, Seq2Seq } from "../../lib/seq2seq/model.ts";
 import { seq2seqConfig } from "../../lib/seq2seq/config.ts";
-import type { CellKind, State } from "../../lib/cells/types.ts";
+import type { CellKind } from "../../lib/cells/types.ts";
 import { decoderGraph, encoderGraph } from "../../lib/export/_onnx_seq2seq.ts";
 import { encodeOnnxModel } from "../../lib/export/onnx_proto.ts";
-import { assertClose, type Feed, randomize, runOnnx } from "./_ort.ts";
+import { assertClose, type Feed, randomize, runOnnx, stacked } from "./_ort.ts";
 
 await tf.setBackend("cpu");
 
@@ -20,10 +20,6 @@ const CASES: {
   { cell: "rnn", attention: "additive", bidirectional: false },
   { cell: "lstm", attention: "none", bidirectional: true },
 ];
-
-function stacked(states: State[], key: "h" | "c"): Float32Array {
-  return tf.tidy(() => tf.stack(states.map((s) => s[key]!)).dataSync() as Float32Array);
-}
 
 for (const c of CASES) {
   Deno.test(`seq2seq ONNX encoder + decoder step (${c.cell}, ${c.attention}, bidirectional ${c.bidirectional}) match ours to 1e-5 over a padded batch`, async () => {
