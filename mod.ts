@@ -184,10 +184,11 @@ export { webgpuSequence } from "./lib/kernels/webgpu/sequence.ts";
 export {
   checkTorchStateDict,
   fusedFromTorch,
+  fusedToTorch,
   torchShapes,
   torchSuffix,
 } from "./lib/cells/torch.ts";
-export type { TorchLayout, TorchStateDict } from "./lib/cells/torch.ts";
+export type { TorchCellWeights, TorchLayout, TorchStateDict } from "./lib/cells/torch.ts";
 export { recurrentStep } from "./lib/cells/step.ts";
 export { disposeStates, stateTensors } from "./lib/cells/state.ts";
 export { gruCell, lstmCell, rnnCell } from "./lib/layers/cell.ts";
@@ -287,3 +288,29 @@ export type { SampleSequencesOptions } from "./lib/generate/sample.ts";
 export * from "./lib/seq2seq/mod.ts";
 export { namedWeightsOf, setNamedWeightsOf } from "./lib/training/named_weights.ts";
 export { checkChoice, checkRate, checkSizes } from "./lib/training/config_checks.ts";
+export {
+  ATTRIBUTE_TYPES,
+  encodeOnnxModel,
+  ONNX_TYPES,
+  readOnnxMetadata,
+} from "./lib/export/onnx_proto.ts";
+export type {
+  AttributeValue,
+  Dim,
+  OnnxModel,
+  OnnxNode,
+  OnnxTensor,
+  OnnxType,
+  ValueInfo,
+} from "./lib/export/onnx_proto.ts";
+export { decodeSafetensors, encodeSafetensors } from "./lib/export/safetensors.ts";
+export type { NamedArray, SafetensorsContents } from "./lib/export/safetensors.ts";
+export { loadTorchStateDictInto, torchStateDictOf } from "./lib/export/state_dict.ts";
+export type { TorchCompatible } from "./lib/export/state_dict.ts";
+export { exportMetadata, tokenizerInfo } from "./lib/export/metadata.ts";
+export type { ExportSource, TokenizerInfo } from "./lib/export/metadata.ts";
+export { EXPORTABLE_KINDS, loadForExport } from "./lib/export/load.ts";
+export type { ExportableModel, LoadedForExport } from "./lib/export/load.ts";
+export { onnxFiles } from "./lib/export/onnx.ts";
+export { EXPORT_FORMATS, exportCheckpoint } from "./lib/export/export.ts";
+export type { ExportFormat, ExportOptions, ExportResult } from "./lib/export/export.ts";

@@ -13,6 +13,7 @@ const RANKS: [RegExp, number][] = [
   [/^lib\/layers\//, 3],
   [/^lib\/training\//, 4],
   [/^lib\/(lm|classify|generate|seq2seq)\//, 5],
+  [/^lib\/export\//, 6],
 ];
 
 function rank(path: string): number {

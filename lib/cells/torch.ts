@@ -195,3 +195,60 @@ export function fusedFromTorch(
   if (kind === "gru") fused.bhh = tf.tensor1d(bhh.slice(2 * H, 3 * H));
   return fused;
 }
+
+/** One layer and direction in PyTorch's layout: row-major values with their shapes. */
+export interface TorchCellWeights {
+  /** `[G*H, D]`. */
+  weight_ih: Float32Array;
+  /** `[G*H, H]`. */
+  weight_hh: Float32Array;
+  /** `[G*H]`. */
+  bias_ih: Float32Array;
+  /** `[G*H]`. */
+  bias_hh: Float32Array;
+}
+
+/**
+ * The inverse of {@linkcode fusedFromTorch}: one cell's fused weights in
+ * PyTorch's layout and gate order. Our single bias goes to `bias_ih` and
+ * `bias_hh` is zero, except for a reset-after GRU's candidate block, which
+ * gets `bhh`. A reset-before GRU (d2l's) is written in the same layout; its
+ * `bias_hh` is zero and its candidate reads `W_hn (r ⊙ h)`, which
+ * `nn.GRU` does not compute: a PyTorch peer needs its own cell for it.
+ *
+ * @example A round trip through PyTorch's layout
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const sd = {
+ *   weight_ih_l0: [[1, 2, 3]], weight_hh_l0: [[4]], bias_ih_l0: [0.5], bias_hh_l0: [0],
+ * };
+ * const spec = { kind: "rnn", inputSize: 3, hiddenSize: 1 } as const;
+ * const torch = fusedToTorch(spec, fusedFromTorch(spec, sd, "l0"));
+ * deepStrictEqual(Array.from(torch.weight_ih), [1, 2, 3]);
+ * deepStrictEqual(Array.from(torch.bias_ih), [0.5]);
+ * ```
+ */
+export function fusedToTorch(spec: CellSpec, fused: FusedWeights): TorchCellWeights {
+  const { kind, inputSize: D, hiddenSize: H } = spec;
+  const blocks = FROM_TORCH_BLOCK[kind];
+  const GH = blocks.length * H;
+  const Wx = fused.Wx.dataSync(), Wh = fused.Wh.dataSync(), b = fused.b.dataSync();
+  const bhh = fused.bhh?.dataSync();
+  const out: TorchCellWeights = {
+    weight_ih: new Float32Array(GH * D),
+    weight_hh: new Float32Array(GH * H),
+    bias_ih: new Float32Array(GH),
+    bias_hh: new Float32Array(GH),
+  };
+  blocks.forEach((source, g) => {
+    for (let j = 0; j < H; j++) {
+      const row = source * H + j, col = g * H + j; // PyTorch's row, our column
+      for (let d = 0; d < D; d++) out.weight_ih[row * D + d] = Wx[d * GH + col];
+      for (let k = 0; k < H; k++) out.weight_hh[row * H + k] = Wh[k * GH + col];
+      out.bias_ih[row] = b[col];
+      if (kind === "gru" && g === 2 && bhh) out.bias_hh[row] = bhh[j];
+    }
+  });
+  return out;
+}

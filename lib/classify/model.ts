@@ -52,6 +52,11 @@ export interface ClassifierConfig {
   /** Dropout between recurrent layers and before the output layer, training only. */
   dropout: number;
   head: ClassifierHead;
+  /**
+   * gru only: reset gate after the recurrent matmul (PyTorch's `nn.GRU`, so a
+   * GRU classifier trained in PyTorch loads). Absent in older checkpoints: false.
+   */
+  resetAfter: boolean;
   /** Initialiser of the recurrent kernels. */
   init: InitName;
   seed: number;
@@ -69,6 +74,7 @@ export const CLASSIFIER_DEFAULTS = {
   bidirectional: false,
   dropout: 0,
   head: "last",
+  resetAfter: false,
   init: "xavier",
   seed: 0,
   classWeights: null,
@@ -166,6 +172,7 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
       layers: config.layers,
       bidirectional: config.bidirectional,
       dropout: config.layers > 1 ? config.dropout : 0,
+      resetAfter: config.resetAfter,
       init: config.init,
       seed: seed + 1,
     });
