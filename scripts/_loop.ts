@@ -71,6 +71,9 @@ export function loopOptions(
 
 /** "resuming at epoch E of N" (and the step inside it), for the opening line. */
 export function resumingText(position: FitPosition, epochs: number): string {
+  if (position.epoch > epochs) {
+    return `resuming after all ${epochs} epochs: nothing left to train (a larger --epochs goes on)`;
+  }
   return `resuming at epoch ${position.epoch} of ${epochs}` +
     (position.step > 0 ? `, after step ${position.step}` : "");
 }
