@@ -55,7 +55,16 @@ export function scheduledRate(schedule: LrSchedule, step: number, totalSteps: nu
   }
 }
 
-/** Whether a schedule ever sets a rate other than its `lr`. */
+/**
+ * Whether a schedule ever sets a rate other than its `lr`.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * strictEqual(isScheduled({ name: "constant", lr: 0.1 }), false);
+ * strictEqual(isScheduled({ name: "constant", lr: 0.1, warmupSteps: 5 }), true);
+ * ```
+ */
 export function isScheduled(schedule: LrSchedule | undefined): boolean {
   return schedule !== undefined &&
     (schedule.name !== "constant" || (schedule.warmupSteps ?? 0) > 0);

@@ -104,9 +104,12 @@ Deno.test("--checkpoint-every saves inside an epoch; a killed run's stale lock i
     ["--corpus", corpus, "--out", out, "--epochs", "1", "--checkpoint-every", "20", ...TINY],
     () => {},
   );
-  while (!await exists(`${out}/checkpoint/manifest.json`)) {
+  let ended = false;
+  run.done.then(() => ended = true);
+  while (!ended && !await exists(`${out}/checkpoint/manifest.json`)) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  ok(!ended, `the run ended before its first checkpoint: ${(await run.done).stderr}`);
   run.child.kill("SIGKILL");
   await run.done;
   ok(await exists(`${out}/.lock`), "kill -9 leaves the lock file behind");
