@@ -101,7 +101,7 @@ Deno.test("--checkpoint-every saves inside an epoch; a killed run's stale lock i
   const corpus = await smallCorpus(dir);
   const out = `${dir}/run`;
   const run = spawnTrain(
-    ["--corpus", corpus, "--out", out, "--epochs", "1", "--checkpoint-every", "20", ...TINY],
+    ["--corpus", corpus, "--out", out, "--epochs", "3", "--checkpoint-every", "40", ...TINY],
     () => {},
   );
   let ended = false;
@@ -109,16 +109,16 @@ Deno.test("--checkpoint-every saves inside an epoch; a killed run's stale lock i
   while (!ended && !await exists(`${out}/checkpoint/manifest.json`)) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  ok(!ended, `the run ended before its first checkpoint: ${(await run.done).stderr}`);
+  ok(!ended, "the run ended before its first checkpoint");
   run.child.kill("SIGKILL");
-  await run.done;
+  strictEqual((await run.done).code, 137);
   ok(await exists(`${out}/.lock`), "kill -9 leaves the lock file behind");
   const manifest = JSON.parse(await Deno.readTextFile(`${out}/checkpoint/manifest.json`));
   const { position, history } = manifest.progress;
   strictEqual(position.epoch, 1);
-  ok(position.step > 0 && position.step % 20 === 0, `saved at step ${position.step}`);
+  ok(position.step > 0 && position.step % 40 === 0, `saved at step ${position.step}`);
   deepStrictEqual(history, [], "before the epoch ended");
-  const resumed = await script("train", ["--resume", out, "--json"]);
+  const resumed = await script("train", ["--resume", out, "--epochs", "1", "--json"]);
   strictEqual(resumed.code, 0, resumed.stderr);
   strictEqual(resumed.rows.filter((r) => r.event === "epoch").length, 1);
   ok(!await exists(`${out}/.lock`));
