@@ -7,58 +7,17 @@
  * --checkpoint-every (17).
  */
 import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert";
-import { script, usageError } from "../_script.ts";
+import { script, smallCorpus, snapshot, spawnScript, usageError } from "../_script.ts";
 import { saveCheckpoint } from "../../lib/training/checkpoint.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
 const CORE = ["--num-steps", "8", "--backend", "cpu", "--hidden-size", "16", "--batch-size", "4"];
 const TINY = [...CORE, "--sample-every", "0"];
-
-/** A corpus of the first 6,000 characters of The Time Machine. */
-async function smallCorpus(dir: string): Promise<string> {
-  const text = await Deno.readTextFile(`${ROOT}data/timemachine.txt`);
-  await Deno.writeTextFile(`${dir}/small.txt`, text.slice(0, 6000));
-  return `${dir}/small.txt`;
-}
-
-/** Every file under `dir` with its size and modification time. */
-async function snapshot(dir: string): Promise<string[]> {
-  const entries: string[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory) entries.push(...await snapshot(path));
-    else {
-      const info = await Deno.stat(path);
-      entries.push(`${path} ${info.size} ${info.mtime?.getTime()}`);
-    }
-  }
-  return entries.sort();
-}
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 
 /** Starts `train` in the background with `--json`; its stdout rows arrive through `onRow`. */
-function spawnTrain(args: string[], onRow: (row: Record<string, unknown>) => void) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}scripts/train.ts`, ...args, "--json"],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const done = (async () => {
-    let buffer = "";
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      for (let i; (i = buffer.indexOf("\n")) >= 0; buffer = buffer.slice(i + 1)) {
-        onRow(JSON.parse(buffer.slice(0, i)));
-      }
-    }
-    return { code: (await child.status).code, stderr: await stderr };
-  })();
-  return { child, done };
-}
+const spawnTrain = (args: string[], onRow: (row: Record<string, unknown>) => void) =>
+  spawnScript("train", args, onRow);
 
 Deno.test("a second run into a live run's directory is refused; Ctrl-C releases the lock; resume says 'epoch E of N'", async () => {
   const dir = await Deno.makeTempDir();
