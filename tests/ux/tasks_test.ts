@@ -65,14 +65,20 @@ Deno.test("translate --resume trains to the run's own total epochs and says 'res
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("classify --resume keeps the run's total; its last line tells epochs trained from the best epoch", async () => {
+Deno.test("classify takes the shared loop's flags, records its total for --resume, and tells epochs trained from the best epoch", async () => {
   const dir = await Deno.makeTempDir();
   const data = await tinyFolder(dir);
   const out = `${dir}/run`;
   const first = await script("classify", [
     ...["--data", data, "--out", out, "--epochs", "2", "--patience", "0", ...LABELLED],
+    ...["--lr-schedule", "step", "--warmup-steps", "2", "--weight-decay", "0.01"],
+    ...["--checkpoint-every", "2"],
   ]);
   strictEqual(first.code, 0, first.stderr);
+  const saved = JSON.parse(await Deno.readTextFile(`${out}/checkpoint/manifest.json`)).config;
+  strictEqual(saved.train.lrSchedule, "step", "the shared loop's flags reach classify's run");
+  strictEqual(saved.train.weightDecay, 0.01);
+  strictEqual(saved.train.epochs, 2, "the run records its total");
   ok(/run: .*; 2 epoch\(s\) trained, best epoch [12] /.test(first.stdout), first.stdout);
   ok(/epoch 1\/2 done: \d+ steps in [\d.]+s, run ETA/.test(first.stderr), first.stderr);
   // Resuming a finished run trains no further epoch: its total was 2, not the default 10.
