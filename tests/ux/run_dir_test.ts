@@ -184,3 +184,31 @@ Deno.test("train: a non-finite loss with --on-nan skip does not advise --on-nan 
   ok(!run.stderr.includes("--on-nan skip drops"), run.stderr);
   await Deno.remove(dir, { recursive: true });
 });
+
+const hasScript = await Deno.stat("/usr/bin/script").then(() => true, () => false);
+
+Deno.test({
+  name:
+    "progress: on a terminal the bar reads 'epoch E/N' with the run's ETA; piped, one line per epoch",
+  ignore: !hasScript, // util-linux's script(1) gives the run a terminal
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const corpus = await smallCorpus(dir);
+    const args = ["--corpus", corpus, "--epochs", "2", ...TINY];
+    const command = [Deno.execPath(), "run", "-A", "scripts/train.ts", ...args, "--out"];
+    const tty = await new Deno.Command("script", {
+      args: ["-qec", [...command, `${dir}/tty`].join(" "), "/dev/null"],
+      cwd: new URL("../..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    strictEqual(tty.code, 0);
+    const screen = new TextDecoder().decode(tty.stdout);
+    ok(/epoch 2\/2 [░█]+ \d+% \| \d+\/158 \| ETA \d+s ppl [\d.]+ \| run ETA \d+s/.test(screen));
+    const piped = await script("train", [...args, "--out", `${dir}/piped`]);
+    strictEqual(piped.code, 0, piped.stderr);
+    ok(/epoch 1\/2 done: 158 steps in [\d.]+s, run ETA \d+s\n/.test(piped.stderr), piped.stderr);
+    ok(/epoch 2\/2 done: 158 steps/.test(piped.stderr), piped.stderr);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
