@@ -91,6 +91,7 @@ export type {
 } from "./lib/training/fit.ts";
 export {
   checkKind,
+  checkResumableRun,
   checkRunDir,
   loadModel,
   loadResumable,
@@ -111,6 +112,10 @@ export type {
   SaveOptions,
 } from "./lib/training/run.ts";
 export { fitLanguageModel, lmEpochMetrics } from "./lib/lm/fit.ts";
+export { checkRunLock, LOCK_FILE, lockRunDir, runLockHolder } from "./lib/training/run_lock.ts";
+export type { RunLock } from "./lib/training/run_lock.ts";
+export { decayWeights, isScheduled, LR_SCHEDULES, scheduledRate } from "./lib/training/schedule.ts";
+export type { LrSchedule, LrScheduleName } from "./lib/training/schedule.ts";
 export type { LossOptions, LossResult, TrainableModel } from "./lib/training/model.ts";
 export { checkMemory, formatBytes, memoryLimit, WASM_HEAP_BYTES } from "./lib/training/memory.ts";
 export type { MemoryLimit } from "./lib/training/memory.ts";
@@ -122,7 +127,13 @@ export { FusedAdam } from "./lib/training/adam.ts";
 export type { OptimizerJson } from "./lib/training/optimizer_state.ts";
 export { evaluatePerplexity } from "./lib/lm/evaluate.ts";
 export type { EvaluateOptions, Evaluation, ReadableIds } from "./lib/lm/evaluate.ts";
-export { checkDecodeOptions, chooseToken, generate, sampleText } from "./lib/lm/sample.ts";
+export {
+  checkDecodeOptions,
+  chooseToken,
+  generate,
+  prefixTokens,
+  sampleText,
+} from "./lib/lm/sample.ts";
 export type { DecodeOptions, GenerateOptions, SampleTextOptions } from "./lib/lm/sample.ts";
 export { lmRunWriter, loadResumableRun, loadTrainedModel } from "./lib/lm/run.ts";
 export type { ResumableRun, RunConfig, TrainedModel, TrainSettings } from "./lib/lm/run.ts";

@@ -302,6 +302,20 @@ function nearest(word: string, candidates: readonly string[]): string | undefine
   return prefixed.length === 1 ? prefixed[0] : undefined;
 }
 
+/**
+ * ` (did you mean "X"?)` for the candidate nearest to `word`, or "" when none is near.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * strictEqual(didYouMean("Rusian", ["Russian", "Czech"]), ' (did you mean "Russian"?)');
+ * ```
+ */
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  const near = nearest(word, candidates);
+  return near === undefined ? "" : ` (did you mean "${near}"?)`;
+}
+
 /** Levenshtein distance with adjacent transpositions counted as one edit. */
 export function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
@@ -355,6 +369,9 @@ export const positiveInteger: Validator = (v) =>
 /** Accepts integers >= 0. */
 export const nonNegativeInteger: Validator = (v) =>
   Number.isSafeInteger(v) && (v as number) >= 0 ? undefined : "expected an integer >= 0";
+
+/** Accepts any text but the empty one (a path flag given `''`). */
+export const nonEmpty: Validator = (v) => v === "" ? "expected a non-empty path" : undefined;
 
 /** Options of {@linkcode inRange}: which ends are excluded. */
 export interface RangeOptions {
@@ -599,6 +616,38 @@ export async function readInputLines(flag: string, path: string): Promise<string
       throw new UsageError(`Cannot read --${flag} "${path}": no such file`);
     });
   return text.split(/\r?\n/).filter((line) => line.trim() !== "");
+}
+
+/**
+ * Checks, before any work, that a file flag's path can be written: not a
+ * directory, in an existing folder where this process may create files.
+ * Writes nothing that stays.
+ *
+ * @param flag the flag's name without dashes, for the error.
+ * @throws {UsageError} naming the flag, the path and what is in the way.
+ *
+ * @example
+ * ```ts
+ * import { rejects } from "node:assert";
+ * const dir = await Deno.makeTempDir();
+ * await checkWritableFile("heatmap", `${dir}/map.svg`);
+ * await rejects(() => checkWritableFile("heatmap", dir), /--heatmap/);
+ * await Deno.remove(dir);
+ * ```
+ */
+export async function checkWritableFile(flag: string, path: string): Promise<void> {
+  const bad = (why: string) => new UsageError(`Invalid --${flag} "${path}": ${why}`);
+  const info = await Deno.stat(path).catch(() => undefined);
+  if (info?.isDirectory) throw bad("it is a directory, expected a file path");
+  const slash = path.lastIndexOf("/");
+  const folder = slash < 0 ? "." : path.slice(0, slash) || "/";
+  const parent = await Deno.stat(folder).catch(() => undefined);
+  if (!parent?.isDirectory) throw bad(`the folder "${folder}" does not exist`);
+  try {
+    await Deno.remove(await Deno.makeTempFile({ dir: folder, prefix: ".write-check-" }));
+  } catch (error) {
+    throw bad(`cannot write in "${folder}" (${(error as Error).message})`);
+  }
 }
 
 // ---------------------------------------------------------------- progress

@@ -7,16 +7,24 @@
  * @module
  */
 import type { tf } from "../lib/tf.ts";
-import { emitJson, info, Progress } from "./_cli.ts";
+import { emitJson, info } from "./_cli.ts";
 import { watchSignals } from "./_signals.ts";
+import {
+  loopOptions,
+  type LoopSettings,
+  loopSettings,
+  RunProgress,
+  runSchedule,
+  stoppedText,
+} from "./_loop.ts";
 import { type EpochMetrics, fit, type FitOptions, type FitPosition } from "../lib/training/fit.ts";
 import { Rng } from "../lib/rng.ts";
 import { makeOptimizer, type OptimizerName } from "../lib/training/train.ts";
 import type { TrainableModel } from "../lib/training/model.ts";
 import type { HistoryRow, RunWriter } from "../lib/training/run.ts";
 
-/** The training settings a task saves with its run. */
-export interface TrainSettings {
+/** The training settings a task saves with its run (the loop's included). */
+export interface TrainSettings extends LoopSettings {
   batchSize: number;
   optimizer: OptimizerName;
   lr: number;
@@ -25,9 +33,26 @@ export interface TrainSettings {
 }
 
 /** The training settings from parsed flags. */
-export function trainSettings(flags: TrainSettings): TrainSettings {
+export function trainSettings(
+  flags: Omit<TrainSettings, keyof LoopSettings> & Parameters<typeof loopSettings>[0],
+): TrainSettings {
   const { batchSize, optimizer, lr, clip, seed } = flags;
-  return { batchSize, optimizer, lr, clip, seed };
+  return { batchSize, optimizer, lr, clip, seed, ...loopSettings(flags) };
+}
+
+/**
+ * The training settings of a run: a fresh run's from the flags, a resumed
+ * one's as saved, with its total epochs and patience (kept unless `--epochs`
+ * or `--patience` is given anew; a run saved before they were recorded never
+ * stopped early).
+ */
+export function runTrainSettings(
+  args: readonly string[],
+  flags: Parameters<typeof trainSettings>[0],
+  saved: TrainSettings | undefined,
+): TrainSettings {
+  const base = saved ?? trainSettings(flags);
+  return { ...base, ...runSchedule(args, flags, saved, 0) };
 }
 
 /** The optimizer of a run: the resumed one in its saved state, or a fresh one. */
@@ -41,14 +66,18 @@ export function runOptimizer(
 
 /**
  * The options of {@linkcode fitRun} that every task sets the same way: the
- * run, the optimizer, the epochs and patience from the flags, the saved
- * position to resume from, and clipping and the random stream from the
+ * run, the optimizer, the saved position to resume from, and the epochs,
+ * patience, clipping, schedule, weight decay and random stream from the
  * run's settings.
  */
 export function runBasics(
   run: RunWriter,
-  training: { optimizer: tf.Optimizer; optimizerName: OptimizerName },
-  flags: { json: boolean; epochs: number; patience: number },
+  training: {
+    model: TrainableModel<never>;
+    optimizer: tf.Optimizer;
+    optimizerName: OptimizerName;
+  },
+  flags: { json: boolean; checkpointEvery: number },
   train: TrainSettings,
   start?: FitPosition,
 ) {
@@ -57,11 +86,17 @@ export function runBasics(
     ...training,
     out: run.dir,
     json: flags.json,
-    epochs: flags.epochs,
-    patience: flags.patience,
+    epochs: train.epochs!,
+    patience: train.patience ?? 0,
     start,
     clip: train.clip,
     rng: new Rng(train.seed),
+    ...loopOptions(train, flags.checkpointEvery, async (position) => {
+      await run.save(training.model, {
+        optimizer: training.optimizer,
+        name: training.optimizerName,
+      }, position);
+    }),
   };
 }
 
@@ -100,20 +135,18 @@ export async function fitRun<B>(
   options: FitRunOptions<B>,
 ): Promise<number | undefined> {
   const { run, optimizer, optimizerName, json } = options;
-  let bar: Progress | undefined;
-  const stop = watchSignals(() => bar?.stop());
+  const progress = new RunProgress(options.epochs, json);
+  const stop = watchSignals(() => progress.stop());
   try {
     const result = await fit(model, {
       ...options,
       shouldStop: () => stop.signal !== undefined,
       onStep: ({ epoch, step, steps, loss }) => {
         if (stop.signal) return; // the acknowledgement stays on screen
-        bar ??= new Progress(steps, { label: `epoch ${epoch}`, silent: json });
-        bar.update(step, options.stepText(loss));
+        progress.step(epoch, step, steps, options.stepText(loss));
       },
       onEpoch: async (metrics, next, { improved }) => {
-        bar?.stop();
-        bar = undefined;
+        progress.epochDone(metrics.epoch);
         const { row, line } = options.report(metrics, improved);
         await run.save(model, { optimizer, name: optimizerName }, next, { row, best: improved });
         await options.afterSave?.(metrics.epoch);
@@ -121,7 +154,7 @@ export async function fitRun<B>(
         else console.log(line + (improved ? " (best)" : ""));
       },
     });
-    bar?.stop();
+    progress.stop();
     if (!result.stoppedAt) return undefined;
     await run.save(model, { optimizer, name: optimizerName }, result.stoppedAt);
     const { epoch, step } = result.stoppedAt;
@@ -135,12 +168,17 @@ export async function fitRun<B>(
       });
     }
     info(
-      `${stop.signal}: stopped at epoch ${epoch}, step ${step}; checkpoint in ` +
-        `${run.checkpointDir} (continue with --resume ${options.out})`,
+      stoppedText(
+        stop.signal,
+        result.stoppedAt,
+        result.stoppedSteps,
+        run.checkpointDir,
+        options.out,
+      ),
     );
     return stop.signal === "SIGINT" ? 130 : 143;
   } finally {
-    bar?.stop();
+    progress.stop();
     stop.dispose();
   }
 }

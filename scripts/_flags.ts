@@ -5,7 +5,8 @@
  * @module
  */
 import { BACKEND_REQUESTS } from "../lib/tf.ts";
-import { positiveInteger } from "./_cli.ts";
+import { nonNegative, nonNegativeInteger, positiveInteger } from "./_cli.ts";
+import { LR_SCHEDULES } from "../lib/training/schedule.ts";
 
 /** `--backend auto|webgpu|wasm|cpu`. */
 export const BACKEND_FLAG = {
@@ -57,3 +58,39 @@ export const NUM_STEPS_FLAG = {
   validate: positiveInteger,
   help: "Time steps per sequence.",
 } as const;
+
+/**
+ * What every training task adds to its optimiser: a learning-rate schedule
+ * with warmup, weight decay, and checkpoints inside an epoch.
+ */
+export const LOOP_FLAGS = [
+  {
+    name: "lr-schedule",
+    type: "choice",
+    choices: LR_SCHEDULES,
+    default: "constant",
+    help: "Learning rate over the run: constant; step (x0.1 at half the steps, x0.01 at three " +
+      "quarters); cosine (down to 0).",
+  },
+  {
+    name: "warmup-steps",
+    type: "integer",
+    default: 0,
+    validate: nonNegativeInteger,
+    help: "Raise the learning rate linearly over the first N steps.",
+  },
+  {
+    name: "weight-decay",
+    type: "number",
+    default: 0,
+    validate: nonNegative,
+    help: "Weight decay: decoupled (AdamW) with adam, plain L2 regularisation with sgd.",
+  },
+  {
+    name: "checkpoint-every",
+    type: "integer",
+    default: 0,
+    validate: nonNegativeInteger,
+    help: "Also save the checkpoint every N steps inside an epoch; 0: after each epoch only.",
+  },
+] as const;

@@ -5,7 +5,15 @@
  *
  * @module
  */
-import { inRange, nonNegative, nonNegativeInteger, positive, positiveInteger } from "./_cli.ts";
+import {
+  inRange,
+  nonEmpty,
+  nonNegative,
+  nonNegativeInteger,
+  positive,
+  positiveInteger,
+} from "./_cli.ts";
+import { LOOP_FLAGS } from "./_flags.ts";
 import { UsageError } from "../lib/errors.ts";
 import { CELL_KINDS } from "../lib/cells/types.ts";
 import { OPTIMIZERS } from "../lib/training/train.ts";
@@ -99,16 +107,20 @@ export const FIT_FLAGS = [
   {
     name: "patience",
     type: "integer",
-    default: 0,
+    default: 3,
     validate: nonNegativeInteger,
-    help: "Stop after this many epochs without a better validation score; 0 never.",
+    help: "Stop after this many epochs without a better validation score (early stopping); " +
+      "0 never.",
   },
+  ...LOOP_FLAGS,
   { name: "seed", type: "integer", default: 0, help: "Seed of weights, split, batches, samples." },
   { name: "overwrite", type: "boolean", help: "Train into a run directory that holds a run." },
   {
     name: "resume",
     type: "string",
-    help: "Continue the run in this directory (settings come from its checkpoint).",
+    validate: nonEmpty,
+    help: "Continue the run in this directory (settings come from its checkpoint; it trains to " +
+      "the run's own total epochs unless --epochs gives a new one).",
   },
 ] as const;
 
@@ -137,7 +149,9 @@ export function epochOf<B>(batches: B[]): B[] & { numBatches: number } {
 }
 
 /** The run directory mode from the flags. */
-export function runMode(flags: { resume?: string; overwrite: boolean }) {
+export function runMode(
+  flags: { resume?: string; overwrite: boolean },
+): "resume" | "overwrite" | "new" {
   return flags.resume !== undefined ? "resume" : flags.overwrite ? "overwrite" : "new";
 }
 

@@ -8,13 +8,15 @@
 import {
   defineFlags,
   inRange,
+  nonEmpty,
   nonNegative,
   nonNegativeInteger,
   parseFlags,
   positive,
   positiveInteger,
 } from "./_cli.ts";
-import { BACKEND_FLAG, BATCH_SIZE_FLAG, JSON_FLAG, NUM_STEPS_FLAG } from "./_flags.ts";
+import { BACKEND_FLAG, BATCH_SIZE_FLAG, JSON_FLAG, LOOP_FLAGS, NUM_STEPS_FLAG } from "./_flags.ts";
+import { givenFlag, loopSettings } from "./_loop.ts";
 import { UsageError } from "../lib/errors.ts";
 import { CELL_KINDS, type Nonlinearity } from "../lib/cells/types.ts";
 import type { InitName } from "../lib/cells/init.ts";
@@ -143,6 +145,7 @@ export const TRAIN_FLAGS = defineFlags(
       validate: nonNegative,
       help: "Largest global gradient norm; 0 disables.",
     },
+    ...LOOP_FLAGS,
     {
       name: "sampling",
       type: "choice",
@@ -162,6 +165,7 @@ export const TRAIN_FLAGS = defineFlags(
       name: "out",
       type: "string",
       default: "runs/last",
+      validate: nonEmpty,
       help: "Run directory (checkpoint, metrics, plot).",
     },
     {
@@ -181,6 +185,7 @@ export const TRAIN_FLAGS = defineFlags(
       name: "resume",
       type: "string",
       valueName: "<dir>",
+      validate: nonEmpty,
       help: "Continue the run in this directory where its checkpoint stopped (it is also --out).",
     },
     {
@@ -218,6 +223,9 @@ const FIXED_ON_RESUME: Record<string, (c: RunConfig) => unknown> = {
   clip: (c) => c.train.clip,
   sampling: (c) => c.train.sampling,
   seed: (c) => c.train.seed,
+  "lr-schedule": (c) => c.train.lrSchedule ?? "constant",
+  "warmup-steps": (c) => c.train.warmupSteps ?? 0,
+  "weight-decay": (c) => c.train.weightDecay ?? 0,
 };
 
 /** The parsed values of {@linkcode TRAIN_FLAGS}. */
@@ -254,16 +262,12 @@ export function configFromFlags(flags: TrainFlags, vocabSize: number): RunConfig
       clip: flags.clip,
       sampling: flags.sampling,
       seed: flags.seed,
-      epochs: flags.epochs,
-      patience: flags.patience,
+      ...loopSettings(flags),
     },
   };
 }
 
-/** Whether `--name` was given on the command line (rather than left at its default). */
-export function givenFlag(args: string[], name: string): boolean {
-  return args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-}
+export { givenFlag };
 
 /** Refuses shape-fixing flags given with `--resume` that differ from the checkpoint. */
 export function checkResumeFlags(args: string[], flags: TrainFlags, config: RunConfig): void {

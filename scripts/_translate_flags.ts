@@ -6,7 +6,14 @@
  *
  * @module
  */
-import { defineFlags, inRange, nonNegative, nonNegativeInteger, positiveInteger } from "./_cli.ts";
+import {
+  defineFlags,
+  inRange,
+  nonEmpty,
+  nonNegative,
+  nonNegativeInteger,
+  positiveInteger,
+} from "./_cli.ts";
 import type { FlagSpec, FlagValue } from "./_cli.ts";
 import { BACKEND_FLAG, JSON_FLAG, WHICH_FLAG } from "./_flags.ts";
 import { FIT_FLAGS, SIZE_FLAGS } from "./_labelled_flags.ts";
@@ -102,7 +109,13 @@ export const TRANSLATE_FLAGS = defineFlags(
         "additive: Bahdanau attention (d2l 11.4); dot: scaled dot product.",
     },
     ...withDefaults(FIT_FLAGS, { epochs: 30, "batch-size": 128, lr: 0.005 }),
-    { name: "out", type: "string", default: "runs/translate", help: "Run directory to write." },
+    {
+      name: "out",
+      type: "string",
+      default: "runs/translate",
+      validate: nonEmpty,
+      help: "Run directory to write.",
+    },
     {
       name: "beam",
       type: "integer",
@@ -149,6 +162,7 @@ export const TRANSLATE_FLAGS = defineFlags(
       name: "heatmap",
       type: "string",
       valueName: "path",
+      validate: nonEmpty,
       help: "With --translate: write the attention weights of the first sentence as SVG.",
     },
     {

@@ -15,6 +15,7 @@ import {
   emitJson,
   helpText,
   info,
+  nonEmpty,
   parseFlags,
   positiveInteger,
   readInputLines,
@@ -33,7 +34,15 @@ import {
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import { fitRun, runBasics, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
+import {
+  fitRun,
+  runBasics,
+  runOptimizer,
+  runTrainSettings,
+  type TrainSettings,
+} from "./_fit_run.ts";
+import { resumingText } from "./_loop.ts";
+import { lockRunDir } from "../lib/training/run_lock.ts";
 import { metricPlotSvg } from "../lib/training/plot.ts";
 import type { JsonValue } from "../lib/training/checkpoint.ts";
 import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
@@ -64,7 +73,13 @@ export const CLASSIFY_FLAGS = defineFlags(
     },
     { name: "class-weights", type: "boolean", help: "Weigh the loss by inverse label frequency." },
     ...FIT_FLAGS,
-    { name: "out", type: "string", default: "runs/classify", help: "Run directory to write." },
+    {
+      name: "out",
+      type: "string",
+      default: "runs/classify",
+      validate: nonEmpty,
+      help: "Run directory to write.",
+    },
     { name: "predict", type: "string", help: "Label this text (with --checkpoint)." },
     { name: "predict-file", type: "string", help: "Label each line of this file; - for stdin." },
     {
@@ -120,7 +135,7 @@ export async function main(args: string[]): Promise<number> {
     await useBackend(flags.backend);
     return await predict(flags);
   }
-  checkResume(args, ["epochs", "patience", "backend", "json"]);
+  checkResume(args, ["epochs", "patience", "backend", "json", "checkpoint-every"]);
   const backend = await useBackend(flags.backend);
   if (flags.evaluate) return await evaluateRun(flags.checkpoint, flags.split, flags.json);
   const log = flags.json ? () => {} : info;
@@ -128,14 +143,16 @@ export async function main(args: string[]): Promise<number> {
     ? undefined
     : await loadResumable(flags.resume, { kind: "classifier", build });
   const out = flags.resume ?? flags.out;
-  await checkRunDir(out, { mode: runMode(flags), hint: "pass --overwrite or --resume DIR" });
+  await checkRunDir(out, { mode: runMode(flags), kind: "classifier" });
+  using _lock = await lockRunDir(out);
   const saved = resumed?.config as unknown as RunConfig | undefined;
+  const settings = runTrainSettings(args, flags, saved?.train);
   const set = await prepareDataset(
     saved?.data ?? datasetSettings(flags),
     resumed ? Vocab.fromJSON(resumed.vocab) : undefined,
   );
   checkLabels(set, saved);
-  const config: RunConfig = saved ?? {
+  const config: RunConfig = saved ? { ...saved, train: settings } : {
     model: classifierConfig({
       vocabSize: set.vocab.size,
       numLabels: set.data.labels.length,
@@ -152,7 +169,7 @@ export async function main(args: string[]): Promise<number> {
         : null,
     }),
     data: { ...set.settings, labels: set.data.labels },
-    train: trainSettings(flags),
+    train: settings,
   };
   const model = resumed?.model ?? new SequenceClassifier(config.model);
   const { optimizer, optimizerName } = runOptimizer(resumed, config.train);
@@ -161,7 +178,8 @@ export async function main(args: string[]): Promise<number> {
     log(
       `data ${set.settings.source}: ${set.data.examples.length} examples, ${set.data.labels.length} labels, ` +
         `vocabulary ${set.vocab.size}; split ${train.length} train / ${valid.length} valid / ` +
-        `${test.length} test (seed ${set.settings.seed}); backend ${describeBackend(backend)}`,
+        `${test.length} test (seed ${set.settings.seed}); backend ${describeBackend(backend)}` +
+        (resumed ? `; ${resumingText(resumed.position, settings.epochs!)}` : ""),
     );
     const run = RunWriter.open(out, {
       config,
@@ -173,7 +191,7 @@ export async function main(args: string[]): Promise<number> {
     });
     const validBatches = classifierBatches(set.sequences, set.labels, valid, { batchSize: 256 });
     const interrupted = await fitRun(model, {
-      ...runBasics(run, { optimizer, optimizerName }, flags, config.train, resumed?.position),
+      ...runBasics(run, { model, optimizer, optimizerName }, flags, settings, resumed?.position),
       batches: (_epoch, rng) =>
         epochOf(classifierBatches(set.sequences, set.labels, train, {
           batchSize: config.train.batchSize,
@@ -215,7 +233,7 @@ export async function main(args: string[]): Promise<number> {
       },
     });
     if (interrupted !== undefined) return interrupted;
-    return await evaluateRun(out, "test", flags.json, set, true);
+    return await evaluateRun(out, "test", flags.json, set, run.history.length);
   } finally {
     model.dispose();
     optimizer.dispose();
@@ -262,8 +280,9 @@ async function evaluateRun(
   split: "test" | "valid" | "train",
   json: boolean,
   prepared?: Dataset,
-  write = false,
+  trained?: number,
 ): Promise<number> {
+  const write = trained !== undefined; // a run just trained: write its report
   const loaded = await loadModel(dir, { kind: "classifier", build, which: "best" });
   const model = loaded.model;
   try {
@@ -302,7 +321,12 @@ async function evaluateRun(
     if (json) emitJson(row);
     else {
       console.log(`${table}\n${summary}`);
-      if (write) console.log(`run: ${dir} (confusion.svg, report.txt; ${epoch ?? "?"} epochs)`);
+      if (write) {
+        console.log(
+          `run: ${dir} (confusion.svg, report.txt); ${trained} epoch(s) trained, best epoch ` +
+            `${epoch ?? "?"} (the checkpoint scored above)`,
+        );
+      }
     }
     return 0;
   } finally {

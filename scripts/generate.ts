@@ -11,10 +11,12 @@
  */
 import {
   defineFlags,
+  didYouMean,
   emitJson,
   helpText,
   info,
   inRange,
+  nonEmpty,
   nonNegativeInteger,
   parseFlags,
   positive,
@@ -34,7 +36,15 @@ import {
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import { fitRun, runBasics, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
+import {
+  fitRun,
+  runBasics,
+  runOptimizer,
+  runTrainSettings,
+  type TrainSettings,
+} from "./_fit_run.ts";
+import { resumingText } from "./_loop.ts";
+import { lockRunDir } from "../lib/training/run_lock.ts";
 import type { JsonValue } from "../lib/training/checkpoint.ts";
 import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
 import { type DatasetSettings, prepareDataset } from "../lib/classify/data.ts";
@@ -73,7 +83,13 @@ export const GENERATE_FLAGS = defineFlags(
       help: "Condition embedding width (input design).",
     },
     ...FIT_FLAGS,
-    { name: "out", type: "string", default: "runs/generate", help: "Run directory to write." },
+    {
+      name: "out",
+      type: "string",
+      default: "runs/generate",
+      validate: nonEmpty,
+      help: "Run directory to write.",
+    },
     {
       name: "checkpoint",
       type: "string",
@@ -148,7 +164,9 @@ export async function main(args: string[]): Promise<number> {
     );
     return 0;
   }
-  checkResume(args, ["epochs", "patience", "backend", "json", "condition", "count"]);
+  checkResume(args, [
+    ...["epochs", "patience", "backend", "json", "condition", "count", "checkpoint-every"],
+  ]);
   const backend = await useBackend(flags.backend);
   if (flags.checkpoint !== undefined) {
     const loaded = await loadModel(flags.checkpoint, { kind: "generator", build, which: "best" });
@@ -165,14 +183,16 @@ export async function main(args: string[]): Promise<number> {
     ? undefined
     : await loadResumable(flags.resume, { kind: "generator", build });
   const out = flags.resume ?? flags.out;
-  await checkRunDir(out, { mode: runMode(flags), hint: "pass --overwrite or --resume DIR" });
+  await checkRunDir(out, { mode: runMode(flags), kind: "generator" });
+  using _lock = await lockRunDir(out);
   const saved = resumed?.config as unknown as RunConfig | undefined;
+  const settings = runTrainSettings(args, flags, saved?.train);
   const set = await prepareDataset(
     saved?.data ?? datasetSettings(flags),
     resumed ? Vocab.fromJSON(resumed.vocab) : undefined,
   );
   conditionId(set.data.labels, flags.condition); // a bad --condition fails before training
-  const config: RunConfig = saved ?? {
+  const config: RunConfig = saved ? { ...saved, train: settings } : {
     model: generatorConfig({
       vocabSize: set.vocab.size,
       numConditions: set.data.labels.length,
@@ -186,7 +206,7 @@ export async function main(args: string[]): Promise<number> {
       seed: flags.seed,
     }),
     data: { ...set.settings, labels: set.data.labels },
-    train: trainSettings(flags),
+    train: settings,
   };
   const model = resumed?.model ?? new ConditionedGenerator(config.model);
   const { optimizer, optimizerName } = runOptimizer(resumed, config.train);
@@ -197,7 +217,7 @@ export async function main(args: string[]): Promise<number> {
         `conditions, vocabulary ${set.vocab.size}; ${train.length} train / ${valid.length} valid / ` +
         `${test.length} test; conditioning ${config.model.conditioning}; backend ${
           describeBackend(backend)
-        }`,
+        }` + (resumed ? `; ${resumingText(resumed.position, settings.epochs!)}` : ""),
     );
     const run = RunWriter.open(out, {
       config,
@@ -210,7 +230,7 @@ export async function main(args: string[]): Promise<number> {
       generatorBatches(set.sequences, set.labels, indices, { batchSize: 256 });
     const validBatches = batchesOf(valid);
     const interrupted = await fitRun(model, {
-      ...runBasics(run, { optimizer, optimizerName }, flags, config.train, resumed?.position),
+      ...runBasics(run, { model, optimizer, optimizerName }, flags, settings, resumed?.position),
       batches: (_epoch, rng) =>
         epochOf(generatorBatches(set.sequences, set.labels, train, {
           batchSize: config.train.batchSize,
@@ -279,9 +299,8 @@ function conditionId(labels: readonly string[], condition: string | undefined): 
   const id = labels.indexOf(condition);
   if (id < 0) {
     throw new UsageError(
-      `Cannot generate for --condition "${condition}": it is not a label, expected one of ${
-        labels.join(", ")
-      }`,
+      `Cannot generate for --condition "${condition}": it is not a label` +
+        `${didYouMean(condition, labels)}, expected one of ${labels.join(", ")}`,
     );
   }
   return id;

@@ -8,8 +8,10 @@
  *
  * @module
  */
-import { emitJson, helpText, info, parseFlags, Progress, runMain } from "./_cli.ts";
-import { checkResumeFlags, configFromFlags, givenFlag, TRAIN_FLAGS } from "./_train_flags.ts";
+import { emitJson, helpText, info, parseFlags, runMain } from "./_cli.ts";
+import { checkResumeFlags, configFromFlags, TRAIN_FLAGS } from "./_train_flags.ts";
+import { loopOptions, resumingText, RunProgress, runSchedule, stoppedText } from "./_loop.ts";
+import { lockRunDir } from "../lib/training/run_lock.ts";
 import { watchSignals } from "./_signals.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { LanguageModel } from "../lib/lm/model.ts";
@@ -21,7 +23,7 @@ import { Rng } from "../lib/rng.ts";
 import { loadCorpus } from "../lib/corpus/load.ts";
 import { minimumTokens, randomBatches, sequentialBatches } from "../lib/corpus/batches.ts";
 import { checkRunDir, lmRunWriter, loadResumableRun, type RunConfig } from "../lib/lm/run.ts";
-import { sampleText } from "../lib/lm/sample.ts";
+import { prefixTokens, sampleText } from "../lib/lm/sample.ts";
 import { asciiLine } from "../lib/training/plot.ts";
 import { checkMemory, memoryLimit } from "../lib/training/memory.ts";
 import { estimateTrainingMemory } from "../lib/lm/memory.ts";
@@ -47,10 +49,10 @@ export async function main(args: string[]): Promise<number> {
     const out = flags.resume ?? flags.out;
     await checkRunDir(out, {
       mode: resumed ? "resume" : flags.overwrite ? "overwrite" : "new",
-      hint:
-        `continue it with --resume ${out}, replace it with --overwrite, or choose another --out`,
+      kind: "lm",
     });
     if (resumed && nothingLeft(out, resumed.config, resumed.position, args, flags)) return 0;
+    using _lock = await lockRunDir(out);
     owned = false;
     return await train(args, flags, out, resumed, backend);
   } finally {
@@ -68,12 +70,8 @@ type Backend = Awaited<ReturnType<typeof useBackend>>;
 
 /** The run's total epochs and patience: the saved ones on --resume unless given anew. */
 function schedule(args: string[], flags: Flags, saved?: RunConfig): [number, number] {
-  const epochs = saved && !givenFlag(args, "epochs")
-    ? saved.train.epochs ?? flags.epochs
-    : flags.epochs;
-  const patience = saved && !givenFlag(args, "patience")
-    ? saved.train.patience ?? 0 // runs saved before --patience existed never stopped early
-    : flags.patience;
+  // Runs saved before --patience existed never stopped early.
+  const { epochs, patience } = runSchedule(args, flags, saved?.train, 0);
   return [epochs, patience];
 }
 
@@ -134,8 +132,8 @@ async function train(
   const { batchSize, numSteps } = config.train;
   let model = resumed?.model;
   let optimizer = resumed?.optimizer;
-  const stop = watchSignals(() => bar?.stop());
-  let bar: Progress | undefined;
+  const progress = new RunProgress(epochs, flags.json);
+  const stop = watchSignals(() => progress.stop());
   try {
     // Every check before anything is built or written.
     if (corpus.train.length < minimumTokens(batchSize, numSteps)) {
@@ -145,6 +143,7 @@ async function train(
           `${minimumTokens(batchSize, numSteps)} (batch size x steps + steps)`,
       );
     }
+    if (flags.sampleEvery > 0) prefixTokens(corpus.vocab, flags.prefix);
     const estimate = estimateTrainingMemory(config.model, { ...config.train });
     checkMemory(
       estimate.totalBytes,
@@ -166,9 +165,7 @@ async function train(
       `corpus ${corpus.source}: ${corpus.tokens} ${corpus.vocab.token} tokens, vocabulary ` +
         `${corpus.vocab.size}, ${corpus.train.length} train / ${corpus.valid.length} valid; ` +
         `backend ${describeBackend(backend)}` +
-        (resumed
-          ? `; resuming at epoch ${resumed.position.epoch}, step ${resumed.position.step} of ${epochs}`
-          : ""),
+        (resumed ? `; ${resumingText(resumed.position, epochs)}` : ""),
     );
     const run = lmRunWriter(out, config, corpus.vocab, {
       history: resumed?.history,
@@ -190,10 +187,12 @@ async function train(
       batchSize,
       numSteps,
       onNonFinite: flags.onNan,
+      ...loopOptions(config.train, flags.checkpointEvery, async (position) => {
+        await run.save(trained, { optimizer: optimizer!, name: optimizerName }, position);
+      }),
       onStep: ({ epoch, step, steps, loss }) => {
         if (stop.signal) return; // the acknowledgement stays on screen
-        bar ??= new Progress(steps, { label: `epoch ${epoch}`, silent: flags.json });
-        bar.update(step, `ppl ${Math.exp(loss).toFixed(2)}`);
+        progress.step(epoch, step, steps, `ppl ${Math.exp(loss).toFixed(2)}`);
       },
       onSkip: ({ epoch, step, loss }, rate) =>
         info(
@@ -201,8 +200,7 @@ async function train(
         ),
       shouldStop: () => stop.signal !== undefined,
       onEpoch: async (metrics, next, { improved }) => {
-        bar?.stop();
-        bar = undefined;
+        progress.epochDone(metrics.epoch);
         const row = {
           event: "epoch",
           ...metrics,
@@ -232,21 +230,24 @@ async function train(
         }
       },
     }).catch((error) => {
-      bar?.stop();
+      progress.stop();
       if (error instanceof NonFiniteLossError) {
         const last = run.history.at(-1);
         const kept = last
           ? `the last good checkpoint (epoch ${last.epoch}) is in ${run.checkpointDir}`
           : `no checkpoint was written (${out} is as it was)`;
-        throw new Error(`${error.message}; ${kept}; --on-nan skip drops such steps instead`);
+        // --on-nan skip drops bad steps, not a diverged epoch: then a lower --lr helps.
+        const advice = flags.onNan === "skip" || error.detail !== undefined
+          ? "try a lower --lr or a smaller --clip"
+          : "--on-nan skip drops such steps instead";
+        throw new Error(`${error.message}; ${kept}; ${advice}`);
       }
       throw error;
     });
-    bar?.stop();
+    progress.stop();
     if (result.stoppedAt) {
       await run.save(model, { optimizer, name: optimizerName }, result.stoppedAt);
       disposeStates(result.stoppedAt.state);
-      const where = `epoch ${result.stoppedAt.epoch}, step ${result.stoppedAt.step}`;
       if (flags.json) {
         emitJson({
           event: "interrupted",
@@ -256,10 +257,7 @@ async function train(
           step: result.stoppedAt.step,
         });
       }
-      info(
-        `${stop.signal}: stopped at ${where} of ${epochs}; checkpoint in ${run.checkpointDir} ` +
-          `(continue with --resume ${out})`,
-      );
+      info(stoppedText(stop.signal, result.stoppedAt, result.stoppedSteps, run.checkpointDir, out));
       return stop.signal === "SIGINT" ? 130 : 143;
     }
     const history = run.history as unknown as (LmEpochMetrics & { validPerplexity?: number })[];

@@ -10,10 +10,26 @@
  *
  * @module
  */
-import { emitJson, helpText, info, parseFlags, readInputLines, runMain } from "./_cli.ts";
+import {
+  checkWritableFile,
+  emitJson,
+  helpText,
+  info,
+  parseFlags,
+  readInputLines,
+  runMain,
+} from "./_cli.ts";
 import { checkResume, epochOf, runMode } from "./_labelled_flags.ts";
 import { decodeOptions, pairDataSettings, TRANSLATE_FLAGS } from "./_translate_flags.ts";
-import { fitRun, runBasics, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
+import {
+  fitRun,
+  runBasics,
+  runOptimizer,
+  runTrainSettings,
+  type TrainSettings,
+} from "./_fit_run.ts";
+import { resumingText } from "./_loop.ts";
+import { lockRunDir } from "../lib/training/run_lock.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
@@ -68,26 +84,32 @@ export async function main(args: string[]): Promise<number> {
   if (flags.heatmap !== undefined && flags.translate === undefined) {
     throw new UsageError("Invalid --heatmap: it draws the sentence of --translate, expected both");
   }
+  if (flags.heatmap !== undefined) await checkWritableFile("heatmap", flags.heatmap);
   if (flags.translate !== undefined || flags.translateFile !== undefined) {
     await useBackend(flags.backend);
     return await translate(flags);
   }
   const backend = await useBackend(flags.backend);
   if (flags.evaluate) return await evaluateRun(flags.checkpoint, flags, { which: flags.which });
-  checkResume(args, ["epochs", "patience", "backend", "json", "beam", "length-penalty", "n-best"]);
+  checkResume(args, [
+    ...["epochs", "patience", "backend", "json", "beam", "length-penalty", "n-best"],
+    "checkpoint-every",
+  ]);
   const log = flags.json ? () => {} : info;
   const resumed = flags.resume === undefined
     ? undefined
     : await loadResumable(flags.resume, { kind: KIND, build });
   const out = flags.resume ?? flags.out;
   try {
-    await checkRunDir(out, { mode: runMode(flags), hint: "pass --overwrite or --resume DIR" });
+    await checkRunDir(out, { mode: runMode(flags), kind: KIND });
   } catch (error) {
     resumed?.model.dispose();
     resumed?.optimizer.dispose();
     throw error;
   }
+  using _lock = await lockRunDir(out);
   const saved = resumed?.config as unknown as RunConfig | undefined;
+  const settings = runTrainSettings(args, flags, saved?.train);
   const data = await preparePairData(
     saved?.data ?? pairDataSettings(flags),
     resumed ? vocabsOf(resumed.vocab) : undefined,
@@ -96,7 +118,7 @@ export async function main(args: string[]): Promise<number> {
   const dropout = flags.layers === 1 && !args.some((a) => a.startsWith("--dropout"))
     ? 0
     : flags.dropout;
-  const config: RunConfig = saved ?? {
+  const config: RunConfig = saved ? { ...saved, train: settings } : {
     model: seq2seqConfig({
       sourceVocabSize: data.vocabs.source.size,
       targetVocabSize: data.vocabs.target.size,
@@ -110,7 +132,7 @@ export async function main(args: string[]): Promise<number> {
       seed: flags.seed,
     }),
     data: data.settings,
-    train: trainSettings(flags),
+    train: settings,
   };
   const model = resumed?.model ?? new Seq2Seq(config.model);
   const { optimizer, optimizerName } = runOptimizer(resumed, config.train);
@@ -122,9 +144,7 @@ export async function main(args: string[]): Promise<number> {
         `${data.vocabs.target.size} target ${data.settings.token}s; ` +
         `${config.model.attention === "none" ? "no" : config.model.attention} attention; ` +
         `backend ${describeBackend(backend)}` +
-        (resumed
-          ? `; resuming at epoch ${resumed.position.epoch}, step ${resumed.position.step}`
-          : ""),
+        (resumed ? `; ${resumingText(resumed.position, settings.epochs!)}` : ""),
     );
     const run = RunWriter.open(out, {
       config,
@@ -134,7 +154,7 @@ export async function main(args: string[]): Promise<number> {
       overwrite: flags.overwrite,
     });
     const interrupted = await fitRun(model, {
-      ...runBasics(run, { optimizer, optimizerName }, flags, config.train, resumed?.position),
+      ...runBasics(run, { model, optimizer, optimizerName }, flags, settings, resumed?.position),
       batches: (_epoch, rng) =>
         epochOf(pairBatches(data.train, { batchSize: config.train.batchSize, rng, numSteps })),
       validate: async () => ({

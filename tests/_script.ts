@@ -46,10 +46,14 @@ export function usageError(run: Run, pattern: RegExp): void {
 }
 
 /**
- * Runs a training script with `--json` and sends it SIGINT once its first
- * epoch row arrives; returns its rows, stderr and exit code.
+ * Starts a script with `--json` in the background: each stdout row goes to
+ * `onRow` as it arrives (with the child, to signal it); `done` is what it printed.
  */
-export async function interruptAfterFirstEpoch(name: string, args: string[]): Promise<Run> {
+export function spawnScript(
+  name: string,
+  args: string[],
+  onRow: (row: Record<string, unknown>, child: Deno.ChildProcess) => void,
+): { child: Deno.ChildProcess; done: Promise<Run> } {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}scripts/${name}.ts`, ...args, "--json"],
     cwd: ROOT,
@@ -58,16 +62,50 @@ export async function interruptAfterFirstEpoch(name: string, args: string[]): Pr
     env: { NO_COLOR: "1" },
   }).spawn();
   const stderr = new Response(child.stderr).text();
-  const rows: Record<string, unknown>[] = [];
-  let buffer = "", stdout = "";
-  for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-    buffer += chunk;
-    stdout += chunk;
-    for (let i; (i = buffer.indexOf("\n")) >= 0; buffer = buffer.slice(i + 1)) {
-      const row = JSON.parse(buffer.slice(0, i));
-      rows.push(row);
-      if (row.event === "epoch" && row.epoch === 1) child.kill("SIGINT");
+  const done = (async () => {
+    const rows: Record<string, unknown>[] = [];
+    let buffer = "", stdout = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      stdout += chunk;
+      for (let i; (i = buffer.indexOf("\n")) >= 0; buffer = buffer.slice(i + 1)) {
+        const row = JSON.parse(buffer.slice(0, i));
+        rows.push(row);
+        onRow(row, child);
+      }
+    }
+    return { code: (await child.status).code, rows, stdout, stderr: await stderr };
+  })();
+  return { child, done };
+}
+
+/**
+ * Runs a training script with `--json` and sends it SIGINT once its first
+ * epoch row arrives; returns its rows, stderr and exit code.
+ */
+export function interruptAfterFirstEpoch(name: string, args: string[]): Promise<Run> {
+  return spawnScript(name, args, (row, child) => {
+    if (row.event === "epoch" && row.epoch === 1) child.kill("SIGINT");
+  }).done;
+}
+
+/** A corpus of the first 6,000 characters of The Time Machine, written into `dir`. */
+export async function smallCorpus(dir: string): Promise<string> {
+  const text = await Deno.readTextFile(`${ROOT}data/timemachine.txt`);
+  await Deno.writeTextFile(`${dir}/small.txt`, text.slice(0, 6000));
+  return `${dir}/small.txt`;
+}
+
+/** Every file under `dir` with its size and modification time: "unchanged" means equal. */
+export async function snapshot(dir: string): Promise<string[]> {
+  const entries: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) entries.push(...await snapshot(path));
+    else {
+      const info = await Deno.stat(path);
+      entries.push(`${path} ${info.size} ${info.mtime?.getTime()}`);
     }
   }
-  return { code: (await child.status).code, rows, stdout, stderr: await stderr };
+  return entries.sort();
 }

@@ -4,33 +4,10 @@
  * `evaluate` and `sample` as a user runs them.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
-import { script, usageError } from "./_script.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
+import { script, smallCorpus, snapshot, usageError } from "./_script.ts";
 
 const SMALL = ["--num-steps", "8", "--backend", "cpu", "--sample-every", "0"];
 const TINY = [...SMALL, "--hidden-size", "16", "--batch-size", "4"];
-
-/** A corpus of the first 6,000 characters of The Time Machine. */
-async function smallCorpus(dir: string): Promise<string> {
-  const text = await Deno.readTextFile(`${ROOT}data/timemachine.txt`);
-  await Deno.writeTextFile(`${dir}/small.txt`, text.slice(0, 6000));
-  return `${dir}/small.txt`;
-}
-
-/** Every file under `dir` with its size and modification time: "unchanged" means equal. */
-async function snapshot(dir: string): Promise<string[]> {
-  const entries: string[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory) entries.push(...await snapshot(path));
-    else {
-      const info = await Deno.stat(path);
-      entries.push(`${path} ${info.size} ${info.mtime?.getTime()}`);
-    }
-  }
-  return entries.sort();
-}
 
 Deno.test("a run never writes into a directory holding another run; a failed check leaves it as it was", async () => {
   const dir = await Deno.makeTempDir();

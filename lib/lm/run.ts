@@ -22,6 +22,7 @@ import type { Normalization, TokenKind } from "../corpus/tokenize.ts";
 import type { Sampling } from "../corpus/batches.ts";
 import type { FitPosition } from "../training/fit.ts";
 import type { OptimizerName } from "../training/train.ts";
+import type { LrScheduleName } from "../training/schedule.ts";
 import {
   type CheckpointChoice,
   type CheckpointContents,
@@ -50,6 +51,12 @@ export interface TrainSettings {
   epochs?: number;
   /** Early stopping: epochs without a better validation perplexity; 0 never. */
   patience?: number;
+  /** The learning-rate schedule (absent in older runs: constant). */
+  lrSchedule?: LrScheduleName;
+  /** Linear warmup steps of the schedule. */
+  warmupSteps?: number;
+  /** Decoupled weight decay (AdamW; L2 with sgd). */
+  weightDecay?: number;
 }
 
 /** What a language model's run saves as its config. */

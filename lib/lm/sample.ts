@@ -184,6 +184,32 @@ export interface SampleTextOptions extends DecodeOptions {
 }
 
 /**
+ * The tokens of a sampling prefix as the vocabulary reads it: a check to run
+ * before training, so a prefix that cannot be sampled fails at once.
+ *
+ * @throws {UsageError} when nothing of the prefix is left after normalisation.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual, throws } from "node:assert";
+ * import { Vocab } from "../corpus/vocab.ts";
+ * const vocab = Vocab.build(["a", "b"]);
+ * deepStrictEqual(prefixTokens(vocab, "ab"), ["a", "b"]);
+ * throws(() => prefixTokens(vocab, "日本"), /has no char tokens/);
+ * ```
+ */
+export function prefixTokens(vocab: Vocab, prefix: string): string[] {
+  const tokens = tokenizeText(prefix, { token: vocab.token, normalize: vocab.normalize });
+  if (tokens.length === 0) {
+    throw new UsageError(
+      `Cannot sample: the prefix "${prefix}" has no ${vocab.token} tokens after ` +
+        `${vocab.normalize} normalisation`,
+    );
+  }
+  return tokens;
+}
+
+/**
  * Generates text after a prefix, tokenized the way the vocabulary's corpus
  * was (`<unk>` is never generated). Returns the normalised prefix and the
  * generated continuation, joined.
@@ -208,13 +234,7 @@ export async function sampleText(
   prefix: string,
   options: SampleTextOptions = {},
 ): Promise<string> {
-  const tokens = tokenizeText(prefix, { token: vocab.token, normalize: vocab.normalize });
-  if (tokens.length === 0) {
-    throw new UsageError(
-      `Cannot sample: the prefix "${prefix}" has no ${vocab.token} tokens after ` +
-        `${vocab.normalize} normalisation`,
-    );
-  }
+  const tokens = prefixTokens(vocab, prefix);
   const { length = 100, seed = 0, onToken, ...decode } = options;
   const banned = [0, ...(decode.banned ?? [])];
   const generated: string[] = [];

@@ -14,6 +14,7 @@ import type { Sampling } from "../corpus/batches.ts";
 import type { State } from "../cells/types.ts";
 import type { TrainableModel } from "./model.ts";
 import { UsageError } from "../errors.ts";
+import { decayWeights, isScheduled, type LrSchedule, scheduledRate } from "./schedule.ts";
 
 /** The minibatch schemes of a language model, for validation and help text. */
 export const SAMPLINGS: readonly Sampling[] = ["sequential", "random"];
@@ -131,6 +132,17 @@ export interface FitOptions<B> {
   onEpoch?: (metrics: EpochMetrics, next: FitPosition, info: EpochInfo) => void | Promise<void>;
   /** Asked between steps; true ends training early (e.g. on SIGINT). */
   shouldStop?: () => boolean;
+  /**
+   * The learning rate by step over the whole run (set on the optimizer before
+   * each step); absent: the optimizer's own rate throughout.
+   */
+  schedule?: LrSchedule;
+  /** Decoupled weight decay (AdamW; L2 for plain SGD), see `decayWeights`. @default 0 */
+  weightDecay?: number;
+  /** Call `onCheckpoint` every this many steps inside an epoch; 0 never. @default 0 */
+  checkpointEvery?: number;
+  /** Called every `checkpointEvery` steps with the position to save; awaited. */
+  onCheckpoint?: (position: FitPosition) => void | Promise<void>;
 }
 
 /** What {@linkcode fit} returns. */
@@ -139,6 +151,8 @@ export interface FitResult {
   history: EpochMetrics[];
   /** Where training stopped when `shouldStop` ended it; its state tensors are the caller's. */
   stoppedAt?: FitPosition;
+  /** The step count of the epoch `stoppedAt` is in. */
+  stoppedSteps?: number;
   /** Set when patience ran out (now or in the run resumed): the best epoch. */
   earlyStop?: BestSoFar;
 }
@@ -230,11 +244,14 @@ export async function fit<B>(model: TrainableModel<B>, options: FitOptions<B>): 
     disposeStates(position.state);
     return { history, earlyStop: best };
   }
+  const scheduled = isScheduled(options.schedule);
+  let skipScale = 1; // --on-nan skip halves the scheduled rate from then on
   while (position.epoch <= options.epochs) {
     const { epoch } = position;
     rng.state = position.epochRngState;
     const batches = options.batches(epoch, rng);
     const count = batches.numBatches;
+    const every = options.checkpointEvery ?? 0;
     let { step, lossSum, items, state } = position;
     const clock = performance.now() - position.seconds * 1000;
     let index = 0, lastYield = performance.now();
@@ -249,17 +266,32 @@ export async function fit<B>(model: TrainableModel<B>, options: FitOptions<B>): 
       if (options.shouldStop?.()) {
         const seconds = (performance.now() - clock) / 1000;
         const stoppedAt = { ...position, step, lossSum, items, seconds, state, best };
-        return { history, stoppedAt };
+        return { history, stoppedAt, stoppedSteps: count };
+      }
+      if (scheduled) {
+        const rate = scheduledRate(
+          options.schedule!,
+          (epoch - 1) * count + step,
+          options.epochs * count,
+        );
+        setLearningRate(options.optimizer, rate * skipScale);
       }
       const done = await guardedStep(model, options, batch, state, { epoch, step, steps: count });
       step += 1;
-      if (done === undefined) continue; // a skipped non-finite step
+      if (done === undefined) { // a skipped non-finite step
+        skipScale /= 2;
+        continue;
+      }
       disposeStates(state);
       state = options.carry ? done.state : undefined;
       if (!options.carry) disposeStates(done.state);
       lossSum += done.loss * done.count;
       items += done.count;
       options.onStep?.({ epoch, step, steps: count, loss: lossSum / items });
+      if (every > 0 && step % every === 0 && step < count) {
+        const seconds = (performance.now() - clock) / 1000;
+        await options.onCheckpoint?.({ ...position, step, lossSum, items, seconds, state, best });
+      }
     }
     disposeStates(state);
     const seconds = (performance.now() - clock) / 1000;
@@ -348,6 +380,8 @@ async function guardedStep<B>(
   const gradNorm = (await norm.data())[0];
   result.loss.dispose();
   if (Number.isFinite(loss) && Number.isFinite(gradNorm)) {
+    const rate = (options.optimizer as unknown as { learningRate: number }).learningRate;
+    decayWeights(model.trainableVariables, rate, options.weightDecay ?? 0);
     tf.dispose(applyGradients(options.optimizer, result.grads, options.clip ?? 1, norm));
     return { loss, count: result.count, state: result.state };
   }

@@ -28,6 +28,7 @@ import {
   saveCheckpoint,
 } from "./checkpoint.ts";
 import { metricPlotSvg } from "./plot.ts";
+import { checkRunLock, LOCK_FILE } from "./run_lock.ts";
 import type { FitPosition } from "./fit.ts";
 import type { OptimizerName } from "./train.ts";
 import { captureOptimizer, type OptimizerJson, restoreOptimizer } from "./optimizer_state.ts";
@@ -46,7 +47,8 @@ export type PlotDrawer = (
 ) => string | undefined | Promise<string | undefined>;
 
 /** The files of a run directory this library writes (what `overwrite` replaces). */
-const RUN_FILES = /^(checkpoint|best|metrics\.jsonl|[\w-]+\.svg)((\.(old|tmp)-[0-9a-f]{8})?)$/;
+const RUN_FILES =
+  /^(checkpoint|best|metrics\.jsonl|split\.json|report\.txt|bleu\.txt|[\w-]+\.svg|\.[\w-]+\.svg\.tmp)((\.(old|tmp)-[0-9a-f]{8})?)$/;
 
 /**
  * The checkpoint directory a path names: `DIR/best` or `DIR/checkpoint` of a
@@ -65,17 +67,23 @@ export async function resolveCheckpointDir(
   dir: string,
   which: CheckpointChoice = "last",
 ): Promise<string> {
+  // A checkpoint with a damaged manifest still counts, so that loading it
+  // reports the damage rather than a missing checkpoint.
   const has = async (path: string) => {
     try {
       await readManifest(path);
       return true;
     } catch {
-      return false;
+      return await exists(`${path}/manifest.json`);
     }
   };
   if (which === "best" && await has(`${dir}/best`)) return `${dir}/best`;
   if (await has(`${dir}/checkpoint`)) return `${dir}/checkpoint`;
   return dir;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
 }
 
 /** Options of {@linkcode checkRunDir}. */
@@ -85,15 +93,20 @@ export interface CheckRunDirOptions {
    * run files are replaced at the first save); "resume" expects the run. @default "new"
    */
   mode?: "new" | "overwrite" | "resume";
-  /** Appended to the refusal of a non-empty directory, e.g. which flags allow it. */
+  /**
+   * The model kind the caller trains: the refusal of a non-empty directory
+   * then says what would work there (`--resume` only for a run of this kind).
+   */
+  kind?: string;
+  /** Appended to the refusal of a non-empty directory instead of the advice from `kind`. */
   hint?: string;
 }
 
 /**
- * Checks, before any work, that a run directory can be made and written: it
- * is a directory or does not exist yet, its nearest existing ancestor is a
- * writable directory, and (mode "new") it holds nothing yet. Writes nothing
- * that stays.
+ * Checks, before any work, that a run directory can be made and written: no
+ * other live run holds its lock, it is a directory or does not exist yet, its
+ * nearest existing ancestor is a writable directory, and (mode "new") it
+ * holds nothing yet. Writes nothing that stays.
  *
  * @throws {UsageError} naming the directory and what is in the way.
  *
@@ -106,6 +119,7 @@ export interface CheckRunDirOptions {
  * ```
  */
 export async function checkRunDir(dir: string, options: CheckRunDirOptions = {}): Promise<void> {
+  if (dir === "") throw new UsageError(`Cannot write run directory "": expected a directory path`);
   let path = dir.replace(/\/+$/, "") || "/";
   for (;;) {
     let info: Deno.FileInfo | undefined;
@@ -124,12 +138,15 @@ export async function checkRunDir(dir: string, options: CheckRunDirOptions = {})
     if (parent === path) break;
     path = parent;
   }
-  if ((options.mode ?? "new") === "new" && path === (dir.replace(/\/+$/, "") || "/")) {
+  const exact = path === (dir.replace(/\/+$/, "") || "/");
+  if (exact) await checkRunLock(dir);
+  if ((options.mode ?? "new") === "new" && exact) {
     const held = await describeRun(dir);
     if (held) {
+      const hint = options.hint ?? (options.kind ? adviceFor(dir, held, options.kind) : undefined);
       throw new UsageError(
-        `Cannot train into "${dir}": it holds ${held}, expected a new or empty directory` +
-          (options.hint ? `; ${options.hint}` : ""),
+        `Cannot train into "${dir}": it holds ${held.text}, expected a new or empty directory` +
+          (hint ? `; ${hint}` : ""),
       );
     }
   }
@@ -141,20 +158,38 @@ export async function checkRunDir(dir: string, options: CheckRunDirOptions = {})
   }
 }
 
-/** What a non-empty directory holds, in words; undefined when it is empty. */
-async function describeRun(dir: string): Promise<string | undefined> {
+/** What the user can do about a directory that holds something. */
+function adviceFor(dir: string, held: { kind?: string }, kind: string): string {
+  if (held.kind === kind) {
+    return `continue it with --resume ${dir}, replace it with --overwrite, or choose another --out`;
+  }
+  if (held.kind !== undefined) {
+    return `a ${held.kind} run cannot be resumed as a ${kind} run: replace it with --overwrite ` +
+      `or choose another --out`;
+  }
+  return "it is not a run to resume: choose another --out, or pass --overwrite " +
+    "(which removes only the files a run writes)";
+}
+
+/** What a non-empty directory holds, in words (and the run's kind); undefined when empty. */
+async function describeRun(dir: string): Promise<{ text: string; kind?: string } | undefined> {
   const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name !== LOCK_FILE) names.push(entry.name); // a stale lock: checked above
+  }
   if (names.length === 0) return undefined;
   try {
     const manifest = await readManifest(`${dir}/checkpoint`);
     const progress = manifest.progress as { history?: unknown[] } | null;
     const epochs = progress?.history?.length ?? 0;
-    return `another run (a ${manifest.kind ?? DEFAULT_KIND} model, ${epochs} epoch(s) done)`;
+    const kind = manifest.kind ?? DEFAULT_KIND;
+    return { text: `another run (a ${kind} model, ${epochs} epoch(s) done)`, kind };
   } catch {
-    return `${names.length} file(s) (${names.slice(0, 3).join(", ")}${
-      names.length > 3 ? ", ..." : ""
-    })`;
+    return {
+      text: `${names.length} file(s) (${names.slice(0, 3).join(", ")}${
+        names.length > 3 ? ", ..." : ""
+      })`,
+    };
   }
 }
 
@@ -403,6 +438,33 @@ function buildFrom<M extends TrainableModel<unknown>>(
   return { ...contents, model };
 }
 
+/**
+ * Refuses to resume from a checkpoint folder (`RUN/checkpoint`, `RUN/best`):
+ * a resumed run writes into the folder it is given, so that must be the run
+ * folder, which the message names.
+ *
+ * @throws {UsageError} naming the run folder to use instead.
+ *
+ * @example
+ * ```ts
+ * import { rejects } from "node:assert";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${dir}/checkpoint`);
+ * await Deno.writeTextFile(`${dir}/checkpoint/manifest.json`, "{}");
+ * await rejects(() => checkResumableRun(`${dir}/checkpoint`), /--resume /);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function checkResumableRun(dir: string): Promise<void> {
+  if (!await exists(`${dir}/manifest.json`)) return;
+  const trimmed = dir.replace(/\/+$/, "");
+  const parent = trimmed.includes("/") ? trimmed.slice(0, trimmed.lastIndexOf("/")) || "/" : ".";
+  throw new UsageError(
+    `Cannot resume from "${dir}": it is a checkpoint folder, not a run folder (a resumed run ` +
+      `writes its checkpoints, metrics and plots beside it); resume the run: --resume ${parent}`,
+  );
+}
+
 /** Everything needed to continue a run where its checkpoint left it. */
 export interface ResumableCheckpoint<M> extends LoadedModel<M> {
   optimizer: tf.Optimizer;
@@ -426,6 +488,7 @@ export async function loadResumable<M extends TrainableModel<unknown>>(
   dir: string,
   options: LoadModelOptions<M>,
 ): Promise<ResumableCheckpoint<M>> {
+  await checkResumableRun(dir);
   const path = await resolveCheckpointDir(dir, "last");
   const loaded = await loadCheckpoint(path);
   try {
