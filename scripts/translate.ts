@@ -259,7 +259,12 @@ function referenceTokens(reference: string, data: PairDataSettings): string {
 /** `--translate` / `--translate-file`: the translations of each sentence. */
 async function translate(flags: Flags): Promise<number> {
   const lines: string[] = [];
-  if (flags.translate !== undefined) lines.push(flags.translate);
+  if (flags.translate !== undefined) {
+    if (flags.translate.trim() === "") {
+      throw new UsageError('Invalid --translate "": expected a sentence, e.g. --translate "go ."');
+    }
+    lines.push(flags.translate);
+  }
   if (flags.translateFile !== undefined) {
     lines.push(...await readInputLines("translate-file", flags.translateFile));
   }
@@ -286,6 +291,13 @@ async function translate(flags: Flags): Promise<number> {
       attention,
     });
     results.forEach((t, i) => {
+      if (t.unknown.length > 0) {
+        info(
+          `notice: ${t.unknown.map((w) => `"${w}"`).join(", ")} in "${t.source}" ` +
+            `${t.unknown.length === 1 ? "is" : "are"} not in the model's source vocabulary ` +
+            "(read as <unk>)",
+        );
+      }
       const reference = references[i]?.trim();
       const wanted = reference === undefined ? undefined : referenceTokens(reference, config.data);
       t.hypotheses.forEach((h, rank) => {
