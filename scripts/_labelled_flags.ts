@@ -128,6 +128,7 @@ export function datasetSettings(flags: {
     validFraction: flags.validFraction,
     testFraction: flags.testFraction,
     seed: flags.seed,
+    dedupe: true,
   };
 }
 

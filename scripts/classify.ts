@@ -37,7 +37,12 @@ import { fitRun, runBasics, runOptimizer, type TrainSettings, trainSettings } fr
 import { metricPlotSvg } from "../lib/training/plot.ts";
 import type { JsonValue } from "../lib/training/checkpoint.ts";
 import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
-import { type Dataset, type DatasetSettings, prepareDataset } from "../lib/classify/data.ts";
+import {
+  type Dataset,
+  type DatasetSettings,
+  prepareDataset,
+  splitNotes,
+} from "../lib/classify/data.ts";
 import {
   balancedClassWeights,
   CLASSIFIER_HEADS,
@@ -163,6 +168,7 @@ export async function main(args: string[]): Promise<number> {
         `vocabulary ${set.vocab.size}; split ${train.length} train / ${valid.length} valid / ` +
         `${test.length} test (seed ${set.settings.seed}); backend ${describeBackend(backend)}`,
     );
+    for (const note of splitNotes(set)) info(note);
     const run = RunWriter.open(out, {
       config,
       kind: "classifier",
@@ -282,6 +288,8 @@ async function evaluateRun(
       accuracy: s.accuracy,
       balancedAccuracy: s.balancedAccuracy,
       macroF1: s.macroF1,
+      macroPrecision: s.macroPrecision,
+      macroRecall: s.macroRecall,
       examples: s.examples,
       loss: s.loss,
       checkpoint: loaded.path,

@@ -37,7 +37,7 @@ import { Vocab } from "../lib/corpus/vocab.ts";
 import { fitRun, runBasics, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
 import type { JsonValue } from "../lib/training/checkpoint.ts";
 import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
-import { type DatasetSettings, prepareDataset } from "../lib/classify/data.ts";
+import { type DatasetSettings, prepareDataset, splitNotes } from "../lib/classify/data.ts";
 import {
   type ClassifierConfig,
   classifierConfig,
@@ -199,6 +199,7 @@ export async function main(args: string[]): Promise<number> {
           describeBackend(backend)
         }`,
     );
+    for (const note of splitNotes(set)) info(note);
     const run = RunWriter.open(out, {
       config,
       kind: "generator",
