@@ -212,7 +212,7 @@ async function evaluateRun(
     };
     const summary =
       `valid split (${data.valid.length} pairs, ${loaded.path}, beam ${decoding.beam}): ` +
-      `BLEU-4 ${(100 * scores.bleu).toFixed(2)}, d2l BLEU ${
+      `BLEU-4 ${scores.bleu.toFixed(4)}, d2l BLEU ${
         scores.d2lBleu.toFixed(3)
       }, exact match ` +
       `${(100 * scores.exactMatch).toFixed(1)}%, loss ${loss.toFixed(4)}`;

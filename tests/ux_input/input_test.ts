@@ -143,6 +143,15 @@ Deno.test("translate refuses an empty --translate and gives a notice for unknown
     unknown.stderr,
   );
   ok(unknown.stdout.startsWith("azz => "), unknown.stdout);
+  // Item 16: one BLEU scale (0-1) in the text summary and in --json.
+  const text = await script("translate", ["--evaluate", "--checkpoint", run, "--backend", "cpu"]);
+  const json = await script("translate", [
+    ...["--evaluate", "--checkpoint", run, "--backend", "cpu", "--json"],
+  ]);
+  strictEqual(text.code + json.code, 0, text.stderr + json.stderr);
+  const bleu = json.rows[0].bleu as number;
+  ok(bleu >= 0 && bleu <= 1, String(bleu));
+  ok(text.stdout.includes(`BLEU-4 ${bleu.toFixed(4)}, d2l BLEU `), text.stdout);
   const known = await script("translate", ["--checkpoint", run, "--translate", "abc"]);
   strictEqual(known.code, 0, known.stderr);
   ok(!known.stderr.includes("notice"), known.stderr);
