@@ -23,6 +23,7 @@ import {
 import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
 import {
   checkResume,
+  checkSequenceMemory,
   DATA_FLAGS,
   datasetSettings,
   epochOf,
@@ -159,6 +160,10 @@ export async function main(args: string[]): Promise<number> {
     data: { ...set.settings, labels: set.data.labels },
     train: trainSettings(flags),
   };
+  checkSequenceMemory(set.sequences.map((x) => x.length), config.model, [
+    { batchSize: config.train.batchSize, training: true },
+    { batchSize: 256, training: false }, // validation
+  ], { what: `a classifier on "${set.settings.source}"`, verb: "train", outputsPerStep: 0 });
   const model = resumed?.model ?? new SequenceClassifier(config.model);
   const { optimizer, optimizerName } = runOptimizer(resumed, config.train);
   try {
@@ -336,6 +341,10 @@ async function predict(flags: {
   try {
     const config = loaded.config as unknown as RunConfig;
     const vocab = Vocab.fromJSON(loaded.vocab);
+    // UTF-16 length: at least the tokens of either kind, without splitting a huge line.
+    checkSequenceMemory(texts.map((t) => t.length), config.model, [
+      { batchSize: Math.min(256, texts.length), training: false },
+    ], { what: `the text to label`, verb: "classify", outputsPerStep: 0 });
     const tops = await predictLabels(loaded.model, vocab, config.data.labels, texts, {
       topK: flags.topK,
       foldAccents: config.data.foldAccents,

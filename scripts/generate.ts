@@ -24,6 +24,7 @@ import {
 import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
 import {
   checkResume,
+  checkSequenceMemory,
   DATA_FLAGS,
   datasetSettings,
   epochOf,
@@ -188,6 +189,13 @@ export async function main(args: string[]): Promise<number> {
     data: { ...set.settings, labels: set.data.labels },
     train: trainSettings(flags),
   };
+  checkSequenceMemory(set.sequences.map((x) => x.length + 1), config.model, [
+    { batchSize: config.train.batchSize, training: true },
+  ], {
+    what: `a generator on "${set.settings.source}"`,
+    verb: "train",
+    outputsPerStep: config.model.vocabSize,
+  });
   const model = resumed?.model ?? new ConditionedGenerator(config.model);
   const { optimizer, optimizerName } = runOptimizer(resumed, config.train);
   try {

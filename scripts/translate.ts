@@ -13,6 +13,7 @@
 import { emitJson, helpText, info, parseFlags, readInputLines, runMain } from "./_cli.ts";
 import { checkResume, epochOf, runMode } from "./_labelled_flags.ts";
 import { decodeOptions, pairDataSettings, TRANSLATE_FLAGS } from "./_translate_flags.ts";
+import { checkSequenceMemory } from "./_labelled_flags.ts";
 import { fitRun, runBasics, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -112,6 +113,27 @@ export async function main(args: string[]): Promise<number> {
     data: data.settings,
     train: trainSettings(flags),
   };
+  // Encoder over the longest source, decoder over the longest target (+ <bos>).
+  const what = `an encoder-decoder on "${data.settings.source}"`;
+  const passes = [{ batchSize: config.train.batchSize, training: true }];
+  checkSequenceMemory(data.train.map((p) => p.source.length), config.model, passes, {
+    what: `${what} (sources)`,
+    verb: "train",
+    outputsPerStep: 0,
+  });
+  checkSequenceMemory(
+    data.train.map((p) => p.target.length + 1),
+    {
+      ...config.model,
+      bidirectional: false,
+    },
+    passes,
+    {
+      what: `${what} (targets)`,
+      verb: "train",
+      outputsPerStep: config.model.targetVocabSize,
+    },
+  );
   const model = resumed?.model ?? new Seq2Seq(config.model);
   const { optimizer, optimizerName } = runOptimizer(resumed, config.train);
   try {
@@ -212,9 +234,7 @@ async function evaluateRun(
     };
     const summary =
       `valid split (${data.valid.length} pairs, ${loaded.path}, beam ${decoding.beam}): ` +
-      `BLEU-4 ${scores.bleu.toFixed(4)}, d2l BLEU ${
-        scores.d2lBleu.toFixed(3)
-      }, exact match ` +
+      `BLEU-4 ${scores.bleu.toFixed(4)}, d2l BLEU ${scores.d2lBleu.toFixed(3)}, exact match ` +
       `${(100 * scores.exactMatch).toFixed(1)}%, loss ${loss.toFixed(4)}`;
     const lines = scores.examples.map((e) =>
       `  ${e.source} => ${e.translation}   (reference: ${e.reference})`
@@ -278,6 +298,10 @@ async function translate(flags: Flags): Promise<number> {
     const config = loaded.config as unknown as RunConfig;
     const vocabs = vocabsOf(loaded.vocab);
     const decoding = decodeOptions(flags);
+    // UTF-16 length: at least the tokens of either kind, without splitting a huge line.
+    checkSequenceMemory(sources.map((s) => s.length), config.model, [
+      { batchSize: Math.min(64, sources.length) * flags.beam, training: false },
+    ], { what: "the text", verb: "translate", outputsPerStep: 0 });
     const attention = flags.heatmap !== undefined;
     if (attention && config.model.attention === "none") {
       throw new UsageError(
