@@ -118,7 +118,11 @@ export async function main(args: string[]): Promise<number> {
   const { values: flags } = parseFlags(CLASSIFY_FLAGS, args);
   if (flags.help) {
     console.log(
-      helpText("deno task classify", "Train or run a sequence classifier.", CLASSIFY_FLAGS),
+      helpText(
+        "deno task classify",
+        "Train or run a sequence classifier. Examples too long for memory (the estimate against the backend's limit) are refused before anything runs.",
+        CLASSIFY_FLAGS,
+      ),
     );
     return 0;
   }

@@ -145,7 +145,11 @@ export async function main(args: string[]): Promise<number> {
   const { values: flags } = parseFlags(GENERATE_FLAGS, args);
   if (flags.help) {
     console.log(
-      helpText("deno task generate", "Train or sample a conditioned generator.", GENERATE_FLAGS),
+      helpText(
+        "deno task generate",
+        "Train or sample a conditioned generator. Examples too long for memory (the estimate against the backend's limit) are refused before anything runs.",
+        GENERATE_FLAGS,
+      ),
     );
     return 0;
   }

@@ -56,7 +56,7 @@ export async function main(args: string[]): Promise<number> {
   if (flags.help) {
     console.log(helpText(
       "deno task translate",
-      "Train an encoder-decoder on sentence pairs, score it with BLEU, or translate with a trained run.",
+      "Train an encoder-decoder on sentence pairs, score it with BLEU, or translate with a trained run. Sentences too long for memory (the estimate against the backend's limit) are refused before anything runs.",
       TRANSLATE_FLAGS,
     ));
     return 0;
