@@ -5,12 +5,12 @@
  * Through the real CLI, on tiny data, one epoch.
  */
 import { ok, strictEqual } from "node:assert";
+import { binaryWords, reversalPairs } from "./_fixtures.ts";
 import { script, usageError } from "../_script.ts";
 
 /** Two labels of 30 distinct strings each: "a"/"b" patterns and "c"/"d" patterns. */
 async function tinyFolder(dir: string): Promise<string> {
-  const words = (x: string, y: string) =>
-    Array.from({ length: 30 }, (_, i) => (i + 8).toString(2).replaceAll("0", x).replaceAll("1", y));
+  const words = (x: string, y: string) => binaryWords(30, x, y);
   await Deno.mkdir(`${dir}/data`);
   await Deno.writeTextFile(`${dir}/data/Alt.txt`, words("a", "b").join("\n") + "\n");
   await Deno.writeTextFile(`${dir}/data/Dbl.txt`, words("c", "d").join("\n") + "\n");
@@ -119,10 +119,7 @@ Deno.test("generate from a checkpoint: a conditioned model needs --condition or 
 
 Deno.test("translate refuses an empty --translate and gives a notice for unknown source words", async () => {
   const dir = await Deno.makeTempDir();
-  const lines = ["ab", "ba", "abc", "cab", "bca", "acb", "ca", "bb"].map((s) =>
-    `${s}\t${[...s].reverse().join("")}`
-  );
-  await Deno.writeTextFile(`${dir}/pairs.txt`, [...lines, ...lines].join("\n") + "\n");
+  await reversalPairs(dir);
   const run = `${dir}/run`;
   const train = await script("translate", [
     ...["--data", `${dir}/pairs.txt`, "--out", run, ...PAIRS],

@@ -6,6 +6,7 @@
  * The wasm backend's 4 GiB heap is the limit here, whatever the machine has.
  */
 import { ok, strictEqual } from "node:assert";
+import { binaryWords } from "./_fixtures.ts";
 import { script, usageError } from "../_script.ts";
 
 const SMALL = [
@@ -18,8 +19,7 @@ const REFUSED =
 Deno.test("classify, generate and translate refuse a sequence too long for memory with the estimate and the limit", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.mkdir(`${dir}/data`);
-  const words = (x: string, y: string) =>
-    Array.from({ length: 20 }, (_, i) => (i + 8).toString(2).replaceAll("0", x).replaceAll("1", y));
+  const words = (x: string, y: string) => binaryWords(20, x, y);
   await Deno.writeTextFile(
     `${dir}/data/A.txt`,
     [...words("a", "b"), "ab".repeat(1_000_000)].join("\n"),

@@ -6,6 +6,7 @@
  */
 import { ok, strictEqual } from "node:assert";
 import { estimateTextWidth, metricPlotSvg } from "../../lib/training/plot.ts";
+import { reversalPairs } from "./_fixtures.ts";
 import { script } from "../_script.ts";
 
 const number = (svg: string, attribute: string) =>
@@ -13,10 +14,7 @@ const number = (svg: string, attribute: string) =>
 
 Deno.test("translate --heatmap: the map is as wide as its title and the source tokens stay below it", async () => {
   const dir = await Deno.makeTempDir();
-  const lines = ["ab", "ba", "abc", "cab", "bca", "acb", "ca", "bb"].map((s) =>
-    `${s}\t${[...s].reverse().join("")}`
-  );
-  await Deno.writeTextFile(`${dir}/pairs.txt`, [...lines, ...lines].join("\n") + "\n");
+  await reversalPairs(dir);
   const run = `${dir}/run`;
   const train = await script("translate", [
     ...["--data", `${dir}/pairs.txt`, "--out", run, "--token", "word", "--normalize", "raw"],

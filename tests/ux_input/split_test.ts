@@ -5,13 +5,13 @@
  * warned about, and no held-out text is also a training text.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
+import { binaryWords } from "./_fixtures.ts";
 import { script } from "../_script.ts";
 
 Deno.test("classify drops repeated examples before splitting, keeps a text in one part and warns of tiny labels", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.mkdir(`${dir}/data`);
-  const words = (x: string, y: string) =>
-    Array.from({ length: 30 }, (_, i) => (i + 8).toString(2).replaceAll("0", x).replaceAll("1", y));
+  const words = (x: string, y: string) => binaryWords(30, x, y);
   const a = words("a", "b"), b = words("c", "d");
   // 10 repeats in A, "shared" in A and B (twice in B), and a label C of 2 names.
   await Deno.writeTextFile(`${dir}/data/A.txt`, [...a, ...a.slice(0, 10), "shared"].join("\n"));
