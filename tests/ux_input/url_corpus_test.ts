@@ -22,17 +22,11 @@ corpus.close();
   );
   const run = (...allow: string[]) =>
     new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        `--allow-import=${server.host}`,
-        ...["--allow-read", "--allow-env", "--allow-sys", ...allow, "--no-lock"],
-        `--reload=${server.origin}`,
-        script,
-      ],
-      cwd: dir,
+      // The README's minimal set, then what a URL corpus adds; no deno.json, no lock.
+      args: ["run", `--allow-import=${server.host}`, "--allow-read", "--allow-env", "--allow-sys"]
+        .concat(allow, ["--no-lock", `--reload=${server.origin}`, script]),
+      ...{ cwd: dir, stdout: "piped", stderr: "piped" } as const,
       env: { NO_COLOR: "1", DENO_NO_PACKAGE_JSON: "1" },
-      stdout: "piped",
-      stderr: "piped",
     }).output();
   const denied = await run();
   const refusal = new TextDecoder().decode(denied.stderr);
