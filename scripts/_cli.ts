@@ -28,6 +28,7 @@ import process from "node:process";
 // @ts-types="npm:@types/cli-progress@3.11.6"
 import cliProgress from "npm:cli-progress@3.12.0";
 import { UsageError } from "../lib/errors.ts";
+import { decodeUtf8 } from "../lib/corpus/_decode.ts";
 
 // ---------------------------------------------------------------- flag table
 
@@ -599,7 +600,7 @@ export function info(text: string): void {
  * written: not trimmed).
  *
  * @param flag the flag's name without dashes, for the error.
- * @throws {UsageError} when the file cannot be read.
+ * @throws {UsageError} when the file cannot be read or holds invalid UTF-8.
  *
  * @example
  * ```ts
@@ -610,11 +611,12 @@ export function info(text: string): void {
  * ```
  */
 export async function readInputLines(flag: string, path: string): Promise<string[]> {
-  const text = path === "-"
-    ? await new Response(Deno.stdin.readable).text()
-    : await Deno.readTextFile(path).catch(() => {
+  const bytes = path === "-"
+    ? new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer())
+    : await Deno.readFile(path).catch(() => {
       throw new UsageError(`Cannot read --${flag} "${path}": no such file`);
     });
+  const text = await decodeUtf8(bytes, path === "-" ? "stdin" : path);
   return text.split(/\r?\n/).filter((line) => line.trim() !== "");
 }
 

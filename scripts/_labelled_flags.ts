@@ -15,7 +15,14 @@ import {
 } from "./_cli.ts";
 import { LOOP_FLAGS } from "./_flags.ts";
 import { UsageError } from "../lib/errors.ts";
-import { CELL_KINDS } from "../lib/cells/types.ts";
+import { CELL_KINDS, type CellKind, GATE_COUNT } from "../lib/cells/types.ts";
+import {
+  checkMemory,
+  estimateSequenceMemory,
+  memoryLimit,
+  type SequenceMemoryShape,
+} from "../lib/training/memory.ts";
+import { tf } from "../lib/tf.ts";
 import { OPTIMIZERS } from "../lib/training/train.ts";
 import { TOKEN_KINDS } from "../lib/corpus/tokenize.ts";
 import type { DatasetSettings } from "../lib/classify/data.ts";
@@ -140,6 +147,7 @@ export function datasetSettings(flags: {
     validFraction: flags.validFraction,
     testFraction: flags.testFraction,
     seed: flags.seed,
+    dedupe: true,
   };
 }
 
@@ -170,4 +178,52 @@ export function checkResume(args: readonly string[], allowed: readonly string[])
       } beside --resume`,
     );
   }
+}
+
+/** The recurrent widths of a model config, as {@linkcode checkSequenceMemory} reads them. */
+export interface RecurrentWidths {
+  cell: CellKind;
+  embeddingSize: number;
+  hiddenSize: number;
+  layers: number;
+  bidirectional?: boolean;
+}
+
+/**
+ * Refuses, before a model runs, sequences too long (or a batch too large) for
+ * the memory of the current backend: every batch is padded to its longest
+ * sequence, so the longest one with a full batch beside it is the estimate
+ * (`estimateSequenceMemory`). One line, exit 2, with the estimate and the limit.
+ *
+ * @param lengths each sequence's length in steps.
+ * @param passes the batch size and kind of each pass that will run over them.
+ * @param what the thing refused, e.g. `a classifier on "data/names"`.
+ * @param verb e.g. `train`, `classify`, `translate`.
+ */
+export function checkSequenceMemory(
+  lengths: Iterable<number>,
+  model: RecurrentWidths,
+  passes: readonly { batchSize: number; training: boolean }[],
+  options: { what: string; verb: string; outputsPerStep: number },
+): void {
+  let longest = 0;
+  for (const n of lengths) longest = Math.max(longest, n);
+  const base: Omit<SequenceMemoryShape, "batchSize" | "training"> = {
+    steps: longest,
+    inputSize: model.embeddingSize,
+    hiddenSize: model.hiddenSize,
+    layers: model.layers,
+    gates: GATE_COUNT[model.cell],
+    directions: model.bidirectional ? 2 : 1,
+    outputsPerStep: options.outputsPerStep,
+  };
+  const needed = Math.max(...passes.map((p) => estimateSequenceMemory({ ...base, ...p })));
+  const batch = Math.max(...passes.map((p) => p.batchSize));
+  checkMemory(
+    needed,
+    memoryLimit(tf.getBackend()),
+    `${options.what}: its longest sequence has ${longest.toLocaleString("en-US")} steps ` +
+      `and a batch of up to ${batch} is padded to it`,
+    options.verb,
+  );
 }

@@ -24,6 +24,7 @@ import {
 import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
 import {
   checkResume,
+  checkSequenceMemory,
   DATA_FLAGS,
   datasetSettings,
   epochOf,
@@ -46,7 +47,12 @@ import { lockRunDir } from "../lib/training/run_lock.ts";
 import { metricPlotSvg } from "../lib/training/plot.ts";
 import type { JsonValue } from "../lib/training/checkpoint.ts";
 import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
-import { type Dataset, type DatasetSettings, prepareDataset } from "../lib/classify/data.ts";
+import {
+  type Dataset,
+  type DatasetSettings,
+  prepareDataset,
+  splitNotes,
+} from "../lib/classify/data.ts";
 import {
   balancedClassWeights,
   CLASSIFIER_HEADS,
@@ -127,7 +133,11 @@ export async function main(args: string[]): Promise<number> {
   const { values: flags } = parseFlags(CLASSIFY_FLAGS, args);
   if (flags.help) {
     console.log(
-      helpText("deno task classify", "Train or run a sequence classifier.", CLASSIFY_FLAGS),
+      helpText(
+        "deno task classify",
+        "Train or run a sequence classifier. Examples too long for memory (the estimate against the backend's limit) are refused before anything runs.",
+        CLASSIFY_FLAGS,
+      ),
     );
     return 0;
   }
@@ -171,6 +181,10 @@ export async function main(args: string[]): Promise<number> {
     data: { ...set.settings, labels: set.data.labels },
     train: settings,
   };
+  checkSequenceMemory(set.sequences.map((x) => x.length), config.model, [
+    { batchSize: config.train.batchSize, training: true },
+    { batchSize: 256, training: false }, // validation
+  ], { what: `a classifier on "${set.settings.source}"`, verb: "train", outputsPerStep: 0 });
   const model = resumed?.model ?? new SequenceClassifier(config.model);
   const { optimizer, optimizerName } = runOptimizer(resumed, config.train);
   try {
@@ -181,6 +195,7 @@ export async function main(args: string[]): Promise<number> {
         `${test.length} test (seed ${set.settings.seed}); backend ${describeBackend(backend)}` +
         (resumed ? `; ${resumingText(resumed.position, settings.epochs!)}` : ""),
     );
+    for (const note of splitNotes(set)) info(note);
     const run = RunWriter.open(out, {
       config,
       kind: "classifier",
@@ -301,6 +316,8 @@ async function evaluateRun(
       accuracy: s.accuracy,
       balancedAccuracy: s.balancedAccuracy,
       macroF1: s.macroF1,
+      macroPrecision: s.macroPrecision,
+      macroRecall: s.macroRecall,
       examples: s.examples,
       loss: s.loss,
       checkpoint: loaded.path,
@@ -352,6 +369,10 @@ async function predict(flags: {
   try {
     const config = loaded.config as unknown as RunConfig;
     const vocab = Vocab.fromJSON(loaded.vocab);
+    // UTF-16 length: at least the tokens of either kind, without splitting a huge line.
+    checkSequenceMemory(texts.map((t) => t.length), config.model, [
+      { batchSize: Math.min(256, texts.length), training: false },
+    ], { what: `the text to label`, verb: "classify", outputsPerStep: 0 });
     const tops = await predictLabels(loaded.model, vocab, config.data.labels, texts, {
       topK: flags.topK,
       foldAccents: config.data.foldAccents,

@@ -40,7 +40,8 @@ export const EVALUATE_FLAGS = defineFlags(
       name: "batch-size",
       type: "integer",
       validate: positiveInteger,
-      help: "Rows scored in parallel (default: as trained).",
+      help:
+        "Rows scored in parallel (default: as trained); past 8,192 tokens a call they run in groups, same result.",
     },
     {
       name: "num-steps",

@@ -26,6 +26,7 @@ import {
 import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
 import {
   checkResume,
+  checkSequenceMemory,
   DATA_FLAGS,
   datasetSettings,
   epochOf,
@@ -47,7 +48,7 @@ import { resumingText } from "./_loop.ts";
 import { lockRunDir } from "../lib/training/run_lock.ts";
 import type { JsonValue } from "../lib/training/checkpoint.ts";
 import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
-import { type DatasetSettings, prepareDataset } from "../lib/classify/data.ts";
+import { type DatasetSettings, prepareDataset, splitNotes } from "../lib/classify/data.ts";
 import {
   type ClassifierConfig,
   classifierConfig,
@@ -160,7 +161,11 @@ export async function main(args: string[]): Promise<number> {
   const { values: flags } = parseFlags(GENERATE_FLAGS, args);
   if (flags.help) {
     console.log(
-      helpText("deno task generate", "Train or sample a conditioned generator.", GENERATE_FLAGS),
+      helpText(
+        "deno task generate",
+        "Train or sample a conditioned generator. Examples too long for memory (the estimate against the backend's limit) are refused before anything runs.",
+        GENERATE_FLAGS,
+      ),
     );
     return 0;
   }
@@ -172,7 +177,7 @@ export async function main(args: string[]): Promise<number> {
     const loaded = await loadModel(flags.checkpoint, { kind: "generator", build, which: "best" });
     try {
       const config = loaded.config as unknown as RunConfig;
-      await samples(loaded.model, Vocab.fromJSON(loaded.vocab), config.data.labels, flags);
+      await samples(loaded.model, Vocab.fromJSON(loaded.vocab), config, loaded.path, flags);
       return 0;
     } finally {
       loaded.model.dispose();
@@ -208,6 +213,13 @@ export async function main(args: string[]): Promise<number> {
     data: { ...set.settings, labels: set.data.labels },
     train: settings,
   };
+  checkSequenceMemory(set.sequences.map((x) => x.length + 1), config.model, [
+    { batchSize: config.train.batchSize, training: true },
+  ], {
+    what: `a generator on "${set.settings.source}"`,
+    verb: "train",
+    outputsPerStep: config.model.vocabSize,
+  });
   const model = resumed?.model ?? new ConditionedGenerator(config.model);
   const { optimizer, optimizerName } = runOptimizer(resumed, config.train);
   try {
@@ -219,6 +231,7 @@ export async function main(args: string[]): Promise<number> {
           describeBackend(backend)
         }` + (resumed ? `; ${resumingText(resumed.position, settings.epochs!)}` : ""),
     );
+    for (const note of splitNotes(set)) info(note);
     const run = RunWriter.open(out, {
       config,
       kind: "generator",
@@ -282,7 +295,7 @@ export async function main(args: string[]): Promise<number> {
             `${s.perplexity.toFixed(3)}, next-char accuracy ${(100 * s.accuracy).toFixed(1)}%`,
         );
       }
-      await samples(best.model, set.vocab, set.data.labels, flags);
+      await samples(best.model, set.vocab, config, undefined, flags);
     } finally {
       best.model.dispose();
     }
@@ -306,13 +319,19 @@ function conditionId(labels: readonly string[], condition: string | undefined): 
   return id;
 }
 
-/** Prints `--count` samples for `--condition`, and the classifier check when asked. */
+/**
+ * Prints `--count` samples for `--condition` (for an unconditioned model, also
+ * without it), and the classifier check when asked; a conditioned model given
+ * neither flag from `--checkpoint` is refused (after training, both are optional).
+ */
 async function samples(
   model: ConditionedGenerator,
   vocab: Vocab,
-  labels: readonly string[],
+  config: RunConfig,
+  checkpoint: string | undefined,
   flags: Flags,
 ): Promise<void> {
+  const labels = config.data.labels;
   const decode = {
     count: flags.count,
     maxLength: flags.maxLength,
@@ -322,7 +341,17 @@ async function samples(
     topP: flags.topP,
     seed: flags.seed,
   };
-  const id = conditionId(labels, flags.condition);
+  let id = conditionId(labels, flags.condition);
+  // After training, sampling is optional; from --checkpoint it is the point.
+  if (id === undefined && flags.classifier === undefined && checkpoint !== undefined) {
+    if (config.model.conditioning !== "none") {
+      throw new UsageError(
+        `Nothing to generate: ${checkpoint} is a conditioned model, expected --condition LABEL ` +
+          `(one of ${labels.join(", ")}) or --classifier RUN`,
+      );
+    }
+    id = 0; // an unconditioned model ignores the condition: any label samples the same
+  }
   if (id !== undefined) {
     const encoder = new TextEncoder();
     const write = (text: string) => Deno.stdout.writeSync(encoder.encode(text));
@@ -331,7 +360,13 @@ async function samples(
       batchSize: 1, // one at a time, so each character streams (and --json picks the same)
       onToken: flags.json ? undefined : (_i, token) => write(token),
       onSequence: (_i, text) =>
-        flags.json ? emitJson({ event: "sample", condition: labels[id], text }) : write("\n"),
+        flags.json
+          ? emitJson({
+            event: "sample",
+            condition: flags.condition === undefined ? null : labels[id!],
+            text,
+          })
+          : write("\n"),
     });
   }
   if (flags.classifier !== undefined) await closeTheLoop(model, vocab, labels, flags, decode);

@@ -128,9 +128,8 @@ def metrics(truth, pred, num_labels):
         precision = tp / predicted if predicted else 0.0
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        if support:
+        if support:  # macro averages over the labels present in the truth, as the Deno side
             recalls.append(recall)
-        if support or predicted:
             f1s.append(f1)
     correct = sum(confusion[k][k] for k in range(num_labels))
     return {"accuracy": correct / len(truth), "balancedAccuracy": sum(recalls) / len(recalls),
@@ -174,7 +173,8 @@ def main():
     labels, examples = read_folder(args.data)
     with open(args.split) as f:
         split = json.load(f)
-    held = set(split["valid"]) | set(split["test"])
+    # Repeats of a (text, label) pair that the Deno split dropped train in neither.
+    held = set(split["valid"]) | set(split["test"]) | set(split.get("dropped", []))
     train_idx = [i for i in range(len(examples)) if i not in held]
     vocab = build_vocab([examples[i][0] for i in train_idx], args.fold_accents)
     seqs = [[vocab.get(t, 0) for t in tokens(text, args.fold_accents)] for text, _ in examples]

@@ -30,6 +30,7 @@ import {
 } from "./_fit_run.ts";
 import { resumingText } from "./_loop.ts";
 import { lockRunDir } from "../lib/training/run_lock.ts";
+import { checkSequenceMemory } from "./_labelled_flags.ts";
 import { describeBackend, useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
@@ -71,7 +72,7 @@ export async function main(args: string[]): Promise<number> {
   if (flags.help) {
     console.log(helpText(
       "deno task translate",
-      "Train an encoder-decoder on sentence pairs, score it with BLEU, or translate with a trained run.",
+      "Train an encoder-decoder on sentence pairs, score it with BLEU, or translate with a trained run. Sentences too long for memory (the estimate against the backend's limit) are refused before anything runs.",
       TRANSLATE_FLAGS,
     ));
     return 0;
@@ -134,6 +135,27 @@ export async function main(args: string[]): Promise<number> {
     data: data.settings,
     train: settings,
   };
+  // Encoder over the longest source, decoder over the longest target (+ <bos>).
+  const what = `an encoder-decoder on "${data.settings.source}"`;
+  const passes = [{ batchSize: config.train.batchSize, training: true }];
+  checkSequenceMemory(data.train.map((p) => p.source.length), config.model, passes, {
+    what: `${what} (sources)`,
+    verb: "train",
+    outputsPerStep: 0,
+  });
+  checkSequenceMemory(
+    data.train.map((p) => p.target.length + 1),
+    {
+      ...config.model,
+      bidirectional: false,
+    },
+    passes,
+    {
+      what: `${what} (targets)`,
+      verb: "train",
+      outputsPerStep: config.model.targetVocabSize,
+    },
+  );
   const model = resumed?.model ?? new Seq2Seq(config.model);
   const { optimizer, optimizerName } = runOptimizer(resumed, config.train);
   try {
@@ -232,9 +254,7 @@ async function evaluateRun(
     };
     const summary =
       `valid split (${data.valid.length} pairs, ${loaded.path}, beam ${decoding.beam}): ` +
-      `BLEU-4 ${(100 * scores.bleu).toFixed(2)}, d2l BLEU ${
-        scores.d2lBleu.toFixed(3)
-      }, exact match ` +
+      `BLEU-4 ${scores.bleu.toFixed(4)}, d2l BLEU ${scores.d2lBleu.toFixed(3)}, exact match ` +
       `${(100 * scores.exactMatch).toFixed(1)}%, loss ${loss.toFixed(4)}`;
     const lines = scores.examples.map((e) =>
       `  ${e.source} => ${e.translation}   (reference: ${e.reference})`
@@ -279,7 +299,12 @@ function referenceTokens(reference: string, data: PairDataSettings): string {
 /** `--translate` / `--translate-file`: the translations of each sentence. */
 async function translate(flags: Flags): Promise<number> {
   const lines: string[] = [];
-  if (flags.translate !== undefined) lines.push(flags.translate);
+  if (flags.translate !== undefined) {
+    if (flags.translate.trim() === "") {
+      throw new UsageError('Invalid --translate "": expected a sentence, e.g. --translate "go ."');
+    }
+    lines.push(flags.translate);
+  }
   if (flags.translateFile !== undefined) {
     lines.push(...await readInputLines("translate-file", flags.translateFile));
   }
@@ -293,6 +318,10 @@ async function translate(flags: Flags): Promise<number> {
     const config = loaded.config as unknown as RunConfig;
     const vocabs = vocabsOf(loaded.vocab);
     const decoding = decodeOptions(flags);
+    // UTF-16 length: at least the tokens of either kind, without splitting a huge line.
+    checkSequenceMemory(sources.map((s) => s.length), config.model, [
+      { batchSize: Math.min(64, sources.length) * flags.beam, training: false },
+    ], { what: "the text", verb: "translate", outputsPerStep: 0 });
     const attention = flags.heatmap !== undefined;
     if (attention && config.model.attention === "none") {
       throw new UsageError(
@@ -306,6 +335,13 @@ async function translate(flags: Flags): Promise<number> {
       attention,
     });
     results.forEach((t, i) => {
+      if (t.unknown.length > 0) {
+        info(
+          `notice: ${t.unknown.map((w) => `"${w}"`).join(", ")} in "${t.source}" ` +
+            `${t.unknown.length === 1 ? "is" : "are"} not in the model's source vocabulary ` +
+            "(read as <unk>)",
+        );
+      }
       const reference = references[i]?.trim();
       const wanted = reference === undefined ? undefined : referenceTokens(reference, config.data);
       t.hypotheses.forEach((h, rank) => {

@@ -28,6 +28,12 @@ export interface DatasetSettings {
   testFraction: number;
   /** Seed of the split. */
   seed: number;
+  /**
+   * Drop repeated (text, label) pairs and keep each text in one part (see
+   * `stratifiedSplit`'s `texts`). Runs saved before this setting existed
+   * leave it out and split as they did. @default false
+   */
+  dedupe?: boolean;
 }
 
 /** What {@linkcode prepareDataset} returns. */
@@ -64,9 +70,58 @@ export interface Dataset {
 export async function prepareDataset(settings: DatasetSettings, vocab?: Vocab): Promise<Dataset> {
   const data = await loadLabelled(settings.source);
   const labels = Int32Array.from(data.examples, (e) => e.label);
-  const { split, record } = stratifiedSplit(labels, settings);
+  const { split, record } = stratifiedSplit(labels, {
+    ...settings,
+    texts: settings.dedupe ? data.examples.map((e) => e.text) : undefined,
+  });
   const options = { token: settings.token, foldAccents: settings.foldAccents };
   const used = vocab ?? labelledVocab(split.train.map((i) => data.examples[i].text), options);
   const sequences = data.examples.map((e) => encodeLabelled(used, e.text, options));
   return { settings, data, split, record, vocab: used, sequences, labels };
+}
+
+/**
+ * What a user should know about a data set's split, one line each: repeated
+ * (text, label) pairs dropped, texts that carry several labels, and labels
+ * with too few examples to appear in every held-out part.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a.txt`, "ab\nab\nba\naab\n");
+ * await Deno.writeTextFile(`${dir}/b.txt`, "xy\nab\n");
+ * const set = await prepareDataset({ source: dir, token: "char", foldAccents: false, validFraction: 0.1, testFraction: 0.1, seed: 0, dedupe: true });
+ * deepStrictEqual(splitNotes(set), [
+ *   "notice: dropped 1 repeated (text, label) example of 6; 1 text carries more than one label (all its copies are in one part of the split)",
+ *   'warning: label "b" has 2 examples, too few for the split: none in test (at least 3 needed)',
+ * ]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function splitNotes(set: Dataset): string[] {
+  const notes: string[] = [];
+  const { record, data } = set;
+  if (record.dropped !== undefined) {
+    const dropped = record.dropped.length;
+    const multi = record.multiLabelTexts ?? 0;
+    notes.push(
+      `notice: dropped ${dropped} repeated (text, label) example${dropped === 1 ? "" : "s"} of ` +
+        `${data.examples.length}; ${multi} text${multi === 1 ? " carries" : "s carry"} more ` +
+        "than one label (all its copies are in one part of the split)",
+    );
+  }
+  record.counts.forEach(([train, valid, test], label) => {
+    const missing = [
+      record.validFraction > 0 && valid === 0 ? "none in valid" : "",
+      record.testFraction > 0 && test === 0 ? "none in test" : "",
+    ].filter(Boolean);
+    if (missing.length === 0) return;
+    const n = train + valid + test;
+    notes.push(
+      `warning: label "${data.labels[label]}" has ${n} example${n === 1 ? "" : "s"}, too few for ` +
+        `the split: ${missing.join(", ")} (at least 3 needed)`,
+    );
+  });
+  return notes;
 }

@@ -6,9 +6,11 @@
  * Definitions (scikit-learn's, with `zero_division=0`):
  * - precision of label k = TP / (TP + FP), recall = TP / (TP + FN),
  *   F1 = 2PR / (P + R); a 0/0 is 0;
- * - balanced accuracy = mean recall over the labels that occur in the truth;
- * - macro-F1 = mean F1 over the labels that occur in the truth or the
- *   predictions (a label never seen nor predicted does not count).
+ * - every macro average (precision, recall, F1) and balanced accuracy
+ *   (= macro recall) is the mean over the labels that occur in the truth
+ *   (support > 0): a label with no examples in the scored split counts in
+ *   none of them (predictions of it still cost the true labels their recall),
+ *   so the macro row of a report is one consistent set of means.
  *
  * @module
  */
@@ -29,8 +31,12 @@ export interface ClassificationMetrics {
   accuracy: number;
   /** Mean per-label recall over the labels present in the truth. */
   balancedAccuracy: number;
-  /** Mean per-label F1 over the labels present in the truth or the predictions. */
+  /** Mean per-label F1 over the labels present in the truth. */
   macroF1: number;
+  /** Mean per-label precision over the labels present in the truth. */
+  macroPrecision: number;
+  /** Mean per-label recall over the labels present in the truth (= balanced accuracy). */
+  macroRecall: number;
   /** Number of examples. */
   examples: number;
   /** One entry per label id. */
@@ -98,6 +104,15 @@ const ratio = (a: number, b: number) => b === 0 ? 0 : a / b;
  * strictEqual(m.perLabel[1].precision, 1);
  * strictEqual(m.perLabel[0].recall, 1);
  * ```
+ *
+ * @example A label with no examples in the truth counts in no macro average
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * const m = classificationMetrics([0, 0], [0, 1], 3); // label 2 absent, label 1 predicted only
+ * strictEqual(m.macroPrecision, 1); // label 0 only
+ * strictEqual(m.macroRecall, 0.5);
+ * strictEqual(m.macroF1, 2 / 3);
+ * ```
  */
 export function classificationMetrics(
   truth: ArrayLike<number>,
@@ -107,7 +122,7 @@ export function classificationMetrics(
   if (truth.length === 0) throw new UsageError("Cannot score predictions: there are no examples");
   const confusion = confusionMatrix(truth, predicted, numLabels);
   const perLabel: LabelMetrics[] = [];
-  let correct = 0, recalls = 0, present = 0, f1s = 0, seen = 0;
+  let correct = 0, precisions = 0, recalls = 0, f1s = 0, present = 0;
   for (let k = 0; k < numLabels; k++) {
     const tp = confusion[k][k];
     const support = confusion[k].reduce((a, b) => a + b, 0);
@@ -118,18 +133,18 @@ export function classificationMetrics(
     perLabel.push({ precision, recall, f1, support });
     correct += tp;
     if (support > 0) {
+      precisions += precision;
       recalls += recall;
-      present++;
-    }
-    if (support > 0 || predictedK > 0) {
       f1s += f1;
-      seen++;
+      present++;
     }
   }
   return {
     accuracy: correct / truth.length,
     balancedAccuracy: recalls / present,
-    macroF1: f1s / seen,
+    macroF1: f1s / present,
+    macroPrecision: precisions / present,
+    macroRecall: recalls / present,
     examples: truth.length,
     perLabel,
     confusion,
@@ -156,10 +171,12 @@ export function metricsTable(metrics: ClassificationMetrics, labels: readonly st
       String(m.support).padStart(9)
     }`
   );
-  const mean = (key: "precision" | "recall") =>
-    metrics.perLabel.reduce((sum, m) => sum + m[key], 0) / metrics.perLabel.length;
-  const macro = `${"macro".padEnd(width)} ${f(mean("precision"))} ${f(mean("recall"))} ${
+  const macro = `${"macro".padEnd(width)} ${f(metrics.macroPrecision)} ${f(metrics.macroRecall)} ${
     f(metrics.macroF1)
   } ${String(metrics.examples).padStart(9)}`;
-  return [head, ...rows, macro].join("\n");
+  const present = metrics.perLabel.filter((m) => m.support > 0).length;
+  const note = present < metrics.perLabel.length
+    ? [`(macro: the mean over the ${present} of ${metrics.perLabel.length} labels with examples)`]
+    : [];
+  return [head, ...rows, macro, ...note].join("\n");
 }

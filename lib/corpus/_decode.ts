@@ -203,3 +203,48 @@ export class Utf8StreamDecoder {
     );
   }
 }
+
+/**
+ * Decodes a whole byte buffer strictly: the check every script applies to
+ * every text it reads (corpora, labelled data, sentence pairs, `--predict-file`,
+ * `--translate-file`, stdin), with the same message as a streamed corpus.
+ *
+ * @param bytes the bytes.
+ * @param name the source, as the user named it (for messages).
+ * @throws {UsageError} naming the source, the byte offset and the line of the
+ *   first invalid byte.
+ *
+ * @example
+ * ```ts
+ * import { rejects, strictEqual } from "node:assert";
+ * strictEqual(await decodeUtf8(new TextEncoder().encode("né"), "ok.txt"), "né");
+ * await rejects(
+ *   () => decodeUtf8(new Uint8Array([0x61, 0x0a, 0x62, 0xff]), "bad.txt"),
+ *   /Cannot decode corpus "bad.txt": invalid UTF-8 at byte offset 3 \(line 2\)/,
+ * );
+ * ```
+ */
+export async function decodeUtf8(bytes: Uint8Array, name: string): Promise<string> {
+  const decoder = new Utf8StreamDecoder(name);
+  return (await decoder.push(bytes)) + (await decoder.end());
+}
+
+/**
+ * Reads a file as strict UTF-8 (see {@linkcode decodeUtf8}).
+ *
+ * @param path the file.
+ * @param name the source for messages. @default path
+ * @throws {Deno.errors.NotFound} and the other errors of `Deno.readFile`;
+ *   {@linkcode UsageError} for invalid UTF-8.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "go .\n");
+ * strictEqual(await readUtf8File(path), "go .\n");
+ * ```
+ */
+export async function readUtf8File(path: string, name: string = path): Promise<string> {
+  return await decodeUtf8(await Deno.readFile(path), name);
+}

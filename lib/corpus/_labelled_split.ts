@@ -16,6 +16,13 @@ export interface SplitOptions {
   testFraction?: number;
   /** Seed of the shuffle within each label. @default 0 */
   seed?: number;
+  /**
+   * Each example's text, by example index. With it, a repeated (text, label)
+   * pair is dropped (its later copies go to no part), and a text that carries
+   * several labels keeps all its copies in one part (that of its first copy):
+   * no text is both trained on and held out.
+   */
+  texts?: ArrayLike<string>;
 }
 
 /** Example indices of the three splits, each sorted ascending. */
@@ -32,9 +39,13 @@ export interface SplitRecord {
   testFraction: number;
   /** Examples of each label in train, valid and test. */
   counts: number[][];
-  /** The held-out example indices (train is every other index). */
+  /** The held-out example indices (train is every other index not dropped). */
   valid: number[];
   test: number[];
+  /** Repeats of an earlier (text, label) pair, in no part (only with `texts`). */
+  dropped?: number[];
+  /** Texts that carry more than one label, each kept in one part (only with `texts`). */
+  multiLabelTexts?: number;
 }
 
 /**
@@ -42,7 +53,9 @@ export interface SplitRecord {
  * shuffled with a seeded generator, `round(n * testFraction)` go to test and
  * `round(n * validFraction)` to validation (at least one each when the label
  * has 3 or more examples), the rest to training. So every label keeps its
- * share in every split, whatever its size.
+ * share in every split, whatever its size. With `texts`, repeated (text,
+ * label) pairs are dropped first and a text with several labels is kept in
+ * one part (see {@linkcode SplitOptions.texts}).
  *
  * @param labels each example's label id.
  * @returns the indices of each split and a record to save with the run.
@@ -55,6 +68,17 @@ export interface SplitRecord {
  * const { split, record } = stratifiedSplit(labels, { seed: 1 });
  * deepStrictEqual(record.counts, [[40, 5, 5], [8, 1, 1]]);
  * strictEqual(split.train.length + split.valid.length + split.test.length, 60);
+ * ```
+ *
+ * @example Repeats dropped, a text with two labels in one part
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * const texts = ["ab", "ab", "cd", "ef", "gh", "ab", "ij", "kl"];
+ * const { split, record } = stratifiedSplit([0, 0, 0, 0, 0, 1, 1, 1], { seed: 1, texts });
+ * deepStrictEqual(record.dropped, [1]);
+ * deepStrictEqual(record.multiLabelTexts, 1);
+ * const partOf = (i: number) => ["train", "valid", "test"].find((p) => (split as unknown as Record<string, number[]>)[p].includes(i));
+ * deepStrictEqual(partOf(5), partOf(0));
  * ```
  */
 export function stratifiedSplit(
@@ -74,8 +98,24 @@ export function stratifiedSplit(
       }, expected < 1`,
     );
   }
+  const texts = options.texts;
+  const dropped: number[] = [];
+  /** The first copy of each text, by text (with `texts`). */
+  const firstOf = new Map<string, number>();
+  const pairs = new Set<string>();
   const byLabel: number[][] = [];
-  for (let i = 0; i < labels.length; i++) (byLabel[labels[i]] ??= []).push(i);
+  for (let i = 0; i < labels.length; i++) {
+    if (texts !== undefined) {
+      const pair = `${labels[i]}\t${texts[i]}`;
+      if (pairs.has(pair)) {
+        dropped.push(i);
+        continue;
+      }
+      pairs.add(pair);
+      if (!firstOf.has(texts[i])) firstOf.set(texts[i], i);
+    }
+    (byLabel[labels[i]] ??= []).push(i);
+  }
   const split: StratifiedSplit = { train: [], valid: [], test: [] };
   const counts: number[][] = [];
   for (let label = 0; label < byLabel.length; label++) {
@@ -92,6 +132,31 @@ export function stratifiedSplit(
     split.train.push(...members.slice(test + valid));
     counts.push([n - test - valid, valid, test]);
   }
+  let multiLabelTexts = 0;
+  if (texts !== undefined) {
+    // A text with several labels: every copy goes where its first copy went.
+    const parts = [split.train, split.valid, split.test];
+    const partOf = new Int8Array(labels.length).fill(-1);
+    parts.forEach((part, p) => part.forEach((i) => partOf[i] = p));
+    const labelsOf = new Map<string, Set<number>>();
+    for (const part of parts) {
+      for (const i of part) {
+        const set = labelsOf.get(texts[i]) ?? new Set<number>();
+        labelsOf.set(texts[i], set.add(labels[i]));
+      }
+    }
+    for (const part of parts) part.length = 0;
+    for (let i = 0; i < labels.length; i++) {
+      if (partOf[i] < 0) continue;
+      const p = partOf[firstOf.get(texts[i])!];
+      if (p !== partOf[i]) {
+        counts[labels[i]][partOf[i]]--;
+        counts[labels[i]][p]++;
+      }
+      parts[p].push(i);
+    }
+    for (const set of labelsOf.values()) if (set.size > 1) multiLabelTexts++;
+  }
   for (const part of [split.train, split.valid, split.test]) part.sort((a, b) => a - b);
   return {
     split,
@@ -102,6 +167,7 @@ export function stratifiedSplit(
       counts,
       valid: [...split.valid],
       test: [...split.test],
+      ...(texts === undefined ? {} : { dropped, multiLabelTexts }),
     },
   };
 }

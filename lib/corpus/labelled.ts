@@ -14,6 +14,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
+import { readUtf8File } from "./_decode.ts";
 import { Vocab } from "./vocab.ts";
 import type { TokenKind } from "./tokenize.ts";
 export { bucketBatches, labelledBatch, stratifiedSplit } from "./_labelled_split.ts";
@@ -114,7 +115,7 @@ async function readFolder(path: string, action: string): Promise<LabelledData> {
   const labels = files.map((name) => name.slice(0, -".txt".length));
   const examples: LabelledExample[] = [];
   for (let label = 0; label < files.length; label++) {
-    const texts = lines(await Deno.readTextFile(`${path}/${files[label]}`));
+    const texts = lines(await readUtf8File(`${path}/${files[label]}`));
     if (texts.length === 0) {
       throw new UsageError(
         `${action}: label file "${files[label]}" has no lines, expected one example per line`,
@@ -127,7 +128,7 @@ async function readFolder(path: string, action: string): Promise<LabelledData> {
 
 async function readTsv(path: string, action: string): Promise<LabelledData> {
   const rows: [string, string][] = [];
-  const all = (await Deno.readTextFile(path)).split(/\r\n|\r|\n/);
+  const all = (await readUtf8File(path)).split(/\r\n|\r|\n/);
   for (let i = 0; i < all.length; i++) {
     if (all[i].trim() === "") continue;
     const tab = all[i].indexOf("\t");

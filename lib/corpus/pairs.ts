@@ -15,6 +15,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
+import { readUtf8File } from "./_decode.ts";
 import type { TokenKind } from "./tokenize.ts";
 import { Vocab } from "./vocab.ts";
 
@@ -244,7 +245,7 @@ export async function loadPairs(
 ): Promise<SentencePair[]> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readUtf8File(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new UsageError(`Cannot read the pairs: "${path}" does not exist, expected a file`);

@@ -39,6 +39,8 @@ export interface Evaluation {
  * Measures perplexity deterministically: the ids are cut into `batchSize`
  * contiguous rows from the start (fewer rows for a short sequence), read in
  * windows of `numSteps` (the last window shorter), with the state carried.
+ * However large `batchSize`, one forward call reads at most about 8,192
+ * tokens: more rows run as groups one after the other (same result).
  *
  * @throws {UsageError} when there are fewer than two tokens.
  *
@@ -65,17 +67,44 @@ export async function evaluatePerplexity(
       `Cannot evaluate perplexity: the sequence has ${ids.length} token(s), expected at least 2`,
     );
   }
-  const rows = Math.max(1, Math.min(options.batchSize ?? 32, Math.floor((ids.length - 1) / 2)));
-  const rowLength = Math.floor((ids.length - 1) / rows); // predicted tokens per row
-  let state: State[] | undefined;
+  const allRows = Math.max(1, Math.min(options.batchSize ?? 32, Math.floor((ids.length - 1) / 2)));
+  const rowLength = Math.floor((ids.length - 1) / allRows); // predicted tokens per row
+  // Rows are independent (each carries its own state), so a huge --batch-size
+  // runs as groups of rows, bounding one forward call's memory; the default
+  // 32 x 35 is one group, as before.
+  const groupRows = Math.max(1, Math.floor(MAX_TOKENS_PER_CALL / Math.min(numSteps, rowLength)));
   let lossSum = tf.scalar(0);
+  let tokens = 0;
+  for (let first = 0; first < allRows; first += groupRows) {
+    const rows = Math.min(groupRows, allRows - first);
+    const group = evaluateRows(model, ids, { first, rows, rowLength, numSteps }, lossSum);
+    lossSum = group.lossSum;
+    tokens += group.tokens;
+  }
+  const loss = (await lossSum.data())[0] / tokens;
+  lossSum.dispose();
+  return { perplexity: Math.exp(loss), loss, tokens };
+}
+
+/** Tokens one forward call of {@linkcode evaluatePerplexity} reads at most (when rows allow). */
+const MAX_TOKENS_PER_CALL = 8192;
+
+/** Adds the summed loss of `rows` rows from row `first` to `lossSum` (disposed). */
+function evaluateRows(
+  model: LanguageModel,
+  ids: ReadableIds,
+  shape: { first: number; rows: number; rowLength: number; numSteps: number },
+  lossSum: tf.Scalar,
+): { lossSum: tf.Scalar; tokens: number } {
+  const { first, rows, rowLength, numSteps } = shape;
+  let state: State[] | undefined;
   let tokens = 0;
   for (let start = 0; start < rowLength; start += numSteps) {
     const steps = Math.min(numSteps, rowLength - start);
     const x = new Int32Array(rows * steps);
     const y = new Int32Array(rows * steps);
     for (let r = 0; r < rows; r++) {
-      const window = ids.read(r * rowLength + start, steps + 1);
+      const window = ids.read((first + r) * rowLength + start, steps + 1);
       x.set(window.subarray(0, steps), r * steps);
       y.set(window.subarray(1, steps + 1), r * steps);
     }
@@ -93,7 +122,5 @@ export async function evaluatePerplexity(
     tokens += rows * steps;
   }
   disposeStates(state);
-  const loss = (await lossSum.data())[0] / tokens;
-  lossSum.dispose();
-  return { perplexity: Math.exp(loss), loss, tokens };
+  return { lossSum, tokens };
 }

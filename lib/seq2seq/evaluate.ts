@@ -118,6 +118,8 @@ export interface TextTranslation {
   source: string;
   /** The source tokens as the model saw them (`<eos>` last). */
   sourceTokens: string[];
+  /** The source words the vocabulary does not hold (read as `<unk>`), once each. */
+  unknown: string[];
   /** Best first. */
   hypotheses: (Hypothesis & { text: string; tokens: string[] })[];
 }
@@ -136,6 +138,7 @@ export interface TextTranslation {
  * const model = new Seq2Seq(seq2seqConfig({ sourceVocabSize: 5, targetVocabSize: 5, embeddingSize: 3, hiddenSize: 3 }));
  * const [t] = await translateText(model, vocabs, ["Go."], { maxLengthExtra: 2 });
  * strictEqual(t.sourceTokens.join(" "), "go <unk> <eos>");
+ * strictEqual(t.unknown.join(" "), ".");
  * model.dispose();
  * ```
  */
@@ -156,6 +159,7 @@ export async function translateText(
   return sentences.map((source, i) => ({
     source,
     sourceTokens: [...tokensOf(vocabs.source, Array.from(ids[i])), "<eos>"],
+    unknown: [...new Set(tokenized[i].filter((t) => !vocabs.source.has(t)))],
     hypotheses: hyps[i].map((h) => {
       const tokens = tokensOf(vocabs.target, h.ids);
       return { ...h, tokens, text: tokens.join(joiner) };

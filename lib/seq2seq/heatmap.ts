@@ -6,6 +6,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
+import { estimateTextWidth } from "../training/plot.ts";
 
 /** Options of {@linkcode attentionHeatmapSvg}. */
 export interface HeatmapOptions {
@@ -49,10 +50,14 @@ export function attentionHeatmapSvg(
     );
   }
   const cell = options.cell ?? 28;
-  const longest = (tokens: readonly string[]) => Math.max(1, ...tokens.map((t) => [...t].length));
-  const left = 12 + 7 * longest(targetTokens);
-  const top = (options.title ? 28 : 8) + 7 * longest(sourceTokens);
-  const width = left + cell * sourceTokens.length + 60;
+  const longest = (tokens: readonly string[]) =>
+    Math.max(7, ...tokens.map((t) => estimateTextWidth(t, 12)));
+  const left = 12 + longest(targetTokens);
+  // The title's line (baseline 18, descenders to 22), then the rotated source
+  // tokens, which end 6 px above the map.
+  const top = (options.title ? 28 : 8) + longest(sourceTokens) + 6;
+  const titleWidth = options.title ? 8 + estimateTextWidth(options.title, 14) + 8 : 0;
+  const width = Math.max(left + cell * sourceTokens.length + 60, titleWidth);
   const height = top + cell * targetTokens.length + 12;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,

@@ -65,7 +65,9 @@ export function formatBytes(bytes: number): string {
  *
  * @param needed the estimate, in bytes.
  * @param what the thing refused, e.g. `an lstm model of hidden size 20000`.
- * @throws {UsageError} "Cannot train <what>: it needs about X, more than the Y of <source>".
+ * @param limit what may be used ({@linkcode memoryLimit}).
+ * @param verb what is refused, e.g. `classify`. @default "train"
+ * @throws {UsageError} "Cannot <verb> <what>: it needs about X, more than the Y of <source>".
  *
  * @example
  * ```ts
@@ -73,10 +75,61 @@ export function formatBytes(bytes: number): string {
  * throws(() => checkMemory(2e12, { bytes: 1e9, source: "test" }, "a big model"), /needs about/);
  * ```
  */
-export function checkMemory(needed: number, limit: MemoryLimit, what: string): void {
+export function checkMemory(
+  needed: number,
+  limit: MemoryLimit,
+  what: string,
+  verb: string = "train",
+): void {
   if (needed <= limit.bytes) return;
   throw new UsageError(
-    `Cannot train ${what}: it needs about ${formatBytes(needed)}, more than the ` +
+    `Cannot ${verb} ${what}: it needs about ${formatBytes(needed)}, more than the ` +
       `${formatBytes(limit.bytes)} of ${limit.source}`,
   );
+}
+
+/** The shape of one recurrent pass over a padded batch, for {@linkcode estimateSequenceMemory}. */
+export interface SequenceMemoryShape {
+  /** Sequences in the batch (B). */
+  batchSize: number;
+  /** Steps of the longest sequence (T): every sequence is padded to it. */
+  steps: number;
+  /** Width of each step's input (the embedding). */
+  inputSize: number;
+  hiddenSize: number;
+  layers: number;
+  /** Gate blocks per cell: 1 rnn, 3 gru, 4 lstm. */
+  gates: number;
+  /** 2 when bidirectional. */
+  directions: number;
+  /** Scores per step (the vocabulary of a generator or decoder; 0 for a classifier). */
+  outputsPerStep: number;
+  /** Training keeps every step for back-propagation, with gradients; inference does not. */
+  training: boolean;
+}
+
+/**
+ * Estimates the bytes one padded batch needs in a recurrent pass (float32):
+ * the inputs, every layer's gates, outputs and states at every step (twice
+ * for training: their gradients), and the per-step scores. Used to refuse, in
+ * one line, a sequence or batch that cannot fit (a 20-million-character
+ * example, `--batch-size 100000`) before anything is built: an estimate
+ * within a small factor, as {@linkcode checkMemory} wants.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * const shape = { batchSize: 64, steps: 20, inputSize: 32, hiddenSize: 128, layers: 1, gates: 3,
+ *   directions: 1, outputsPerStep: 0, training: true };
+ * ok(estimateSequenceMemory(shape) < 10 * 1024 ** 2);
+ * ok(estimateSequenceMemory({ ...shape, steps: 20_000_000 }) > 1024 ** 4);
+ * ```
+ */
+export function estimateSequenceMemory(shape: SequenceMemoryShape): number {
+  const rows = shape.batchSize * shape.steps;
+  const copies = shape.training ? 2 : 1;
+  const recurrent = shape.layers * shape.directions * shape.hiddenSize * (shape.gates + 2);
+  const floats = rows * (shape.inputSize + copies * recurrent) +
+    rows * shape.outputsPerStep * (shape.training ? 4 : 2);
+  return 4 * floats;
 }

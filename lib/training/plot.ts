@@ -174,7 +174,11 @@ export async function metricPlotSvg(
     document,
     width: options.width ?? 640,
     height: options.height ?? 400,
-    marginRight: 50,
+    // Room for each series' label right of its last point (dx 6), and a little more.
+    marginRight: Math.max(
+      50,
+      6 + Math.max(...labels.map((l) => estimateTextWidth(l, PLOT_FONT_SIZE))) + 8,
+    ),
     marginTop: options.title ? 48 : 24,
     style: { background: "white", color: "black" },
     x: {
@@ -210,6 +214,41 @@ export async function metricPlotSvg(
   if (options.title) addTitle(document, svg, options.title);
   return svg.outerHTML;
 }
+
+/**
+ * An upper estimate of the width in pixels of `text` drawn in a sans-serif
+ * font of `fontSize` pixels, for making room for labels and titles in an SVG
+ * (no font metrics are at hand): narrow letters 0.35 em, capitals and wide
+ * letters 0.8-0.95 em, wide (CJK, fullwidth) characters 1 em, others 0.62 em
+ * (DejaVu Sans, the widest common default, averages about 0.6 em).
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * ok(estimateTextWidth("macro-F1", 10) >= 45); // what rsvg-convert draws: about 45 px
+ * ok(estimateTextWidth("日本", 10) === 20);
+ * ```
+ */
+export function estimateTextWidth(text: string, fontSize: number): number {
+  let em = 0;
+  for (const c of text) {
+    const code = c.codePointAt(0)!;
+    if (
+      code >= 0x1100 && (code <= 0x115f || (code >= 0x2e80 && code <= 0xa4cf) ||
+        (code >= 0xac00 && code <= 0xd7a3) || (code >= 0xf900 && code <= 0xfaff) ||
+        (code >= 0xfe30 && code <= 0xfe4f) || (code >= 0xff00 && code <= 0xff60) ||
+        (code >= 0xffe0 && code <= 0xffe6) || code >= 0x1f300)
+    ) em += 1;
+    else if ("il.,:;'!|Ijtf() ".includes(c)) em += 0.35;
+    else if ("mwMW@%".includes(c)) em += 0.95;
+    else if (c >= "A" && c <= "Z") em += 0.8;
+    else em += 0.62;
+  }
+  return Math.ceil(em * fontSize);
+}
+
+/** Plot's default font size for tick and mark text, in pixels. */
+const PLOT_FONT_SIZE = 10;
 
 function addTitle(document: DomDocument, svg: DomElement, title: string): void {
   const text = document.createElementNS(SVG_NS, "text");

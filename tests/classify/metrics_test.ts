@@ -34,15 +34,16 @@ function reference(truth: number[], pred: number[], L: number) {
       r,
       f1: p + r === 0 ? 0 : 2 * p * r / (p + r),
       support: tp + fn,
-      used: tp + fp + fn > 0,
     };
   });
+  // Every macro average over the labels present in the truth (issue 21, item 8).
   const present = per.filter((x) => x.support > 0);
-  const used = per.filter((x) => x.used);
+  const mean = (key: "p" | "r" | "f1") => present.reduce((s, x) => s + x[key], 0) / present.length;
   return {
     accuracy: count((i) => truth[i] === pred[i]) / truth.length,
-    balanced: present.reduce((s, x) => s + x.r, 0) / present.length,
-    macroF1: used.reduce((s, x) => s + x.f1, 0) / used.length,
+    balanced: mean("r"),
+    macroF1: mean("f1"),
+    macroPrecision: mean("p"),
     per,
   };
 }
@@ -60,6 +61,8 @@ Deno.test("classificationMetrics() matches the per-example definitions on random
     close(m.accuracy, r.accuracy);
     close(m.balancedAccuracy, r.balanced);
     close(m.macroF1, r.macroF1);
+    close(m.macroPrecision, r.macroPrecision);
+    close(m.macroRecall, r.balanced);
     m.perLabel.forEach((x, k) => {
       close(x.precision, r.per[k].p);
       close(x.recall, r.per[k].r);
@@ -82,4 +85,16 @@ Deno.test("metricsTable() has one row per label and a macro row", () => {
   const lines = table.split("\n");
   strictEqual(lines.length, 4);
   ok(lines[2].startsWith("Dutch") && lines[3].startsWith("macro"));
+});
+
+Deno.test("a label with no test examples: macro precision, recall and F1 agree (issue 21, item 8)", () => {
+  // Label 1 never occurs in the truth but is predicted once: before, macro-F1
+  // counted it (a 0) while the table's macro precision averaged all 3 labels.
+  const m = classificationMetrics([0, 0, 2, 2], [0, 1, 2, 2], 3);
+  close(m.macroPrecision, (1 + 1) / 2);
+  close(m.macroRecall, (0.5 + 1) / 2);
+  close(m.macroF1, (2 / 3 + 1) / 2);
+  const table = metricsTable(m, ["a", "b", "c"]).split("\n");
+  deepStrictEqual(table.at(-2)!.split(/\s+/).slice(1, 4).map(Number), [1, 0.75, 0.833]);
+  strictEqual(table.at(-1), "(macro: the mean over the 2 of 3 labels with examples)");
 });
