@@ -25,14 +25,30 @@ let threads = 1;
 
 /** The part of tfjs's `MathBackendCPU` the kernels use. */
 interface CpuBackend {
-  data: { get(id: tf.DataId): { values?: unknown } };
+  data: { get(id: tf.DataId): { values?: unknown } | undefined; has(id: tf.DataId): boolean };
   makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
   disposeIntermediateTensorInfo(info: tf.TensorInfo): void;
 }
 
-/** The float32 values of a tensor on a cpu-based backend, without a copy. */
+/**
+ * The float32 values of a tensor on a cpu-based backend, without a copy (a
+ * tensor still held by another backend: a copy, to read only).
+ *
+ * @throws {Error} for values that are not float32.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * ok(valuesOf(tf.backend(), tf.tensor1d([1, 2]))[1] === 2);
+ * ```
+ */
 export function valuesOf(backend: unknown, t: tf.TensorInfo): Float32Array {
-  const values = (backend as CpuBackend).data.get(t.dataId)?.values;
+  const data = (backend as CpuBackend).data;
+  if (!data.has(t.dataId) && t instanceof tf.Tensor && t.dtype === "float32") {
+    return t.dataSync() as Float32Array;
+  }
+  const values = data.get(t.dataId)?.values;
   if (!(values instanceof Float32Array)) {
     throw new Error(`native: expected float32 values, got ${t.dtype} [${t.shape}]`);
   }
