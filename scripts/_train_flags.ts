@@ -14,7 +14,13 @@ import {
   positive,
   positiveInteger,
 } from "./_cli.ts";
-import { BACKEND_FLAG, BATCH_SIZE_FLAG, JSON_FLAG, NUM_STEPS_FLAG } from "./_flags.ts";
+import {
+  BACKEND_FLAG,
+  BATCH_SIZE_FLAG,
+  JSON_FLAG,
+  NUM_STEPS_FLAG,
+  THREADS_FLAG,
+} from "./_flags.ts";
 import { UsageError } from "../lib/errors.ts";
 import { CELL_KINDS, type Nonlinearity } from "../lib/cells/types.ts";
 import type { InitName } from "../lib/cells/init.ts";
@@ -157,6 +163,7 @@ export const TRAIN_FLAGS = defineFlags(
       help: "Seed of weights, minibatches and samples.",
     },
     BACKEND_FLAG,
+    THREADS_FLAG,
     // output
     {
       name: "out",

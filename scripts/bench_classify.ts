@@ -13,8 +13,9 @@
  * @module
  */
 import { defineFlags, emitJson, helpText, info, parseFlags, positiveInteger } from "./_cli.ts";
-import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
-import { describeBackend, useBackend } from "../lib/tf.ts";
+import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_flags.ts";
+import { describeBackend } from "../lib/tf.ts";
+import { startBackend } from "./_backend.ts";
 import { CELL_KINDS } from "../lib/cells/types.ts";
 import { Rng } from "../lib/rng.ts";
 import { makeOptimizer } from "../lib/training/train.ts";
@@ -72,6 +73,7 @@ export const BENCH_CLASSIFY_FLAGS = defineFlags(
     },
     { name: "python", type: "string", default: "/usr/bin/python3", help: "Python with torch." },
     BACKEND_FLAG,
+    THREADS_FLAG,
     JSON_FLAG,
   ] as const,
 );
@@ -85,7 +87,10 @@ export async function benchClassify(args: string[]): Promise<void> {
     );
     return;
   }
-  const backend = await useBackend(flags.backend === "auto" ? "wasm" : flags.backend);
+  const backend = await startBackend(
+    flags.backend === "auto" ? "wasm" : flags.backend,
+    flags.threads,
+  );
   const set = await prepareDataset({
     source: flags.data,
     token: "char",

@@ -9,8 +9,9 @@
  * @module
  */
 import { defineFlags, emitJson, helpText, info, parseFlags, positiveInteger } from "./_cli.ts";
-import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
-import { describeBackend, useBackend } from "../lib/tf.ts";
+import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_flags.ts";
+import { describeBackend } from "../lib/tf.ts";
+import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { makeOptimizer } from "../lib/training/train.ts";
@@ -68,6 +69,7 @@ export const BENCH_SEQ2SEQ_FLAGS = defineFlags(
     },
     { name: "python", type: "string", default: "/usr/bin/python3", help: "Python with torch." },
     BACKEND_FLAG,
+    THREADS_FLAG,
     JSON_FLAG,
   ] as const,
 );
@@ -101,7 +103,10 @@ export async function benchSeq2seq(args: string[]): Promise<void> {
       `Invalid value "${bad}" for --attention: expected ${ATTENTION_KINDS.join(", ")}`,
     );
   }
-  const backend = await useBackend(flags.backend === "auto" ? "wasm" : flags.backend);
+  const backend = await startBackend(
+    flags.backend === "auto" ? "wasm" : flags.backend,
+    flags.threads,
+  );
   const data = await preparePairData({
     source: flags.data,
     token: "word",

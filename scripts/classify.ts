@@ -20,7 +20,7 @@ import {
   readInputLines,
   runMain,
 } from "./_cli.ts";
-import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
+import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_flags.ts";
 import {
   checkResume,
   DATA_FLAGS,
@@ -30,7 +30,8 @@ import {
   runMode,
   SIZE_FLAGS,
 } from "./_labelled_flags.ts";
-import { describeBackend, useBackend } from "../lib/tf.ts";
+import { describeBackend } from "../lib/tf.ts";
+import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
 import { fitRun, runBasics, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
@@ -93,6 +94,7 @@ export const CLASSIFY_FLAGS = defineFlags(
       help: "Labels per prediction.",
     },
     BACKEND_FLAG,
+    THREADS_FLAG,
     JSON_FLAG,
   ] as const,
 );
@@ -117,11 +119,11 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (flags.predict !== undefined || flags.predictFile !== undefined) {
-    await useBackend(flags.backend);
+    await startBackend(flags.backend, flags.threads);
     return await predict(flags);
   }
   checkResume(args, ["epochs", "patience", "backend", "json"]);
-  const backend = await useBackend(flags.backend);
+  const backend = await startBackend(flags.backend, flags.threads);
   if (flags.evaluate) return await evaluateRun(flags.checkpoint, flags.split, flags.json);
   const log = flags.json ? () => {} : info;
   const resumed = flags.resume === undefined

@@ -21,7 +21,7 @@ import {
   positiveInteger,
   runMain,
 } from "./_cli.ts";
-import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
+import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_flags.ts";
 import {
   checkResume,
   DATA_FLAGS,
@@ -31,7 +31,8 @@ import {
   runMode,
   SIZE_FLAGS,
 } from "./_labelled_flags.ts";
-import { describeBackend, useBackend } from "../lib/tf.ts";
+import { describeBackend } from "../lib/tf.ts";
+import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
 import { fitRun, runBasics, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
@@ -123,6 +124,7 @@ export const GENERATE_FLAGS = defineFlags(
         "A classify run: report the share of --count samples per label it assigns to that label.",
     },
     BACKEND_FLAG,
+    THREADS_FLAG,
     JSON_FLAG,
   ] as const,
 );
@@ -149,7 +151,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   checkResume(args, ["epochs", "patience", "backend", "json", "condition", "count"]);
-  const backend = await useBackend(flags.backend);
+  const backend = await startBackend(flags.backend, flags.threads);
   if (flags.checkpoint !== undefined) {
     const loaded = await loadModel(flags.checkpoint, { kind: "generator", build, which: "best" });
     try {

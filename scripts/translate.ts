@@ -14,7 +14,8 @@ import { emitJson, helpText, info, parseFlags, readInputLines, runMain } from ".
 import { checkResume, epochOf, runMode } from "./_labelled_flags.ts";
 import { decodeOptions, pairDataSettings, TRANSLATE_FLAGS } from "./_translate_flags.ts";
 import { fitRun, runBasics, runOptimizer, type TrainSettings, trainSettings } from "./_fit_run.ts";
-import { describeBackend, useBackend } from "../lib/tf.ts";
+import { describeBackend } from "../lib/tf.ts";
+import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
 import { type PairVocabs, preprocessPairText, tokenizePairSide } from "../lib/corpus/pairs.ts";
@@ -69,10 +70,10 @@ export async function main(args: string[]): Promise<number> {
     throw new UsageError("Invalid --heatmap: it draws the sentence of --translate, expected both");
   }
   if (flags.translate !== undefined || flags.translateFile !== undefined) {
-    await useBackend(flags.backend);
+    await startBackend(flags.backend, flags.threads);
     return await translate(flags);
   }
-  const backend = await useBackend(flags.backend);
+  const backend = await startBackend(flags.backend, flags.threads);
   if (flags.evaluate) return await evaluateRun(flags.checkpoint, flags, { which: flags.which });
   checkResume(args, ["epochs", "patience", "backend", "json", "beam", "length-penalty", "n-best"]);
   const log = flags.json ? () => {} : info;
