@@ -181,6 +181,87 @@ function fusedMatMulKernel(args: Args): tf.TensorInfo {
   return out;
 }
 
+const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2 };
+
+/** Add, Sub, Multiply of float32 operands of one shape, or with a scalar; else cpu's. */
+function binaryKernel(name: string): tf.KernelFunc {
+  return (args: Args) => {
+    const backend = args.backend as unknown as CpuBackend;
+    const { a, b } = args.inputs as Record<string, tf.TensorInfo>;
+    const lib = symbols;
+    if (lib && a.dtype === "float32" && b.dtype === "float32") {
+      const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+      const n = shape.reduce((x, y) => x * y, 1);
+      const A = valuesOf(backend, a), Bv = valuesOf(backend, b);
+      if ((A.length === n || A.length === 1) && (Bv.length === n || Bv.length === 1) && n > 0) {
+        const out = new Float32Array(n);
+        lib.rnn_binary(
+          BINARY_OPS[name],
+          BigInt(n),
+          A,
+          BigInt(A.length),
+          Bv,
+          BigInt(Bv.length),
+          out,
+        );
+        return backend.makeTensorInfo(shape, "float32", out);
+      }
+    }
+    return cpuKernel(name)(args) as tf.TensorInfo;
+  };
+}
+
+/** A 2-D float32 transpose natively; every other case cpu's. */
+function transposeKernel(args: Args): tf.TensorInfo {
+  const backend = args.backend as unknown as CpuBackend;
+  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { perm } = args.attrs as unknown as { perm: number[] };
+  if (symbols && x.dtype === "float32" && x.shape.length === 2 && perm[0] === 1) {
+    const [R, C] = x.shape;
+    const input = valuesOf(backend, x);
+    checkLength("native transpose", "x", input, R * C);
+    const out = new Float32Array(R * C);
+    symbols.rnn_transpose(R, C, input, out);
+    return backend.makeTensorInfo([C, R], "float32", out);
+  }
+  return cpuKernel("Transpose")(args) as tf.TensorInfo;
+}
+
+/** Constant padding of float32 tensors by block copies (cpu's indexes every element). */
+function padKernel(args: Args): tf.TensorInfo {
+  const backend = args.backend as unknown as CpuBackend;
+  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { paddings, constantValue } = args.attrs as unknown as {
+    paddings: [number, number][];
+    constantValue: number;
+  };
+  if (x.dtype !== "float32" || x.shape.length === 0) {
+    return cpuKernel("PadV2")(args) as tf.TensorInfo;
+  }
+  const input = valuesOf(backend, x);
+  const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
+  const out = new Float32Array(outShape.reduce((p, d) => p * d, 1));
+  if (constantValue !== 0) out.fill(constantValue);
+  const rank = x.shape.length;
+  const inStrides = new Array(rank).fill(1), outStrides = new Array(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) {
+    inStrides[i] = inStrides[i + 1] * x.shape[i + 1];
+    outStrides[i] = outStrides[i + 1] * outShape[i + 1];
+  }
+  const last = x.shape[rank - 1];
+  const copy = (dim: number, inAt: number, outAt: number) => {
+    if (dim === rank - 1) {
+      out.set(input.subarray(inAt, inAt + last), outAt + paddings[dim][0]);
+      return;
+    }
+    for (let i = 0; i < x.shape[dim]; i++) {
+      copy(dim + 1, inAt + i * inStrides[dim], outAt + (i + paddings[dim][0]) * outStrides[dim]);
+    }
+  };
+  if (input.length > 0) copy(0, 0, 0);
+  return backend.makeTensorInfo(outShape, "float32", out);
+}
+
 let registered = false;
 
 /** Registers the backend and its kernels with tfjs once. */
@@ -193,6 +274,11 @@ function register(): void {
   const own: Record<string, tf.KernelFunc> = {
     BatchMatMul: batchMatMulKernel as tf.KernelFunc,
     _FusedMatMul: fusedMatMulKernel as tf.KernelFunc,
+    Add: binaryKernel("Add"),
+    Sub: binaryKernel("Sub"),
+    Multiply: binaryKernel("Multiply"),
+    Transpose: transposeKernel as tf.KernelFunc,
+    PadV2: padKernel as tf.KernelFunc,
   };
   for (const [kernelName, kernelFunc] of Object.entries(own)) {
     tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });

@@ -73,6 +73,11 @@ export const NATIVE_SYMBOLS = {
     ],
     result: "i32",
   },
+  rnn_binary: {
+    parameters: ["i32", "i64", "buffer", "i64", "buffer", "i64", "buffer"],
+    result: "void",
+  },
+  rnn_transpose: { parameters: ["i32", "i32", "buffer", "buffer"], result: "void" },
   rnn_adam: {
     parameters: [
       ...["i64", "buffer", "buffer", "buffer", "buffer"],

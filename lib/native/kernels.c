@@ -785,3 +785,37 @@ void rnn_adam(long n, float *p, const float *g, float *m, float *v, float lr, fl
     v[i] = (float)vi;
   }
 }
+
+/* ---------------------------------------------------------- elementwise */
+
+/*
+ * out[i] = a[i] op b[i] for i < n, where an operand of length 1 is a scalar
+ * (na, nb: 1 or n). op: 0 add, 1 sub, 2 mul.
+ */
+void rnn_binary(int op, long n, const float *a, long na, const float *b, long nb, float *out) {
+  if (na == n && nb == n) {
+    if (op == 0) for (long i = 0; i < n; i++) out[i] = a[i] + b[i];
+    else if (op == 1) for (long i = 0; i < n; i++) out[i] = a[i] - b[i];
+    else for (long i = 0; i < n; i++) out[i] = a[i] * b[i];
+  } else if (nb == 1) {
+    float s = b[0];
+    if (op == 0) for (long i = 0; i < n; i++) out[i] = a[i] + s;
+    else if (op == 1) for (long i = 0; i < n; i++) out[i] = a[i] - s;
+    else for (long i = 0; i < n; i++) out[i] = a[i] * s;
+  } else {
+    float s = a[0];
+    if (op == 0) for (long i = 0; i < n; i++) out[i] = s + b[i];
+    else if (op == 1) for (long i = 0; i < n; i++) out[i] = s - b[i];
+    else for (long i = 0; i < n; i++) out[i] = s * b[i];
+  }
+}
+
+/* out [C, R] = in [R, C] transposed, in 32x32 tiles. */
+void rnn_transpose(int R, int C, const float *in, float *out) {
+  for (int i0 = 0; i0 < R; i0 += 32)
+    for (int j0 = 0; j0 < C; j0 += 32) {
+      int i1 = i0 + 32 < R ? i0 + 32 : R, j1 = j0 + 32 < C ? j0 + 32 : C;
+      for (int i = i0; i < i1; i++)
+        for (int j = j0; j < j1; j++) out[(size_t)j * R + i] = in[(size_t)i * C + j];
+    }
+}
