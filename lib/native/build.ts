@@ -32,6 +32,10 @@ export const NATIVE_FLAGS: readonly string[] = [
   "-shared",
   "-fPIC",
   "-pthread",
+  // Never unloaded: Deno closes a library with its isolate (each test module has
+  // one), and unloading code that idle pool threads are waiting in would leave
+  // them stale (a reload resets the pool's state under them: a hang).
+  ...(Deno.build.os === "linux" ? ["-Wl,-z,nodelete"] : []),
 ];
 
 /** The C functions of `kernels.c`, as `Deno.dlopen` declares them. */

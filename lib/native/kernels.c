@@ -29,6 +29,9 @@ typedef void (*task_fn)(void *ctx, int part, int parts);
 static int n_threads = 1;
 static pthread_t workers[MAXT];
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+/* One run (or resize) at a time: Deno may call in from several threads (one per
+ * isolate, e.g. test modules), and they share this library's pool. */
+static pthread_mutex_t run_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_go = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
 static task_fn job_fn;
@@ -59,8 +62,10 @@ static void *worker_main(void *arg) {
 
 /* Runs fn(ctx, part, parts) for every part, the caller taking part 0. */
 static void run_parts(task_fn fn, void *ctx) {
+  pthread_mutex_lock(&run_mu);
   if (n_threads == 1) {
     fn(ctx, 0, 1);
+    pthread_mutex_unlock(&run_mu);
     return;
   }
   pthread_mutex_lock(&pool_mu);
@@ -74,13 +79,18 @@ static void run_parts(task_fn fn, void *ctx) {
   pthread_mutex_lock(&pool_mu);
   while (job_left > 0) pthread_cond_wait(&pool_done, &pool_mu);
   pthread_mutex_unlock(&pool_mu);
+  pthread_mutex_unlock(&run_mu);
 }
 
 /* Sets the number of threads (1..64); returns the number now in use. */
 int rnn_set_threads(int n) {
   if (n < 1) n = 1;
   if (n > MAXT) n = MAXT;
-  if (n == n_threads) return n;
+  pthread_mutex_lock(&run_mu);
+  if (n == n_threads) {
+    pthread_mutex_unlock(&run_mu);
+    return n;
+  }
   pthread_mutex_lock(&pool_mu);
   pool_quit = 1;
   pthread_cond_broadcast(&pool_go);
@@ -93,7 +103,9 @@ int rnn_set_threads(int n) {
     if (pthread_create(&workers[i], NULL, worker_main, (void *)(intptr_t)i) != 0) break;
     n_threads = i + 1;
   }
-  return n_threads;
+  n = n_threads;
+  pthread_mutex_unlock(&run_mu);
+  return n;
 }
 
 /* The version of this file's ABI: build.ts checks it after loading. */

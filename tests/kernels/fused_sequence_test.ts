@@ -6,6 +6,7 @@
  * - a plain-JS float64 implementation, differentiated by central finite
  *   differences (every gradient of a tiny case, every variant).
  */
+import { NATIVE } from "../_native.ts";
 import { ok, throws } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import type { CellSpec } from "../../lib/cells/types.ts";
@@ -56,7 +57,7 @@ const SMALL = { T: 7, B: 3, D: 5, H: 4 };
 const EDGES = [{ T: 1, B: 1, D: 1, H: 1 }, { T: 1, B: 2, D: 3, H: 3 }, { T: 3, B: 1, D: 2, H: 5 }];
 const WIDER = { T: 12, B: 8, D: 10, H: 16 };
 
-for (const backend of ["cpu", "wasm", "webgpu"]) {
+for (const backend of ["cpu", ...NATIVE, "wasm", "webgpu"]) {
   for (const [v, variant] of VARIANTS.entries()) {
     Deno.test(`fusedSequence() equals plain tf ops and their autograd on ${backend}: ${variant.name}`, async () => {
       await onBackend(backend, async () => {
@@ -136,7 +137,7 @@ for (const [v, variant] of VARIANTS.entries()) {
   });
 }
 
-for (const backend of ["cpu", "wasm"]) {
+for (const backend of ["cpu", ...NATIVE, "wasm"]) {
   Deno.test(`fusedSequence() handles one step, one row and one unit on ${backend}`, async () => {
     await onBackend(backend, async () => {
       for (const [v, variant] of VARIANTS.entries()) {
