@@ -31,8 +31,8 @@ interface CpuBackend {
 }
 
 /**
- * The float32 values of a tensor on a cpu-based backend, without a copy (a
- * tensor still held by another backend: a copy, to read only).
+ * The float32 values of a tensor on a cpu-based backend, without a copy (values
+ * kept in another array type, or by another backend: a copy, to read only).
  *
  * @throws {Error} for values that are not float32.
  *
@@ -44,15 +44,18 @@ interface CpuBackend {
  * ```
  */
 export function valuesOf(backend: unknown, t: tf.TensorInfo): Float32Array {
-  const data = (backend as CpuBackend).data;
-  if (!data.has(t.dataId) && t instanceof tf.Tensor && t.dtype === "float32") {
-    return t.dataSync() as Float32Array;
-  }
-  const values = data.get(t.dataId)?.values;
-  if (!(values instanceof Float32Array)) {
+  if (t.dtype !== "float32") {
     throw new Error(`native: expected float32 values, got ${t.dtype} [${t.shape}]`);
   }
-  return values;
+  const data = (backend as CpuBackend).data;
+  const values = data.has(t.dataId) ? data.get(t.dataId)?.values : undefined;
+  if (values instanceof Float32Array) return values;
+  // Another array type (a cpu kernel may keep a plain array): a copy, to read only.
+  if (Array.isArray(values) || ArrayBuffer.isView(values)) {
+    return Float32Array.from(values as ArrayLike<number>);
+  }
+  if (t instanceof tf.Tensor) return t.dataSync() as Float32Array;
+  throw new Error(`native: no values for a float32 tensor [${t.shape}]`);
 }
 
 /**
