@@ -17,7 +17,15 @@
 import { registerBackendStarter, tf, type UseBackendOptions } from "../tf.ts";
 import { loadNative, type NativeSymbols } from "./build.ts";
 
-/** The backend's name in tfjs's registry. */
+/**
+ * The backend's name in tfjs's registry.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * strictEqual(NATIVE_BACKEND, "native");
+ * ```
+ */
 export const NATIVE_BACKEND = "native";
 
 let symbols: NativeSymbols | null = null;
@@ -87,7 +95,19 @@ export function nativeThreads(): number {
   return threads;
 }
 
-/** Throws unless `array` holds exactly `expected` values: a shape check before an FFI call. */
+/**
+ * Throws unless `array` holds exactly `expected` values: the shape check made
+ * before every FFI call, so a wrong shape is an error, never a write out of bounds.
+ *
+ * @throws {Error} naming the kernel, the array and both lengths.
+ *
+ * @example
+ * ```ts
+ * import { throws } from "node:assert";
+ * checkLength("gemm", "A", new Float32Array(6), 6);
+ * throws(() => checkLength("gemm", "A", new Float32Array(5), 6), /A has 5 values, expected 6/);
+ * ```
+ */
 export function checkLength(who: string, what: string, array: Float32Array, expected: number) {
   if (array.length !== expected) {
     throw new Error(`${who}: ${what} has ${array.length} values, expected ${expected}`);

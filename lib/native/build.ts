@@ -23,7 +23,16 @@
  */
 import { KERNELS_C } from "./_sources.ts";
 
-/** The compiler flags (the `-O3 -march=native` build the issue asks for). */
+/**
+ * The compiler flags: `-O3 -march=native` (AVX-512 where the CPU has it),
+ * shared and position-independent, with pthreads.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * ok(NATIVE_FLAGS.includes("-march=native"));
+ * ```
+ */
 export const NATIVE_FLAGS: readonly string[] = [
   "-std=gnu11",
   "-O3",
@@ -38,7 +47,15 @@ export const NATIVE_FLAGS: readonly string[] = [
   ...(Deno.build.os === "linux" ? ["-Wl,-z,nodelete"] : []),
 ];
 
-/** The C functions of `kernels.c`, as `Deno.dlopen` declares them. */
+/**
+ * The C functions of `kernels.c`, as `Deno.dlopen` declares them.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * ok("rnn_gemm" in NATIVE_SYMBOLS && "rnn_seq_forward" in NATIVE_SYMBOLS);
+ * ```
+ */
 export const NATIVE_SYMBOLS = {
   rnn_abi_version: { parameters: [], result: "i32" },
   rnn_set_threads: { parameters: ["i32"], result: "i32" },
