@@ -102,7 +102,7 @@ export const NATIVE_SYMBOLS = {
   rnn_adam: {
     parameters: [
       ...["i64", "buffer", "buffer", "buffer", "buffer"],
-      ...["f32", "f32", "f32", "f32", "f32", "f32"],
+      ...["f64", "f64", "f64", "f64", "f32", "f32"],
     ],
     result: "void",
   },

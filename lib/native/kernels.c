@@ -785,8 +785,8 @@ static void gru_before_step(seq *s, float *G, float *Q) {
 /* ----------------------------------------------------------- optimizers */
 
 /* Adam (tfjs's formula, epsilon outside the square root) on n values, in place. */
-void rnn_adam(long n, float *p, const float *g, float *m, float *v, float lr, float beta1,
-              float beta2, float eps, float acc_beta1, float acc_beta2) {
+void rnn_adam(long n, float *p, const float *g, float *m, float *v, double lr, double beta1,
+              double beta2, double eps, float acc_beta1, float acc_beta2) {
   double r1 = 1.0 / (double)(1.0f - acc_beta1), r2 = 1.0 / (double)(1.0f - acc_beta2);
   for (long i = 0; i < n; i++) {
     double gi = g[i];
