@@ -1,6 +1,6 @@
 /**
  * rnn-deno: train and run recurrent neural networks from Deno scripts, on
- * WebGPU, wasm or cpu, with TensorFlow.js underneath.
+ * WebGPU, native C kernels, wasm or cpu, with TensorFlow.js underneath.
  *
  * @example Start a backend
  * ```ts
@@ -12,7 +12,16 @@
  * @module
  */
 export { BACKEND_REQUESTS, describeBackend, probeWebGpu, tf, useBackend } from "./lib/tf.ts";
-export type { AdapterProbe, BackendInfo, BackendName, BackendRequest } from "./lib/tf.ts";
+export type {
+  AdapterProbe,
+  BackendInfo,
+  BackendName,
+  BackendRequest,
+  UseBackendOptions,
+} from "./lib/tf.ts";
+export { NATIVE_BACKEND, nativeThreads, startNativeBackend } from "./lib/native/backend.ts";
+export { loadNative, NATIVE_FLAGS } from "./lib/native/build.ts";
+export type { LoadOptions, NativeLoad } from "./lib/native/build.ts";
 export { UsageError } from "./lib/errors.ts";
 export { Rng } from "./lib/rng.ts";
 export { CELL_KINDS, GATE_BLOCKS, GATE_COUNT } from "./lib/cells/types.ts";

@@ -19,13 +19,52 @@ import { UsageError } from "./errors.ts";
 export { tf };
 
 /** A backend name a user may ask for; `auto` picks the best that starts. */
-export type BackendRequest = "auto" | "webgpu" | "wasm" | "cpu";
+export type BackendRequest = "auto" | "webgpu" | "native" | "wasm" | "cpu";
 
 /** The backends that can actually run. */
 export type BackendName = Exclude<BackendRequest, "auto">;
 
 /** The backend names accepted by {@linkcode useBackend}, in order of preference. */
-export const BACKEND_REQUESTS: readonly BackendRequest[] = ["auto", "webgpu", "wasm", "cpu"];
+export const BACKEND_REQUESTS: readonly BackendRequest[] = [
+  "auto",
+  "webgpu",
+  "native",
+  "wasm",
+  "cpu",
+];
+
+/** Options of {@linkcode useBackend}. */
+export interface UseBackendOptions {
+  /**
+   * Threads of the native backend's kernels (the other backends ignore it).
+   * @default the cores available (`navigator.hardwareConcurrency`)
+   */
+  threads?: number;
+}
+
+/**
+ * How a backend that lives above this module (the native one, `lib/native/`)
+ * starts: it registers itself here when loaded, so this module imports nothing
+ * above it. Returns the threads in use and any notices (a rebuilt cache), or
+ * throws an Error whose message is the one-line reason it cannot start.
+ */
+export type BackendStarter = (
+  options: UseBackendOptions,
+) => Promise<{ threads: number; notices: string[] }>;
+
+const starters = new Map<string, BackendStarter>();
+
+/**
+ * Registers how to start a backend defined outside this module (`native`).
+ *
+ * @example A starter that always refuses
+ * ```ts
+ * registerBackendStarter("native", () => Promise.reject(new Error("not here")));
+ * ```
+ */
+export function registerBackendStarter(name: "native", starter: BackendStarter): void {
+  starters.set(name, starter);
+}
 
 /** What started: reported with every metric so numbers can be compared. */
 export interface BackendInfo {
@@ -35,6 +74,15 @@ export interface BackendInfo {
   adapter?: string;
   /** Whether that adapter is a software fallback (llvmpipe and the like). */
   fallbackAdapter?: boolean;
+  /** The native kernels' threads, when the backend is native. */
+  threads?: number;
+  /**
+   * Set when `auto` tried native (no real GPU) and it could not start: why, in
+   * one line (no compiler, no `--allow-ffi`, ...). Scripts print it.
+   */
+  nativeFailure?: string;
+  /** Things worth one line each that did not stop the backend (a rebuilt native cache). */
+  notices?: string[];
   /**
    * Set when `auto` wanted wasm but wasm could not start and cpu runs instead:
    * why wasm failed, in one line. {@linkcode describeBackend} shows it.
@@ -79,7 +127,10 @@ export async function probeWebGpu(): Promise<AdapterProbe | null> {
  * Starts a tfjs backend and makes it the active one.
  *
  * `auto` picks webgpu when the runtime offers a real (non-fallback) adapter,
- * else wasm, else cpu. A named backend that cannot start is an error that says
+ * else native (C kernels built by the system compiler: needs a compiler,
+ * `--allow-ffi` and `--allow-run`, and `lib/native/backend.ts` loaded, which
+ * `mod.ts` and every model module do; why it did not start is kept in
+ * {@linkcode BackendInfo.nativeFailure}), else wasm, else cpu. A named backend that cannot start is an error that says
  * what was found, never a silent switch to another backend. A missing Deno
  * permission (wasm reads its `.wasm` file, so it needs `--allow-read`) is
  * always an error, for `auto` too, naming the permission and the path; any
@@ -87,7 +138,8 @@ export async function probeWebGpu(): Promise<AdapterProbe | null> {
  * {@linkcode BackendInfo.wasmFailure}. Whatever tfjs prints while a backend
  * fails to start is kept out of the terminal and summed up in that one line.
  *
- * @param request the backend to start (`auto`, `webgpu`, `wasm` or `cpu`).
+ * @param request the backend to start (`auto`, `webgpu`, `native`, `wasm` or `cpu`).
+ * @param options the native kernels' threads.
  * @returns what started, with the adapter for webgpu.
  * @throws {UsageError} for an unknown name or a backend that cannot start.
  *
@@ -98,7 +150,10 @@ export async function probeWebGpu(): Promise<AdapterProbe | null> {
  * strictEqual(info.name, "cpu");
  * ```
  */
-export async function useBackend(request: string): Promise<BackendInfo> {
+export async function useBackend(
+  request: string,
+  options: UseBackendOptions = {},
+): Promise<BackendInfo> {
   if (!(BACKEND_REQUESTS as readonly string[]).includes(request)) {
     throw new UsageError(
       `Cannot start backend "${request}": expected one of ${BACKEND_REQUESTS.join(", ")}`,
@@ -107,15 +162,22 @@ export async function useBackend(request: string): Promise<BackendInfo> {
   if (request === "auto") {
     const probe = await probeWebGpu();
     if (probe && !probe.isFallbackAdapter) return await start("webgpu", probe);
+    let nativeFailure: string;
     try {
-      return await start("wasm", null);
+      return await startNative(options);
+    } catch (error) {
+      nativeFailure = (error as Error).message.replace(/^Cannot start backend "native": /, "");
+    }
+    try {
+      return { ...await start("wasm", null), nativeFailure };
     } catch (error) {
       if (error instanceof PermissionMissing) throw error;
       const info = await start("cpu", null);
       info.wasmFailure = (error as Error).message;
-      return info;
+      return { ...info, nativeFailure };
     }
   }
+  if (request === "native") return await startNative(options);
   const name = request as BackendName;
   const probe = name === "webgpu" ? await probeWebGpu() : null;
   if (name === "webgpu" && probe === null) {
@@ -127,6 +189,24 @@ export async function useBackend(request: string): Promise<BackendInfo> {
   return await start(name, probe);
 }
 
+/** Starts the native backend through its registered starter. */
+async function startNative(options: UseBackendOptions): Promise<BackendInfo> {
+  const starter = starters.get("native");
+  if (!starter) {
+    throw new UsageError(
+      'Cannot start backend "native": its module is not loaded (import mod.ts or lib/native/backend.ts)',
+    );
+  }
+  let started: { threads: number; notices: string[] };
+  try {
+    started = await starter(options);
+  } catch (error) {
+    throw new UsageError(`Cannot start backend "native": ${(error as Error).message}`);
+  }
+  const info = await start("native", null);
+  return { ...info, threads: started.threads, notices: started.notices };
+}
+
 async function start(name: BackendName, probe: AdapterProbe | null): Promise<BackendInfo> {
   let ok = false;
   // tfjs's cpu backend prints a "you are running in Node.js" banner on its
@@ -134,7 +214,8 @@ async function start(name: BackendName, probe: AdapterProbe | null): Promise<Bac
   // nothing, so the flag is off while that one backend starts. The wasm
   // backend needs the flag on to load its .wasm file from the npm cache.
   const isNode = tf.env().getBool("IS_NODE");
-  if (name === "cpu") tf.env().set("IS_NODE", false);
+  const cpuBased = name === "cpu" || name === "native";
+  if (cpuBased) tf.env().set("IS_NODE", false);
   // A failing backend (wasm without --allow-read) prints a screen of
   // Emscripten and tfjs messages: hold them, and say what went wrong once.
   const printed = holdConsole();
@@ -143,7 +224,7 @@ async function start(name: BackendName, probe: AdapterProbe | null): Promise<Bac
     ok = await tf.setBackend(name);
     await tf.ready();
     // The banner comes on the cpu backend's first tensor write, so make one now.
-    if (name === "cpu" && ok) tf.scalar(0).dispose();
+    if (cpuBased && ok) tf.scalar(0).dispose();
   } catch (error) {
     thrown = error;
   } finally {

@@ -24,6 +24,7 @@ export interface BenchOptions {
   torchChars: number;
   wasmSimd: boolean;
   wasmThreads: number;
+  threads: number;
   profile: boolean;
   json: boolean;
 }

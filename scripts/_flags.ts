@@ -8,13 +8,22 @@ import { BACKEND_REQUESTS } from "../lib/tf.ts";
 import { nonNegative, nonNegativeInteger, positiveInteger } from "./_cli.ts";
 import { LR_SCHEDULES } from "../lib/training/schedule.ts";
 
-/** `--backend auto|webgpu|wasm|cpu`. */
+/** `--backend auto|webgpu|native|wasm|cpu`. */
 export const BACKEND_FLAG = {
   name: "backend",
   type: "choice",
   choices: BACKEND_REQUESTS,
   default: "auto",
-  help: "tfjs backend: auto picks webgpu on a real GPU, else wasm.",
+  help: "tfjs backend: auto picks webgpu on a real GPU, else native (C compiler), else wasm.",
+} as const;
+
+/** `--threads N`: the native backend's threads (0: the cores available). */
+export const THREADS_FLAG = {
+  name: "threads",
+  type: "integer",
+  default: 0,
+  validate: nonNegativeInteger,
+  help: "Threads of the native backend's kernels (0: the cores available).",
 } as const;
 
 /** `--json`: machine-readable output. */

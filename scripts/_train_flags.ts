@@ -15,7 +15,14 @@ import {
   positive,
   positiveInteger,
 } from "./_cli.ts";
-import { BACKEND_FLAG, BATCH_SIZE_FLAG, JSON_FLAG, LOOP_FLAGS, NUM_STEPS_FLAG } from "./_flags.ts";
+import {
+  BACKEND_FLAG,
+  BATCH_SIZE_FLAG,
+  JSON_FLAG,
+  LOOP_FLAGS,
+  NUM_STEPS_FLAG,
+  THREADS_FLAG,
+} from "./_flags.ts";
 import { givenFlag, loopSettings } from "./_loop.ts";
 import { UsageError } from "../lib/errors.ts";
 import { CELL_KINDS, type Nonlinearity } from "../lib/cells/types.ts";
@@ -160,6 +167,7 @@ export const TRAIN_FLAGS = defineFlags(
       help: "Seed of weights, minibatches and samples.",
     },
     BACKEND_FLAG,
+    THREADS_FLAG,
     // output
     {
       name: "out",

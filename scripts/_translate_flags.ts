@@ -15,7 +15,7 @@ import {
   positiveInteger,
 } from "./_cli.ts";
 import type { FlagSpec, FlagValue } from "./_cli.ts";
-import { BACKEND_FLAG, JSON_FLAG, WHICH_FLAG } from "./_flags.ts";
+import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG, WHICH_FLAG } from "./_flags.ts";
 import { FIT_FLAGS, SIZE_FLAGS } from "./_labelled_flags.ts";
 import { TOKEN_KINDS } from "../lib/corpus/tokenize.ts";
 import { ATTENTION_KINDS } from "../lib/seq2seq/config.ts";
@@ -178,6 +178,7 @@ export const TRANSLATE_FLAGS = defineFlags(
     },
     WHICH_FLAG,
     BACKEND_FLAG,
+    THREADS_FLAG,
     JSON_FLAG,
   ] as const,
 );

@@ -21,8 +21,9 @@ import {
   parseFlags,
   positiveInteger,
 } from "./_cli.ts";
-import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
-import { describeBackend, useBackend } from "../lib/tf.ts";
+import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_flags.ts";
+import { describeBackend } from "../lib/tf.ts";
+import { startBackend } from "./_backend.ts";
 import { CELL_KINDS } from "../lib/cells/types.ts";
 import { Rng } from "../lib/rng.ts";
 import { makeOptimizer } from "../lib/training/train.ts";
@@ -93,6 +94,7 @@ export const BENCH_CLASSIFY_FLAGS = defineFlags(
       help: "PyTorch threads, comma-separated: one peer row per count.",
     },
     BACKEND_FLAG,
+    THREADS_FLAG,
     JSON_FLAG,
   ] as const,
 );
@@ -106,7 +108,10 @@ export async function benchClassify(args: string[]): Promise<void> {
     );
     return;
   }
-  const backend = await useBackend(flags.backend === "auto" ? "wasm" : flags.backend);
+  const backend = await startBackend(
+    flags.backend === "auto" ? "wasm" : flags.backend,
+    flags.threads,
+  );
   const set = await prepareDataset({
     source: flags.data,
     token: "char",

@@ -17,8 +17,9 @@ import {
   parseFlags,
   positiveInteger,
 } from "./_cli.ts";
-import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
-import { describeBackend, useBackend } from "../lib/tf.ts";
+import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_flags.ts";
+import { describeBackend } from "../lib/tf.ts";
+import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { makeOptimizer } from "../lib/training/train.ts";
@@ -89,6 +90,7 @@ export const BENCH_SEQ2SEQ_FLAGS = defineFlags(
       help: "PyTorch threads, comma-separated: one peer row per count.",
     },
     BACKEND_FLAG,
+    THREADS_FLAG,
     JSON_FLAG,
   ] as const,
 );
@@ -122,7 +124,10 @@ export async function benchSeq2seq(args: string[]): Promise<void> {
       `Invalid value "${bad}" for --attention: expected ${ATTENTION_KINDS.join(", ")}`,
     );
   }
-  const backend = await useBackend(flags.backend === "auto" ? "wasm" : flags.backend);
+  const backend = await startBackend(
+    flags.backend === "auto" ? "wasm" : flags.backend,
+    flags.threads,
+  );
   const data = await preparePairData({
     source: flags.data,
     token: "word",

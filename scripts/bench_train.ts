@@ -22,14 +22,7 @@ import { cpus } from "node:os";
 import process from "node:process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import {
-  addAll,
-  BACKEND_REQUESTS,
-  type BackendInfo,
-  describeBackend,
-  tf,
-  useBackend,
-} from "../lib/tf.ts";
+import { addAll, BACKEND_REQUESTS, type BackendInfo, describeBackend, tf } from "../lib/tf.ts";
 import {
   defineFlags,
   helpText,
@@ -50,6 +43,8 @@ import { loadCorpus } from "../lib/corpus/load.ts";
 import { runTorch } from "./_bench_torch.ts";
 import { profileProject } from "./_bench_profile.ts";
 import { startThreadedWasm } from "./_wasm_threads.ts";
+import { startBackend } from "./_backend.ts";
+import { THREADS_FLAG } from "./_flags.ts";
 import {
   BATCH,
   type BenchOptions,
@@ -158,6 +153,7 @@ export const BENCH_TRAIN_FLAGS = defineFlags(
       validate: nonNegativeInteger,
       help: "Start tfjs-wasm's threaded build with N threads (experiment; 0: tfjs default).",
     },
+    THREADS_FLAG,
     { name: "profile", type: "boolean", help: "Time the parts of a project step." },
     { name: "json", type: "boolean", help: "One JSON object per row on stdout." },
   ] as const,
@@ -193,6 +189,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     torchChars: values.torchChars,
     wasmSimd: values.wasmSimd === "on",
     wasmThreads: values.wasmThreads,
+    threads: values.threads,
     profile: values.profile,
     json: values.json,
   };
@@ -444,8 +441,9 @@ function machine(): { os: string; cpu: string; cores: number } {
   return { os: `${Deno.build.os} ${Deno.osRelease()}`, cpu, cores: navigator.hardwareConcurrency };
 }
 
-function wasmThreads(backend: string): number {
-  if (backend !== "wasm") return 1;
+function wasmThreads(info: BackendInfo): number {
+  if (info.name === "native") return info.threads ?? 1;
+  if (info.name !== "wasm") return 1;
   const b = tf.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } };
   return b.wasm?.tfjs?.getThreadsCount?.() ?? 1;
 }
@@ -475,11 +473,11 @@ export async function benchTrain(args: string[]): Promise<void> {
     tf.env().set("WASM_HAS_SIMD_SUPPORT", opts.wasmSimd);
     if (opts.wasmThreads > 0) await startThreadedWasm(opts.wasmThreads);
   }
-  const info: BackendInfo = await useBackend(opts.backend);
+  const info: BackendInfo = await startBackend(opts.backend, opts.threads);
   const backend = describeBackend(info) +
     (info.name === "wasm" && !opts.wasmSimd ? " (no SIMD)" : "");
   const host = machine();
-  const threads = wasmThreads(info.name);
+  const threads = wasmThreads(info);
   const { ids, vocabSize: V } = await corpusIds(opts.corpus);
   const loadBefore = load();
   progress(

@@ -21,7 +21,7 @@ import {
   readInputLines,
   runMain,
 } from "./_cli.ts";
-import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
+import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_flags.ts";
 import {
   checkResume,
   checkSequenceMemory,
@@ -32,7 +32,8 @@ import {
   runMode,
   SIZE_FLAGS,
 } from "./_labelled_flags.ts";
-import { describeBackend, useBackend } from "../lib/tf.ts";
+import { describeBackend } from "../lib/tf.ts";
+import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
 import {
@@ -114,6 +115,7 @@ export const CLASSIFY_FLAGS = defineFlags(
       help: "Labels per prediction.",
     },
     BACKEND_FLAG,
+    THREADS_FLAG,
     JSON_FLAG,
   ] as const,
 );
@@ -142,11 +144,11 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (flags.predict !== undefined || flags.predictFile !== undefined) {
-    await useBackend(flags.backend);
+    await startBackend(flags.backend, flags.threads);
     return await predict(flags);
   }
   checkResume(args, ["epochs", "patience", "backend", "json", "checkpoint-every"]);
-  const backend = await useBackend(flags.backend);
+  const backend = await startBackend(flags.backend, flags.threads);
   if (flags.evaluate) return await evaluateRun(flags.checkpoint, flags.split, flags.json);
   const log = flags.json ? () => {} : info;
   const resumed = flags.resume === undefined

@@ -13,8 +13,9 @@ import {
   positiveInteger,
   runMain,
 } from "./_cli.ts";
-import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG, WHICH_FLAG } from "./_flags.ts";
-import { describeBackend, useBackend } from "../lib/tf.ts";
+import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG, THREADS_FLAG, WHICH_FLAG } from "./_flags.ts";
+import { describeBackend } from "../lib/tf.ts";
+import { startBackend } from "./_backend.ts";
 import { loadTrainedModel } from "../lib/lm/run.ts";
 import { loadCorpus } from "../lib/corpus/load.ts";
 import { evaluatePerplexity } from "../lib/lm/evaluate.ts";
@@ -50,6 +51,7 @@ export const EVALUATE_FLAGS = defineFlags(
       help: "Steps per forward call (default: as trained).",
     },
     BACKEND_FLAG,
+    THREADS_FLAG,
     JSON_FLAG,
   ] as const,
 );
@@ -61,7 +63,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(helpText("deno task evaluate", "Perplexity of a checkpoint.", EVALUATE_FLAGS));
     return 0;
   }
-  const backend = await useBackend(flags.backend);
+  const backend = await startBackend(flags.backend, flags.threads);
   const { model, vocab, config, path } = await loadTrainedModel(flags.checkpoint, {
     which: flags.which,
   });

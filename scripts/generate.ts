@@ -23,7 +23,7 @@ import {
   positiveInteger,
   runMain,
 } from "./_cli.ts";
-import { BACKEND_FLAG, JSON_FLAG } from "./_flags.ts";
+import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_flags.ts";
 import {
   checkResume,
   checkSequenceMemory,
@@ -34,7 +34,8 @@ import {
   runMode,
   SIZE_FLAGS,
 } from "./_labelled_flags.ts";
-import { describeBackend, useBackend } from "../lib/tf.ts";
+import { describeBackend } from "../lib/tf.ts";
+import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
 import {
@@ -140,6 +141,7 @@ export const GENERATE_FLAGS = defineFlags(
         "A classify run: report the share of --count samples per label it assigns to that label.",
     },
     BACKEND_FLAG,
+    THREADS_FLAG,
     JSON_FLAG,
   ] as const,
 );
@@ -172,7 +174,7 @@ export async function main(args: string[]): Promise<number> {
   checkResume(args, [
     ...["epochs", "patience", "backend", "json", "condition", "count", "checkpoint-every"],
   ]);
-  const backend = await useBackend(flags.backend);
+  const backend = await startBackend(flags.backend, flags.threads);
   if (flags.checkpoint !== undefined) {
     const loaded = await loadModel(flags.checkpoint, { kind: "generator", build, which: "best" });
     try {

@@ -15,8 +15,8 @@ import {
   positive,
   runMain,
 } from "./_cli.ts";
-import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG, WHICH_FLAG } from "./_flags.ts";
-import { useBackend } from "../lib/tf.ts";
+import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG, THREADS_FLAG, WHICH_FLAG } from "./_flags.ts";
+import { startBackend } from "./_backend.ts";
 import { loadTrainedModel } from "../lib/lm/run.ts";
 import { sampleText } from "../lib/lm/sample.ts";
 import { tokenizeText } from "../lib/corpus/tokenize.ts";
@@ -64,6 +64,7 @@ export const SAMPLE_FLAGS = defineFlags(
     },
     { name: "seed", type: "integer", default: 0, help: "Seed of the sampling." },
     BACKEND_FLAG,
+    THREADS_FLAG,
     JSON_FLAG,
   ] as const,
 );
@@ -87,7 +88,7 @@ export async function main(args: string[]): Promise<number> {
         "takes the most likely token, expected --greedy or the sampling flags",
     );
   }
-  await useBackend(flags.backend);
+  await startBackend(flags.backend, flags.threads);
   const { model, vocab, config } = await loadTrainedModel(flags.checkpoint, { which: flags.which });
   try {
     if (config.model.bidirectional) {

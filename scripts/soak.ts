@@ -30,8 +30,8 @@ import {
   tf,
   trainStep,
   type TrainStepResult,
-  useBackend,
 } from "../mod.ts";
+import { BACKEND_REQUESTS } from "../lib/tf.ts";
 import {
   defineFlags,
   emitJson,
@@ -42,7 +42,8 @@ import {
   positiveInteger,
   runMain,
 } from "./_cli.ts";
-import { BATCH_SIZE_FLAG, NUM_STEPS_FLAG } from "./_flags.ts";
+import { BATCH_SIZE_FLAG, NUM_STEPS_FLAG, THREADS_FLAG } from "./_flags.ts";
+import { startBackend } from "./_backend.ts";
 
 /** The flags of `scripts/soak.ts`. */
 export const SOAK_FLAGS = defineFlags(
@@ -88,10 +89,11 @@ export const SOAK_FLAGS = defineFlags(
     {
       name: "backend",
       type: "choice",
-      choices: ["auto", "webgpu", "wasm", "cpu"],
+      choices: BACKEND_REQUESTS,
       default: "auto",
       help: "tfjs backend.",
     },
+    THREADS_FLAG,
     { name: "out", type: "string", default: "runs/soak", help: "Run directory." },
     { name: "json", type: "boolean", help: "Print one JSON object per line on stdout." },
   ] as const,
@@ -171,7 +173,7 @@ export async function main(args: string[]): Promise<number> {
     );
     return 0;
   }
-  const backend = await useBackend(flags.backend);
+  const backend = await startBackend(flags.backend, flags.threads);
   const corpus = await loadCorpus({ source: flags.corpus, token: "char", validFraction: 0 });
   const config = modelConfig({
     vocabSize: corpus.vocab.size,

@@ -13,7 +13,8 @@ import { checkResumeFlags, configFromFlags, TRAIN_FLAGS } from "./_train_flags.t
 import { loopOptions, resumingText, RunProgress, runSchedule, stoppedText } from "./_loop.ts";
 import { lockRunDir } from "../lib/training/run_lock.ts";
 import { watchSignals } from "./_signals.ts";
-import { describeBackend, useBackend } from "../lib/tf.ts";
+import { describeBackend } from "../lib/tf.ts";
+import { startBackend } from "./_backend.ts";
 import { LanguageModel } from "../lib/lm/model.ts";
 import { makeOptimizer } from "../lib/training/train.ts";
 import { disposeStates } from "../lib/cells/state.ts";
@@ -41,7 +42,7 @@ export async function main(args: string[]): Promise<number> {
   if (flags.resume !== undefined && flags.overwrite) {
     throw new UsageError("Cannot train with --resume and --overwrite: choose one");
   }
-  const backend = await useBackend(flags.backend);
+  const backend = await startBackend(flags.backend, flags.threads);
   const resumed = flags.resume === undefined ? undefined : await loadResumableRun(flags.resume);
   let owned = true; // the resumed model and optimizer, until the try below takes them
   try {
@@ -66,7 +67,7 @@ export async function main(args: string[]): Promise<number> {
 
 type Flags = ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>["values"];
 type Resumed = Awaited<ReturnType<typeof loadResumableRun>>;
-type Backend = Awaited<ReturnType<typeof useBackend>>;
+type Backend = Awaited<ReturnType<typeof startBackend>>;
 
 /** The run's total epochs and patience: the saved ones on --resume unless given anew. */
 function schedule(args: string[], flags: Flags, saved?: RunConfig): [number, number] {

@@ -31,7 +31,8 @@ import {
 import { resumingText } from "./_loop.ts";
 import { lockRunDir } from "../lib/training/run_lock.ts";
 import { checkSequenceMemory } from "./_labelled_flags.ts";
-import { describeBackend, useBackend } from "../lib/tf.ts";
+import { describeBackend } from "../lib/tf.ts";
+import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
 import { type PairVocabs, preprocessPairText, tokenizePairSide } from "../lib/corpus/pairs.ts";
@@ -87,10 +88,10 @@ export async function main(args: string[]): Promise<number> {
   }
   if (flags.heatmap !== undefined) await checkWritableFile("heatmap", flags.heatmap);
   if (flags.translate !== undefined || flags.translateFile !== undefined) {
-    await useBackend(flags.backend);
+    await startBackend(flags.backend, flags.threads);
     return await translate(flags);
   }
-  const backend = await useBackend(flags.backend);
+  const backend = await startBackend(flags.backend, flags.threads);
   if (flags.evaluate) return await evaluateRun(flags.checkpoint, flags, { which: flags.which });
   checkResume(args, [
     ...["epochs", "patience", "backend", "json", "beam", "length-penalty", "n-best"],

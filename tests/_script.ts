@@ -37,10 +37,18 @@ export async function script(name: string, args: string[], stdin?: string): Prom
   return { code, rows, stdout: out, stderr: new TextDecoder().decode(stderr) };
 }
 
-/** A bad input: exit 2 and exactly one line on stderr, matching `pattern`. */
+/**
+ * The lines of stderr but `--backend auto`'s report of what it chose (one line,
+ * printed when the backend starts: before some inputs are read).
+ */
+export function errorLines(stderr: string): string[] {
+  return stderr.trim().split("\n").filter((l) => !l.startsWith("backend auto: "));
+}
+
+/** A bad input: exit 2 and exactly one error line on stderr, matching `pattern`. */
 export function usageError(run: Run, pattern: RegExp): void {
   strictEqual(run.code, 2, run.stderr);
-  const lines = run.stderr.trim().split("\n");
+  const lines = errorLines(run.stderr);
   strictEqual(lines.length, 1, run.stderr);
   ok(pattern.test(lines[0]), lines[0]);
 }

@@ -8,7 +8,7 @@ const ROOT = new URL("..", import.meta.url);
  */
 const RANKS: [RegExp, number][] = [
   [/^lib\/(tf|errors|rng)\.ts$/, 0],
-  [/^lib\/(cells|corpus)\//, 1],
+  [/^lib\/(cells|corpus|native)\//, 1],
   [/^lib\/kernels\//, 2],
   [/^lib\/layers\//, 3],
   [/^lib\/training\//, 4],

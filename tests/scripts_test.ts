@@ -3,6 +3,7 @@
  * `--json`), on a small corpus, and their output is checked.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
+import { errorLines } from "./_script.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -161,7 +162,7 @@ Deno.test("bad input: one line on stderr, exit code 2, nothing written", async (
       [...args, "--out", out].filter((a) => name === "train" || a !== "--out" && a !== out),
     );
     strictEqual(run.code, 2, `${name} ${args.join(" ")}: ${run.stderr}`);
-    const lines = run.stderr.trim().split("\n");
+    const lines = errorLines(run.stderr);
     strictEqual(lines.length, 1, `one line for ${args.join(" ")}: ${run.stderr}`);
     ok(mention.test(lines[0]), `${lines[0]} names ${mention}`);
     strictEqual(run.stdout, "");

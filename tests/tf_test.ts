@@ -2,6 +2,7 @@ import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert";
 import { addAll, describeBackend, tf, useBackend } from "../lib/tf.ts";
 import { globalNorm } from "../lib/training/train.ts";
 import { UsageError } from "../lib/errors.ts";
+import { NATIVE } from "./_native.ts";
 
 Deno.test("useBackend() starts cpu and wasm by name", async () => {
   for (const name of ["cpu", "wasm"] as const) {
@@ -26,7 +27,7 @@ Deno.test("useBackend('auto') avoids a software-fallback adapter", async () => {
   const gpu = (navigator as { gpu?: GPU }).gpu;
   const adapter = gpu ? await gpu.requestAdapter() : null;
   const fallback = !adapter || (adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter;
-  strictEqual(info.name, fallback ? "wasm" : "webgpu");
+  strictEqual(info.name, fallback ? (NATIVE.length > 0 ? "native" : "wasm") : "webgpu");
   await useBackend("cpu");
 });
 
@@ -34,7 +35,7 @@ Deno.test("useBackend() rejects an unknown backend name with a UsageError", asyn
   await rejects(() => useBackend("tpu"), (error: Error) => {
     ok(error instanceof UsageError);
     ok(error.message.includes('"tpu"'));
-    ok(error.message.includes("auto, webgpu, wasm, cpu"));
+    ok(error.message.includes("auto, webgpu, native, wasm, cpu"));
     return true;
   });
 });
@@ -100,7 +101,7 @@ Deno.test("describeBackend() names a wasm failure that auto fell back from", () 
   );
 });
 
-for (const backend of ["cpu", "wasm", "webgpu"]) {
+for (const backend of ["cpu", ...NATIVE, "wasm", "webgpu"]) {
   Deno.test(`addAll() sums every tensor, nine of them too, on ${backend}`, async () => {
     await useBackend(backend);
     try {

@@ -1,9 +1,10 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { dirname, join } from "node:path";
 import { serveRepo } from "./_serve_repo.ts";
+import { NATIVE } from "./_native.ts";
 
 /** The script a user would write: it knows nothing of the repository but its URL. */
-function userScript(origin: string): string {
+function userScript(origin: string, names: string[]): string {
   return `
 import * as rnn from "${origin}/mod.ts";
 
@@ -13,7 +14,7 @@ const T = 8;
 const ids = Int32Array.from({ length: T + 1 }, (_, i) => i % V);
 const batch = { x: ids.slice(0, T), y: ids.slice(1), batchSize: 1, numSteps: T };
 
-for (const name of ["wasm", "cpu"]) {
+for (const name of ${JSON.stringify(names)}) {
   const info = await rnn.useBackend(name);
   const model = new rnn.LanguageModel(
     rnn.modelConfig({ vocabSize: V, cell: "gru", hiddenSize: 16, seed: 1 }),
@@ -64,7 +65,9 @@ Deno.test("mod.ts trains and samples when imported by URL from a directory with 
     }
 
     const script = join(dir, "main.ts");
-    await Deno.writeTextFile(script, userScript(origin));
+    // native too where a compiler is found: its C source comes with the module graph.
+    const names = ["wasm", "cpu", ...NATIVE];
+    await Deno.writeTextFile(script, userScript(origin, names));
     const output = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -72,6 +75,9 @@ Deno.test("mod.ts trains and samples when imported by URL from a directory with 
         "--allow-read",
         "--allow-env",
         "--allow-sys",
+        "--allow-ffi",
+        "--allow-run",
+        "--allow-write",
         `--allow-net=${host}`,
         "--no-lock",
         // The OS may hand out a port used by an earlier run; never reuse its cached modules.
@@ -89,7 +95,7 @@ Deno.test("mod.ts trains and samples when imported by URL from a directory with 
     ok(!stderr.includes("running TensorFlow.js in Node.js"), `lib/ prints nothing: ${stderr}`);
 
     const lines = stdout.trim().split("\n").map((line) => JSON.parse(line));
-    deepStrictEqual(lines.map((line) => line.backend), ["wasm", "cpu"]);
+    deepStrictEqual(lines.map((line) => line.backend), names);
     for (const { backend, losses, sample } of lines) {
       strictEqual(losses.length, 20);
       ok(losses.every(Number.isFinite), `${backend}: non-finite loss in ${losses}`);

@@ -6,7 +6,8 @@
  * arithmetic. On wasm this kernel does the whole update in one pass over the
  * heap, in float64 with one rounding to float32 per stored value (tfjs rounds
  * after every op), so it agrees with `tf.train.adam` to float32 rounding, not
- * bit for bit (a test bounds the difference). On every other backend the
+ * bit for bit (a test bounds the difference); on native one C call does the
+ * same in float64. On every other backend the
  * formula runs as tf ops in tfjs's order: bit for bit `tf.train.adam`.
  *
  * The formula (tfjs 4.22's `AdamOptimizer`, ε added outside the square root):
@@ -23,6 +24,8 @@ import {
   useWasmPath,
   type WasmHeapBackend,
 } from "./_wasm_heap.ts";
+
+import { checkLength, nativeKernels, valuesOf } from "../native/backend.ts";
 
 const ADAM_KERNEL = "RnnDenoAdamUpdate";
 
@@ -82,6 +85,25 @@ function adamOps(t: AdamTensors, k: AdamCoefficients): [tf.Tensor, tf.Tensor, tf
   });
 }
 
+/** The update as one C call on copies of p, m, v (the native backend; same formula as wasm's). */
+function adamNative(
+  lib: NonNullable<ReturnType<typeof nativeKernels>>,
+  t: AdamTensors,
+  k: AdamCoefficients,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const backend = tf.backend();
+  const n = t.p.size;
+  const [p, g, m, v] = [t.p, t.g, t.m, t.v].map((x) => {
+    const values = valuesOf(backend, x);
+    checkLength("adamUpdate", "a tensor", values, n);
+    return values;
+  });
+  const p2 = p.slice(), m2 = m.slice(), v2 = v.slice();
+  const [a1] = valuesOf(backend, t.accBeta1), [a2] = valuesOf(backend, t.accBeta2);
+  lib.rnn_adam(BigInt(n), p2, g, m2, v2, k.learningRate, k.beta1, k.beta2, k.epsilon, a1, a2);
+  return [tf.tensor(p2, t.p.shape), tf.tensor(m2, t.m.shape), tf.tensor(v2, t.v.shape)];
+}
+
 /**
  * One Adam step of a variable: its new value and moments.
  *
@@ -105,6 +127,10 @@ export function adamUpdate(
   tensors: AdamTensors,
   coefficients: AdamCoefficients,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const native = nativeKernels();
+  if (native && Object.values(tensors).every((t) => t.dtype === "float32")) {
+    return adamNative(native, tensors, coefficients);
+  }
   if (!useWasmPath(Object.values(tensors))) return adamOps(tensors, coefficients);
   return tf.engine().runKernel(
     ADAM_KERNEL,

@@ -12,7 +12,8 @@
  * elementwise work: this op is several times faster to train than the same
  * cell written step by step with tf ops.
  *
- * Only tf ops run inside, so it works on every backend (cpu, wasm, webgpu);
+ * Only tf ops run inside, so it works on every backend (cpu, wasm, webgpu;
+ * on native, each direction is instead one C call: `_native_sequence.ts`);
  * on wasm, row and column block copies use a small wasm-only kernel (see
  * `_copy.ts`), with `tf.slice`/`tf.concat` elsewhere.
  *
@@ -25,6 +26,7 @@ import { block } from "./_copy.ts";
 import { gruAfterBackward, gruAfterForward, gruBackward, gruForward } from "./_gru.ts";
 import { lstmBackward, lstmForward, lstmUnpack } from "./_lstm.ts";
 import { rnnBackward, rnnForward } from "./_rnn.ts";
+import { nativeSequenceKernels } from "./_native_sequence.ts";
 
 type Forward = (inputs: tf.Tensor[], dims: Dims, save: (t: tf.Tensor[]) => void) => tf.Tensor;
 type Backward = (dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims) => tf.Tensor[];
@@ -188,7 +190,9 @@ export function fusedSequence(
   const dims = kernelDims("fusedSequence", spec, weights, rows ? rowsShape(xs) : xs, state);
   const { T, B, H } = dims;
   const cellStates = spec.kind === "lstm" && options.cellStates === true;
-  const { forward, backward } = kernelsFor(spec, cellStates);
+  // The native backend: each direction is one C call (see _native_sequence.ts).
+  const { forward, backward } = nativeSequenceKernels(spec, cellStates) ??
+    kernelsFor(spec, cellStates);
   return tf.tidy(() => {
     const inputs: tf.Tensor[] = [rows ? xs.table : xs, weights.Wx, weights.Wh, weights.b, state.h];
     if (spec.kind === "lstm") inputs.push(state.c ?? tf.zeros([B, H]));

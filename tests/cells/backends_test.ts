@@ -3,6 +3,7 @@
  * 1e-4, forward and backward. Values are read with `await data()`, which
  * every backend supports.
  */
+import { NATIVE } from "../_native.ts";
 import { deepStrictEqual } from "node:assert";
 import { tf, useBackend } from "../../lib/tf.ts";
 import { recurrent } from "../../lib/layers/stack.ts";
@@ -18,7 +19,7 @@ import {
 } from "./_helpers.ts";
 import { randomMat, randomNamed, rng } from "../_reference.ts";
 
-const BACKENDS = ["cpu", "wasm", "webgpu"] as const;
+const BACKENDS = ["cpu", ...NATIVE, "wasm", "webgpu"];
 const TOLERANCE = 1e-4;
 const [T, B, D, H] = [4, 3, 5, 6];
 

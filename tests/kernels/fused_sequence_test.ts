@@ -6,6 +6,7 @@
  * - a plain-JS float64 implementation, differentiated by central finite
  *   differences (every gradient of a tiny case, every variant).
  */
+import { NATIVE } from "../_native.ts";
 import { ok, throws } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import type { CellSpec } from "../../lib/cells/types.ts";
@@ -56,7 +57,7 @@ const SMALL = { T: 7, B: 3, D: 5, H: 4 };
 const EDGES = [{ T: 1, B: 1, D: 1, H: 1 }, { T: 1, B: 2, D: 3, H: 3 }, { T: 3, B: 1, D: 2, H: 5 }];
 const WIDER = { T: 12, B: 8, D: 10, H: 16 };
 
-for (const backend of ["cpu", "wasm", "webgpu"]) {
+for (const backend of ["cpu", ...NATIVE, "wasm", "webgpu"]) {
   for (const [v, variant] of VARIANTS.entries()) {
     Deno.test(`fusedSequence() equals plain tf ops and their autograd on ${backend}: ${variant.name}`, async () => {
       await onBackend(backend, async () => {
@@ -94,49 +95,59 @@ function params64(c: CaseData): Params64 {
   };
 }
 
-for (const [v, variant] of VARIANTS.entries()) {
-  Deno.test(`fusedSequence() gradients equal float64 central finite differences: ${variant.name}`, async () => {
-    const c = makeCase(variant, { T: 4, B: 2, D: 3, H: 3 }, 300 + v);
-    const p = params64(c);
-    const w = {
-      outputs: Array.from(
-        { length: c.T },
-        (_, t) => Float64Array.from(c.R.subarray(t * c.B * 3, (t + 1) * c.B * 3)),
-      ),
-      h: Float64Array.from(c.Rh),
-      c: Float64Array.from(c.Rc),
-    };
-    const t = caseTensors(c);
-    // The forward pass first: float32 fused vs float64 reference.
-    const { weights, xs, state } = unpack(t.names, t.inputs);
-    const r = fusedSequence(c.spec, weights, xs, state);
-    const ref = forward64(c.spec, p);
-    const flatOutputs = new Float64Array(ref.hs.flatMap((h) => [...h]));
-    await assertClose(r.outputs, flatOutputs, 0, `${variant.name} outputs vs float64`, 1e-5);
-    await assertClose(r.state.h, ref.h, 0, `${variant.name} h vs float64`, 1e-5);
-    if (r.state.c) await assertClose(r.state.c, ref.c, 0, `${variant.name} c vs float64`, 1e-5);
-    // Then every gradient.
-    const grads = tf.grads(lossOf(fusedSequence, c.spec, t))(t.inputs);
-    const arrays: Record<string, Float64Array> = {
-      Wx: p.Wx.data,
-      Wh: p.Wh.data,
-      b: p.b,
-      h0: p.h0.data,
-      c0: p.c0.data,
-      bhh: p.bhh,
-    };
-    for (const [i, name] of t.names.entries()) {
-      const fd = name === "xs"
-        ? new Float64Array(p.xs.flatMap((x) => [...finiteDifferences(c.spec, p, w, x.data)]))
-        : finiteDifferences(c.spec, p, w, arrays[name]);
-      await assertClose(grads[i], fd, 1e-4, `${variant.name} d${name} vs finite differences`, 1e-6);
-    }
-    tf.dispose([...t.inputs, t.R, t.Rh, t.Rc, r.outputs, r.state.h, ...grads]);
-    if (r.state.c) r.state.c.dispose();
-  });
+for (const backend of ["cpu", ...NATIVE]) {
+  for (const [v, variant] of VARIANTS.entries()) {
+    Deno.test(`fusedSequence() gradients equal float64 central finite differences on ${backend}: ${variant.name}`, async () => {
+      await onBackend(backend, async () => {
+        const c = makeCase(variant, { T: 4, B: 2, D: 3, H: 3 }, 300 + v);
+        const p = params64(c);
+        const w = {
+          outputs: Array.from(
+            { length: c.T },
+            (_, t) => Float64Array.from(c.R.subarray(t * c.B * 3, (t + 1) * c.B * 3)),
+          ),
+          h: Float64Array.from(c.Rh),
+          c: Float64Array.from(c.Rc),
+        };
+        const t = caseTensors(c);
+        // The forward pass first: float32 fused vs float64 reference.
+        const { weights, xs, state } = unpack(t.names, t.inputs);
+        const r = fusedSequence(c.spec, weights, xs, state);
+        const ref = forward64(c.spec, p);
+        const flatOutputs = new Float64Array(ref.hs.flatMap((h) => [...h]));
+        await assertClose(r.outputs, flatOutputs, 0, `${variant.name} outputs vs float64`, 1e-5);
+        await assertClose(r.state.h, ref.h, 0, `${variant.name} h vs float64`, 1e-5);
+        if (r.state.c) await assertClose(r.state.c, ref.c, 0, `${variant.name} c vs float64`, 1e-5);
+        // Then every gradient.
+        const grads = tf.grads(lossOf(fusedSequence, c.spec, t))(t.inputs);
+        const arrays: Record<string, Float64Array> = {
+          Wx: p.Wx.data,
+          Wh: p.Wh.data,
+          b: p.b,
+          h0: p.h0.data,
+          c0: p.c0.data,
+          bhh: p.bhh,
+        };
+        for (const [i, name] of t.names.entries()) {
+          const fd = name === "xs"
+            ? new Float64Array(p.xs.flatMap((x) => [...finiteDifferences(c.spec, p, w, x.data)]))
+            : finiteDifferences(c.spec, p, w, arrays[name]);
+          await assertClose(
+            grads[i],
+            fd,
+            1e-4,
+            `${variant.name} d${name} vs finite differences`,
+            1e-6,
+          );
+        }
+        tf.dispose([...t.inputs, t.R, t.Rh, t.Rc, r.outputs, r.state.h, ...grads]);
+        if (r.state.c) r.state.c.dispose();
+      });
+    });
+  }
 }
 
-for (const backend of ["cpu", "wasm"]) {
+for (const backend of ["cpu", ...NATIVE, "wasm"]) {
   Deno.test(`fusedSequence() handles one step, one row and one unit on ${backend}`, async () => {
     await onBackend(backend, async () => {
       for (const [v, variant] of VARIANTS.entries()) {

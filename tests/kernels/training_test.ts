@@ -5,6 +5,7 @@
  * as in d2l's train_ch8). Checks that it trains exactly like the same model
  * on plain tf ops with autograd, and that it leaks no tensors.
  */
+import { NATIVE } from "../_native.ts";
 import { ok } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import { Rng } from "../../lib/rng.ts";
@@ -111,7 +112,7 @@ const SPECS: CellSpec[] = [
 const label = (s: CellSpec) =>
   s.kind + (s.nonlinearity ? ` (${s.nonlinearity})` : "") + (s.resetAfter ? " (reset after)" : "");
 
-for (const backend of ["cpu", "wasm"]) {
+for (const backend of ["cpu", ...NATIVE, "wasm"]) {
   for (const spec of SPECS) {
     Deno.test(`training on the fused path gives the plain-autograd perplexity after 30 steps on ${backend}: ${label(spec)}`, async () => {
       await onBackend(backend, async () => {

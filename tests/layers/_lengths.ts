@@ -3,6 +3,7 @@
  * garbage in the padding, one sequence cut out of a batch, and reads that work
  * on every backend (webgpu included: `await data()` only).
  */
+import { NATIVE } from "../_native.ts";
 import { ok } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import { Rng } from "../../lib/rng.ts";
@@ -18,7 +19,7 @@ import { normals, VARIANTS } from "../kernels/_helpers.ts";
 /** How close the variable-length results must be to their references. */
 export const TOL = 1e-5;
 /** The backends every property test runs on (some add webgpu, the slow software adapter). */
-export const PROPERTY_BACKENDS = ["cpu", "wasm"];
+export const PROPERTY_BACKENDS = ["cpu", ...NATIVE, "wasm"];
 
 export function paddedBatch(
   seed: number,

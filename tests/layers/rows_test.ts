@@ -6,6 +6,7 @@
  * one layer and stacked bidirectional, on cpu and wasm (the fused rows mode)
  * and webgpu (rows become inputs first). The id V reads zeros.
  */
+import { NATIVE } from "../_native.ts";
 import { throws } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import { fusedSequence, type SequenceRows } from "../../lib/kernels/fused_sequence.ts";
@@ -41,7 +42,7 @@ function lossOf(outputs: tf.Tensor, finals: tf.Tensor[]): tf.Scalar {
   ) as tf.Scalar;
 }
 
-for (const backend of ["cpu", "wasm"]) {
+for (const backend of ["cpu", ...NATIVE, "wasm"]) {
   Deno.test(`fusedSequence() with rows equals it with the inputs, every variant, on ${backend}`, async () => {
     await onBackend(backend, async () => {
       for (const variant of VARIANTS) {

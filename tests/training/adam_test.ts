@@ -2,6 +2,7 @@
  * FusedAdam: the same optimizer as tf.train.adam (slots, names, state), its
  * update checked against an independent float64 Adam, and no tensor growth.
  */
+import { NATIVE } from "../_native.ts";
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import { Rng } from "../../lib/rng.ts";
@@ -70,7 +71,7 @@ async function runOptimizer(
   return out;
 }
 
-for (const backend of ["wasm", "cpu"]) {
+for (const backend of ["wasm", ...NATIVE, "cpu"]) {
   Deno.test(`FusedAdam agrees with float64 Adam and with tf.train.adam on ${backend}`, async () => {
     await onBackend(backend, async () => {
       const rng = new Rng(5);
@@ -82,7 +83,7 @@ for (const backend of ["wasm", "cpu"]) {
       const reference = adam64(start, grads, 0.01);
       for (let k = 0; k < SHAPES.length; k++) {
         await assertClose(got[k], Float32Array.from(reference[k]), 1e-5, `vs float64, var ${k}`);
-        // cpu runs tfjs's ops in tfjs's order: bit for bit. wasm rounds once per value.
+        // cpu runs tfjs's ops in tfjs's order: bit for bit. wasm and native round once per value.
         await assertClose(
           got[k],
           tfjs[k],

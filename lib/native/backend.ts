@@ -1,0 +1,356 @@
+/**
+ * The `native` tfjs backend: tfjs's cpu backend (every tensor's values in a
+ * JavaScript TypedArray) with the heavy kernels replaced by C calls on those
+ * arrays, in place (a Deno FFI `buffer` parameter passes a typed array's
+ * memory without copying).
+ *
+ * Replaced here: `BatchMatMul` and `_FusedMatMul` (the packed GEMM, every
+ * transpose). The whole-sequence RNN/GRU/LSTM kernels and Adam are called by
+ * their ops (`lib/kernels/`) through {@linkcode nativeKernels} when this
+ * backend is active. Every other op is the cpu backend's own kernel.
+ *
+ * Loading this module registers the backend's starter with `lib/tf.ts`, so
+ * `useBackend("native")` and `auto` can start it.
+ *
+ * @module
+ */
+import { registerBackendStarter, tf, type UseBackendOptions } from "../tf.ts";
+import { loadNative, type NativeSymbols } from "./build.ts";
+
+/**
+ * The backend's name in tfjs's registry.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * strictEqual(NATIVE_BACKEND, "native");
+ * ```
+ */
+export const NATIVE_BACKEND = "native";
+
+let symbols: NativeSymbols | null = null;
+let threads = 1;
+
+/** The part of tfjs's `MathBackendCPU` the kernels use. */
+interface CpuBackend {
+  data: { get(id: tf.DataId): { values?: unknown } | undefined; has(id: tf.DataId): boolean };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
+  disposeIntermediateTensorInfo(info: tf.TensorInfo): void;
+}
+
+/**
+ * The float32 values of a tensor on a cpu-based backend, without a copy (values
+ * kept in another array type, or by another backend: a copy, to read only).
+ *
+ * @throws {Error} for values that are not float32.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * ok(valuesOf(tf.backend(), tf.tensor1d([1, 2]))[1] === 2);
+ * ```
+ */
+export function valuesOf(backend: unknown, t: tf.TensorInfo): Float32Array {
+  if (t.dtype !== "float32") {
+    throw new Error(`native: expected float32 values, got ${t.dtype} [${t.shape}]`);
+  }
+  const data = (backend as CpuBackend).data;
+  const values = data.has(t.dataId) ? data.get(t.dataId)?.values : undefined;
+  if (values instanceof Float32Array) return values;
+  // Another array type (a cpu kernel may keep a plain array): a copy, to read only.
+  if (Array.isArray(values) || ArrayBuffer.isView(values)) {
+    return Float32Array.from(values as ArrayLike<number>);
+  }
+  if (t instanceof tf.Tensor) return t.dataSync() as Float32Array;
+  throw new Error(`native: no values for a float32 tensor [${t.shape}]`);
+}
+
+/**
+ * The loaded native functions, when the native backend is the active one.
+ *
+ * @returns the symbols, or null on every other backend.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * ok(tf.getBackend() !== "native" || nativeKernels() !== null);
+ * ```
+ */
+export function nativeKernels(): NativeSymbols | null {
+  return symbols !== null && tf.getBackend() === NATIVE_BACKEND ? symbols : null;
+}
+
+/**
+ * The native kernels' thread count.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * ok(nativeThreads() >= 1);
+ * ```
+ */
+export function nativeThreads(): number {
+  return threads;
+}
+
+/**
+ * Throws unless `array` holds exactly `expected` values: the shape check made
+ * before every FFI call, so a wrong shape is an error, never a write out of bounds.
+ *
+ * @throws {Error} naming the kernel, the array and both lengths.
+ *
+ * @example
+ * ```ts
+ * import { throws } from "node:assert";
+ * checkLength("gemm", "A", new Float32Array(6), 6);
+ * throws(() => checkLength("gemm", "A", new Float32Array(5), 6), /A has 5 values, expected 6/);
+ * ```
+ */
+export function checkLength(who: string, what: string, array: Float32Array, expected: number) {
+  if (array.length !== expected) {
+    throw new Error(`${who}: ${what} has ${array.length} values, expected ${expected}`);
+  }
+}
+
+interface MatMulAttrs {
+  transposeA: boolean;
+  transposeB: boolean;
+  activation?: string;
+}
+
+/** op(A) op(B) for rank >= 2 operands whose batch sizes match or are 1; null: not handled. */
+function matMul(
+  backend: CpuBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  attrs: MatMulAttrs,
+): tf.TensorInfo | null {
+  const lib = symbols;
+  if (!lib || a.dtype !== "float32" || b.dtype !== "float32") return null;
+  const ra = a.shape.length, rb = b.shape.length;
+  if (ra < 2 || rb < 2) return null;
+  const { transposeA: ta, transposeB: tb } = attrs;
+  const M = ta ? a.shape[ra - 1] : a.shape[ra - 2], K = ta ? a.shape[ra - 2] : a.shape[ra - 1];
+  const Kb = tb ? b.shape[rb - 1] : b.shape[rb - 2], N = tb ? b.shape[rb - 2] : b.shape[rb - 1];
+  if (K !== Kb) throw new Error(`native matMul: inner sizes ${K} and ${Kb} differ`);
+  const outer = tf.backend_util.assertAndGetBroadcastShape(
+    a.shape.slice(0, -2),
+    b.shape.slice(0, -2),
+  );
+  const count = (s: number[]) => s.reduce((x, y) => x * y, 1);
+  const batch = count(outer), batchA = count(a.shape.slice(0, -2));
+  const batchB = count(b.shape.slice(0, -2));
+  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return null;
+  const A = valuesOf(backend, a), Bv = valuesOf(backend, b);
+  checkLength("native matMul", "a", A, batchA * M * K);
+  checkLength("native matMul", "b", Bv, batchB * K * N);
+  const C = new Float32Array(batch * M * N);
+  const lda = ta ? M : K, ldb = tb ? K : N;
+  for (let i = 0; i < batch; i++) {
+    const Ai = batchA === 1 ? A : A.subarray(i * M * K, (i + 1) * M * K);
+    const Bi = batchB === 1 ? Bv : Bv.subarray(i * K * N, (i + 1) * K * N);
+    const Ci = batch === 1 ? C : C.subarray(i * M * N, (i + 1) * M * N);
+    lib.rnn_gemm(ta ? 1 : 0, tb ? 1 : 0, M, N, K, Ai, lda, Bi, ldb, Ci, N, 0);
+  }
+  return backend.makeTensorInfo([...outer, M, N], "float32", C);
+}
+
+function cpuKernel(name: string): tf.KernelFunc {
+  const config = tf.getKernel(name, "cpu");
+  if (!config) throw new Error(`native: tfjs's cpu backend has no ${name} kernel`);
+  return config.kernelFunc;
+}
+
+type Args = Parameters<tf.KernelFunc>[0];
+
+function batchMatMulKernel(args: Args): tf.TensorInfo {
+  const { a, b } = args.inputs as Record<string, tf.TensorInfo>;
+  return matMul(
+    args.backend as unknown as CpuBackend,
+    a,
+    b,
+    args.attrs as unknown as MatMulAttrs,
+  ) ??
+    cpuKernel("BatchMatMul")(args) as tf.TensorInfo;
+}
+
+/** `_FusedMatMul`: the product natively; bias and a linear or relu activation added here. */
+function fusedMatMulKernel(args: Args): tf.TensorInfo {
+  const backend = args.backend as unknown as CpuBackend;
+  const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo>;
+  const attrs = args.attrs as unknown as MatMulAttrs;
+  const activation = attrs.activation ?? "linear";
+  const fallback = () => cpuKernel("_FusedMatMul")(args) as tf.TensorInfo;
+  if (preluActivationWeights || (activation !== "linear" && activation !== "relu")) {
+    return fallback();
+  }
+  const product = matMul(backend, a, b, attrs);
+  if (!product) return fallback();
+  let out = product;
+  if (bias) {
+    out = cpuKernel("Add")({
+      inputs: { a: product, b: bias },
+      backend: args.backend,
+      attrs: {},
+    }) as tf.TensorInfo;
+    backend.disposeIntermediateTensorInfo(product);
+  }
+  if (activation === "relu") {
+    const values = valuesOf(backend, out);
+    for (let i = 0; i < values.length; i++) if (!(values[i] > 0)) values[i] = 0;
+  }
+  return out;
+}
+
+const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2 };
+
+/** Add, Sub, Multiply of float32 operands of one shape, or with a scalar; else cpu's. */
+function binaryKernel(name: string): tf.KernelFunc {
+  return (args: Args) => {
+    const backend = args.backend as unknown as CpuBackend;
+    const { a, b } = args.inputs as Record<string, tf.TensorInfo>;
+    const lib = symbols;
+    if (lib && a.dtype === "float32" && b.dtype === "float32") {
+      const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+      const n = shape.reduce((x, y) => x * y, 1);
+      const A = valuesOf(backend, a), Bv = valuesOf(backend, b);
+      if ((A.length === n || A.length === 1) && (Bv.length === n || Bv.length === 1) && n > 0) {
+        const out = new Float32Array(n);
+        lib.rnn_binary(
+          BINARY_OPS[name],
+          BigInt(n),
+          A,
+          BigInt(A.length),
+          Bv,
+          BigInt(Bv.length),
+          out,
+        );
+        return backend.makeTensorInfo(shape, "float32", out);
+      }
+    }
+    return cpuKernel(name)(args) as tf.TensorInfo;
+  };
+}
+
+/** A 2-D float32 transpose natively; every other case cpu's. */
+function transposeKernel(args: Args): tf.TensorInfo {
+  const backend = args.backend as unknown as CpuBackend;
+  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { perm } = args.attrs as unknown as { perm: number[] };
+  if (symbols && x.dtype === "float32" && x.shape.length === 2 && perm[0] === 1) {
+    const [R, C] = x.shape;
+    const input = valuesOf(backend, x);
+    checkLength("native transpose", "x", input, R * C);
+    const out = new Float32Array(R * C);
+    symbols.rnn_transpose(R, C, input, out);
+    return backend.makeTensorInfo([C, R], "float32", out);
+  }
+  return cpuKernel("Transpose")(args) as tf.TensorInfo;
+}
+
+/** Constant padding of float32 tensors by block copies (cpu's indexes every element). */
+function padKernel(args: Args): tf.TensorInfo {
+  const backend = args.backend as unknown as CpuBackend;
+  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { paddings, constantValue } = args.attrs as unknown as {
+    paddings: [number, number][];
+    constantValue: number;
+  };
+  if (x.dtype !== "float32" || x.shape.length === 0) {
+    return cpuKernel("PadV2")(args) as tf.TensorInfo;
+  }
+  const input = valuesOf(backend, x);
+  const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
+  const out = new Float32Array(outShape.reduce((p, d) => p * d, 1));
+  if (constantValue !== 0) out.fill(constantValue);
+  const rank = x.shape.length;
+  const inStrides = new Array(rank).fill(1), outStrides = new Array(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) {
+    inStrides[i] = inStrides[i + 1] * x.shape[i + 1];
+    outStrides[i] = outStrides[i + 1] * outShape[i + 1];
+  }
+  const last = x.shape[rank - 1];
+  const copy = (dim: number, inAt: number, outAt: number) => {
+    if (dim === rank - 1) {
+      out.set(input.subarray(inAt, inAt + last), outAt + paddings[dim][0]);
+      return;
+    }
+    for (let i = 0; i < x.shape[dim]; i++) {
+      copy(dim + 1, inAt + i * inStrides[dim], outAt + (i + paddings[dim][0]) * outStrides[dim]);
+    }
+  };
+  if (input.length > 0) copy(0, 0, 0);
+  return backend.makeTensorInfo(outShape, "float32", out);
+}
+
+let registered = false;
+
+/** Registers the backend and its kernels with tfjs once. */
+function register(): void {
+  if (registered) return;
+  registered = true;
+  const cpu = tf.findBackendFactory("cpu");
+  if (!cpu) throw new Error("tfjs's cpu backend is not registered");
+  tf.registerBackend(NATIVE_BACKEND, cpu, -1);
+  const own: Record<string, tf.KernelFunc> = {
+    BatchMatMul: batchMatMulKernel as tf.KernelFunc,
+    _FusedMatMul: fusedMatMulKernel as tf.KernelFunc,
+    Add: binaryKernel("Add"),
+    Sub: binaryKernel("Sub"),
+    Multiply: binaryKernel("Multiply"),
+    Transpose: transposeKernel as tf.KernelFunc,
+    PadV2: padKernel as tf.KernelFunc,
+  };
+  for (const [kernelName, kernelFunc] of Object.entries(own)) {
+    tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });
+  }
+  for (const config of tf.getKernelsForBackend("cpu")) {
+    if (config.kernelName in own || tf.getKernel(config.kernelName, NATIVE_BACKEND)) continue;
+    tf.registerKernel({ ...config, backendName: NATIVE_BACKEND });
+  }
+}
+
+/** The cores this process may use. */
+function defaultThreads(): number {
+  return Math.max(1, navigator.hardwareConcurrency || 1);
+}
+
+/**
+ * Builds or loads the native library, registers the backend and sets its
+ * threads; what `useBackend("native")` calls.
+ *
+ * @returns the threads in use and the notices to show.
+ * @throws {Error} with a one-line reason when the library cannot be had.
+ *
+ * @example Start it directly (useBackend("native") is the usual way)
+ * ```ts
+ * try {
+ *   const { threads } = await startNativeBackend({ threads: 1 });
+ *   console.log(`native kernels ready, ${threads} thread`);
+ * } catch (error) {
+ *   console.log((error as Error).message);
+ * }
+ * ```
+ */
+export async function startNativeBackend(
+  options: UseBackendOptions = {},
+): Promise<{ threads: number; notices: string[] }> {
+  const wanted = options.threads ?? defaultThreads();
+  if (!Number.isInteger(wanted) || wanted < 1) {
+    throw new Error(`threads must be a positive integer, got ${wanted}`);
+  }
+  let notices: string[] = [];
+  if (!symbols) {
+    const load = await loadNative();
+    if (!load.ok) throw new Error(load.reason);
+    symbols = load.symbols;
+    notices = load.notices;
+  }
+  threads = symbols.rnn_set_threads(wanted);
+  register();
+  return { threads, notices };
+}
+
+registerBackendStarter(NATIVE_BACKEND, startNativeBackend);

@@ -1,0 +1,833 @@
+/*
+ * rnn-deno native kernels: a packed, register-blocked float32 GEMM and whole
+ * recurrent sequences (forward and backward, all T steps in one call) for the
+ * "native" tfjs backend. C11 with GNU vector extensions; libc, libm and
+ * pthreads only. Compiled on first use by lib/native/build.ts.
+ *
+ * Conventions: row-major matrices; sequences are step-major `[T*B, W]` (rows
+ * t*B .. t*B+B-1 are step t); gate blocks of `[*, G*H]` are H columns each.
+ * Every result is computed by one thread in a fixed order, so results do not
+ * depend on the thread count (static partition, no shared reductions).
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MR 8  /* rows of the micro-kernel */
+#define NR 32 /* columns of the micro-kernel: two 16-float vectors */
+#define KC 256
+#define MAXT 64
+
+typedef float v16 __attribute__((vector_size(64)));
+
+/* ---------------------------------------------------------------- threads */
+
+typedef void (*task_fn)(void *ctx, int part, int parts);
+
+static int n_threads = 1;
+static pthread_t workers[MAXT];
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+/* One run (or resize) at a time: Deno may call in from several threads (one per
+ * isolate, e.g. test modules), and they share this library's pool. */
+static pthread_mutex_t run_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_go = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
+static task_fn job_fn;
+static void *job_ctx;
+static unsigned long job_gen;
+static int job_left, pool_quit;
+static unsigned long start_gen; /* the generation a new worker has already seen */
+
+static void *worker_main(void *arg) {
+  int id = (int)(intptr_t)arg;
+  pthread_mutex_lock(&pool_mu);
+  unsigned long seen = start_gen;
+  for (;;) {
+    while (job_gen == seen && !pool_quit) pthread_cond_wait(&pool_go, &pool_mu);
+    if (pool_quit) break;
+    seen = job_gen;
+    task_fn fn = job_fn;
+    void *ctx = job_ctx;
+    int parts = n_threads;
+    pthread_mutex_unlock(&pool_mu);
+    fn(ctx, id, parts);
+    pthread_mutex_lock(&pool_mu);
+    if (--job_left == 0) pthread_cond_signal(&pool_done);
+  }
+  pthread_mutex_unlock(&pool_mu);
+  return NULL;
+}
+
+/* Runs fn(ctx, part, parts) for every part, the caller taking part 0. */
+static void run_parts(task_fn fn, void *ctx) {
+  pthread_mutex_lock(&run_mu);
+  if (n_threads == 1) {
+    fn(ctx, 0, 1);
+    pthread_mutex_unlock(&run_mu);
+    return;
+  }
+  pthread_mutex_lock(&pool_mu);
+  job_fn = fn;
+  job_ctx = ctx;
+  job_left = n_threads - 1;
+  job_gen++;
+  pthread_cond_broadcast(&pool_go);
+  pthread_mutex_unlock(&pool_mu);
+  fn(ctx, 0, n_threads);
+  pthread_mutex_lock(&pool_mu);
+  while (job_left > 0) pthread_cond_wait(&pool_done, &pool_mu);
+  pthread_mutex_unlock(&pool_mu);
+  pthread_mutex_unlock(&run_mu);
+}
+
+/* Sets the number of threads (1..64); returns the number now in use. */
+int rnn_set_threads(int n) {
+  if (n < 1) n = 1;
+  if (n > MAXT) n = MAXT;
+  pthread_mutex_lock(&run_mu);
+  if (n == n_threads) {
+    pthread_mutex_unlock(&run_mu);
+    return n;
+  }
+  pthread_mutex_lock(&pool_mu);
+  pool_quit = 1;
+  pthread_cond_broadcast(&pool_go);
+  pthread_mutex_unlock(&pool_mu);
+  for (int i = 1; i < n_threads; i++) pthread_join(workers[i], NULL);
+  pool_quit = 0;
+  n_threads = 1;
+  start_gen = job_gen;
+  for (int i = 1; i < n; i++) {
+    if (pthread_create(&workers[i], NULL, worker_main, (void *)(intptr_t)i) != 0) break;
+    n_threads = i + 1;
+  }
+  n = n_threads;
+  pthread_mutex_unlock(&run_mu);
+  return n;
+}
+
+/* The version of this file's ABI: build.ts checks it after loading. */
+int rnn_abi_version(void) { return 1; }
+
+/* [lo, hi): part's share of n items. */
+static void share(int n, int part, int parts, int *lo, int *hi) {
+  *lo = (int)((long)n * part / parts);
+  *hi = (int)((long)n * (part + 1) / parts);
+}
+
+/* Per-thread scratch buffers, grown on demand and kept. */
+static float *scratch_buf[MAXT][3];
+static size_t scratch_len[MAXT][3];
+
+static float *scratch(int part, int which, size_t n) {
+  if (scratch_len[part][which] < n) {
+    free(scratch_buf[part][which]);
+    scratch_buf[part][which] = aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64);
+    scratch_len[part][which] = scratch_buf[part][which] ? n : 0;
+  }
+  return scratch_buf[part][which];
+}
+
+/* ------------------------------------------------------------------- GEMM */
+
+/* C[m, n] (+)= A_panel[MR, K] B_panel[K, NR]; A packed k-major (MR per k), B (NR per k). */
+static void micro(int K, const float *restrict Ap, const float *restrict Bp, float *restrict C,
+                  int ldc, int m, int n, int acc) {
+  v16 c0[MR], c1[MR];
+  for (int r = 0; r < MR; r++) c0[r] = c1[r] = (v16){0};
+  for (int k = 0; k < K; k++) {
+    v16 b0, b1;
+    memcpy(&b0, Bp, 64);
+    memcpy(&b1, Bp + 16, 64);
+    Bp += NR;
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+      float a = Ap[r];
+      c0[r] += a * b0;
+      c1[r] += a * b1;
+    }
+    Ap += MR;
+  }
+  if (m == MR && n == NR) {
+    for (int r = 0; r < MR; r++) {
+      float *cr = C + (size_t)r * ldc;
+      if (acc) {
+        v16 t0, t1;
+        memcpy(&t0, cr, 64);
+        memcpy(&t1, cr + 16, 64);
+        c0[r] += t0;
+        c1[r] += t1;
+      }
+      memcpy(cr, &c0[r], 64);
+      memcpy(cr + 16, &c1[r], 64);
+    }
+    return;
+  }
+  float tmp[MR * NR];
+  for (int r = 0; r < MR; r++) {
+    memcpy(tmp + r * NR, &c0[r], 64);
+    memcpy(tmp + r * NR + 16, &c1[r], 64);
+  }
+  for (int r = 0; r < m; r++)
+    for (int j = 0; j < n; j++) {
+      float *c = C + (size_t)r * ldc + j;
+      *c = acc ? *c + tmp[r * NR + j] : tmp[r * NR + j];
+    }
+}
+
+/* Packs rows of op(A) [M, K] (columns k0..k0+kc) into MR-row blocks, k-major, zero-padded. */
+static void pack_a(int ta, const float *A, int lda, int M, int k0, int kc, float *Ap) {
+  int blocks = (M + MR - 1) / MR;
+  for (int ib = 0; ib < blocks; ib++) {
+    float *dst = Ap + (size_t)ib * kc * MR;
+    for (int r = 0; r < MR; r++) {
+      int row = ib * MR + r;
+      if (row >= M) {
+        for (int k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
+      } else if (ta) {
+        for (int k = 0; k < kc; k++) dst[k * MR + r] = A[(size_t)(k0 + k) * lda + row];
+      } else {
+        const float *src = A + (size_t)row * lda + k0;
+        for (int k = 0; k < kc; k++) dst[k * MR + r] = src[k];
+      }
+    }
+  }
+}
+
+/* Packs the NR columns of panel p of op(B) [K, N] (rows k0..k0+kc), zero-padded. */
+static void pack_b(int tb, const float *B, int ldb, int N, int k0, int kc, int p, float *Bp) {
+  int c0 = p * NR, n = N - c0 < NR ? N - c0 : NR;
+  for (int k = 0; k < kc; k++) {
+    float *dst = Bp + (size_t)k * NR;
+    if (tb) {
+      for (int j = 0; j < n; j++) dst[j] = B[(size_t)(c0 + j) * ldb + k0 + k];
+    } else {
+      memcpy(dst, B + (size_t)(k0 + k) * ldb + c0, (size_t)n * sizeof(float));
+    }
+    for (int j = n; j < NR; j++) dst[j] = 0.0f;
+  }
+}
+
+typedef struct {
+  int ta, tb, M, N, K, lda, ldb, ldc, acc;
+  const float *A, *B;
+  float *C;
+} gemm_job;
+
+static void gemm_part(void *ctx, int part, int parts) {
+  const gemm_job *g = ctx;
+  int panels = (g->N + NR - 1) / NR, lo, hi;
+  share(panels, part, parts, &lo, &hi);
+  if (lo >= hi || g->M == 0) return;
+  if (g->K == 0) {
+    if (!g->acc)
+      for (int i = 0; i < g->M; i++)
+        for (int j = lo * NR; j < hi * NR && j < g->N; j++) g->C[(size_t)i * g->ldc + j] = 0.0f;
+    return;
+  }
+  int blocks = (g->M + MR - 1) / MR;
+  float *Ap = scratch(part, 0, (size_t)blocks * MR * KC);
+  float *Bp = scratch(part, 1, (size_t)KC * NR);
+  for (int k0 = 0; k0 < g->K; k0 += KC) {
+    int kc = g->K - k0 < KC ? g->K - k0 : KC;
+    pack_a(g->ta, g->A, g->lda, g->M, k0, kc, Ap);
+    for (int p = lo; p < hi; p++) {
+      pack_b(g->tb, g->B, g->ldb, g->N, k0, kc, p, Bp);
+      int n = g->N - p * NR < NR ? g->N - p * NR : NR;
+      for (int ib = 0; ib < blocks; ib++) {
+        int m = g->M - ib * MR < MR ? g->M - ib * MR : MR;
+        micro(kc, Ap + (size_t)ib * kc * MR, Bp, g->C + (size_t)ib * MR * g->ldc + p * NR, g->ldc,
+              m, n, g->acc || k0 > 0);
+      }
+    }
+  }
+}
+
+static void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+                 int ldb, float *C, int ldc, int acc) {
+  gemm_job g = {ta, tb, M, N, K, lda, ldb, ldc, acc, A, B, C};
+  run_parts(gemm_part, &g);
+}
+
+/*
+ * C[M, N] = op(A)[M, K] op(B)[K, N] (+ C when acc), op = transpose when ta/tb;
+ * lda/ldb/ldc are the row strides of A, B, C as stored.
+ */
+void rnn_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+              float *C, int ldc, int acc) {
+  gemm(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);
+}
+
+/* ------------------------------------------------------ fast activations */
+
+/* exp(x) to about 1 ulp on [-87, 88], branch-free so that loops vectorise. */
+static inline float exp_f(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  const float shifter = 12582912.0f; /* 1.5 * 2^23: rounds to an integer */
+  float kf = x * 1.44269504088896341f + shifter;
+  int32_t ki;
+  memcpy(&ki, &kf, 4);
+  ki -= 0x4B400000;
+  kf -= shifter;
+  float r = x - kf * 0.693145751953125f;
+  r -= kf * 1.428606765330187e-06f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  int32_t bits = (ki + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, 4);
+  return p * scale;
+}
+
+static inline float sigmoid_f(float x) { return 1.0f / (1.0f + exp_f(-x)); }
+static inline float tanh_f(float x) { return 1.0f - 2.0f / (1.0f + exp_f(2.0f * x)); }
+
+/* ------------------------------------------------------------- sequences */
+
+enum { RNN_TANH = 0, RNN_RELU = 1, GRU_BEFORE = 2, GRU_AFTER = 3, LSTM = 4 };
+
+static int gates_of(int kind) { return kind == LSTM ? 4 : kind >= GRU_BEFORE ? 3 : 1; }
+
+/* Index of (row, k) in a packed A operand with K columns. */
+static inline size_t apack(int row, int k, int K) {
+  return ((size_t)(row / MR) * K + k) * MR + (row % MR);
+}
+
+/*
+ * The sequence's shared state. Forward packs Wh with its gate columns
+ * interleaved: panel p holds, for units p*U .. p*U+U-1 (U = NR / G), the
+ * columns of gate 0, then gate 1, ...; so one panel's product is every gate of
+ * its units, and each thread finishes its units' step without waiting.
+ */
+typedef struct {
+  int kind, T, B, D, H, V, G, U, cell_states;
+  const float *X, *ids, *Wx, *Wh, *b, *bhh, *h0, *c0;
+  float *value; /* forward result: hs [T*B, H], then (LSTM) c blocks */
+  float *work;  /* saved for backward (layout per kind, see rnn_work_size) */
+  const float *dvalue;
+  float *dX, *dWx, *dWh, *db, *dbhh, *dh0, *dc0;
+  /* internal */
+  float *XW;          /* [T*B, G*H] input projections + bias */
+  float *WhP;         /* interleaved packed Wh (forward) */
+  float *WhTP;        /* packed Wh^T panels of NR units (backward) */
+  float *Apack[2];    /* packed states / gradients, double-buffered */
+  float *dZx, *dZh;   /* [T*B, G*H] pre-activation gradients (input side, recurrent side) */
+  float *carry, *carry2; /* [B, H]: dc (LSTM), dh z (GRU) */
+  int t, cur;
+} seq;
+
+/* work layout: acts [T*B, G*H] then extras: LSTM c, tanh c [T*B, H] each; GRU_AFTER hn [T*B, H];
+ * GRU_BEFORE r*h [T*B, H]. */
+long rnn_work_size(int kind, int T, int B, int H) {
+  long n = (long)T * B, G = gates_of(kind);
+  long extra = kind == LSTM ? 2 * n * H : kind >= GRU_BEFORE ? n * H : 0;
+  return (kind <= RNN_RELU ? 0 : n * G * H) + extra;
+}
+
+static float *acts(seq *s) { return s->work; }
+static float *extra(seq *s) { return s->work + (size_t)s->T * s->B * s->G * s->H; }
+
+static const float *hprev_row(seq *s, int t, int row) {
+  return t == 0 ? s->h0 + (size_t)row * s->H : s->value + ((size_t)(t - 1) * s->B + row) * s->H;
+}
+
+/* Packs Wh's columns [col0, col0+G*H) gate-interleaved for G gates (of stride H in Wh). */
+static float *pack_interleaved(const float *Wh, int ldw, int K, int H, int G, int col0) {
+  int U = NR / G, panels = (H + U - 1) / U;
+  float *P = aligned_alloc(64, (size_t)panels * K * NR * sizeof(float) + 64);
+  if (!P) return NULL;
+  for (int p = 0; p < panels; p++)
+    for (int k = 0; k < K; k++)
+      for (int j = 0; j < NR; j++) {
+        int g = j / U, u = p * U + j % U;
+        P[((size_t)p * K + k) * NR + j] =
+            g < G && u < H ? Wh[(size_t)k * ldw + col0 + g * H + u] : 0.0f;
+      }
+  return P;
+}
+
+/* Input projections XW = X Wx + b for every step (rows of a table: (table Wx)[ids] + b). */
+static int project(seq *s) {
+  int N = s->T * s->B, W = s->G * s->H;
+  if (s->ids) {
+    float *P = malloc((size_t)(s->V > 0 ? s->V : 1) * W * sizeof(float));
+    if (!P) return -1;
+    gemm(0, 0, s->V, W, s->D, s->X, s->D, s->Wx, W, P, W, 0);
+    for (int n = 0; n < N; n++) {
+      int id = (int)s->ids[n];
+      float *dst = s->XW + (size_t)n * W;
+      if (id >= 0 && id < s->V)
+        for (int j = 0; j < W; j++) dst[j] = P[(size_t)id * W + j] + s->b[j];
+      else
+        memcpy(dst, s->b, (size_t)W * sizeof(float));
+    }
+    free(P);
+  } else {
+    for (int n = 0; n < N; n++) memcpy(s->XW + (size_t)n * W, s->b, (size_t)W * sizeof(float));
+    gemm(0, 0, N, W, s->D, s->X, s->D, s->Wx, W, s->XW, W, 1);
+  }
+  return 0;
+}
+
+/* One forward step for the panels of this part: Z = h_{t-1} Wh (interleaved), then the cell. */
+static void forward_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int t = s->t, B = s->B, H = s->H, G = s->G, U = s->U, W = G * H;
+  int panels = (H + U - 1) / U, blocks = (B + MR - 1) / MR, lo, hi;
+  share(panels, part, parts, &lo, &hi);
+  const float *Ain = s->Apack[s->cur];
+  float *Aout = s->Apack[1 - s->cur];
+  float *A = acts(s), *E = extra(s);
+  float tmp[MR * NR];
+  for (int p = lo; p < hi; p++) {
+    int u0 = p * U, un = H - u0 < U ? H - u0 : U;
+    for (int ib = 0; ib < blocks; ib++) {
+      micro(H, Ain + (size_t)ib * H * MR, s->WhP + (size_t)p * H * NR, tmp, NR, MR, NR, 0);
+      int m = B - ib * MR < MR ? B - ib * MR : MR;
+      for (int r = 0; r < m; r++) {
+        int row = ib * MR + r;
+        size_t n = (size_t)t * B + row;
+        const float *xw = s->XW + n * W, *z = tmp + r * NR, *hp = hprev_row(s, t, row);
+        float *h = s->value + n * H;
+        for (int uu = 0; uu < un; uu++) {
+          int u = u0 + uu;
+          float out;
+          if (s->kind == LSTM) {
+            float i = sigmoid_f(z[uu] + xw[u]), f = sigmoid_f(z[U + uu] + xw[H + u]);
+            float o = sigmoid_f(z[2 * U + uu] + xw[2 * H + u]);
+            float g = tanh_f(z[3 * U + uu] + xw[3 * H + u]);
+            float cp = t == 0 ? s->c0[(size_t)row * H + u] : E[(n - B) * H + u];
+            float c = f * cp + i * g, tc = tanh_f(c);
+            out = o * tc;
+            float *a = A + n * W;
+            a[u] = i, a[H + u] = f, a[2 * H + u] = o, a[3 * H + u] = g;
+            E[n * H + u] = c;
+            E[(size_t)s->T * B * H + n * H + u] = tc;
+          } else if (s->kind == GRU_AFTER) {
+            float zg = sigmoid_f(z[uu] + xw[u]), rg = sigmoid_f(z[U + uu] + xw[H + u]);
+            float hn = z[2 * U + uu] + s->bhh[u];
+            float nc = tanh_f(xw[2 * H + u] + rg * hn);
+            out = nc + zg * (hp[u] - nc);
+            float *a = A + n * W;
+            a[u] = zg, a[H + u] = rg, a[2 * H + u] = nc;
+            E[n * H + u] = hn;
+          } else {
+            float a = z[uu] + xw[u];
+            out = s->kind == RNN_TANH ? tanh_f(a) : (a > 0.0f ? a : 0.0f);
+          }
+          h[u] = out;
+          Aout[apack(row, u, H)] = out;
+        }
+      }
+    }
+  }
+}
+
+/* GRU with the reset gate before the product, phase 1: z, r and r*h for this part's units. */
+static void gru_before_zr_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int t = s->t, B = s->B, H = s->H, W = 3 * H, U = NR / 2;
+  int panels = (H + U - 1) / U, blocks = (B + MR - 1) / MR, lo, hi;
+  share(panels, part, parts, &lo, &hi);
+  const float *Ain = s->Apack[s->cur];
+  float *RH = s->Apack[1 - s->cur], *A = acts(s), *E = extra(s);
+  float tmp[MR * NR];
+  for (int p = lo; p < hi; p++) {
+    int u0 = p * U, un = H - u0 < U ? H - u0 : U;
+    for (int ib = 0; ib < blocks; ib++) {
+      micro(H, Ain + (size_t)ib * H * MR, s->WhP + (size_t)p * H * NR, tmp, NR, MR, NR, 0);
+      int m = B - ib * MR < MR ? B - ib * MR : MR;
+      for (int r = 0; r < m; r++) {
+        int row = ib * MR + r;
+        size_t n = (size_t)t * B + row;
+        const float *xw = s->XW + n * W, *z = tmp + r * NR, *hp = hprev_row(s, t, row);
+        for (int uu = 0; uu < un; uu++) {
+          int u = u0 + uu;
+          float zg = sigmoid_f(z[uu] + xw[u]), rg = sigmoid_f(z[U + uu] + xw[H + u]);
+          A[n * W + u] = zg, A[n * W + H + u] = rg;
+          E[n * H + u] = rg * hp[u];
+          RH[apack(row, u, H)] = rg * hp[u];
+        }
+      }
+    }
+  }
+}
+
+/* Phase 2: the candidate from (r*h) W_hh and the new state. */
+static void gru_before_h_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int t = s->t, B = s->B, H = s->H, W = 3 * H;
+  int panels = (H + NR - 1) / NR, blocks = (B + MR - 1) / MR, lo, hi;
+  share(panels, part, parts, &lo, &hi);
+  const float *RH = s->Apack[1 - s->cur];
+  float *Aout = s->Apack[s->cur], *A = acts(s);
+  float tmp[MR * NR];
+  const float *WhhP = s->WhP + (size_t)((H + NR / 2 - 1) / (NR / 2)) * H * NR;
+  for (int p = lo; p < hi; p++) {
+    int u0 = p * NR, un = H - u0 < NR ? H - u0 : NR;
+    for (int ib = 0; ib < blocks; ib++) {
+      micro(H, RH + (size_t)ib * H * MR, WhhP + (size_t)p * H * NR, tmp, NR, MR, NR, 0);
+      int m = B - ib * MR < MR ? B - ib * MR : MR;
+      for (int r = 0; r < m; r++) {
+        int row = ib * MR + r;
+        size_t n = (size_t)t * B + row;
+        const float *xw = s->XW + n * W, *z = tmp + r * NR, *hp = hprev_row(s, t, row);
+        float *h = s->value + n * H;
+        for (int uu = 0; uu < un; uu++) {
+          int u = u0 + uu;
+          float nc = tanh_f(z[uu] + xw[2 * H + u]), zg = A[n * W + u];
+          A[n * W + 2 * H + u] = nc;
+          h[u] = nc + zg * (hp[u] - nc);
+          Aout[apack(row, u, H)] = h[u];
+        }
+      }
+    }
+  }
+}
+
+static int seq_alloc(seq *s) {
+  int B = s->B, H = s->H, W = s->G * s->H, blocks = (B + MR - 1) / MR;
+  size_t na = (size_t)blocks * MR * (W > H ? W : H);
+  s->XW = malloc((size_t)s->T * B * W * sizeof(float));
+  s->Apack[0] = calloc(na, sizeof(float));
+  s->Apack[1] = calloc(na, sizeof(float));
+  return s->XW && s->Apack[0] && s->Apack[1] ? 0 : -1;
+}
+
+static void seq_free(seq *s) {
+  free(s->XW), free(s->WhP), free(s->WhTP), free(s->Apack[0]), free(s->Apack[1]);
+  free(s->dZx);
+  if (s->dZh != s->dZx) free(s->dZh);
+  free(s->carry), free(s->carry2);
+}
+
+/*
+ * Forward pass of a whole sequence. kind: 0 rnn tanh, 1 rnn relu, 2 gru (reset
+ * before), 3 gru (reset after), 4 lstm. X [T*B, D], or with ids (non-NULL) a table
+ * [V, D] read at ids [T*B] (the id V: zeros). value: [T*B, H] states, then for
+ * LSTM the cell states of every step ([T*B, H], cell_states) or the last ([B, H]).
+ * work: rnn_work_size floats, kept for the backward pass. Returns 0, or -1 when
+ * memory ran out.
+ */
+int rnn_seq_forward(int kind, int T, int B, int D, int H, int V, const float *X, const float *ids,
+                    const float *Wx, const float *Wh, const float *b, const float *bhh,
+                    const float *h0, const float *c0, int cell_states, float *value, float *work) {
+  seq s = {0};
+  s.kind = kind, s.T = T, s.B = B, s.D = D, s.H = H, s.V = V, s.G = gates_of(kind);
+  s.U = NR / s.G, s.cell_states = cell_states;
+  s.X = X, s.ids = ids, s.Wx = Wx, s.Wh = Wh, s.b = b, s.bhh = bhh, s.h0 = h0, s.c0 = c0;
+  s.value = value, s.work = work;
+  int rc = -1;
+  if (seq_alloc(&s) || project(&s)) goto done;
+  if (kind == GRU_BEFORE) {
+    float *zr = pack_interleaved(Wh, 3 * H, H, H, 2, 0);
+    float *hh = pack_interleaved(Wh, 3 * H, H, H, 1, 2 * H);
+    int pzr = (H + NR / 2 - 1) / (NR / 2), ph = (H + NR - 1) / NR;
+    s.WhP = zr && hh ? malloc((size_t)(pzr + ph) * H * NR * sizeof(float)) : NULL;
+    if (s.WhP) {
+      memcpy(s.WhP, zr, (size_t)pzr * H * NR * sizeof(float));
+      memcpy(s.WhP + (size_t)pzr * H * NR, hh, (size_t)ph * H * NR * sizeof(float));
+    }
+    free(zr), free(hh);
+  } else {
+    s.WhP = pack_interleaved(Wh, s.G * H, H, H, s.G, 0);
+  }
+  if (!s.WhP) goto done;
+  for (int row = 0; row < B; row++)
+    for (int u = 0; u < H; u++) s.Apack[0][apack(row, u, H)] = h0[(size_t)row * H + u];
+  s.cur = 0;
+  for (int t = 0; t < T; t++) {
+    s.t = t;
+    if (kind == GRU_BEFORE) {
+      run_parts(gru_before_zr_part, &s);
+      run_parts(gru_before_h_part, &s);
+    } else {
+      run_parts(forward_part, &s);
+      s.cur = 1 - s.cur;
+    }
+  }
+  if (kind == LSTM) {
+    float *C = extra(&s), *dst = value + (size_t)T * B * H;
+    if (cell_states) memcpy(dst, C, (size_t)T * B * H * sizeof(float));
+    else memcpy(dst, C + (size_t)(T - 1) * B * H, (size_t)B * H * sizeof(float));
+  }
+  rc = 0;
+done:
+  seq_free(&s);
+  return rc;
+}
+
+/* One backward step for this part's units: dhRec = dZh_{t+1} Wh^T, then the cell's gradients. */
+static void backward_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int t = s->t, T = s->T, B = s->B, H = s->H, W = s->G * H;
+  int panels = (H + NR - 1) / NR, blocks = (B + MR - 1) / MR, lo, hi;
+  share(panels, part, parts, &lo, &hi);
+  const float *Ain = s->Apack[s->cur];
+  float *Aout = s->Apack[1 - s->cur], *A = acts(s), *E = extra(s);
+  float tmp[MR * NR];
+  for (int p = lo; p < hi; p++) {
+    int u0 = p * NR, un = H - u0 < NR ? H - u0 : NR;
+    for (int ib = 0; ib < blocks; ib++) {
+      if (t < T - 1)
+        micro(W, Ain + (size_t)ib * W * MR, s->WhTP + (size_t)p * W * NR, tmp, NR, MR, NR, 0);
+      else
+        memset(tmp, 0, sizeof tmp);
+      int m = B - ib * MR < MR ? B - ib * MR : MR;
+      for (int r = 0; r < m; r++) {
+        int row = ib * MR + r;
+        size_t n = (size_t)t * B + row;
+        const float *dv = s->dvalue + n * H, *rec = tmp + r * NR, *a = A + n * W;
+        const float *hp = hprev_row(s, t, row);
+        float *dzx = s->dZx + n * W, *dzh = s->dZh + n * W;
+        float *cr = s->carry + (size_t)row * H;
+        for (int uu = 0; uu < un; uu++) {
+          int u = u0 + uu;
+          float dh = dv[u] + rec[uu];
+          if (s->kind == LSTM) {
+            float dc = cr[u];
+            if (s->cell_states && t < T - 1) dc += s->dvalue[((size_t)(T + t) * B + row) * H + u];
+            float i = a[u], f = a[H + u], o = a[2 * H + u], g = a[3 * H + u];
+            float tc = E[(size_t)T * B * H + n * H + u];
+            float cp = t == 0 ? s->c0[(size_t)row * H + u] : E[(n - B) * H + u];
+            dc += dh * o * (1.0f - tc * tc);
+            dzx[u] = dc * g * i * (1.0f - i);
+            dzx[H + u] = dc * cp * f * (1.0f - f);
+            dzx[2 * H + u] = dh * tc * o * (1.0f - o);
+            dzx[3 * H + u] = dc * i * (1.0f - g * g);
+            cr[u] = dc * f;
+          } else if (s->kind == GRU_AFTER) {
+            dh += s->carry2[(size_t)row * H + u];
+            float zg = a[u], rg = a[H + u], nc = a[2 * H + u], hn = E[n * H + u];
+            float dan = dh * (1.0f - zg) * (1.0f - nc * nc);
+            dzx[u] = dzh[u] = dh * (hp[u] - nc) * zg * (1.0f - zg);
+            dzx[H + u] = dzh[H + u] = dan * hn * rg * (1.0f - rg);
+            dzx[2 * H + u] = dan;
+            dzh[2 * H + u] = dan * rg;
+            s->carry2[(size_t)row * H + u] = dh * zg;
+          } else {
+            float h = s->value[n * H + u];
+            dzx[u] = s->kind == RNN_TANH ? dh * (1.0f - h * h) : (h > 0.0f ? dh : 0.0f);
+          }
+          for (int g = 0; g < s->G; g++) Aout[apack(row, g * H + u, W)] = dzh[g * H + u];
+        }
+      }
+    }
+  }
+}
+
+/* Column sums of rows [0, N) of M [N, ld] into out[W] (added to when acc). */
+static void col_sums(const float *M, int N, int W, int ld, float *out, int acc) {
+  if (!acc) memset(out, 0, (size_t)W * sizeof(float));
+  for (int n = 0; n < N; n++)
+    for (int j = 0; j < W; j++) out[j] += M[(size_t)n * ld + j];
+}
+
+/* Weight and input gradients from the pre-activation gradients of every step. */
+static int input_grads(seq *s) {
+  int T = s->T, B = s->B, D = s->D, H = s->H, W = s->G * H, N = T * B;
+  const float *dZ = s->dZx;
+  col_sums(dZ, N, W, W, s->db, 0);
+  if (!s->ids) {
+    gemm(1, 0, D, W, N, s->X, D, dZ, W, s->dWx, W, 0);  /* X^T dZ */
+    gemm(0, 1, N, D, W, dZ, W, s->Wx, W, s->dX, D, 0);  /* dZ Wx^T */
+    return 0;
+  }
+  int V = s->V;
+  float *dP = calloc((size_t)(V > 0 ? V : 1) * W, sizeof(float));
+  if (!dP) return -1;
+  for (int n = 0; n < N; n++) {
+    int id = (int)s->ids[n];
+    if (id < 0 || id >= V) continue;
+    for (int j = 0; j < W; j++) dP[(size_t)id * W + j] += dZ[(size_t)n * W + j];
+  }
+  gemm(1, 0, D, W, V, s->X, D, dP, W, s->dWx, W, 0); /* table^T dP */
+  gemm(0, 1, V, D, W, dP, W, s->Wx, W, s->dX, D, 0); /* dP Wx^T */
+  free(dP);
+  return 0;
+}
+
+/* dWh = Hsrc^T dZh, Hsrc = [h0; h_0 .. h_{T-2}] (columns col0.. of width w; src: states). */
+static void state_grads(seq *s, const float *first, const float *rest, int col0, int w) {
+  int T = s->T, B = s->B, H = s->H, W = s->G * H;
+  gemm(1, 0, H, w, B, first, H, s->dZh + col0, W, s->dWh + col0, W, 0);
+  if (T > 1) gemm(1, 0, H, w, (T - 1) * B, rest, H, s->dZh + (size_t)B * W + col0, W,
+                  s->dWh + col0, W, 1);
+}
+
+static void gru_before_step(seq *s, float *G, float *Q);
+
+/*
+ * Backward pass of rnn_seq_forward (same arguments), from dvalue (the gradient of
+ * value). Writes dX ([T*B, D], or [V, D] for a table), dWx, dWh, db, dbhh (GRU reset
+ * after), dh0, dc0 (LSTM). Returns 0, or -1 when memory ran out.
+ */
+int rnn_seq_backward(int kind, int T, int B, int D, int H, int V, const float *X, const float *ids,
+                     const float *Wx, const float *Wh, const float *bhh, const float *h0,
+                     const float *c0, int cell_states, const float *value, const float *work,
+                     const float *dvalue, float *dX, float *dWx, float *dWh, float *db, float *dbhh,
+                     float *dh0, float *dc0) {
+  seq s = {0};
+  s.kind = kind, s.T = T, s.B = B, s.D = D, s.H = H, s.V = V, s.G = gates_of(kind);
+  s.U = NR / s.G, s.cell_states = cell_states;
+  s.X = X, s.ids = ids, s.Wx = Wx, s.Wh = Wh, s.bhh = bhh, s.h0 = h0, s.c0 = c0;
+  s.value = (float *)value, s.work = (float *)work, s.dvalue = dvalue;
+  s.dX = dX, s.dWx = dWx, s.dWh = dWh, s.db = db, s.dbhh = dbhh, s.dh0 = dh0, s.dc0 = dc0;
+  int W = s.G * H, N = T * B, blocks = (B + MR - 1) / MR, rc = -1;
+  size_t na = (size_t)blocks * MR * W;
+  s.Apack[0] = calloc(na, sizeof(float));
+  s.Apack[1] = calloc(na, sizeof(float));
+  s.dZx = malloc((size_t)N * W * sizeof(float));
+  s.dZh = kind == GRU_AFTER || kind == GRU_BEFORE ? malloc((size_t)N * W * sizeof(float)) : s.dZx;
+  s.carry = calloc((size_t)B * H, sizeof(float));
+  s.carry2 = calloc((size_t)B * H, sizeof(float));
+  int panels = (H + NR - 1) / NR;
+  s.WhTP = malloc((size_t)panels * W * NR * sizeof(float) + 64);
+  if (!s.Apack[0] || !s.Apack[1] || !s.dZx || !s.dZh || !s.carry || !s.carry2 || !s.WhTP) goto done;
+  /* Wh^T [W, H] in panels of NR units (for GRU before: only its z, r columns are used). */
+  for (int p = 0; p < panels; p++) pack_b(1, Wh, W, H, 0, W, p, s.WhTP + (size_t)p * W * NR);
+  if (kind == LSTM)
+    memcpy(s.carry, dvalue + (size_t)(cell_states ? 2 * T - 1 : T) * B * H,
+           (size_t)B * H * sizeof(float));
+  s.cur = 0;
+  if (kind == GRU_BEFORE) {
+    float *GQ = malloc((size_t)2 * B * H * sizeof(float));
+    if (!GQ) goto done;
+    for (int t = T - 1; t >= 0; t--) {
+      s.t = t;
+      gru_before_step(&s, GQ, GQ + (size_t)B * H);
+    }
+    free(GQ);
+  } else {
+    for (int t = T - 1; t >= 0; t--) {
+      s.t = t;
+      run_parts(backward_part, &s);
+      s.cur = 1 - s.cur;
+    }
+  }
+  /* dh0 = dZh_0 Wh^T (+ the direct terms) */
+  if (kind == GRU_BEFORE) {
+    memcpy(dh0, s.carry2, (size_t)B * H * sizeof(float));
+  } else {
+    gemm(0, 1, B, H, W, s.dZh, W, Wh, W, dh0, H, 0);
+    if (kind == GRU_AFTER)
+      for (size_t i = 0; i < (size_t)B * H; i++) dh0[i] += s.carry2[i];
+  }
+  if (kind == LSTM) memcpy(dc0, s.carry, (size_t)B * H * sizeof(float));
+  if (input_grads(&s)) goto done;
+  if (kind == GRU_BEFORE) {
+    state_grads(&s, h0, value, 0, 2 * H);
+    const float *RH = extra(&s);
+    gemm(1, 0, H, H, N, RH, H, s.dZh + 2 * H, W, dWh + 2 * H, W, 0);
+  } else {
+    state_grads(&s, h0, value, 0, W);
+  }
+  if (kind == GRU_AFTER) col_sums(s.dZh + 2 * H, N, H, W, dbhh, 0);
+  rc = 0;
+done:
+  seq_free(&s);
+  return rc;
+}
+
+/*
+ * GRU with the reset gate before the product, one backward step (rows serial,
+ * products by the threaded GEMM). With z = σ(az), r = σ(ar), n = tanh(an),
+ * an = xn + (r h) Whh, h' = z h + (1 - z) n:
+ *   dan = dh (1 - z)(1 - n^2), daz = dh (h - n) z (1 - z),
+ *   g = dan Whh^T, dar = g h r (1 - r), dh_prev = dh z + g r + [daz, dar] Wzr^T.
+ */
+static void gru_before_step(seq *s, float *G, float *Q) {
+  int t = s->t, B = s->B, H = s->H, W = 3 * H;
+  float *A = acts(s);
+  size_t n0 = (size_t)t * B;
+  for (int row = 0; row < B; row++) {
+    size_t n = n0 + row;
+    const float *dv = s->dvalue + n * H, *a = A + n * W, *hp = hprev_row(s, t, row);
+    float *dzx = s->dZx + n * W, *dzh = s->dZh + n * W, *c2 = s->carry2 + (size_t)row * H;
+    float *dhs = s->carry + (size_t)row * H;
+    for (int u = 0; u < H; u++) {
+      float dh = dv[u] + (t < s->T - 1 ? c2[u] : 0.0f);
+      float zg = a[u], nc = a[2 * H + u];
+      float dan = dh * (1.0f - zg) * (1.0f - nc * nc);
+      dzx[u] = dzh[u] = dh * (hp[u] - nc) * zg * (1.0f - zg);
+      dzx[2 * H + u] = dzh[2 * H + u] = dan;
+      dhs[u] = dh;
+    }
+  }
+  gemm(0, 1, B, H, H, s->dZh + n0 * W + 2 * H, W, s->Wh + 2 * H, W, G, H, 0);
+  for (int row = 0; row < B; row++) {
+    size_t n = n0 + row;
+    const float *a = A + n * W, *hp = hprev_row(s, t, row), *g = G + (size_t)row * H;
+    float *dzx = s->dZx + n * W, *dzh = s->dZh + n * W;
+    for (int u = 0; u < H; u++) {
+      float rg = a[H + u];
+      dzx[H + u] = dzh[H + u] = g[u] * hp[u] * rg * (1.0f - rg);
+    }
+  }
+  gemm(0, 1, B, H, 2 * H, s->dZh + n0 * W, W, s->Wh, W, Q, H, 0);
+  for (int row = 0; row < B; row++) {
+    const float *a = A + (n0 + row) * W, *g = G + (size_t)row * H, *q = Q + (size_t)row * H;
+    const float *dhs = s->carry + (size_t)row * H;
+    float *c2 = s->carry2 + (size_t)row * H;
+    for (int u = 0; u < H; u++) c2[u] = dhs[u] * a[u] + g[u] * a[H + u] + q[u];
+  }
+}
+
+/* ----------------------------------------------------------- optimizers */
+
+/* Adam (tfjs's formula, epsilon outside the square root) on n values, in place. */
+void rnn_adam(long n, float *p, const float *g, float *m, float *v, double lr, double beta1,
+              double beta2, double eps, float acc_beta1, float acc_beta2) {
+  double r1 = 1.0 / (double)(1.0f - acc_beta1), r2 = 1.0 / (double)(1.0f - acc_beta2);
+  for (long i = 0; i < n; i++) {
+    double gi = g[i];
+    double mi = (double)m[i] * beta1 + gi * (1.0 - beta1);
+    double vi = (double)v[i] * beta2 + gi * gi * (1.0 - beta2);
+    p[i] = (float)(p[i] - lr * (mi * r1) / (sqrt(vi * r2) + eps));
+    m[i] = (float)mi;
+    v[i] = (float)vi;
+  }
+}
+
+/* ---------------------------------------------------------- elementwise */
+
+/*
+ * out[i] = a[i] op b[i] for i < n, where an operand of length 1 is a scalar
+ * (na, nb: 1 or n). op: 0 add, 1 sub, 2 mul.
+ */
+void rnn_binary(int op, long n, const float *a, long na, const float *b, long nb, float *out) {
+  if (na == n && nb == n) {
+    if (op == 0) for (long i = 0; i < n; i++) out[i] = a[i] + b[i];
+    else if (op == 1) for (long i = 0; i < n; i++) out[i] = a[i] - b[i];
+    else for (long i = 0; i < n; i++) out[i] = a[i] * b[i];
+  } else if (nb == 1) {
+    float s = b[0];
+    if (op == 0) for (long i = 0; i < n; i++) out[i] = a[i] + s;
+    else if (op == 1) for (long i = 0; i < n; i++) out[i] = a[i] - s;
+    else for (long i = 0; i < n; i++) out[i] = a[i] * s;
+  } else {
+    float s = a[0];
+    if (op == 0) for (long i = 0; i < n; i++) out[i] = s + b[i];
+    else if (op == 1) for (long i = 0; i < n; i++) out[i] = s - b[i];
+    else for (long i = 0; i < n; i++) out[i] = s * b[i];
+  }
+}
+
+/* out [C, R] = in [R, C] transposed, in 32x32 tiles. */
+void rnn_transpose(int R, int C, const float *in, float *out) {
+  for (int i0 = 0; i0 < R; i0 += 32)
+    for (int j0 = 0; j0 < C; j0 += 32) {
+      int i1 = i0 + 32 < R ? i0 + 32 : R, j1 = j0 + 32 < C ? j0 + 32 : C;
+      for (int i = i0; i < i1; i++)
+        for (int j = j0; j < j1; j++) out[(size_t)j * R + i] = in[(size_t)i * C + j];
+    }
+}

@@ -1,0 +1,90 @@
+/*
+ * C-level harness of lib/native/kernels.c, built by harness_test.ts with
+ * -fsanitize=address,undefined: every kernel on odd shapes (edges of the
+ * 8x32 micro-kernel, 1 and 2 threads), each output buffer allocated to its
+ * exact size so that any write past it is an AddressSanitizer error. GEMM is
+ * checked against a float64 loop. With -DHARNESS_OOB it writes one float past
+ * a buffer on purpose: the negative proof that the sanitizer catches it.
+ */
+#include "../../lib/native/kernels.c"
+#include <stdio.h>
+
+static float *buf(size_t n) {
+  float *p = malloc((n ? n : 1) * sizeof(float));
+  for (size_t i = 0; i < n; i++) p[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+  return p;
+}
+
+static int check_gemm(int ta, int tb, int M, int N, int K) {
+  float *A = buf((size_t)M * K), *B = buf((size_t)K * N), *C = buf((size_t)M * N);
+  rnn_gemm(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, C, N, 0);
+  int bad = 0;
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      double s = 0;
+      for (int k = 0; k < K; k++)
+        s += (double)(ta ? A[k * M + i] : A[i * K + k]) * (tb ? B[j * K + k] : B[k * N + j]);
+      if (fabs(s - C[i * N + j]) > 1e-4 * (1 + fabs(s))) bad++;
+    }
+  free(A), free(B), free(C);
+  if (bad) printf("gemm ta=%d tb=%d %dx%dx%d: %d wrong\n", ta, tb, M, N, K, bad);
+  return bad;
+}
+
+static void run_sequence(int kind, int T, int B, int D, int H, int rows, int cell_states) {
+  int G = gates_of(kind), V = rows ? 5 : 0;
+  size_t N = (size_t)T * B, blocks = kind == LSTM ? (cell_states ? 2 * T : T + 1) : T;
+  float *X = buf(rows ? (size_t)V * D : N * D), *ids = NULL;
+  if (rows) {
+    ids = malloc(N * sizeof(float));
+    for (size_t n = 0; n < N; n++) ids[n] = (float)(n % (V + 1)); /* V: the zero row */
+  }
+  float *Wx = buf((size_t)D * G * H), *Wh = buf((size_t)H * G * H), *b = buf((size_t)G * H);
+  float *bhh = buf(H), *h0 = buf((size_t)B * H), *c0 = buf((size_t)B * H);
+  float *value = buf(blocks * B * H), *work = buf(rnn_work_size(kind, T, B, H));
+  float *dv = buf(blocks * B * H), *dX = buf(rows ? (size_t)V * D : N * D);
+  float *dWx = buf((size_t)D * G * H), *dWh = buf((size_t)H * G * H), *db = buf((size_t)G * H);
+  float *dbhh = buf(H), *dh0 = buf((size_t)B * H), *dc0 = buf((size_t)B * H);
+  if (rnn_seq_forward(kind, T, B, D, H, V, X, ids, Wx, Wh, b, bhh, h0, c0, cell_states, value,
+                      work) ||
+      rnn_seq_backward(kind, T, B, D, H, V, X, ids, Wx, Wh, bhh, h0, c0, cell_states, value, work,
+                       dv, dX, dWx, dWh, db, dbhh, dh0, dc0)) {
+    printf("sequence kind %d: out of memory\n", kind);
+    exit(1);
+  }
+  for (size_t i = 0; i < blocks * B * H; i++)
+    if (!isfinite(value[i])) { printf("sequence kind %d: non-finite value\n", kind); exit(1); }
+  free(X), free(ids), free(Wx), free(Wh), free(b), free(bhh), free(h0), free(c0), free(value);
+  free(work), free(dv), free(dX), free(dWx), free(dWh), free(db), free(dbhh), free(dh0), free(dc0);
+}
+
+int main(void) {
+  int bad = 0;
+  for (int threads = 1; threads <= 2; threads++) {
+    rnn_set_threads(threads);
+    int shapes[][3] = {{1, 1, 1}, {7, 33, 5}, {8, 32, 300}, {9, 65, 17}, {33, 31, 257}};
+    for (int s = 0; s < 5; s++)
+      for (int t = 0; t < 4; t++) bad += check_gemm(t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2]);
+    int dims[][4] = {{1, 1, 1, 1}, {3, 9, 5, 7}, {4, 2, 3, 33}, {2, 8, 4, 11}};
+    for (int kind = 0; kind <= LSTM; kind++)
+      for (int d = 0; d < 4; d++)
+        for (int rows = 0; rows <= 1; rows++) {
+          run_sequence(kind, dims[d][0], dims[d][1], dims[d][2], dims[d][3], rows, 0);
+          if (kind == LSTM) run_sequence(kind, dims[d][0], dims[d][1], dims[d][2], dims[d][3], rows, 1);
+        }
+    float p[5] = {1, 2, 3, 4, 5}, g[5] = {1, -1, 0, 2, 3}, m[5] = {0}, v[5] = {0};
+    rnn_adam(5, p, g, m, v, 0.1f, 0.9f, 0.999f, 1e-7f, 0.9f, 0.999f);
+    float in[6] = {1, 2, 3, 4, 5, 6}, out[6];
+    rnn_transpose(2, 3, in, out);
+    rnn_binary(2, 6, in, 6, out, 6, out);
+  }
+#ifdef HARNESS_OOB
+  float *victim = malloc(4 * sizeof(float));
+  victim[4] = 1.0f; /* one past the end */
+  printf("%f\n", victim[0]);
+  free(victim);
+#endif
+  rnn_set_threads(1);
+  printf(bad ? "harness: FAILED\n" : "harness: ok\n");
+  return bad ? 1 : 0;
+}

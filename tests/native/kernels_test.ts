@@ -1,0 +1,166 @@
+/**
+ * The native backend's own kernels: GEMM (every transpose, shapes on and off
+ * the 8x32 micro-kernel's edges, batched) against a float64 loop and against
+ * cpu and wasm; Add/Sub/Multiply, Transpose and PadV2 against cpu; a whole
+ * LSTM training gradient bitwise equal at 1 and 2 threads; and shape checks
+ * before every FFI call. Skipped where no C compiler is found.
+ */
+import { deepStrictEqual, ok, throws } from "node:assert";
+import { tf, useBackend } from "../../lib/tf.ts";
+import { fusedSequence } from "../../lib/kernels/fused_sequence.ts";
+import { checkLength, nativeKernels } from "../../lib/native/backend.ts";
+import { Rng } from "../../lib/rng.ts";
+import { NATIVE } from "../_native.ts";
+
+const ignore = NATIVE.length === 0;
+
+function normals(rng: Rng, n: number): Float32Array {
+  return Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
+}
+
+/** Runs `f` on a backend and reads its results back as plain arrays. */
+async function on(backend: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
+  await useBackend(backend, { threads: 2 });
+  try {
+    const ts = f();
+    const out = await Promise.all(ts.map((t) => t.data() as Promise<Float32Array>));
+    tf.dispose(ts);
+    return out;
+  } finally {
+    await useBackend("cpu");
+  }
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  ok(a.length === b.length, `lengths ${a.length} and ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i])));
+  return m;
+}
+
+Deno.test({
+  name: "native matMul equals a float64 product and cpu/wasm, every transpose and edge shape",
+  ignore,
+  fn: async () => {
+    const rng = new Rng(1);
+    const shapes = [[1, 1, 1], [7, 33, 5], [8, 32, 300], [9, 65, 17], [33, 31, 257]];
+    for (const [M, N, K] of shapes) {
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const a = normals(rng, M * K), b = normals(rng, K * N);
+        const sa = ta ? [K, M] : [M, K], sb = tb ? [N, K] : [K, N];
+        const f = () => [
+          tf.matMul(
+            tf.tensor2d(a, sa as [number, number]),
+            tf.tensor2d(b, sb as [number, number]),
+            ta,
+            tb,
+          ),
+        ];
+        const [native] = await on("native", f);
+        const ref = new Float64Array(M * N);
+        for (let i = 0; i < M; i++) {
+          for (let j = 0; j < N; j++) {
+            let s = 0;
+            for (let k = 0; k < K; k++) {
+              s += (ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
+            }
+            ref[i * N + j] = s;
+          }
+        }
+        const what = `[${M},${K}]x[${K},${N}] ta=${ta} tb=${tb}`;
+        ok(maxDiff(native, ref) < 1e-5, `${what} vs float64: ${maxDiff(native, ref)}`);
+        for (const other of ["cpu", "wasm"]) {
+          const [o] = await on(other, f);
+          ok(maxDiff(native, o) < 1e-5, `${what} vs ${other}`);
+        }
+      }
+    }
+    // Batched, with a broadcast operand.
+    const a = normals(rng, 3 * 4 * 5), b = normals(rng, 5 * 6);
+    const f = () => [tf.matMul(tf.tensor3d(a, [3, 4, 5]), tf.tensor3d(b, [1, 5, 6]))];
+    const [n] = await on("native", f), [c] = await on("cpu", f);
+    ok(maxDiff(n, c) < 1e-5, "batched");
+  },
+});
+
+Deno.test({
+  name: "native Add/Sub/Multiply, Transpose and PadV2 equal cpu's",
+  ignore,
+  fn: async () => {
+    const rng = new Rng(2);
+    const x = normals(rng, 6 * 7), y = normals(rng, 6 * 7);
+    const f = () => {
+      const a = tf.tensor2d(x, [6, 7]), b = tf.tensor2d(y, [6, 7]), s = tf.scalar(0.5);
+      return [
+        tf.add(a, b),
+        tf.sub(a, b),
+        tf.mul(a, b),
+        tf.mul(a, s),
+        tf.sub(s, a),
+        tf.add(a, tf.tensor1d(y.subarray(0, 7))), // broadcast: cpu's kernel
+        tf.transpose(a),
+        tf.pad(a, [[1, 2], [0, 3]], 1.5),
+        tf.pad(tf.reshape(a, [2, 3, 7]), [[0, 1], [1, 0], [2, 2]]),
+      ];
+    };
+    const native = await on("native", f), cpu = await on("cpu", f);
+    native.forEach((n, i) => deepStrictEqual(Array.from(n), Array.from(cpu[i]), `result ${i}`));
+  },
+});
+
+Deno.test({
+  name: "native results do not depend on the thread count (LSTM sequence and its gradients)",
+  ignore,
+  fn: async () => {
+    const rng = new Rng(3);
+    const [T, B, D, H] = [9, 11, 7, 37];
+    const data = {
+      xs: normals(rng, T * B * D),
+      Wx: normals(rng, D * 4 * H),
+      Wh: normals(rng, H * 4 * H),
+      b: normals(rng, 4 * H),
+      h: normals(rng, B * H),
+    };
+    const spec = { kind: "lstm" as const, inputSize: D, hiddenSize: H };
+    const run = async (threads: number) => {
+      await useBackend("native", { threads });
+      try {
+        const xs = tf.tensor3d(data.xs, [T, B, D]), Wx = tf.tensor2d(data.Wx, [D, 4 * H]);
+        const Wh = tf.tensor2d(data.Wh, [H, 4 * H]), b = tf.tensor1d(data.b);
+        const h = tf.tensor2d(data.h, [B, H]);
+        const loss = (x: tf.Tensor, wx: tf.Tensor, wh: tf.Tensor) =>
+          tf.sum(tf.square(
+            fusedSequence(
+              spec,
+              { Wx: wx as tf.Tensor2D, Wh: wh as tf.Tensor2D, b },
+              x as tf.Tensor3D,
+              { h },
+            )
+              .outputs,
+          ));
+        const grads = tf.grads(loss)([xs, Wx, Wh]);
+        return await Promise.all(grads.map((g) => g.data()));
+      } finally {
+        await useBackend("cpu");
+      }
+    };
+    const one = await run(1), two = await run(2);
+    one.forEach((g, i) => deepStrictEqual(Array.from(g), Array.from(two[i]), `gradient ${i}`));
+  },
+});
+
+Deno.test({
+  name: "native kernels check sizes before the call: a wrong length throws",
+  ignore,
+  fn: async () => {
+    throws(() => checkLength("k", "Wx", new Float32Array(3), 4), /k: Wx has 3 values, expected 4/);
+    await useBackend("native", { threads: 1 });
+    try {
+      ok(nativeKernels() !== null);
+      throws(() => tf.matMul(tf.zeros([2, 3]), tf.zeros([4, 5])), /must match|inner/);
+    } finally {
+      await useBackend("cpu");
+    }
+    ok(nativeKernels() === null, "not on another backend");
+  },
+});
