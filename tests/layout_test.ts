@@ -8,12 +8,13 @@ const ROOT = new URL("..", import.meta.url);
  */
 const RANKS: [RegExp, number][] = [
   [/^lib\/(tf|errors|rng)\.ts$/, 0],
-  [/^lib\/(cells|corpus|native)\//, 1],
-  [/^lib\/kernels\//, 2],
-  [/^lib\/layers\//, 3],
-  [/^lib\/training\//, 4],
-  [/^lib\/(lm|classify|generate|seq2seq)\//, 5],
-  [/^lib\/export\//, 6],
+  [/^lib\/ops\//, 1],
+  [/^lib\/(cells|corpus|native)\//, 2],
+  [/^lib\/kernels\//, 3],
+  [/^lib\/layers\//, 4],
+  [/^lib\/training\//, 5],
+  [/^lib\/(lm|classify|generate|seq2seq)\//, 6],
+  [/^lib\/export\//, 7],
 ];
 
 function rank(path: string): number {

@@ -13,10 +13,11 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { matMul } from "./_matmul.ts";
+import { matMul } from "../ops/matmul.ts";
+import { tidy } from "../ops/tidy.ts";
 import { UsageError } from "../errors.ts";
-import type { FusedWeights, NamedWeights, State } from "./types.ts";
-import { fusedToNamed, inputProjection, namedToFused, tidy } from "./_fused.ts";
+import type { CellDefinition, FusedWeights, NamedWeights, State } from "./definition.ts";
+import { fusedToNamedWith, inputProjection, namedToFusedWith } from "./_fused.ts";
 
 /** Options of the gru step: where the reset gate applies. */
 export interface GruStepOptions {
@@ -117,13 +118,45 @@ export function gruStep(
 }
 
 /**
+ * The gru as data for the registry: gate blocks z, r, h, state `{ h }`, the
+ * `resetAfter` flag and with it the extra bias `bhh` (`b_hh`). PyTorch's
+ * `nn.GRU` is the reset-after variant (gates r, z, n; its `b_hn` is `bhh`);
+ * ONNX's `GRU` runs both (`linear_before_reset`).
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * const spec = { kind: "gru", inputSize: 2, hiddenSize: 3, resetAfter: true };
+ * deepStrictEqual(gruDefinition.parameters!(spec).map((p) => p.name), ["b_hh"]);
+ * ```
+ */
+export const gruDefinition: CellDefinition = {
+  kind: "gru",
+  gates: ["z", "r", "h"],
+  state: ["h"],
+  flags: { resetAfter: true },
+  parameters: (spec) =>
+    spec.resetAfter ? [{ key: "bhh", name: "b_hh", blocks: 1, initial: 0 }] : [],
+  step: (spec, weights, xw, state) => ({ h: gruRecurrentGates(weights, xw, state, spec).h }),
+  torch: {
+    blocks: [1, 0, 2], // z <- z (1), r <- r (0), h <- n (2)
+    apart: { block: 2, key: "bhh" }, // b_hn stays inside the reset product
+    refuse: (spec) =>
+      spec.resetAfter ? undefined : "PyTorch's GRU applies the reset gate after the recurrent " +
+        "matmul, so build the gru with resetAfter: true",
+  },
+  onnx: "GRU",
+};
+
+/**
  * Splits fused gru weights into `W_xz W_hz b_z`, `W_xr W_hr b_r`, `W_xh W_hh b_h`
  * (and `b_hh` when the weights have `bhh`). New tensors; the caller disposes.
  */
 export function gruWeightsToNamed(weights: FusedWeights): NamedWeights {
   const [inputSize, hiddenSize] = [weights.Wx.shape[0], weights.Wh.shape[0]];
   const resetAfter = weights.bhh !== undefined;
-  return fusedToNamed({ kind: "gru", inputSize, hiddenSize, resetAfter }, weights);
+  const spec = { kind: "gru", inputSize, hiddenSize, resetAfter };
+  return fusedToNamedWith(gruDefinition, spec, weights);
 }
 
 /**
@@ -135,5 +168,5 @@ export function gruWeightsFromNamed(
   named: NamedWeights,
   sizes: { inputSize: number; hiddenSize: number; resetAfter?: boolean },
 ): FusedWeights {
-  return namedToFused({ kind: "gru", ...sizes }, named);
+  return namedToFusedWith(gruDefinition, { kind: "gru", ...sizes }, named);
 }

@@ -11,8 +11,9 @@
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
-import { type CellSpec, type FusedWeights, GATE_BLOCKS, GATE_COUNT } from "./types.ts";
-import { checkSpec, hasBhh } from "./_fused.ts";
+import type { CellSpec, FusedWeights } from "./definition.ts";
+import { cellDefinition, checkCellOptions } from "./registry.ts";
+import { cellParameters, checkSpec } from "./spec.ts";
 
 /**
  * How to draw the kernels:
@@ -30,7 +31,7 @@ export const INIT_NAMES: readonly InitName[] = ["normal", "xavier", "orthogonal"
 export interface InitOptions {
   /** How to draw the kernels. @default "normal" */
   init?: InitName;
-  /** LSTM only: the starting value of the forget-gate bias `b_f`. @default 0 */
+  /** Kinds with a forget gate `f` (lstm, lnlstm) only: the starting value of `b_f`. @default 0 */
   forgetBias?: number;
   /** Seed of the generator; the same seed gives the same weights. @default 0 */
   seed?: number;
@@ -100,7 +101,7 @@ function placeBlock(target: Float32Array, block: Float64Array, g: number, H: num
  *
  * @param spec the cell's kind and sizes.
  * @returns new tensors; the caller disposes them.
- * @throws {UsageError} for an unknown initialiser, or `forgetBias` on a non-LSTM.
+ * @throws {UsageError} for an unknown initialiser, or `forgetBias` on a kind without a forget gate.
  *
  * @example Seeded: the same seed, the same weights
  * ```ts
@@ -111,7 +112,9 @@ function placeBlock(target: Float32Array, block: Float64Array, g: number, H: num
  * ```
  */
 export function initialWeights(spec: CellSpec, options: InitOptions = {}): FusedWeights {
-  const { kind, inputSize: D, hiddenSize: H } = checkSpec(spec);
+  const checked = checkSpec(spec);
+  const { kind, inputSize: D, hiddenSize: H } = checked;
+  const gates = cellDefinition(checked).gates;
   const init = options.init ?? "normal";
   if (!INIT_NAMES.includes(init)) {
     throw new UsageError(
@@ -120,11 +123,9 @@ export function initialWeights(spec: CellSpec, options: InitOptions = {}): Fused
       }`,
     );
   }
-  if (options.forgetBias !== undefined && kind !== "lstm") {
-    throw new UsageError(`Cannot initialise a ${kind} cell: forgetBias is for lstm cells only`);
-  }
+  checkCellOptions(checked, { forgetBias: options.forgetBias }, `Cannot initialise a ${kind} cell`);
   const rng = new Rng(options.seed ?? 0);
-  const G = GATE_COUNT[kind];
+  const G = gates.length;
   const draw = (rows: number, recurrent: boolean): Float64Array => {
     if (init === "normal") return normalMatrix(rows, H, rng);
     if (init === "orthogonal" && recurrent) return orthogonalMatrix(rows, H, rng);
@@ -134,13 +135,13 @@ export function initialWeights(spec: CellSpec, options: InitOptions = {}): Fused
   for (let g = 0; g < G; g++) placeBlock(Wx, draw(D, false), g, H);
   for (let g = 0; g < G; g++) placeBlock(Wh, draw(H, true), g, H);
   const b = new Float32Array(G * H);
-  const f = GATE_BLOCKS.lstm.indexOf("f");
-  if (kind === "lstm") b.fill(options.forgetBias ?? 0, f * H, (f + 1) * H);
+  const f = gates.indexOf("f");
+  if (f >= 0) b.fill(options.forgetBias ?? 0, f * H, (f + 1) * H);
   const weights: FusedWeights = {
     Wx: tf.tensor2d(Wx, [D, G * H]),
     Wh: tf.tensor2d(Wh, [H, G * H]),
     b: tf.tensor1d(b),
   };
-  if (hasBhh(spec)) weights.bhh = tf.zeros([H]);
+  for (const p of cellParameters(checked)) weights[p.key] = tf.fill([p.blocks * H], p.initial);
   return weights;
 }

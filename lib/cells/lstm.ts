@@ -13,10 +13,11 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { matMul } from "./_matmul.ts";
+import { matMul } from "../ops/matmul.ts";
+import { tidy } from "../ops/tidy.ts";
 import { UsageError } from "../errors.ts";
-import type { FusedWeights, NamedWeights, State } from "./types.ts";
-import { fusedToNamed, inputProjection, namedToFused, tidy } from "./_fused.ts";
+import type { CellDefinition, FusedWeights, NamedWeights, State } from "./definition.ts";
+import { fusedToNamedWith, inputProjection, namedToFusedWith } from "./_fused.ts";
 
 /** Every gate of one lstm step, each `[B, H]`. */
 export interface LstmGates {
@@ -93,12 +94,34 @@ export function lstmStep(weights: FusedWeights, x: tf.Tensor2D, state: State): S
 }
 
 /**
+ * The lstm as data for the registry: gate blocks i, f, o, c, state `{ h, c }`;
+ * PyTorch's `nn.LSTM` (gates i, f, g, o) and ONNX's `LSTM` run it.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * deepStrictEqual(lstmDefinition.state, ["h", "c"]);
+ * ```
+ */
+export const lstmDefinition: CellDefinition = {
+  kind: "lstm",
+  gates: ["i", "f", "o", "c"],
+  state: ["h", "c"],
+  step: (_spec, weights, xw, state) => {
+    const { h, c } = lstmRecurrentGates(weights, xw, state);
+    return { h, c };
+  },
+  torch: { blocks: [0, 1, 3, 2] }, // i <- i, f <- f, o <- o (3), c <- g (2)
+  onnx: "LSTM",
+};
+
+/**
  * Splits fused lstm weights into `W_xi W_hi b_i`, `W_xf W_hf b_f`,
  * `W_xo W_ho b_o`, `W_xc W_hc b_c`. New tensors; the caller disposes.
  */
 export function lstmWeightsToNamed(weights: FusedWeights): NamedWeights {
   const [inputSize, hiddenSize] = [weights.Wx.shape[0], weights.Wh.shape[0]];
-  return fusedToNamed({ kind: "lstm", inputSize, hiddenSize }, weights);
+  return fusedToNamedWith(lstmDefinition, { kind: "lstm", inputSize, hiddenSize }, weights);
 }
 
 /**
@@ -109,5 +132,5 @@ export function lstmWeightsFromNamed(
   named: NamedWeights,
   sizes: { inputSize: number; hiddenSize: number },
 ): FusedWeights {
-  return namedToFused({ kind: "lstm", ...sizes }, named);
+  return namedToFusedWith(lstmDefinition, { kind: "lstm", ...sizes }, named);
 }

@@ -9,9 +9,16 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { matMul } from "./_matmul.ts";
-import type { FusedWeights, NamedWeights, Nonlinearity, State } from "./types.ts";
-import { fusedToNamed, inputProjection, namedToFused, tidy } from "./_fused.ts";
+import { matMul } from "../ops/matmul.ts";
+import { tidy } from "../ops/tidy.ts";
+import type {
+  CellDefinition,
+  FusedWeights,
+  NamedWeights,
+  Nonlinearity,
+  State,
+} from "./definition.ts";
+import { fusedToNamedWith, inputProjection, namedToFusedWith } from "./_fused.ts";
 
 /** Options of the rnn step: the activation φ. */
 export interface RnnStepOptions {
@@ -85,10 +92,30 @@ export function rnnStep(
   return tidy(() => ({ h: rnnGates(weights, x, state, options).h }));
 }
 
+/**
+ * The rnn as data for the registry: one gate block `h`, state `{ h }`, the
+ * `nonlinearity` flag; PyTorch's `nn.RNN` and ONNX's `RNN` run it.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * deepStrictEqual(rnnDefinition.gates, ["h"]);
+ * ```
+ */
+export const rnnDefinition: CellDefinition = {
+  kind: "rnn",
+  gates: ["h"],
+  state: ["h"],
+  flags: { nonlinearity: true },
+  step: (spec, weights, xw, state) => ({ h: rnnRecurrentGates(weights, xw, state, spec).h }),
+  torch: { blocks: [0] }, // h <- h
+  onnx: "RNN",
+};
+
 /** Splits fused rnn weights into `W_xh`, `W_hh`, `b_h` (new tensors; the caller disposes). */
 export function rnnWeightsToNamed(weights: FusedWeights): NamedWeights {
   const [inputSize, hiddenSize] = weights.Wx.shape;
-  return fusedToNamed({ kind: "rnn", inputSize, hiddenSize }, weights);
+  return fusedToNamedWith(rnnDefinition, { kind: "rnn", inputSize, hiddenSize }, weights);
 }
 
 /**
@@ -99,5 +126,5 @@ export function rnnWeightsFromNamed(
   named: NamedWeights,
   sizes: { inputSize: number; hiddenSize: number },
 ): FusedWeights {
-  return namedToFused({ kind: "rnn", ...sizes }, named);
+  return namedToFusedWith(rnnDefinition, { kind: "rnn", ...sizes }, named);
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import type { State } from "./types.ts";
+import type { State } from "./definition.ts";
 
 /**
  * The tensors of a state record.

@@ -1,21 +1,43 @@
 /**
- * One step of any cell kind from its input projection: the dispatch on
- * `spec.kind` that sequence runners use, so they need not know the kinds.
+ * One step of any cell kind, through its definition: the input projection
+ * and the recurrent half that sequence runners use, so they need not know
+ * the kinds.
  *
  * @module
  */
 import type { tf } from "../tf.ts";
-import { UsageError } from "../errors.ts";
-import type { CellSpec, FusedWeights, State } from "./types.ts";
-import { rnnRecurrentGates } from "./rnn.ts";
-import { gruRecurrentGates } from "./gru.ts";
-import { lstmRecurrentGates } from "./lstm.ts";
+import type { CellSpec, FusedWeights, State } from "./definition.ts";
+import { cellDefinition } from "./registry.ts";
+import { inputProjection } from "./_fused.ts";
+
+/**
+ * The input half of every gate of any kind, `x` `[N, D]` to `[N, G*H]`:
+ * the definition's own `project`, else `x W_x + b`. Not tidied.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const weights = { Wx: tf.ones([2, 3]) as tf.Tensor2D, Wh: tf.zeros([3, 3]) as tf.Tensor2D, b: tf.ones([3]) as tf.Tensor1D };
+ * const xw = projectInput({ kind: "rnn", inputSize: 2, hiddenSize: 3 }, weights, tf.ones([1, 2]));
+ * deepStrictEqual(Array.from(await xw.data()), [3, 3, 3]);
+ * ```
+ */
+export function projectInput(
+  spec: CellSpec,
+  weights: FusedWeights,
+  x: tf.Tensor2D,
+): tf.Tensor2D {
+  const def = cellDefinition(spec);
+  return def.project ? def.project(spec, weights, x) : inputProjection(weights, x);
+}
 
 /**
  * The recurrent half of one step of any kind: the input projection
- * `xw = X_t W_x + b` `[B, G*H]` and the state to the next state. Not tidied.
+ * `xw` `[B, G*H]` (from {@linkcode projectInput}) and the state to the next
+ * state. Not tidied.
  *
- * @throws {UsageError} for an unknown kind.
+ * @throws {UsageError} for a kind the registry does not have.
  *
  * @example
  * ```ts
@@ -32,15 +54,28 @@ export function recurrentStep(
   xw: tf.Tensor2D,
   state: State,
 ): State {
-  switch (spec.kind) {
-    case "rnn":
-      return { h: rnnRecurrentGates(weights, xw, state, spec).h };
-    case "gru":
-      return { h: gruRecurrentGates(weights, xw, state, spec).h };
-    case "lstm": {
-      const { h, c } = lstmRecurrentGates(weights, xw, state);
-      return { h, c };
-    }
-  }
-  throw new UsageError(`Cannot run a cell of kind "${spec.kind}": expected rnn, gru or lstm`);
+  return cellDefinition(spec).step(spec, weights, xw, state);
+}
+
+/**
+ * One whole step of any kind, `x` `[B, D]` and the state to the next state.
+ * Not tidied.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const weights = { Wx: tf.ones([2, 1]) as tf.Tensor2D, Wh: tf.zeros([1, 1]) as tf.Tensor2D, b: tf.zeros([1]) as tf.Tensor1D };
+ * const spec = { kind: "rnn", inputSize: 2, hiddenSize: 1, nonlinearity: "relu" as const };
+ * const { h } = cellStep(spec, weights, tf.ones([1, 2]), { h: tf.zeros([1, 1]) });
+ * deepStrictEqual(Array.from(await h.data()), [2]);
+ * ```
+ */
+export function cellStep(
+  spec: CellSpec,
+  weights: FusedWeights,
+  x: tf.Tensor2D,
+  state: State,
+): State {
+  return recurrentStep(spec, weights, projectInput(spec, weights, x), state);
 }

@@ -18,28 +18,40 @@
  */
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
-import { type CellKind, type CellSpec, type FusedWeights, GATE_COUNT } from "./types.ts";
-import { formatShape } from "./_fused.ts";
+import type { CellSpec, FusedWeights, TorchMapping } from "./definition.ts";
+import { cellDefinition } from "./registry.ts";
+import { formatShape } from "../ops/shape.ts";
 
 /** A PyTorch state_dict as plain JSON: each value a vector or a matrix (row-major). */
 export type TorchStateDict = Record<string, number[] | number[][]>;
 
 /** The layout of a PyTorch recurrent module: what fixes its keys and shapes. */
 export interface TorchLayout {
-  kind: CellKind;
+  /** The cell kind (one with a PyTorch mapping). */
+  kind: string;
+  /** D, the input width of layer 0. */
   inputSize: number;
+  /** H. */
   hiddenSize: number;
   /** PyTorch's `num_layers`. */
   layers: number;
   bidirectional: boolean;
 }
 
-/** For each of our gate blocks, the PyTorch block it comes from. */
-const FROM_TORCH_BLOCK: Readonly<Record<CellKind, readonly number[]>> = {
-  rnn: [0], // h <- h
-  gru: [1, 0, 2], // z <- z (1), r <- r (0), h <- n (2)
-  lstm: [0, 1, 3, 2], // i <- i, f <- f, o <- o (3), c <- g (2)
-};
+/**
+ * A kind's PyTorch mapping (its definition's `torch`), or a UsageError when
+ * PyTorch has no such module or this spec's variant.
+ */
+function torchMapping(spec: CellSpec | string, action: string): TorchMapping {
+  const kind = typeof spec === "string" ? spec : spec.kind;
+  const torch = cellDefinition(spec).torch;
+  if (torch === undefined) {
+    throw new UsageError(`${action}: PyTorch has no ${kind} module, so no state_dict layout`);
+  }
+  const refused = typeof spec === "string" ? undefined : torch.refuse?.(spec);
+  if (refused !== undefined) throw new UsageError(`${action}: ${refused}`);
+  return torch;
+}
 
 /**
  * The suffix of one layer and direction, as PyTorch writes it.
@@ -66,7 +78,7 @@ export function torchSuffix(layer: number, reverse: boolean): string {
  */
 export function torchShapes(layout: TorchLayout): Map<string, number[]> {
   const { kind, inputSize, hiddenSize: H, layers, bidirectional } = layout;
-  const GH = GATE_COUNT[kind] * H;
+  const GH = torchMapping(kind, `Cannot lay out a PyTorch ${kind}`).blocks.length * H;
   const shapes = new Map<string, number[]>();
   for (let layer = 0; layer < layers; layer++) {
     const D = layer === 0 ? inputSize : H * (bidirectional ? 2 : 1);
@@ -145,7 +157,8 @@ export function checkTorchStateDict(layout: TorchLayout, stateDict: TorchStateDi
  * @param stateDict the whole state_dict.
  * @param suffix which layer and direction, e.g. `"l0"` or `"l1_reverse"`.
  * @returns new tensors; the caller disposes them.
- * @throws {UsageError} for a GRU spec without `resetAfter` (PyTorch's GRU is the reset-after variant).
+ * @throws {UsageError} for a kind PyTorch lacks, or a GRU spec without `resetAfter` (PyTorch's
+ *   GRU is the reset-after variant).
  *
  * @example A PyTorch RNN: transposed kernels, the biases added
  * ```ts
@@ -164,22 +177,17 @@ export function fusedFromTorch(
   suffix: string,
 ): FusedWeights {
   const { kind, inputSize: D, hiddenSize: H } = spec;
-  if (kind === "gru" && !spec.resetAfter) {
-    throw new UsageError(
-      "Cannot load a PyTorch GRU into a gru with resetAfter: false: PyTorch's GRU applies the " +
-        "reset gate after the recurrent matmul, so build the gru with resetAfter: true",
-    );
-  }
+  const torch = torchMapping(spec, `Cannot load a PyTorch ${kind} into a ${kind}`);
   const Wih = stateDict[`weight_ih_${suffix}`] as number[][]; // [G*H, D]
   const Whh = stateDict[`weight_hh_${suffix}`] as number[][]; // [G*H, H]
   const bih = stateDict[`bias_ih_${suffix}`] as number[]; // [G*H]
   const bhh = stateDict[`bias_hh_${suffix}`] as number[]; // [G*H]
-  const blocks = FROM_TORCH_BLOCK[kind];
+  const blocks = torch.blocks;
   const GH = blocks.length * H;
   const Wx = new Float32Array(D * GH), Wh = new Float32Array(H * GH), b = new Float32Array(GH);
   blocks.forEach((source, g) => {
-    // The GRU candidate keeps b_hn apart (as bhh); every other block adds its two biases.
-    const addRecurrentBias = !(kind === "gru" && g === 2);
+    // A GRU candidate keeps b_hn apart (as bhh); every other block adds its two biases.
+    const addRecurrentBias = torch.apart?.block !== g;
     for (let j = 0; j < H; j++) {
       const row = source * H + j; // PyTorch's row of this unit of this gate
       for (let d = 0; d < D; d++) Wx[d * GH + g * H + j] = Wih[row][d];
@@ -192,7 +200,11 @@ export function fusedFromTorch(
     Wh: tf.tensor2d(Wh, [H, GH]),
     b: tf.tensor1d(b),
   };
-  if (kind === "gru") fused.bhh = tf.tensor1d(bhh.slice(2 * H, 3 * H));
+  const apart = torch.apart;
+  if (apart) {
+    const source = blocks[apart.block] * H;
+    fused[apart.key] = tf.tensor1d(bhh.slice(source, source + H));
+  }
   return fused;
 }
 
@@ -231,10 +243,17 @@ export interface TorchCellWeights {
  */
 export function fusedToTorch(spec: CellSpec, fused: FusedWeights): TorchCellWeights {
   const { kind, inputSize: D, hiddenSize: H } = spec;
-  const blocks = FROM_TORCH_BLOCK[kind];
+  const torch = cellDefinition(spec).torch;
+  if (torch === undefined) {
+    throw new UsageError(
+      `Cannot write ${kind} weights in PyTorch's layout: PyTorch has no ${kind}`,
+    );
+  }
+  const blocks = torch.blocks;
   const GH = blocks.length * H;
   const Wx = fused.Wx.dataSync(), Wh = fused.Wh.dataSync(), b = fused.b.dataSync();
-  const bhh = fused.bhh?.dataSync();
+  const apart = torch.apart;
+  const bhh = apart ? fused[apart.key]?.dataSync() : undefined;
   const out: TorchCellWeights = {
     weight_ih: new Float32Array(GH * D),
     weight_hh: new Float32Array(GH * H),
@@ -247,7 +266,7 @@ export function fusedToTorch(spec: CellSpec, fused: FusedWeights): TorchCellWeig
       for (let d = 0; d < D; d++) out.weight_ih[row * D + d] = Wx[d * GH + col];
       for (let k = 0; k < H; k++) out.weight_hh[row * H + k] = Wh[k * GH + col];
       out.bias_ih[row] = b[col];
-      if (kind === "gru" && g === 2 && bhh) out.bias_hh[row] = bhh[j];
+      if (apart?.block === g && bhh) out.bias_hh[row] = bhh[j];
     }
   });
   return out;

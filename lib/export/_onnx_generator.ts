@@ -9,6 +9,7 @@
  * @module
  */
 import type { ConditionedGenerator } from "../generate/model.ts";
+import { hasCellState } from "../cells/registry.ts";
 import { GraphBuilder } from "./_graph.ts";
 import { denseGraph, gatherRows, stateOrDefault, zeroStates } from "./_onnx_parts.ts";
 import { recurrentGraph } from "./_recurrent.ts";
@@ -24,7 +25,7 @@ export function generatorGraph(
   const ids = g.input("ids", "int64", ["B", "T"]);
   const conditions = g.input("conditions", "int64", ["B"]);
   const h0 = g.input("h0", "float", [L, "B0", H]);
-  const c0 = cell === "lstm" ? g.input("c0", "float", [L, "B0", H]) : undefined;
+  const c0 = hasCellState(cell) ? g.input("c0", "float", [L, "B0", H]) : undefined;
   const batch = g.dim(ids, 0);
   const zeros = zeroStates(g, L, batch, H);
   let xs = gatherRows(g, model.embedding.table, g.transpose(ids, [1, 0]), "embedding"); // [T, B, E]

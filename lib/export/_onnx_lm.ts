@@ -7,6 +7,7 @@
  * @module
  */
 import type { LanguageModel } from "../lm/model.ts";
+import { hasCellState } from "../cells/registry.ts";
 import { GraphBuilder } from "./_graph.ts";
 import { denseGraph, gatherRows, stateOrDefault, zeroStates } from "./_onnx_parts.ts";
 import { recurrentGraph } from "./_recurrent.ts";
@@ -19,7 +20,7 @@ export function lmGraph(model: LanguageModel, metadata: Record<string, string>):
   const N = layers * (bidirectional ? 2 : 1);
   const ids = g.input("ids", "int64", ["B", "T"]);
   const h0 = g.input("h0", "float", [N, "B0", H]);
-  const c0 = cell === "lstm" ? g.input("c0", "float", [N, "B0", H]) : undefined;
+  const c0 = hasCellState(cell) ? g.input("c0", "float", [N, "B0", H]) : undefined;
   const batch = g.dim(ids, 0);
   const zeros = zeroStates(g, N, batch, H);
   const idsT = g.transpose(ids, [1, 0]); // [T, B]

@@ -13,6 +13,7 @@
  * @module
  */
 import type { Seq2Seq } from "../seq2seq/model.ts";
+import { hasCellState } from "../cells/registry.ts";
 import { GraphBuilder } from "./_graph.ts";
 import { denseGraph, gatherRows, maskOut, stepMask } from "./_onnx_parts.ts";
 import { recurrentGraph } from "./_recurrent.ts";
@@ -42,7 +43,7 @@ export function encoderGraph(model: Seq2Seq, metadata: Record<string, string>): 
   const h0 = bridge(rnn.layerH);
   g.output(g.transpose(rnn.outputs, [1, 0, 2]), "memory", "float", ["B", "S", Hd]);
   g.output(h0, "h0", "float", [L, "B", Hd]);
-  if (cell === "lstm") g.output(bridge(rnn.layerC!), "c0", "float", [L, "B", Hd]);
+  if (hasCellState(cell)) g.output(bridge(rnn.layerC!), "c0", "float", [L, "B", Hd]);
   const top = g.op("Squeeze", [g.slice(h0, 0, L - 1, L), g.ints("axes", [0])]);
   g.output(top, "context", "float", ["B", Hd]);
   return g.model("seq2seq_encoder", metadata);
@@ -84,7 +85,7 @@ export function decoderGraph(model: Seq2Seq, metadata: Record<string, string>): 
   const Hd = model.decoderWidth;
   const token = g.input("token", "int64", ["B"]);
   const h = g.input("h", "float", [L, "B", Hd]);
-  const c = cell === "lstm" ? g.input("c", "float", [L, "B", Hd]) : undefined;
+  const c = hasCellState(cell) ? g.input("c", "float", [L, "B", Hd]) : undefined;
   const embedded = gatherRows(g, model.targetEmbedding.table, token, "target"); // [B, E]
   let x: string, weights: string | undefined;
   if (attention === "none") {

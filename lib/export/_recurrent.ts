@@ -17,15 +17,29 @@
  * @module
  */
 import type { Recurrent } from "../layers/stack.ts";
-import type { CellKind } from "../cells/types.ts";
+import { cellDefinition } from "../cells/registry.ts";
+import { UsageError } from "../errors.ts";
 import type { GraphBuilder } from "./_graph.ts";
 
-/** For each ONNX gate block, the block of our fused storage it comes from. */
-const FROM_OURS: Readonly<Record<CellKind, readonly number[]>> = {
-  rnn: [0],
-  gru: [0, 1, 2], // z, r, h: the same order
-  lstm: [0, 2, 1, 3], // i <- i, o <- o (2), f <- f (1), c <- c
+/** For each ONNX operator's gate block, the block of our fused storage it comes from. */
+const FROM_OURS: Readonly<Record<"RNN" | "GRU" | "LSTM", readonly number[]>> = {
+  RNN: [0],
+  GRU: [0, 1, 2], // z, r, h: the same order
+  LSTM: [0, 2, 1, 3], // i <- i, o <- o (2), f <- f (1), c <- c
 };
+
+/** The ONNX operator of a stack's cell kind (its definition's `onnx`), or a UsageError. */
+function onnxOperator(rnn: Recurrent): "RNN" | "GRU" | "LSTM" {
+  const spec = rnn.cells[0].spec;
+  const op = cellDefinition(spec).onnx;
+  if (op === undefined) {
+    throw new UsageError(
+      `Cannot export a ${spec.kind} model to ONNX: ${spec.kind} has no ONNX operator; ` +
+        "use --format safetensors",
+    );
+  }
+  return op;
+}
 
 /** What {@linkcode recurrentGraph} adds. */
 export interface RecurrentGraph {
@@ -61,7 +75,7 @@ function directionWeights(
 ): void {
   const { kind, inputSize: D, hiddenSize: H, resetAfter } = rnn.cells[index].spec;
   const weights = rnn.cells[index].weights;
-  const blocks = FROM_OURS[kind];
+  const blocks = FROM_OURS[onnxOperator(rnn)];
   const GH = blocks.length * H;
   const Wx = weights.Wx.dataSync(), Wh = weights.Wh.dataSync(), b = weights.b.dataSync();
   const bhh = weights.bhh?.dataSync();
@@ -72,7 +86,7 @@ function directionWeights(
       for (let d = 0; d < D; d++) W.push(Wx[d * GH + col]);
       for (let k = 0; k < H; k++) R.push(Wh[k * GH + col]);
       Wb.push(b[col]);
-      Rb.push(kind === "gru" && resetAfter && g === 2 ? bhh![j] : 0);
+      Rb.push(kind === "gru" && resetAfter && g === 2 ? bhh![j] : 0); // ONNX's Rbh is our bhh
     }
   });
   B.push(...Wb, ...Rb);
@@ -89,9 +103,9 @@ export function recurrentGraph(
   xs: string,
   options: RecurrentGraphOptions = {},
 ): RecurrentGraph {
-  const { cell: kind, hiddenSize: H, layers, bidirectional, nonlinearity } = rnn.options;
+  const { hiddenSize: H, layers, bidirectional, nonlinearity } = rnn.options;
   const dirs = bidirectional ? 2 : 1;
-  const opType = kind === "rnn" ? "RNN" : kind === "gru" ? "GRU" : "LSTM";
+  const opType = onnxOperator(rnn);
   const layerH: string[] = [], layerC: string[] = [];
   let x = xs;
   for (let l = 0; l < layers; l++) {
@@ -106,7 +120,7 @@ export function recurrentGraph(
       options.lengths ?? "",
       options.h0 ? g.slice(options.h0, 0, l * dirs, (l + 1) * dirs) : "",
     ];
-    if (kind === "lstm") {
+    if (opType === "LSTM") {
       inputs.push(options.c0 ? g.slice(options.c0, 0, l * dirs, (l + 1) * dirs) : "");
     }
     while (inputs[inputs.length - 1] === "") inputs.pop();
@@ -114,11 +128,11 @@ export function recurrentGraph(
       hidden_size: H,
       direction: bidirectional ? "bidirectional" : "forward",
     };
-    if (kind === "gru") attributes.linear_before_reset = rnn.cells[0].spec.resetAfter ? 1 : 0;
-    if (kind === "rnn") {
+    if (opType === "GRU") attributes.linear_before_reset = rnn.cells[0].spec.resetAfter ? 1 : 0;
+    if (opType === "RNN") {
       attributes.activations = Array(dirs).fill(nonlinearity === "relu" ? "Relu" : "Tanh");
     }
-    const [Y, Yh, Yc] = g.multi(opType, inputs, kind === "lstm" ? 3 : 2, attributes);
+    const [Y, Yh, Yc] = g.multi(opType, inputs, opType === "LSTM" ? 3 : 2, attributes);
     // Y [T, dirs, B, H] -> [T, B, dirs, H] -> [T, B, dirs * H]
     x = g.reshape(g.transpose(Y, [0, 2, 1, 3]), [0, 0, -1]);
     layerH.push(Yh);
@@ -127,7 +141,7 @@ export function recurrentGraph(
   const concat = (parts: string[]) =>
     parts.length === 1 ? parts[0] : g.op("Concat", parts, { axis: 0 });
   const result: RecurrentGraph = { outputs: x, h: concat(layerH), layerH };
-  if (kind === "lstm") {
+  if (opType === "LSTM") {
     result.c = concat(layerC);
     result.layerC = layerC;
   }

@@ -17,8 +17,9 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { expandTo } from "../cells/_broadcast.ts";
+import { expandTo } from "../ops/broadcast.ts";
 import { CELL_KINDS, type CellKind, type State } from "../cells/types.ts";
+import { hasCellState } from "../cells/registry.ts";
 import type { InitName } from "../cells/init.ts";
 import { type Recurrent, recurrent } from "../layers/stack.ts";
 import { type Embedding, embedding } from "../layers/embedding.ts";
@@ -184,7 +185,7 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
         { length: layers },
         (_, l) => table ? tf.slice(table, [0, l * H], [B, H]) : zeros(),
       ); // L x [B, H]
-      return hs.map((h) => cell === "lstm" ? { h, c: zeros() } : { h }) as never;
+      return hs.map((h) => hasCellState(cell) ? { h, c: zeros() } : { h }) as never;
     }) as State[];
   }
 

@@ -10,8 +10,9 @@
 import { tf } from "../tf.ts";
 import { block, concat2d } from "./_copy.ts";
 import { gatherRows } from "./gather_rows.ts";
-import { GATE_COUNT } from "../cells/types.ts";
-import type { CellSpec, FusedWeights, State } from "../cells/types.ts";
+import type { CellSpec, FusedWeights, State } from "../cells/definition.ts";
+import { cellDefinition } from "../cells/registry.ts";
+import { cellParameters } from "../cells/spec.ts";
 
 /** Sizes of one sequence. */
 export interface Dims {
@@ -260,7 +261,7 @@ export function kernelDims(
     throw new Error(`${who}: xs must be [T, B, D] with T, B >= 1, got [${xs.shape}]`);
   }
   const [T, B, D] = xs.shape as [number, number, number];
-  const H = spec.hiddenSize, G = GATE_COUNT[spec.kind];
+  const H = spec.hiddenSize, G = cellDefinition(spec).gates.length;
   const expect = (what: string, t: tf.Tensor | undefined, shape: number[]) => {
     if (t === undefined || t.shape.join() !== shape.join()) {
       throw new Error(
@@ -276,9 +277,9 @@ export function kernelDims(
   expect("Wx", weights.Wx, [D, G * H]);
   expect("Wh", weights.Wh, [H, G * H]);
   expect("b", weights.b, [G * H]);
-  if (spec.kind === "gru" && spec.resetAfter) expect("bhh", weights.bhh, [H]);
+  for (const p of cellParameters(spec)) expect(p.key, weights[p.key], [p.blocks * H]);
   expect("state.h", state.h, [B, H]);
-  if (spec.kind === "lstm" && state.c !== undefined) expect("state.c", state.c, [B, H]);
+  if (state.c !== undefined) expect("state.c", state.c, [B, H]);
   if (!allFloat32(weights, xs, state)) {
     throw new Error(`${who}: every tensor must be float32`);
   }

@@ -14,7 +14,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { expandTo } from "../cells/_broadcast.ts";
+import { expandTo } from "../ops/broadcast.ts";
 import {
   blockScale,
   consts,

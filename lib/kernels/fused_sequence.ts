@@ -20,7 +20,10 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import type { CellSpec, FusedWeights, SequenceResult, State } from "../cells/types.ts";
+import type { CellSpec, FusedWeights, SequenceResult, State } from "../cells/definition.ts";
+import { hasCellState } from "../cells/registry.ts";
+import { cellParameters } from "../cells/spec.ts";
+import { UsageError } from "../errors.ts";
 import { type Dims, kernelDims, type SequenceShape } from "./_common.ts";
 import { block } from "./_copy.ts";
 import { gruAfterBackward, gruAfterForward, gruBackward, gruForward } from "./_gru.ts";
@@ -28,8 +31,21 @@ import { lstmBackward, lstmForward, lstmUnpack } from "./_lstm.ts";
 import { rnnBackward, rnnForward } from "./_rnn.ts";
 import { nativeSequenceKernels } from "./_native_sequence.ts";
 
-type Forward = (inputs: tf.Tensor[], dims: Dims, save: (t: tf.Tensor[]) => void) => tf.Tensor;
-type Backward = (dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims) => tf.Tensor[];
+/** A kernel's forward: the op's inputs to its value, saving what the backward needs. */
+export type Forward = (
+  inputs: tf.Tensor[],
+  dims: Dims,
+  save: (t: tf.Tensor[]) => void,
+) => tf.Tensor;
+/** A kernel's backward: the value's gradient to one gradient per input. */
+export type Backward = (dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims) => tf.Tensor[];
+/** A kind's forward and backward for one spec. */
+export interface SequenceKernels {
+  /** The forward pass. */
+  forward: Forward;
+  /** The backward pass. */
+  backward: Backward;
+}
 
 /**
  * A sequence given as rows of a table instead of `xs`: step `t` of sequence
@@ -62,35 +78,65 @@ export function isSequenceRows(xs: tf.Tensor3D | SequenceRows): xs is SequenceRo
 /** Options of {@linkcode fusedSequence}. */
 export interface SequenceOptions {
   /**
-   * LSTM only: also return the cell state after every step (`cells`
-   * `[T, B, H]`), differentiable like the outputs. Ignored for rnn and gru.
+   * Kinds with a memory cell (LSTM) only: also return the cell state after
+   * every step (`cells` `[T, B, H]`), differentiable like the outputs.
+   * Ignored for rnn and gru.
    * @default false
    */
   cellStates?: boolean;
 }
 
-function kernelsFor(spec: CellSpec, cellStates: boolean): { forward: Forward; backward: Backward } {
-  switch (spec.kind) {
-    case "rnn": {
-      const phi = spec.nonlinearity ?? "tanh";
-      return {
-        forward: (inputs, dims, save) => rnnForward(inputs, dims, save, phi),
-        backward: (dValue, saved, dims) => rnnBackward(dValue, saved, dims, phi),
-      };
-    }
-    case "gru":
-      return spec.resetAfter
-        ? { forward: gruAfterForward, backward: gruAfterBackward }
-        : { forward: gruForward, backward: gruBackward };
-    case "lstm":
-      return cellStates
-        ? {
-          forward: (inputs, dims, save) => lstmForward(inputs, dims, save, true),
-          backward: (dValue, saved, dims) => lstmBackward(dValue, saved, dims, true),
-        }
-        : { forward: lstmForward, backward: lstmBackward };
+/**
+ * The tf-ops kernels by kind (the native backend swaps in its C ones for the
+ * same kinds). A kind missing here runs on `runSequence`'s plain path.
+ */
+const TF_OPS_KERNELS: Readonly<
+  Partial<Record<string, (spec: CellSpec, cellStates: boolean) => SequenceKernels>>
+> = {
+  rnn: (spec) => {
+    const phi = spec.nonlinearity ?? "tanh";
+    return {
+      forward: (inputs, dims, save) => rnnForward(inputs, dims, save, phi),
+      backward: (dValue, saved, dims) => rnnBackward(dValue, saved, dims, phi),
+    };
+  },
+  gru: (spec) =>
+    spec.resetAfter
+      ? { forward: gruAfterForward, backward: gruAfterBackward }
+      : { forward: gruForward, backward: gruBackward },
+  lstm: (_spec, cellStates) =>
+    cellStates
+      ? {
+        forward: (inputs, dims, save) => lstmForward(inputs, dims, save, true),
+        backward: (dValue, saved, dims) => lstmBackward(dValue, saved, dims, true),
+      }
+      : { forward: lstmForward, backward: lstmBackward },
+};
+
+/**
+ * Whether {@linkcode fusedSequence} has kernels for a spec (the built-in
+ * rnn, gru and lstm; not a user's own definition).
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * ok(hasFusedKernels({ kind: "lstm", inputSize: 2, hiddenSize: 3 }));
+ * ok(!hasFusedKernels({ kind: "lnlstm", inputSize: 2, hiddenSize: 3 }));
+ * ```
+ */
+export function hasFusedKernels(spec: CellSpec): boolean {
+  return spec.definition === undefined && TF_OPS_KERNELS[spec.kind] !== undefined;
+}
+
+function kernelsFor(spec: CellSpec, cellStates: boolean): SequenceKernels {
+  const make = hasFusedKernels(spec) ? TF_OPS_KERNELS[spec.kind] : undefined;
+  if (make === undefined) {
+    throw new UsageError(
+      `fusedSequence has no kernels for a ${spec.kind} cell; runSequence runs it on the plain path`,
+    );
   }
-  throw new Error(`fusedSequence: unknown cell kind "${(spec as CellSpec).kind}"`);
+  // The native backend: each direction is one C call (see _native_sequence.ts).
+  return nativeSequenceKernels(spec, cellStates) ?? make(spec, cellStates);
 }
 
 /** What the shape checks read of rows: `[T, B, D]` from the ids and the table. */
@@ -123,6 +169,7 @@ function rowsShape(rows: SequenceRows): SequenceShape {
  * @returns outputs `[T, B, H]`, the final state and, when asked for, `cells`; new tensors,
  *   owned by the caller.
  * @throws {Error} when a shape or dtype does not fit the spec.
+ * @throws {UsageError} for a kind without fused kernels (see {@linkcode hasFusedKernels}).
  *
  * @example One LSTM sequence and its gradient
  * ```ts
@@ -189,14 +236,13 @@ export function fusedSequence(
   const rows = isSequenceRows(xs);
   const dims = kernelDims("fusedSequence", spec, weights, rows ? rowsShape(xs) : xs, state);
   const { T, B, H } = dims;
-  const cellStates = spec.kind === "lstm" && options.cellStates === true;
-  // The native backend: each direction is one C call (see _native_sequence.ts).
-  const { forward, backward } = nativeSequenceKernels(spec, cellStates) ??
-    kernelsFor(spec, cellStates);
+  const memory = hasCellState(spec);
+  const cellStates = memory && options.cellStates === true;
+  const { forward, backward } = kernelsFor(spec, cellStates);
   return tf.tidy(() => {
     const inputs: tf.Tensor[] = [rows ? xs.table : xs, weights.Wx, weights.Wh, weights.b, state.h];
-    if (spec.kind === "lstm") inputs.push(state.c ?? tf.zeros([B, H]));
-    if (spec.kind === "gru" && spec.resetAfter) inputs.push(weights.bhh as tf.Tensor1D);
+    if (memory) inputs.push(state.c ?? tf.zeros([B, H]));
+    for (const p of cellParameters(spec)) inputs.push(weights[p.key]!); // a reset-after GRU's bhh
     // Rows: the ids ride last, as an input (so the backward pass still has them); no gradient.
     if (rows) inputs.push(tf.reshape(xs.ids, [T * B]));
     const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -212,7 +258,7 @@ export function fusedSequence(
       };
     });
     const value = op(...inputs) as tf.Tensor3D;
-    if (spec.kind === "lstm") {
+    if (memory) {
       const { outputs, h, c, cells } = lstmUnpack(value, dims, cellStates);
       const result = {
         outputs: outputs as tf.Tensor3D,

@@ -14,7 +14,7 @@ import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { maskedSoftmax, type ValidLengths } from "./_masked_softmax.ts";
-import { matMul } from "../cells/_matmul.ts";
+import { matMul } from "../ops/matmul.ts";
 import { dense, type DenseInit } from "./dense.ts";
 import { dropout } from "./dropout.ts";
 

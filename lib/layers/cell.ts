@@ -14,19 +14,21 @@ import type {
   Nonlinearity,
   SequenceResult,
   State,
-} from "../cells/types.ts";
+} from "../cells/definition.ts";
 import { rnnStep } from "../cells/rnn.ts";
 import { gruStep } from "../cells/gru.ts";
 import { lstmStep } from "../cells/lstm.ts";
+import { cellStep } from "../cells/step.ts";
 import {
   checkSpec,
   checkState,
-  formatShape,
+  fusedTensors,
   fusedToNamed,
   namedToFused,
-  tidy,
   zeroState,
-} from "../cells/_fused.ts";
+} from "../cells/spec.ts";
+import { formatShape } from "../ops/shape.ts";
+import { tidy } from "../ops/tidy.ts";
 import { initialWeights, type InitName, type InitOptions } from "../cells/init.ts";
 import { runSequence, type SequenceOptions } from "./sequence.ts";
 import { UsageError } from "../errors.ts";
@@ -59,42 +61,85 @@ export interface RecurrentCell {
 /** A pure step with the kind's options already bound. */
 export type BoundStep = (weights: FusedWeights, x: tf.Tensor2D, state: State) => State;
 
-/** Moves fused tensors into new variables and frees the tensors. */
+/**
+ * Moves fused tensors (`Wx`, `Wh`, `b` and any extras) into new variables and frees the tensors.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const v = toVariables({ Wx: tf.zeros([1, 1]) as tf.Tensor2D, Wh: tf.zeros([1, 1]) as tf.Tensor2D, b: tf.zeros([1]) as tf.Tensor1D });
+ * ok(v.Wx instanceof tf.Variable);
+ * disposeFused(v);
+ * ```
+ */
 export function toVariables(weights: FusedWeights): FusedVariables {
   const variables: FusedVariables = {
     Wx: tf.variable(weights.Wx),
     Wh: tf.variable(weights.Wh),
     b: tf.variable(weights.b),
   };
-  if (weights.bhh) variables.bhh = tf.variable(weights.bhh);
+  for (const [key, t] of Object.entries(weights)) {
+    if (!(key in variables) && t !== undefined) variables[key] = tf.variable(t);
+  }
   disposeFused(weights);
   return variables;
 }
 
-/** Frees every tensor of a fused record. */
+/**
+ * Frees every tensor of a fused record.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * disposeFused({ Wx: tf.zeros([1, 1]) as tf.Tensor2D, Wh: tf.zeros([1, 1]) as tf.Tensor2D, b: tf.zeros([1]) as tf.Tensor1D });
+ * ```
+ */
 export function disposeFused(weights: FusedWeights): void {
-  tf.dispose([weights.Wx, weights.Wh, weights.b, ...(weights.bhh ? [weights.bhh] : [])]);
-}
-
-/** Copies fused tensors of the same shapes into the variables. */
-export function assignFused(variables: FusedVariables, weights: FusedWeights): void {
-  variables.Wx.assign(weights.Wx);
-  variables.Wh.assign(weights.Wh);
-  variables.b.assign(weights.b);
-  if (variables.bhh && weights.bhh) variables.bhh.assign(weights.bhh);
+  tf.dispose(fusedTensors(weights));
 }
 
 /**
- * Builds a cell object.
+ * Copies fused tensors of the same shapes into the variables, key by key.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const v = toVariables({ Wx: tf.zeros([1, 1]) as tf.Tensor2D, Wh: tf.zeros([1, 1]) as tf.Tensor2D, b: tf.zeros([1]) as tf.Tensor1D });
+ * assignFused(v, { Wx: tf.ones([1, 1]) as tf.Tensor2D, Wh: tf.ones([1, 1]) as tf.Tensor2D, b: tf.ones([1]) as tf.Tensor1D });
+ * deepStrictEqual(await v.b.array(), [1]);
+ * ```
+ */
+export function assignFused(variables: FusedVariables, weights: FusedWeights): void {
+  for (const [key, variable] of Object.entries(variables)) {
+    const t = weights[key];
+    if (variable !== undefined && t !== undefined) variable.assign(t);
+  }
+}
+
+/**
+ * Builds a cell object of any kind (the registry's, or `spec.definition`).
  *
  * @param spec the cell's kind, sizes and flags (checked here).
  * @param init how to draw the starting weights.
- * @param step the cell file's pure step function, options bound.
+ * @param step the pure step function, options bound. @default the definition's, through `cellStep`
+ *
+ * @example A cell of any registered kind
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const cell = makeCell({ kind: "gru", inputSize: 2, hiddenSize: 3 }, { seed: 1 });
+ * deepStrictEqual(cell.step(tf.ones([1, 2]), { h: tf.zeros([1, 3]) }).h.shape, [1, 3]);
+ * cell.dispose();
+ * ```
  */
-export function makeCell(spec: CellSpec, init: InitOptions, step: BoundStep): RecurrentCell {
+export function makeCell(spec: CellSpec, init: InitOptions = {}, step?: BoundStep): RecurrentCell {
   const checked = Object.freeze(checkSpec(spec));
   const weights = toVariables(initialWeights(checked, init));
   const { kind, inputSize } = checked;
+  const bound: BoundStep = step ??
+    ((w, x, state) => tidy(() => cellStep(checked, w, x, state)));
   return {
     spec: checked,
     weights,
@@ -112,7 +157,7 @@ export function makeCell(spec: CellSpec, init: InitOptions, step: BoundStep): Re
         );
       }
       checkState(action, checked, state, x.shape[0]);
-      return step(weights, x, state);
+      return bound(weights, x, state);
     },
     forward(xs, state, options) {
       if (state !== undefined) return runSequence(checked, weights, xs, state, options);

@@ -13,7 +13,7 @@ import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { normalMatrix, xavierMatrix } from "../cells/init.ts";
 import { linear } from "../kernels/linear.ts";
-import { matMul } from "../cells/_matmul.ts";
+import { matMul } from "../ops/matmul.ts";
 
 /**
  * How to draw the kernel:

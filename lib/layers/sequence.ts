@@ -7,9 +7,12 @@
  */
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
-import type { CellSpec, FusedWeights, SequenceResult, State } from "../cells/types.ts";
-import { checkFused, checkState, formatShape, inputProjection, tidy } from "../cells/_fused.ts";
-import { recurrentStep } from "../cells/step.ts";
+import type { CellSpec, FusedWeights, SequenceResult, State } from "../cells/definition.ts";
+import { hasCellState } from "../cells/registry.ts";
+import { checkFused, checkState } from "../cells/spec.ts";
+import { projectInput, recurrentStep } from "../cells/step.ts";
+import { formatShape } from "../ops/shape.ts";
+import { tidy } from "../ops/tidy.ts";
 import {
   allFull,
   atLastStep,
@@ -19,9 +22,9 @@ import {
   type Lengths,
   stepMask,
 } from "./lengths.ts";
-import { fusedSequence, isSequenceRows, type SequenceRows } from "../kernels/fused_sequence.ts";
+import { isSequenceRows, type SequenceRows } from "../kernels/fused_sequence.ts";
+import { sequenceKernel } from "../kernels/table.ts";
 import { embeddingLookup } from "./embedding.ts";
-import { webgpuSequence } from "../kernels/webgpu/sequence.ts";
 
 let fusedEnabled = true;
 
@@ -128,7 +131,7 @@ export interface SequenceOptions {
 
 /** Options of the sequence paths below {@linkcode runSequence}. */
 export interface PathOptions {
-  /** LSTM: also return the cell state of every step (`cells`). @default false */
+  /** Kinds with a memory cell: also return the cell state of every step (`cells`). @default false */
   cellStates?: boolean;
 }
 
@@ -211,7 +214,11 @@ export function runSequence(
   return maskedSequence(spec, weights, xs, state, known ?? given as tf.Tensor1D);
 }
 
-/** The path for full-length sequences: WGSL kernels, the fused op, or the plain one. */
+/**
+ * The path for full-length sequences: the backend x kind table's kernel
+ * (WGSL on webgpu, C on native, the fused tfjs-ops op on cpu and wasm), or,
+ * where the table has no entry for this backend and kind, the plain one.
+ */
 function fullSequence(
   spec: CellSpec,
   weights: FusedWeights,
@@ -219,16 +226,13 @@ function fullSequence(
   state: State,
   options: PathOptions,
 ): SequenceResult {
-  // Rows of a table have a mode in the fused kernels only; elsewhere they become inputs.
-  if (isSequenceRows(xs) && (!fusedEnabled || tf.getBackend() === "webgpu")) {
+  const kernel = fusedEnabled ? sequenceKernel(spec, tf.getBackend()) : undefined;
+  // Rows of a table have a mode in some kernels only; elsewhere they become inputs.
+  if (isSequenceRows(xs) && !kernel?.rows) {
     return tidy(() => fullSequence(spec, weights, rowInputs(xs), state, options));
   }
-  if (isSequenceRows(xs)) return fusedSequence(spec, weights, xs, state, options);
-  if (!fusedEnabled) return plainSequence(spec, weights, xs, state, options);
-  // On webgpu, WGSL kernels with one dispatch per step where they exist;
-  // elsewhere (and for the variants they lack) the fused tfjs-ops path.
-  return webgpuSequence(spec, weights, xs, state, options) ??
-    fusedSequence(spec, weights, xs, state, options);
+  if (kernel === undefined) return plainSequence(spec, weights, xs as tf.Tensor3D, state, options);
+  return kernel.run(spec, weights, xs, state, options);
 }
 
 /**
@@ -245,7 +249,7 @@ function maskedSequence(
 ): SequenceResult {
   const rows = isSequenceRows(xs);
   const [T, B, D] = rows ? [...xs.ids.shape, xs.table.shape[1]] : xs.shape;
-  const lstm = spec.kind === "lstm";
+  const lstm = hasCellState(spec); // a memory cell: its final value is picked too
   return tidy(() => {
     const H = spec.hiddenSize;
     // Rows read the zero row V past each length; inputs are zeroed there.
@@ -276,7 +280,7 @@ function maskedSequence(
     const h = atLastStep(outputs, last); // [B, H]
     if (!lstm) return { outputs, state: { h } };
     if (run.cells === undefined) {
-      throw new Error("runSequence: the lstm path returned no cell states");
+      throw new Error(`runSequence: the ${spec.kind} path returned no cell states`);
     }
     return { outputs, state: { h, c: atLastStep(run.cells, last) } };
   });
@@ -308,7 +312,7 @@ export function plainSequence(
   const D = spec.inputSize;
   return tidy(() => {
     const flat = tf.reshape(xs, [T * B, D]) as tf.Tensor2D; // [T*B, D]
-    const projected = inputProjection(weights, flat); // [T*B, G*H]
+    const projected = projectInput(spec, weights, flat); // [T*B, G*H]
     const perStep = tf.split(projected, T, 0) as tf.Tensor2D[]; // T x [B, G*H]
     const hs: tf.Tensor2D[] = [];
     const cs: tf.Tensor2D[] = [];
@@ -319,7 +323,7 @@ export function plainSequence(
       if (current.c) cs.push(current.c);
     }
     const outputs = tf.stack(hs) as tf.Tensor3D;
-    if (options.cellStates && spec.kind === "lstm") {
+    if (options.cellStates && cs.length === T) {
       return { outputs, state: current, cells: tf.stack(cs) as tf.Tensor3D };
     }
     return { outputs, state: current };

@@ -16,15 +16,15 @@
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
-import {
-  CELL_KINDS,
-  type CellKind,
-  type CellSpec,
-  type FusedWeights,
-  type NamedWeights,
-  type Nonlinearity,
-  type State,
-} from "../cells/types.ts";
+import type {
+  CellDefinition,
+  CellSpec,
+  FusedWeights,
+  NamedWeights,
+  Nonlinearity,
+  State,
+} from "../cells/definition.ts";
+import { cellDefinition, type CellKind, checkCellOptions } from "../cells/registry.ts";
 import type { InitName } from "../cells/init.ts";
 import { runSequence } from "./sequence.ts";
 import { checkLengths, type Lengths, lengthsTensor, reverseWithinLengths } from "./lengths.ts";
@@ -35,20 +35,15 @@ import {
   type TorchStateDict,
   torchSuffix,
 } from "../cells/torch.ts";
-import {
-  assignFused,
-  disposeFused,
-  gruCell,
-  lstmCell,
-  type RecurrentCell,
-  rnnCell,
-} from "./cell.ts";
-import { checkState, formatShape, namedToFused, tidy, zeroState } from "../cells/_fused.ts";
+import { assignFused, disposeFused, makeCell, type RecurrentCell } from "./cell.ts";
+import { checkState, fusedTensors, namedToFused, zeroState } from "../cells/spec.ts";
+import { formatShape } from "../ops/shape.ts";
+import { tidy } from "../ops/tidy.ts";
 
 /** Options of {@linkcode recurrent}. */
 export interface RecurrentOptions {
-  /** The cell kind of every layer. */
-  cell: CellKind;
+  /** The cell kind of every layer: a registry kind, or a user's own definition. */
+  cell: CellKind | CellDefinition;
   /** D, the width of each input. */
   inputSize: number;
   /** H, the hidden width of each layer and direction. */
@@ -65,7 +60,7 @@ export interface RecurrentOptions {
   resetAfter?: boolean;
   /** How to draw the kernels. @default "normal" */
   init?: InitName;
-  /** lstm only: starting forget-gate bias. @default 0 */
+  /** Kinds with a forget gate (lstm, lnlstm) only: starting forget-gate bias. @default 0 */
   forgetBias?: number;
   /** Seed of the initial weights and of dropout masks drawn without a seed. @default 0 */
   seed?: number;
@@ -115,12 +110,12 @@ export interface RecurrentResult {
 /** A stack of recurrent layers with its weights in variables. Made by {@linkcode recurrent}. */
 export interface Recurrent {
   /** The options, defaults filled in. */
-  readonly options: Readonly<Required<Omit<RecurrentOptions, "forgetBias">>>;
+  readonly options: Readonly<RecurrentSettings>;
   /** Width of each output: `H * directions`. */
   readonly outputSize: number;
   /** The cells, one per layer and direction, PyTorch's `h_n` order. */
   readonly cells: readonly RecurrentCell[];
-  /** Every weight variable, in a stable order: per cell `Wx`, `Wh`, `b` (and `bhh`). */
+  /** Every weight variable, in a stable order: per cell `Wx`, `Wh`, `b`, then its extras (`bhh`, ...). */
   readonly trainableVariables: tf.Variable[];
   /**
    * Runs the stack over `xs` `[T, B, D]`, or over rows of a table (`{ table [V, D], ids [T, B] }`,
@@ -147,12 +142,24 @@ export interface Recurrent {
   dispose(): void;
 }
 
-function checkOptions(options: RecurrentOptions): Required<Omit<RecurrentOptions, "forgetBias">> {
+/**
+ * A stack's options with the defaults filled in: `cell` is the kind's name
+ * (a user definition's own `kind` too), `definition` the kind itself.
+ */
+export type RecurrentSettings = Required<Omit<RecurrentOptions, "forgetBias" | "cell">> & {
+  /** The kind's name. */
+  cell: string;
+  /** The kind's definition (the registry's, or the user's own). */
+  definition: CellDefinition;
+  /** Whether the cell is a user's own definition rather than a registry kind. */
+  custom: boolean;
+};
+type CheckedOptions = RecurrentSettings;
+
+function checkOptions(options: RecurrentOptions): CheckedOptions {
   const action = "Cannot build a recurrent stack";
   const { cell, inputSize, hiddenSize, layers = 1, bidirectional = false, dropout = 0 } = options;
-  if (!CELL_KINDS.includes(cell)) {
-    throw new UsageError(`${action}: cell is "${cell}", expected one of ${CELL_KINDS.join(", ")}`);
-  }
+  const definition = typeof cell === "string" ? findDefinition(cell, action) : cell;
   for (const [key, value] of Object.entries({ inputSize, hiddenSize, layers })) {
     if (!Number.isInteger(value) || value < 1) {
       throw new UsageError(`${action}: ${key} is ${value}, expected an integer >= 1`);
@@ -167,14 +174,20 @@ function checkOptions(options: RecurrentOptions): Required<Omit<RecurrentOptions
     );
   }
   const { nonlinearity = "tanh", resetAfter = false, init = "normal", seed = 0 } = options;
-  if (cell !== "rnn" && nonlinearity !== "tanh") {
-    throw new UsageError(`${action}: nonlinearity "${nonlinearity}" is for rnn cells, not ${cell}`);
-  }
-  if (cell !== "gru" && resetAfter) {
-    throw new UsageError(`${action}: resetAfter is for gru cells, not ${cell}`);
-  }
+  // "tanh" and false are the defaults: accepted for any kind, as they change nothing there.
+  checkCellOptions(
+    { kind: definition.kind, inputSize, hiddenSize, definition },
+    {
+      nonlinearity: nonlinearity === "tanh" ? undefined : nonlinearity,
+      resetAfter: resetAfter ? true : undefined,
+      forgetBias: options.forgetBias,
+    },
+    action,
+  );
   return {
-    cell,
+    definition,
+    custom: typeof cell !== "string",
+    cell: definition.kind,
     inputSize,
     hiddenSize,
     layers,
@@ -187,22 +200,29 @@ function checkOptions(options: RecurrentOptions): Required<Omit<RecurrentOptions
   };
 }
 
-/** One cell of the stack; an unknown kind throws (checkOptions rejects it first). */
+/** A registry kind's definition, or a UsageError naming the kinds there are. */
+function findDefinition(kind: string, action: string): CellDefinition {
+  try {
+    return cellDefinition(kind);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    throw new UsageError(`${action}: cell is "${kind}", ${e.message.replace(/^.*: /, "")}`);
+  }
+}
+
+/** One cell of the stack, its flags only where its kind takes them. */
 function makeLayerCell(
-  checked: Required<Omit<RecurrentOptions, "forgetBias">>,
+  checked: CheckedOptions,
   sizes: { inputSize: number; hiddenSize: number },
   init: { init: InitName; seed: number },
   forgetBias: number | undefined,
 ): RecurrentCell {
-  switch (checked.cell) {
-    case "rnn":
-      return rnnCell({ ...sizes, ...init, nonlinearity: checked.nonlinearity });
-    case "gru":
-      return gruCell({ ...sizes, ...init, resetAfter: checked.resetAfter });
-    case "lstm":
-      return lstmCell({ ...sizes, ...init, forgetBias });
-  }
-  throw new UsageError(`Cannot build a recurrent stack: unknown cell kind "${checked.cell}"`);
+  const def = checked.definition;
+  const spec: CellSpec = { kind: def.kind, ...sizes };
+  if (def.flags?.nonlinearity) spec.nonlinearity = checked.nonlinearity;
+  if (def.flags?.resetAfter) spec.resetAfter = checked.resetAfter;
+  if (checked.custom) spec.definition = def;
+  return makeCell(spec, { ...init, forgetBias });
 }
 
 /**
@@ -225,7 +245,8 @@ function makeLayerCell(
  */
 export function recurrent(options: RecurrentOptions): Recurrent {
   const checked = checkOptions(options);
-  const { cell: kind, inputSize, hiddenSize: H, layers, bidirectional, dropout } = checked;
+  const { inputSize, hiddenSize: H, layers, bidirectional, dropout } = checked;
+  const kind = checked.definition.kind;
   const directions = bidirectional ? 2 : 1;
   const seeds = new Rng(checked.seed);
   const keys: string[] = [];
@@ -364,12 +385,13 @@ export function recurrent(options: RecurrentOptions): Recurrent {
     options: checked,
     outputSize: H * directions,
     cells,
-    trainableVariables: cells.flatMap((
-      { weights: w },
-    ) => [w.Wx, w.Wh, w.b, ...(w.bhh ? [w.bhh] : [])]),
+    trainableVariables: cells.flatMap(({ weights }) => fusedTensors(weights)),
     forward,
     step,
     loadTorchStateDict(stateDict) {
+      if (checked.custom) {
+        throw new UsageError(`Cannot load a PyTorch state_dict into a user's own ${kind} cell`);
+      }
       checkTorchStateDict({ kind, inputSize, hiddenSize: H, layers, bidirectional }, stateDict);
       assignAll((k) => fusedFromTorch(specs[k], stateDict, keys[k]));
     },

@@ -19,7 +19,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { expandTo } from "../cells/_broadcast.ts";
+import { expandTo } from "../ops/broadcast.ts";
 import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import type { State } from "../cells/types.ts";

@@ -43,7 +43,7 @@ async function cellRun(variant: Variant): Promise<Record<string, number[]>> {
   };
   if (state.c) read.c = await values(state.c);
   for (const [key, v] of Object.entries(cell.weights)) {
-    read[`d${key}`] = await values(grads[v.name]);
+    read[`d${key}`] = await values(grads[v!.name]);
   }
   tf.dispose([
     xs,

@@ -48,6 +48,7 @@ export function plainStep(spec: CellSpec, w: FusedWeights, x: tf.Tensor, state: 
       return { h: tf.mul(o, tf.tanh(c)) as tf.Tensor2D, c: c as tf.Tensor2D };
     }
   }
+  throw new Error(`plainStep: no reference for ${spec.kind}`);
 }
 
 /** The whole sequence, one plain step at a time. Same contract as `fusedSequence`. */

@@ -7,7 +7,7 @@ import { NATIVE } from "../_native.ts";
 import { ok } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import { Rng } from "../../lib/rng.ts";
-import type { CellSpec, State } from "../../lib/cells/types.ts";
+import type { CellKind, CellSpec, State } from "../../lib/cells/types.ts";
 import { type Recurrent, recurrent } from "../../lib/layers/stack.ts";
 import { normals, VARIANTS } from "../kernels/_helpers.ts";
 
@@ -183,7 +183,7 @@ export function stackOf(
 ): Recurrent {
   const { kind, nonlinearity, resetAfter } = variant.spec;
   return recurrent({
-    cell: kind,
+    cell: kind as CellKind,
     inputSize: D,
     hiddenSize: H,
     ...config,

@@ -6,7 +6,13 @@
  */
 import { tf } from "../../lib/tf.ts";
 import { Rng } from "../../lib/rng.ts";
-import { type CellSpec, type FusedWeights, GATE_COUNT, type State } from "../../lib/cells/types.ts";
+import {
+  type CellKind,
+  type CellSpec,
+  type FusedWeights,
+  GATE_COUNT,
+  type State,
+} from "../../lib/cells/types.ts";
 import { runSequence } from "../../lib/layers/sequence.ts";
 import { type Recurrent, recurrent } from "../../lib/layers/stack.ts";
 import { forward64, type Params64 } from "../kernels/_reference64.ts";
@@ -132,7 +138,7 @@ export function refLoss(c: CaseData, p: P64): number {
 export function stackOf(v: number): Recurrent {
   const { kind, nonlinearity, resetAfter } = VARIANTS[v].spec;
   return recurrent({
-    cell: kind,
+    cell: kind as CellKind,
     inputSize: D,
     hiddenSize: H,
     layers: 2,

@@ -10,8 +10,9 @@
  * for rnn and that GRU).
  *
  * Done: LSTM, GRU (reset before and after) and RNN (tanh, relu).
- * {@linkcode webgpuSequence} returns null on other backends and for dtypes
- * other than float32; callers fall back to `fusedSequence`.
+ * {@linkcode webgpuSequence} returns null on other backends, for dtypes
+ * other than float32 and for kinds it has no programs for; callers fall back
+ * to `fusedSequence` or the plain path.
  *
  * @module
  */
@@ -22,7 +23,7 @@ import type {
   Nonlinearity,
   SequenceResult,
   State,
-} from "../../cells/types.ts";
+} from "../../cells/definition.ts";
 import { allFloat32, type Dims, inputGrad, kernelDims, weightGrads } from "../_common.ts";
 import type { SequenceOptions } from "../fused_sequence.ts";
 import { weightGradsWgsl } from "./_grads.ts";
@@ -246,16 +247,34 @@ export function webgpuSequence(
   options: SequenceOptions = {},
 ): SequenceResult | null {
   const backend = webgpuBackend();
-  if (backend === null) return null;
+  const programs = spec.definition === undefined ? WGSL_SEQUENCES[spec.kind] : undefined;
+  if (backend === null || programs === undefined) return null;
   const dims = validate(spec, weights, xs, state);
   if (dims === null) return null;
-  switch (spec.kind) {
-    case "gru":
-      return gruSequence(backend, spec.resetAfter ?? false, weights, xs, state, dims);
-    case "rnn":
-      return rnnSequence(backend, spec.nonlinearity ?? "tanh", weights, xs, state, dims);
-    case "lstm":
-      return lstmSequence(backend, weights, xs, state, dims, options.cellStates === true);
-  }
-  throw new Error(`webgpuSequence: unknown cell kind "${(spec as CellSpec).kind}"`);
+  return programs(backend, spec, weights, xs, state, dims, options.cellStates === true);
 }
+
+/** The WGSL sequence of each kind that has step programs; the others get null. */
+const WGSL_SEQUENCES: Readonly<
+  Partial<
+    Record<
+      string,
+      (
+        backend: WebGpuBackendLike,
+        spec: CellSpec,
+        weights: FusedWeights,
+        xs: tf.Tensor3D,
+        state: State,
+        dims: Dims,
+        cellStates: boolean,
+      ) => SequenceResult
+    >
+  >
+> = {
+  gru: (backend, spec, w, xs, state, dims) =>
+    gruSequence(backend, spec.resetAfter ?? false, w, xs, state, dims),
+  rnn: (backend, spec, w, xs, state, dims) =>
+    rnnSequence(backend, spec.nonlinearity ?? "tanh", w, xs, state, dims),
+  lstm: (backend, _spec, w, xs, state, dims, cellStates) =>
+    lstmSequence(backend, w, xs, state, dims, cellStates),
+};

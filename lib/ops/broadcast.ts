@@ -15,7 +15,7 @@ import { tf } from "../tf.ts";
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
- * import { expandTo } from "./_broadcast.ts";
+ * import { expandTo } from "./broadcast.ts";
  * const y = expandTo(tf.tensor2d([[1, 2]]), [3, 2]);
  * deepStrictEqual(await y.array(), [[1, 2], [1, 2], [1, 2]]);
  * ```

@@ -22,7 +22,7 @@ function swapLast(rank: number): number[] {
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
- * import { matMul } from "./_matmul.ts";
+ * import { matMul } from "./matmul.ts";
  * const y = matMul(tf.ones([2, 3, 4]) as tf.Tensor3D, tf.ones([2, 4, 5]) as tf.Tensor3D);
  * deepStrictEqual(y.shape, [2, 3, 5]);
  * ```
