@@ -10,6 +10,7 @@ import type { CellDefinition, CellSpec, Nonlinearity } from "./definition.ts";
 import { rnnDefinition } from "./rnn.ts";
 import { gruDefinition } from "./gru.ts";
 import { lstmDefinition } from "./lstm.ts";
+import { lnlstmDefinition } from "./lnlstm.ts";
 
 /**
  * The built-in cell kinds by name.
@@ -24,6 +25,7 @@ export const CELLS = {
   rnn: rnnDefinition,
   gru: gruDefinition,
   lstm: lstmDefinition,
+  lnlstm: lnlstmDefinition,
 } as const satisfies Record<string, CellDefinition>;
 
 /** The built-in cell kinds. */
