@@ -30,8 +30,17 @@ export interface EmbeddingOptions {
   std?: number;
 }
 
-/** Token ids: an int32 tensor of any rank, or plain JS ids (checked against the vocabulary). */
-export type TokenIds = tf.Tensor | Int32Array | number[] | number[][];
+/**
+ * A batch of ids to look up: an int32 tensor of any rank, or plain JS ids
+ * (checked against the vocabulary). Not corpus's `TokenIds` (a token stream).
+ */
+export type IdBatch = tf.Tensor | Int32Array | number[] | number[][];
+
+/**
+ * The old name of {@linkcode IdBatch}, kept only while the root `mod.ts` still exports it.
+ * @deprecated Use {@linkcode IdBatch}; this name shadows corpus's `TokenIds`.
+ */
+export type TokenIds = IdBatch;
 
 /** What {@linkcode embedding} returns. */
 export interface Embedding {
@@ -55,7 +64,7 @@ export interface Embedding {
    * @throws {UsageError} for a tensor that is not int32, or a JS id that is
    *   not an integer in [0, V).
    */
-  apply(ids: TokenIds): tf.Tensor;
+  apply(ids: IdBatch): tf.Tensor;
   /**
    * The ids of a sequence batch as rows of the table, for a recurrent stack
    * to fold this embedding into its input projection (see `SequenceRows`):
@@ -181,7 +190,7 @@ function tableRows(
  */
 export function embeddingLookup(
   table: tf.Variable<tf.Rank.R2>,
-  ids: TokenIds,
+  ids: IdBatch,
   paddingId?: number,
 ): tf.Tensor {
   const [V, E] = table.shape;
