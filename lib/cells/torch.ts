@@ -35,6 +35,7 @@ export interface TorchLayout {
   hiddenSize: number;
   /** PyTorch's `num_layers`. */
   layers: number;
+  /** Whether every layer has a `_reverse` direction. */
   bidirectional: boolean;
 }
 

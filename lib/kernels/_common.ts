@@ -16,9 +16,13 @@ import { cellParameters } from "../cells/spec.ts";
 
 /** Sizes of one sequence. */
 export interface Dims {
+  /** Time steps. */
   T: number;
+  /** Batch rows. */
   B: number;
+  /** Inputs per step. */
   D: number;
+  /** Hidden units. */
   H: number;
   /**
    * The inputs are rows of a table ({@linkcode TableRows}): the op's first
@@ -38,7 +42,9 @@ export interface Dims {
  * same way (a vocabulary of 85 against 448 rows in the classifier).
  */
 export interface TableRows {
+  /** `[V, D]`. */
   table: tf.Tensor;
+  /** `[T*B]`, float32 holding integers in `[0, V]`. */
   ids: tf.Tensor;
 }
 
@@ -98,12 +104,19 @@ export function stateGrads(dZ: tf.Tensor, Hsrc: tf.Tensor): tf.Tensor {
 
 /** Scalars reused by every step, made once per call (a scalar per op costs a tensor). */
 export interface Consts {
+  /** 1. */
   one: tf.Scalar;
+  /** 2. */
   two: tf.Scalar;
+  /** -1. */
   minusOne: tf.Scalar;
 }
 
-/** @returns the scalars 1, 2 and -1, owned by the enclosing tidy. */
+/**
+ * The scalars every step reuses.
+ *
+ * @returns the scalars 1, 2 and -1, owned by the enclosing tidy.
+ */
 export function consts(): Consts {
   return { one: tf.scalar(1), two: tf.scalar(2), minusOne: tf.scalar(-1) };
 }

@@ -22,14 +22,19 @@ import { tf } from "../tf.ts";
 
 /** The part of tfjs-backend-wasm's `BackendWasm` these kernels use. */
 export interface WasmHeapBackend {
+  /** A new output tensor in the wasm heap. */
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  /** A view of a tensor's values in the wasm heap. */
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
 /** The arguments tfjs passes a kernel function. */
 export interface KernelArgs {
+  /** The kernel's inputs by name. */
   inputs: tf.NamedTensorInfoMap;
+  /** The backend running it. */
   backend: unknown;
+  /** The kernel's attributes. */
   attrs: unknown;
 }
 

@@ -15,6 +15,7 @@ import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { maskedSoftmax, type ValidLengths } from "./_masked_softmax.ts";
 import { matMul } from "../ops/matmul.ts";
+import { tidy } from "../ops/tidy.ts";
 import { dense, type DenseInit } from "./dense.ts";
 import { dropout } from "./dropout.ts";
 
@@ -115,11 +116,11 @@ export function dotProductAttention(
       }, expected equal widths`,
     );
   }
-  return tf.tidy(() => {
+  return tidy(() => {
     const keysT = tf.transpose(keys, [0, 2, 1]) as tf.Tensor3D; // [B, d, K]
     const scores = tf.div(matMul(queries, keysT), Math.sqrt(d)) as tf.Tensor3D; // [B, Q, K]
-    return attend(scores, values, options.dropout ?? 0, options) as unknown as tf.TensorContainer;
-  }) as unknown as AttentionResult;
+    return attend(scores, values, options.dropout ?? 0, options);
+  });
 }
 
 /** Options of {@linkcode additiveAttention}. */
@@ -240,14 +241,7 @@ export function additiveAttention(options: AdditiveAttentionOptions): AdditiveAt
           }, expected ${querySize} and ${keySize}`,
         );
       }
-      return tf.tidy(() =>
-        self.applyProjected(
-          queries,
-          self.projectKeys(keys),
-          values,
-          callOptions,
-        ) as unknown as tf.TensorContainer
-      ) as unknown as AttentionResult;
+      return tidy(() => self.applyProjected(queries, self.projectKeys(keys), values, callOptions));
     },
     projectKeys: (keys) => key.apply(keys) as tf.Tensor3D,
     applyProjected(queries, projectedKeys, values, callOptions = {}) {
@@ -258,13 +252,13 @@ export function additiveAttention(options: AdditiveAttentionOptions): AdditiveAt
             `keys ${projectedKeys.shape[2]}, expected ${querySize} and ${h}`,
         );
       }
-      return tf.tidy(() => {
+      return tidy(() => {
         const q = tf.expandDims(query.apply(queries), 2); // [B, Q, 1, h]
         const k = tf.expandDims(projectedKeys, 1); // [B, 1, K, h]
         const features = tf.reshape(tf.tanh(tf.add(q, k)), [B * Q * K, h]) as tf.Tensor2D;
         const scores = tf.reshape(score.apply(features), [B, Q, K]) as tf.Tensor3D; // [B, Q, K]
-        return attend(scores, values, rate, callOptions) as unknown as tf.TensorContainer;
-      }) as unknown as AttentionResult;
+        return attend(scores, values, rate, callOptions);
+      });
     },
     getWeights: () => ({
       W_q: self.W_q.clone() as tf.Tensor2D,

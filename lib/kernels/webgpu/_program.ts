@@ -30,6 +30,7 @@ import { tf } from "../../tf.ts";
  * ```
  */
 export interface WebGpuBackendLike {
+  /** Runs a program on the inputs into a new (or the given) output. */
   runWebGPUProgram(
     program: unknown,
     inputs: tf.TensorInfo[],
@@ -37,6 +38,7 @@ export interface WebGpuBackendLike {
     programDefinedUniform?: { type: "int32" | "float32" | "uint32"; data: number[] }[],
     output?: tf.TensorInfo,
   ): tf.TensorInfo;
+  /** A new tensor of the backend's. */
   makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
@@ -133,18 +135,28 @@ export interface StepProgramSpec {
  * ```
  */
 export class StepProgram {
+  /** The input buffers' names, in order. */
   variableNames: string[];
+  /** Per input, its vector width in the shader (vec4 reads), when not 1. */
   variableComponents?: number[];
+  /** The output's shape. */
   outputShape: number[];
+  /** The key tfjs caches the compiled shader under. */
   shaderKey: string;
+  /** One flat dispatch axis. */
   dispatchLayout = { x: [0] };
+  /** Workgroups per dispatch. */
   dispatch: [number, number, number];
+  /** Threads per workgroup. */
   workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
+  /** tfjs's `size` uniform: not used. */
   size = false;
+  /** The uniforms' WGSL declarations. */
   uniforms: string;
   private body: string;
   private helpers: string;
 
+  /** A program from its spec: inputs, output size, uniforms, threads and WGSL body. */
   constructor(spec: StepProgramSpec) {
     // The backend's own key covers ranks, dtypes and names, not the components.
     this.shaderKey = spec.components ? `${spec.key}_${spec.components.join("")}` : spec.key;
