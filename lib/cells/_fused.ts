@@ -7,6 +7,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor1D, Tensor2D } from "../ops/tensors.ts";
 import { matMul } from "../ops/matmul.ts";
 import { checkShape } from "../ops/shape.ts";
 import { tidy } from "../ops/tidy.ts";
@@ -61,7 +62,7 @@ export function weightNamesWith(def: CellDefinition, spec: CellSpec): string[] {
 }
 
 /** The default input half of every gate: `x W_x + b`, `[N, D]` to `[N, G*H]`. */
-export function inputProjection(weights: FusedWeights, x: tf.Tensor2D): tf.Tensor2D {
+export function inputProjection(weights: FusedWeights, x: Tensor2D): Tensor2D {
   return tf.add(matMul(x, weights.Wx), weights.b);
 }
 
@@ -118,9 +119,9 @@ export function namedToFusedWith(
   const column = (prefix: string) => def.gates.map((g) => named[prefix + g]);
   return tidy(() => {
     const fused: FusedWeights = {
-      Wx: tf.concat(column("W_x") as tf.Tensor2D[], 1),
-      Wh: tf.concat(column("W_h") as tf.Tensor2D[], 1),
-      b: tf.concat(column("b_") as tf.Tensor1D[], 0),
+      Wx: tf.concat(column("W_x") as Tensor2D[], 1),
+      Wh: tf.concat(column("W_h") as Tensor2D[], 1),
+      b: tf.concat(column("b_") as Tensor1D[], 0),
     };
     for (const p of extras) fused[p.key] = named[p.name].clone();
     return fused;

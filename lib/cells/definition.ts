@@ -14,7 +14,15 @@
  *
  * @module
  */
-import type { tf } from "../tf.ts";
+import type {
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Variable,
+  Variable1D,
+  Variable2D,
+} from "../ops/tensors.ts";
 
 /** The activation of a vanilla RNN. */
 export type Nonlinearity = "tanh" | "relu";
@@ -26,29 +34,29 @@ export type Nonlinearity = "tanh" | "relu";
  */
 export interface FusedWeights {
   /** Input kernel `[D, G*H]`. */
-  Wx: tf.Tensor2D;
+  Wx: Tensor2D;
   /** Recurrent kernel `[H, G*H]`. */
-  Wh: tf.Tensor2D;
+  Wh: Tensor2D;
   /** Bias `[G*H]`. */
-  b: tf.Tensor1D;
+  b: Tensor1D;
   /** GRU `resetAfter` only: recurrent candidate bias `[H]`, inside `R ⊙ (H W_hh + b_hh)`. */
-  bhh?: tf.Tensor1D;
+  bhh?: Tensor1D;
   /** Extra parameters declared by the definition (see {@linkcode CellParameter}). */
-  [extra: string]: tf.Tensor | undefined;
+  [extra: string]: Tensor | undefined;
 }
 
 /** {@linkcode FusedWeights} held in trainable variables: what a cell object owns. */
 export interface FusedVariables extends FusedWeights {
   /** Input kernel `[D, G*H]`. */
-  Wx: tf.Variable<tf.Rank.R2>;
+  Wx: Variable2D;
   /** Recurrent kernel `[H, G*H]`. */
-  Wh: tf.Variable<tf.Rank.R2>;
+  Wh: Variable2D;
   /** Bias `[G*H]`. */
-  b: tf.Variable<tf.Rank.R1>;
+  b: Variable1D;
   /** GRU `resetAfter` only: recurrent candidate bias `[H]`. */
-  bhh?: tf.Variable<tf.Rank.R1>;
+  bhh?: Variable1D;
   /** Extra parameters declared by the definition. */
-  [extra: string]: tf.Variable | undefined;
+  [extra: string]: Variable | undefined;
 }
 
 /** What makes a cell's arithmetic: its kind and the variant flags. */
@@ -70,25 +78,25 @@ export interface CellSpec {
 /** Recurrent state as a named record: `{ h }` for rnn and gru, `{ h, c }` for lstm. Each `[B, H]`. */
 export interface State {
   /** Hidden state `[B, H]`. */
-  h: tf.Tensor2D;
+  h: Tensor2D;
   /** Memory cell `[B, H]`, for kinds whose definition's `state` lists `"c"`. */
-  c?: tf.Tensor2D;
+  c?: Tensor2D;
 }
 
 /** Weights under the d2l names (`W_xh`, `W_hh`, `b_h`, ...), shapes `[D, H]`, `[H, H]`, `[H]`. */
-export type NamedWeights = Record<string, tf.Tensor>;
+export type NamedWeights = Record<string, Tensor>;
 
 /** The result of running a cell over a sequence. */
 export interface SequenceResult {
   /** Hidden states for every step, `[T, B, H]`. */
-  outputs: tf.Tensor3D;
+  outputs: Tensor3D;
   /** The state after the last step. */
   state: State;
   /**
    * Kinds with a memory cell, when asked for (`cellStates: true`): the cell
    * state after every step, `c_0 .. c_{T-1}`, `[T, B, H]`.
    */
-  cells?: tf.Tensor3D;
+  cells?: Tensor3D;
 }
 
 /** A parameter beyond `Wx`, `Wh` and `b`: a vector of `blocks * H` numbers. */
@@ -134,12 +142,12 @@ export interface CellDefinition {
    * time (so a whole sequence projects at once). Not tidied.
    * @default `x Wx + b`
    */
-  project?(spec: CellSpec, weights: FusedWeights, x: tf.Tensor2D): tf.Tensor2D;
+  project?(spec: CellSpec, weights: FusedWeights, x: Tensor2D): Tensor2D;
   /**
    * The recurrent half of one step: the projection `xw` `[B, G*H]` and the
    * state to the next state (new tensors). Not tidied.
    */
-  step(spec: CellSpec, weights: FusedWeights, xw: tf.Tensor2D, state: State): State;
+  step(spec: CellSpec, weights: FusedWeights, xw: Tensor2D, state: State): State;
   /** The PyTorch layout, when PyTorch has this module. */
   readonly torch?: TorchMapping;
   /** The ONNX operator that runs this kind, when there is one. */

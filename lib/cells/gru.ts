@@ -13,6 +13,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor2D } from "../ops/tensors.ts";
 import { matMul } from "../ops/matmul.ts";
 import { tidy } from "../ops/tidy.ts";
 import { UsageError } from "../errors.ts";
@@ -28,13 +29,13 @@ export interface GruStepOptions {
 /** Every gate of one gru step, each `[B, H]`. */
 export interface GruGates {
   /** Update gate Z_t. */
-  z: tf.Tensor2D;
+  z: Tensor2D;
   /** Reset gate R_t. */
-  r: tf.Tensor2D;
+  r: Tensor2D;
   /** Candidate state H̃_t. */
-  hTilde: tf.Tensor2D;
+  hTilde: Tensor2D;
   /** New hidden state H_t. */
-  h: tf.Tensor2D;
+  h: Tensor2D;
 }
 
 /**
@@ -44,7 +45,7 @@ export interface GruGates {
  */
 export function gruRecurrentGates(
   weights: FusedWeights,
-  xw: tf.Tensor2D,
+  xw: Tensor2D,
   state: State,
   options: GruStepOptions = {},
 ): GruGates {
@@ -53,22 +54,22 @@ export function gruRecurrentGates(
     throw new UsageError("Cannot run a resetAfter gru step: weights.bhh is missing");
   }
   const [xzr, xh] = tf.split(xw, [2 * H, H], 1); // [B, 2H], [B, H]
-  let hzr: tf.Tensor2D, hh: tf.Tensor2D; // H W_h for the z, r blocks [B, 2H]; candidate [B, H]
-  let z: tf.Tensor2D, r: tf.Tensor2D;
+  let hzr: Tensor2D, hh: Tensor2D; // H W_h for the z, r blocks [B, 2H]; candidate [B, H]
+  let z: Tensor2D, r: Tensor2D;
   if (options.resetAfter) {
     // One recurrent matmul for all three blocks; R multiplies its candidate part afterwards.
     [hzr, hh] = tf.split(matMul(state.h, weights.Wh), [2 * H, H], 1);
-    [z, r] = tf.split(tf.sigmoid(tf.add(xzr, hzr)), 2, 1) as tf.Tensor2D[];
+    [z, r] = tf.split(tf.sigmoid(tf.add(xzr, hzr)), 2, 1) as Tensor2D[];
     hh = tf.mul(r, tf.add(hh, weights.bhh!)); // R ⊙ (H W_hh + b_hh)
   } else {
     // The candidate needs R first: its matmul reads R ⊙ H.
-    const [Whzr, Whh] = tf.split(weights.Wh, [2 * H, H], 1) as tf.Tensor2D[]; // [H, 2H], [H, H]
+    const [Whzr, Whh] = tf.split(weights.Wh, [2 * H, H], 1) as Tensor2D[]; // [H, 2H], [H, H]
     hzr = matMul(state.h, Whzr);
-    [z, r] = tf.split(tf.sigmoid(tf.add(xzr, hzr)), 2, 1) as tf.Tensor2D[];
+    [z, r] = tf.split(tf.sigmoid(tf.add(xzr, hzr)), 2, 1) as Tensor2D[];
     hh = matMul(tf.mul(r, state.h), Whh); // (R ⊙ H) W_hh
   }
-  const hTilde = tf.tanh(tf.add<tf.Tensor2D>(xh, hh));
-  const h = tf.add<tf.Tensor2D>(tf.mul(z, state.h), tf.mul(tf.sub(1, z), hTilde));
+  const hTilde = tf.tanh(tf.add<Tensor2D>(xh, hh));
+  const h = tf.add<Tensor2D>(tf.mul(z, state.h), tf.mul(tf.sub(1, z), hTilde));
   return { z, r, hTilde, h };
 }
 
@@ -78,7 +79,7 @@ export function gruRecurrentGates(
  */
 export function gruGates(
   weights: FusedWeights,
-  x: tf.Tensor2D,
+  x: Tensor2D,
   state: State,
   options: GruStepOptions = {},
 ): GruGates {
@@ -110,7 +111,7 @@ export function gruGates(
  */
 export function gruStep(
   weights: FusedWeights,
-  x: tf.Tensor2D,
+  x: Tensor2D,
   state: State,
   options: GruStepOptions = {},
 ): State {

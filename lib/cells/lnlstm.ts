@@ -19,6 +19,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor, Tensor2D } from "../ops/tensors.ts";
 import { matMul } from "../ops/matmul.ts";
 import { tidy } from "../ops/tidy.ts";
 import { UsageError } from "../errors.ts";
@@ -39,12 +40,12 @@ export const LAYER_NORM_EPSILON = 1e-5;
  * ok(Math.abs(a + 1) < 1e-4 && Math.abs(b - 1) < 1e-4);
  * ```
  */
-export function layerNorm(z: tf.Tensor2D, gain: tf.Tensor, shift: tf.Tensor): tf.Tensor2D {
+export function layerNorm(z: Tensor2D, gain: Tensor, shift: Tensor): Tensor2D {
   return tidy(() => {
     const centered = tf.sub(z, tf.mean(z, 1, true)); // [N, W]
     const variance = tf.mean(tf.square(centered), 1, true); // [N, 1]
     const normalized = tf.mul(centered, tf.rsqrt(tf.add(variance, LAYER_NORM_EPSILON)));
-    return tf.add<tf.Tensor2D>(tf.mul(normalized, gain), shift);
+    return tf.add<Tensor2D>(tf.mul(normalized, gain), shift);
   });
 }
 
@@ -58,7 +59,7 @@ const LN = [
   { key: "betac", name: "beta_c", blocks: 1, initial: 0 },
 ] as const;
 
-function param(weights: FusedWeights, key: (typeof LN)[number]["key"]): tf.Tensor {
+function param(weights: FusedWeights, key: (typeof LN)[number]["key"]): Tensor {
   const t = weights[key];
   if (t === undefined) throw new UsageError(`Cannot run an lnlstm step: weights.${key} is missing`);
   return t;
@@ -68,7 +69,7 @@ function param(weights: FusedWeights, key: (typeof LN)[number]["key"]): tf.Tenso
  * The input half of every gate, `LN(x W_x; g_x, β_x) + b`, `[N, D]` to
  * `[N, 4H]`, row by row (so a whole sequence projects at once). Not tidied.
  */
-function lnlstmProject(weights: FusedWeights, x: tf.Tensor2D): tf.Tensor2D {
+function lnlstmProject(weights: FusedWeights, x: Tensor2D): Tensor2D {
   const normalized = layerNorm(
     matMul(x, weights.Wx),
     param(weights, "gx"),
@@ -78,15 +79,15 @@ function lnlstmProject(weights: FusedWeights, x: tf.Tensor2D): tf.Tensor2D {
 }
 
 /** The recurrent half, given the input half `xw` `[B, 4H]`. Not tidied. */
-function lnlstmRecurrent(weights: FusedWeights, xw: tf.Tensor2D, state: State): State {
+function lnlstmRecurrent(weights: FusedWeights, xw: Tensor2D, state: State): State {
   if (state.c === undefined) throw new UsageError("Cannot run an lnlstm step: state.c is missing");
   const H = state.h.shape[1];
   const hw = layerNorm(matMul(state.h, weights.Wh), param(weights, "gh"), param(weights, "betah"));
   const [ifo, cz] = tf.split(tf.add(xw, hw), [3 * H, H], 1); // [B, 3H], [B, H]
-  const [i, f, o] = tf.split(tf.sigmoid(ifo), 3, 1) as tf.Tensor2D[];
-  const c = tf.add<tf.Tensor2D>(tf.mul(f, state.c), tf.mul(i, tf.tanh(cz)));
+  const [i, f, o] = tf.split(tf.sigmoid(ifo), 3, 1) as Tensor2D[];
+  const c = tf.add<Tensor2D>(tf.mul(f, state.c), tf.mul(i, tf.tanh(cz)));
   const cNorm = layerNorm(c, param(weights, "gc"), param(weights, "betac"));
-  return { h: tf.mul<tf.Tensor2D>(o, tf.tanh(cNorm)), c };
+  return { h: tf.mul<Tensor2D>(o, tf.tanh(cNorm)), c };
 }
 
 /**
@@ -112,7 +113,7 @@ function lnlstmRecurrent(weights: FusedWeights, xw: tf.Tensor2D, state: State): 
  * deepStrictEqual(Array.from(await c!.data()), [3]);
  * ```
  */
-export function lnlstmStep(weights: FusedWeights, x: tf.Tensor2D, state: State): State {
+export function lnlstmStep(weights: FusedWeights, x: Tensor2D, state: State): State {
   return tidy(() => lnlstmRecurrent(weights, lnlstmProject(weights, x), state));
 }
 

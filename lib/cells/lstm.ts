@@ -13,6 +13,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor2D } from "../ops/tensors.ts";
 import { matMul } from "../ops/matmul.ts";
 import { tidy } from "../ops/tidy.ts";
 import { UsageError } from "../errors.ts";
@@ -22,17 +23,17 @@ import { fusedToNamedWith, inputProjection, namedToFusedWith } from "./_fused.ts
 /** Every gate of one lstm step, each `[B, H]`. */
 export interface LstmGates {
   /** Input gate I_t. */
-  i: tf.Tensor2D;
+  i: Tensor2D;
   /** Forget gate F_t. */
-  f: tf.Tensor2D;
+  f: Tensor2D;
   /** Output gate O_t. */
-  o: tf.Tensor2D;
+  o: Tensor2D;
   /** Candidate memory C̃_t. */
-  cTilde: tf.Tensor2D;
+  cTilde: Tensor2D;
   /** New memory C_t. */
-  c: tf.Tensor2D;
+  c: Tensor2D;
   /** New hidden state H_t. */
-  h: tf.Tensor2D;
+  h: Tensor2D;
 }
 
 /**
@@ -42,17 +43,17 @@ export interface LstmGates {
  */
 export function lstmRecurrentGates(
   weights: FusedWeights,
-  xw: tf.Tensor2D,
+  xw: Tensor2D,
   state: State,
 ): LstmGates {
   if (state.c === undefined) throw new UsageError("Cannot run an lstm step: state.c is missing");
   const H = state.h.shape[1];
   const gates = tf.add(xw, matMul(state.h, weights.Wh)); // [B, 4H]
   const [ifo, cz] = tf.split(gates, [3 * H, H], 1); // [B, 3H], [B, H]
-  const [i, f, o] = tf.split(tf.sigmoid(ifo), 3, 1) as tf.Tensor2D[];
-  const cTilde = tf.tanh(cz as tf.Tensor2D);
-  const c = tf.add<tf.Tensor2D>(tf.mul(f, state.c), tf.mul(i, cTilde));
-  const h = tf.mul<tf.Tensor2D>(o, tf.tanh(c));
+  const [i, f, o] = tf.split(tf.sigmoid(ifo), 3, 1) as Tensor2D[];
+  const cTilde = tf.tanh(cz as Tensor2D);
+  const c = tf.add<Tensor2D>(tf.mul(f, state.c), tf.mul(i, cTilde));
+  const h = tf.mul<Tensor2D>(o, tf.tanh(c));
   return { i, f, o, cTilde, c, h };
 }
 
@@ -60,7 +61,7 @@ export function lstmRecurrentGates(
  * Every gate of one lstm step, `x` `[B, D]` and `state` `{ h, c }` `[B, H]`.
  * Not tidied: call inside `tf.tidy` (as {@linkcode lstmStep} does).
  */
-export function lstmGates(weights: FusedWeights, x: tf.Tensor2D, state: State): LstmGates {
+export function lstmGates(weights: FusedWeights, x: Tensor2D, state: State): LstmGates {
   return lstmRecurrentGates(weights, inputProjection(weights, x), state);
 }
 
@@ -86,7 +87,7 @@ export function lstmGates(weights: FusedWeights, x: tf.Tensor2D, state: State): 
  * deepStrictEqual(Array.from(await c!.data()), [3]);
  * ```
  */
-export function lstmStep(weights: FusedWeights, x: tf.Tensor2D, state: State): State {
+export function lstmStep(weights: FusedWeights, x: Tensor2D, state: State): State {
   return tidy(() => {
     const { h, c } = lstmGates(weights, x, state);
     return { h, c };

@@ -9,6 +9,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor2D } from "../ops/tensors.ts";
 import { matMul } from "../ops/matmul.ts";
 import { tidy } from "../ops/tidy.ts";
 import type {
@@ -29,7 +30,7 @@ export interface RnnStepOptions {
 /** Every gate of one rnn step (there is only the new hidden state). */
 export interface RnnGates {
   /** `[B, H]`. */
-  h: tf.Tensor2D;
+  h: Tensor2D;
 }
 
 /**
@@ -39,11 +40,11 @@ export interface RnnGates {
  */
 export function rnnRecurrentGates(
   weights: FusedWeights,
-  xw: tf.Tensor2D,
+  xw: Tensor2D,
   state: State,
   options: RnnStepOptions = {},
 ): RnnGates {
-  const z = tf.add<tf.Tensor2D>(xw, matMul(state.h, weights.Wh)); // [B, H]
+  const z = tf.add<Tensor2D>(xw, matMul(state.h, weights.Wh)); // [B, H]
   const h = options.nonlinearity === "relu" ? tf.relu(z) : tf.tanh(z);
   return { h };
 }
@@ -54,7 +55,7 @@ export function rnnRecurrentGates(
  */
 export function rnnGates(
   weights: FusedWeights,
-  x: tf.Tensor2D,
+  x: Tensor2D,
   state: State,
   options: RnnStepOptions = {},
 ): RnnGates {
@@ -85,7 +86,7 @@ export function rnnGates(
  */
 export function rnnStep(
   weights: FusedWeights,
-  x: tf.Tensor2D,
+  x: Tensor2D,
   state: State,
   options: RnnStepOptions = {},
 ): State {

@@ -6,6 +6,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor2D } from "../ops/tensors.ts";
 import { checkShape } from "../ops/shape.ts";
 import { UsageError } from "../errors.ts";
 import type { CellParameter, CellSpec, FusedWeights, NamedWeights, State } from "./definition.ts";
@@ -154,9 +155,9 @@ export function checkState(action: string, spec: CellSpec, state: State, batch: 
  * ```
  */
 export function zeroState(spec: CellSpec, batch: number): State {
-  const h = tf.zeros([batch, spec.hiddenSize]) as tf.Tensor2D;
+  const h = tf.zeros([batch, spec.hiddenSize]) as Tensor2D;
   if (!cellDefinition(spec).state.includes("c")) return { h };
-  return { h, c: tf.zeros([batch, spec.hiddenSize]) as tf.Tensor2D };
+  return { h, c: tf.zeros([batch, spec.hiddenSize]) as Tensor2D };
 }
 
 /**

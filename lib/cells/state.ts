@@ -5,6 +5,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor } from "../ops/tensors.ts";
 import type { State } from "./definition.ts";
 
 /**
@@ -17,7 +18,7 @@ import type { State } from "./definition.ts";
  * deepStrictEqual(stateTensors({ h: tf.zeros([1, 2]) }).length, 1);
  * ```
  */
-export function stateTensors(state: State): tf.Tensor[] {
+export function stateTensors(state: State): Tensor[] {
   return state.c ? [state.h, state.c] : [state.h];
 }
 

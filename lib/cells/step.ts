@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { tf } from "../tf.ts";
+import type { Tensor2D } from "../ops/tensors.ts";
 import type { CellSpec, FusedWeights, State } from "./definition.ts";
 import { cellDefinition } from "./registry.ts";
 import { inputProjection } from "./_fused.ts";
@@ -26,8 +26,8 @@ import { inputProjection } from "./_fused.ts";
 export function projectInput(
   spec: CellSpec,
   weights: FusedWeights,
-  x: tf.Tensor2D,
-): tf.Tensor2D {
+  x: Tensor2D,
+): Tensor2D {
   const def = cellDefinition(spec);
   return def.project ? def.project(spec, weights, x) : inputProjection(weights, x);
 }
@@ -51,7 +51,7 @@ export function projectInput(
 export function recurrentStep(
   spec: CellSpec,
   weights: FusedWeights,
-  xw: tf.Tensor2D,
+  xw: Tensor2D,
   state: State,
 ): State {
   return cellDefinition(spec).step(spec, weights, xw, state);
@@ -74,7 +74,7 @@ export function recurrentStep(
 export function cellStep(
   spec: CellSpec,
   weights: FusedWeights,
-  x: tf.Tensor2D,
+  x: Tensor2D,
   state: State,
 ): State {
   return recurrentStep(spec, weights, projectInput(spec, weights, x), state);

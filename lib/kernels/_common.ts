@@ -8,6 +8,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Scalar, Tensor, Tensor1D, Tensor2D } from "../ops/tensors.ts";
 import { block, concat2d } from "./_copy.ts";
 import { gatherRows } from "./gather_rows.ts";
 import type { CellSpec, FusedWeights, State } from "../cells/definition.ts";
@@ -43,13 +44,13 @@ export interface Dims {
  */
 export interface TableRows {
   /** `[V, D]`. */
-  table: tf.Tensor;
+  table: Tensor;
   /** `[T*B]`, float32 holding integers in `[0, V]`. */
-  ids: tf.Tensor;
+  ids: Tensor;
 }
 
 /** The sequence's inputs as the kernels read them: the matrix `X` `[T*B, D]`, or rows of a table. */
-export type KernelInputs = tf.Tensor | TableRows;
+export type KernelInputs = Tensor | TableRows;
 
 /** Whether the inputs are rows of a table. */
 export function isRows(X: KernelInputs): X is TableRows {
@@ -57,18 +58,18 @@ export function isRows(X: KernelInputs): X is TableRows {
 }
 
 /** The kernel's inputs from the op's: `xs` `[T, B, D]` as `X`, or the table and the ids (last). */
-export function kernelInputs(inputs: tf.Tensor[], dims: Dims): KernelInputs {
+export function kernelInputs(inputs: Tensor[], dims: Dims): KernelInputs {
   if (dims.rows) return { table: inputs[0], ids: inputs[inputs.length - 1] };
   return tf.reshape(inputs[0], [dims.T * dims.B, dims.D]);
 }
 
 /** The tensors a kernel saves for its inputs (first in its saved list). */
-export function savedInputs(X: KernelInputs): tf.Tensor[] {
+export function savedInputs(X: KernelInputs): Tensor[] {
   return isRows(X) ? [X.table, X.ids] : [X];
 }
 
 /** The inverse of {@linkcode savedInputs}: the inputs, and the rest of the saved list. */
-export function fromSaved(saved: tf.Tensor[], dims: Dims): [KernelInputs, tf.Tensor[]] {
+export function fromSaved(saved: Tensor[], dims: Dims): [KernelInputs, Tensor[]] {
   return dims.rows
     ? [{ table: saved[0], ids: saved[1] }, saved.slice(2)]
     : [saved[0], saved.slice(1)];
@@ -80,10 +81,10 @@ export function fromSaved(saved: tf.Tensor[], dims: Dims): [KernelInputs, tf.Ten
  * `dP` `[V, W]`, then `dTable = dP Wx^T`, `dWx = table^T dP`, `db = sum(dZx)`.
  */
 export function rowsGrads(
-  dZx: tf.Tensor,
+  dZx: Tensor,
   rows: TableRows,
-  Wx: tf.Tensor,
-): { dTable: tf.Tensor; dWx: tf.Tensor; db: tf.Tensor } {
+  Wx: Tensor,
+): { dTable: Tensor; dWx: Tensor; db: Tensor } {
   const [V, D] = rows.table.shape as [number, number], W = dZx.shape[1] as number;
   const at = tf.expandDims(tf.cast(rows.ids, "int32"), 1); // [T*B, 1]
   const dPall = tf.scatterND(at, dZx, [V + 1, W]); // row V: the padding's sum
@@ -98,18 +99,18 @@ export function rowsGrads(
 }
 
 /** `Hsrc^T dZ` `[H, W]`: a recurrent kernel's gradient alone (rows mode, where X has its own). */
-export function stateGrads(dZ: tf.Tensor, Hsrc: tf.Tensor): tf.Tensor {
+export function stateGrads(dZ: Tensor, Hsrc: Tensor): Tensor {
   return tf.transpose(tf.matMul(tf.transpose(dZ), Hsrc));
 }
 
 /** Scalars reused by every step, made once per call (a scalar per op costs a tensor). */
 export interface Consts {
   /** 1. */
-  one: tf.Scalar;
+  one: Scalar;
   /** 2. */
-  two: tf.Scalar;
+  two: Scalar;
   /** -1. */
-  minusOne: tf.Scalar;
+  minusOne: Scalar;
 }
 
 /**
@@ -127,7 +128,7 @@ export function consts(): Consts {
  * `tanh(a) = 2*sigmoid(2a) - 1` costs one (fast, vectorised) sigmoid: tfjs
  * wasm's `tanh` is scalar code, 4-7x slower than its `sigmoid`.
  */
-export function blockScale(factors: readonly number[], H: number): tf.Tensor {
+export function blockScale(factors: readonly number[], H: number): Tensor {
   const values = new Float32Array(factors.length * H);
   factors.forEach((f, k) => values.fill(f, k * H, (k + 1) * H));
   return tf.tensor1d(values);
@@ -137,27 +138,27 @@ export function blockScale(factors: readonly number[], H: number): tf.Tensor {
  * `2*s - 1`: tanh(a) from s = sigmoid(2a). (Adding -1: tfjs-wasm's tensor-minus-scalar
  * `sub` takes a slow broadcasting path, 2.5x the time of `add`.)
  */
-export function tanhFromSigmoid(s: tf.Tensor, c: Consts): tf.Tensor {
+export function tanhFromSigmoid(s: Tensor, c: Consts): Tensor {
   return tf.add(tf.mul(s, c.two), c.minusOne);
 }
 
 /** tanh(a) as `2*sigmoid(2a) - 1` (see {@linkcode blockScale}). */
-export function fastTanh(a: tf.Tensor, c: Consts): tf.Tensor {
+export function fastTanh(a: Tensor, c: Consts): Tensor {
   return tanhFromSigmoid(tf.sigmoid(tf.mul(a, c.two)), c);
 }
 
 /** `s * (1 - s)`: the derivative of the sigmoid, from its output. */
-export function sigmoidDeriv(s: tf.Tensor, c: Consts): tf.Tensor {
+export function sigmoidDeriv(s: Tensor, c: Consts): Tensor {
   return tf.mul(s, tf.sub(c.one, s));
 }
 
 /** `1 - y*y`: the derivative of tanh, from its output. */
-export function tanhDeriv(y: tf.Tensor, c: Consts): tf.Tensor {
+export function tanhDeriv(y: Tensor, c: Consts): Tensor {
   return tf.sub(c.one, tf.mul(y, y));
 }
 
 /** Stacks per-step `[B, W]` tensors into one step-major `[T*B, W]` matrix. */
-export function stackSteps(steps: readonly tf.Tensor[]): tf.Tensor {
+export function stackSteps(steps: readonly Tensor[]): Tensor {
   return concat2d(steps, 0);
 }
 
@@ -170,22 +171,22 @@ export function stackSteps(steps: readonly tf.Tensor[]): tf.Tensor {
  */
 export function projectInputs(
   X: KernelInputs,
-  Wx: tf.Tensor,
-  b: tf.Tensor,
-  scale?: tf.Tensor,
-): tf.Tensor {
+  Wx: Tensor,
+  b: Tensor,
+  scale?: Tensor,
+): Tensor {
   const W = scale ? tf.mul(Wx, scale) : Wx;
   const bias = scale ? tf.mul(b, scale) : b;
   if (!isRows(X)) return tf.add(tf.matMul(X, W), bias);
   const P = tf.matMul(X.table, W); // [V, G*H]
   const withZeros = concat2d([P, tf.zeros([1, P.shape[1] as number])], 0); // row V: padding
-  return tf.add(gatherRows(withZeros as tf.Tensor2D, tf.cast(X.ids, "int32") as tf.Tensor1D), bias);
+  return tf.add(gatherRows(withZeros as Tensor2D, tf.cast(X.ids, "int32") as Tensor1D), bias);
 }
 
 /**
  * The recurrent kernel with its column blocks scaled (see {@linkcode blockScale}).
  */
-export function scaleColumns(W: tf.Tensor, scale?: tf.Tensor): tf.Tensor {
+export function scaleColumns(W: Tensor, scale?: Tensor): Tensor {
   return scale ? tf.mul(W, scale) : W;
 }
 
@@ -202,10 +203,10 @@ export function scaleColumns(W: tf.Tensor, scale?: tf.Tensor): tf.Tensor {
  * `tf.transpose` and a plain matmul. The ones column gives `db` for free.
  */
 export function weightGrads(
-  dZ: tf.Tensor,
-  Hsrc: tf.Tensor,
-  X: tf.Tensor,
-): { dWh: tf.Tensor; dWx: tf.Tensor; db: tf.Tensor } {
+  dZ: Tensor,
+  Hsrc: Tensor,
+  X: Tensor,
+): { dWh: Tensor; dWx: Tensor; db: Tensor } {
   const W = dZ.shape[1] as number;
   const H = Hsrc.shape[1] as number, D = X.shape[1] as number;
   const P = transposedGrads(dZ, [Hsrc, X]); // [W, H+D+1]
@@ -217,13 +218,13 @@ export function weightGrads(
 }
 
 /** `dZ^T [sources..., 1]`: `[W, sum of widths + 1]`, one packed `[N, ...]` operand. */
-export function transposedGrads(dZ: tf.Tensor, sources: tf.Tensor[]): tf.Tensor {
+export function transposedGrads(dZ: Tensor, sources: Tensor[]): Tensor {
   const N = dZ.shape[0] as number;
   return tf.matMul(tf.transpose(dZ), concat2d([...sources, tf.ones([N, 1])], 1));
 }
 
 /** `dX = dZ Wx^T` `[T, B, D]`, with an explicitly transposed `Wx`. */
-export function inputGrad(dZ: tf.Tensor, Wx: tf.Tensor, dims: Dims): tf.Tensor {
+export function inputGrad(dZ: Tensor, Wx: Tensor, dims: Dims): Tensor {
   return tf.reshape(tf.matMul(dZ, tf.transpose(Wx)), [dims.T, dims.B, dims.D]);
 }
 
@@ -231,12 +232,12 @@ export function inputGrad(dZ: tf.Tensor, Wx: tf.Tensor, dims: Dims): tf.Tensor {
  * The states each step started from, step-major: `[h0; h_0; ...; h_{T-2}]`
  * `[T*B, H]`, from the initial state and the per-step states.
  */
-export function previousStates(h0: tf.Tensor, steps: readonly tf.Tensor[]): tf.Tensor {
+export function previousStates(h0: Tensor, steps: readonly Tensor[]): Tensor {
   return stackSteps([h0, ...steps.slice(0, steps.length - 1)]);
 }
 
 /** What the checks read of a sequence's inputs: a tensor `[T, B, D]`, or its shape and dtype (rows of a table). */
-export type SequenceShape = Pick<tf.Tensor, "rank" | "shape" | "dtype">;
+export type SequenceShape = Pick<Tensor, "rank" | "shape" | "dtype">;
 
 /** Every tensor a sequence kernel reads. */
 function kernelTensors(
@@ -275,7 +276,7 @@ export function kernelDims(
   }
   const [T, B, D] = xs.shape as [number, number, number];
   const H = spec.hiddenSize, G = cellDefinition(spec).gates.length;
-  const expect = (what: string, t: tf.Tensor | undefined, shape: number[]) => {
+  const expect = (what: string, t: Tensor | undefined, shape: number[]) => {
     if (t === undefined || t.shape.join() !== shape.join()) {
       throw new Error(
         `${who}: ${what} must have shape [${shape}], got ${

@@ -18,6 +18,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor, Tensor2D, TensorInfo } from "../ops/tensors.ts";
 import {
   heapOffset,
   type KernelArgs,
@@ -35,9 +36,9 @@ interface BlockAttrs {
   size: [number, number];
 }
 
-function blockKernel(args: KernelArgs): tf.TensorInfo {
+function blockKernel(args: KernelArgs): TensorInfo {
   const backend = args.backend as WasmHeapBackend;
-  const x = args.inputs.x as tf.TensorInfo;
+  const x = args.inputs.x as TensorInfo;
   const { begin: [row, col], size: [rows, cols] } = args.attrs as BlockAttrs;
   const width = x.shape[1];
   const out = backend.makeOutput([rows, cols], x.dtype);
@@ -82,10 +83,10 @@ function copyRows(
   }
 }
 
-function concatKernel(args: KernelArgs): tf.TensorInfo {
+function concatKernel(args: KernelArgs): TensorInfo {
   const backend = args.backend as WasmHeapBackend;
   const { axis } = args.attrs as { axis: 0 | 1 };
-  const parts = Object.values(args.inputs) as tf.TensorInfo[];
+  const parts = Object.values(args.inputs) as TensorInfo[];
   const rows = axis === 0 ? parts.reduce((n, p) => n + p.shape[0], 0) : parts[0].shape[0];
   const cols = axis === 1 ? parts.reduce((n, p) => n + p.shape[1], 0) : parts[0].shape[1];
   const out = backend.makeOutput([rows, cols], parts[0].dtype);
@@ -106,9 +107,9 @@ function concatKernel(args: KernelArgs): tf.TensorInfo {
 }
 
 /** Splits rows (`axis` 0) or columns (`axis` 1) into pieces of the given sizes: many outputs, one call. */
-function splitKernel(args: KernelArgs): tf.TensorInfo[] {
+function splitKernel(args: KernelArgs): TensorInfo[] {
   const backend = args.backend as WasmHeapBackend;
-  const x = args.inputs.x as tf.TensorInfo;
+  const x = args.inputs.x as TensorInfo;
   const { axis, sizes } = args.attrs as { axis: 0 | 1; sizes: number[] };
   const [rows, width] = x.shape;
   const outs = sizes.map((n) => backend.makeOutput(axis === 0 ? [n, width] : [rows, n], x.dtype));
@@ -139,8 +140,7 @@ function register(): void {
         const { begin: [row, col], size: [rows, cols] } = attrs as unknown as BlockAttrs;
         const [height, width] = x.shape;
         return {
-          x: () =>
-            tf.pad(dy as tf.Tensor2D, [[row, height - row - rows], [col, width - col - cols]]),
+          x: () => tf.pad(dy as Tensor2D, [[row, height - row - rows], [col, width - col - cols]]),
         };
       },
     });
@@ -158,19 +158,19 @@ register();
  * @returns `[rows, cols]`, owned by the caller (tracked by the enclosing `tidy`).
  */
 export function block(
-  x: tf.Tensor,
+  x: Tensor,
   row: number,
   rows: number,
   col = 0,
   cols: number = (x.shape[1] as number) - col,
-): tf.Tensor2D {
-  if (!useWasmPath([x])) return tf.slice(x, [row, col], [rows, cols]) as tf.Tensor2D;
+): Tensor2D {
+  if (!useWasmPath([x])) return tf.slice(x, [row, col], [rows, cols]) as Tensor2D;
   const attrs = { begin: [row, col], size: [rows, cols] };
   return tf.engine().runKernel(
     BLOCK_KERNEL,
     { x },
     attrs as unknown as tf.NamedAttrMap,
-  ) as tf.Tensor2D;
+  ) as Tensor2D;
 }
 
 /**
@@ -182,11 +182,11 @@ export function block(
  * @param axis 0 to stack rows, 1 to place side by side.
  * @returns the concatenation, owned by the caller.
  */
-export function concat2d(xs: readonly tf.Tensor[], axis: 0 | 1): tf.Tensor2D {
-  if (xs.length === 1) return tf.clone(xs[0]) as tf.Tensor2D;
-  if (!useWasmPath(xs)) return tf.concat(xs as tf.Tensor[], axis) as tf.Tensor2D;
+export function concat2d(xs: readonly Tensor[], axis: 0 | 1): Tensor2D {
+  if (xs.length === 1) return tf.clone(xs[0]) as Tensor2D;
+  if (!useWasmPath(xs)) return tf.concat(xs as Tensor[], axis) as Tensor2D;
   const inputs = Object.fromEntries(xs.map((x, i) => [String(i), x]));
-  return tf.engine().runKernel(CONCAT_KERNEL, inputs, { axis }) as tf.Tensor2D;
+  return tf.engine().runKernel(CONCAT_KERNEL, inputs, { axis }) as Tensor2D;
 }
 
 /**
@@ -200,12 +200,12 @@ export function concat2d(xs: readonly tf.Tensor[], axis: 0 | 1): tf.Tensor2D {
  * @param axis 0 for row blocks, 1 for column blocks.
  * @returns the pieces, owned by the caller.
  */
-export function split2d(x: tf.Tensor, sizes: number[] | number, axis: 0 | 1): tf.Tensor2D[] {
+export function split2d(x: Tensor, sizes: number[] | number, axis: 0 | 1): Tensor2D[] {
   const total = x.shape[axis] as number;
   const list = typeof sizes === "number" ? new Array(sizes).fill(total / sizes) : sizes;
-  if (!useWasmPath([x])) return tf.split(x, list, axis) as tf.Tensor2D[];
+  if (!useWasmPath([x])) return tf.split(x, list, axis) as Tensor2D[];
   return tf.engine().runKernel(SPLIT_KERNEL, { x }, {
     axis,
     sizes: list,
-  }) as unknown as tf.Tensor2D[];
+  }) as unknown as Tensor2D[];
 }

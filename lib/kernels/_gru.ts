@@ -14,6 +14,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor } from "../ops/tensors.ts";
 import { expandTo } from "../ops/broadcast.ts";
 import {
   blockScale,
@@ -22,6 +23,7 @@ import {
   fromSaved,
   inputGrad,
   isRows,
+  type KernelInputs,
   kernelInputs,
   previousStates,
   projectInputs,
@@ -38,8 +40,42 @@ import {
 import { block, concat2d, split2d } from "./_copy.ts";
 
 /** The GRU update `Z ⊙ H + (1 - Z) ⊙ H~`, written as `H~ + Z ⊙ (H - H~)`. */
-function update(z: tf.Tensor, hPrev: tf.Tensor, hc: tf.Tensor): tf.Tensor {
+function update(z: Tensor, hPrev: Tensor, hc: Tensor): Tensor {
   return tf.add(hc, tf.mul(z, tf.sub(hPrev, hc)));
+}
+
+/** Every step's tensors of a GRU forward pass, each list T x `[B, H]`. */
+interface GruSteps {
+  hs: Tensor[];
+  zs: Tensor[];
+  rs: Tensor[];
+  hcs: Tensor[];
+  /** The variant's own: `R ⊙ H` (reset before) or `2 (H W_hh + b_hh)` (reset after). */
+  last: Tensor[];
+}
+
+/**
+ * Saves what both GRU backward passes read (`X`, `Wx`, `Wh`, `H_{t-1}`, Z, R,
+ * H~ and the variant's own steps) and returns the outputs `[T, B, H]`.
+ */
+function saveSteps(
+  save: (tensors: Tensor[]) => void,
+  dims: Dims,
+  [X, Wx, Wh, h0]: [KernelInputs, Tensor, Tensor, Tensor],
+  steps: GruSteps,
+): Tensor {
+  const { hs, zs, rs, hcs, last } = steps;
+  save([
+    ...savedInputs(X),
+    Wx,
+    Wh,
+    previousStates(h0, hs),
+    stackSteps(zs),
+    stackSteps(rs),
+    stackSteps(hcs),
+    stackSteps(last),
+  ]);
+  return tf.reshape(stackSteps(hs), [dims.T, dims.B, dims.H]);
 }
 
 /**
@@ -49,12 +85,12 @@ function update(z: tf.Tensor, hPrev: tf.Tensor, hc: tf.Tensor): tf.Tensor {
  * @returns the outputs `[T, B, H]`.
  */
 export function gruForward(
-  inputs: tf.Tensor[],
+  inputs: Tensor[],
   dims: Dims,
-  save: (tensors: tf.Tensor[]) => void,
-): tf.Tensor {
+  save: (tensors: Tensor[]) => void,
+): Tensor {
   const [, Wx, Wh, b, h0] = inputs;
-  const { T, B, H } = dims;
+  const { T, H } = dims;
   const k = consts();
   const X = kernelInputs(inputs, dims);
   const XW = projectInputs(X, Wx, b, blockScale([1, 1, 2], H)); // [T*B, 3H]
@@ -63,8 +99,8 @@ export function gruForward(
   const Whh = tf.mul(WhhRaw, k.two); // doubled
   const XWzrs = split2d(XWzr, T, 0), XWhs = split2d(XWh, T, 0); // T x [B, 2H], T x [B, H]
   let h = h0;
-  const hs: tf.Tensor[] = [], zs: tf.Tensor[] = [], rs: tf.Tensor[] = [];
-  const hcs: tf.Tensor[] = [], rhs: tf.Tensor[] = [];
+  const hs: Tensor[] = [], zs: Tensor[] = [], rs: Tensor[] = [];
+  const hcs: Tensor[] = [], rhs: Tensor[] = [];
   for (let t = 0; t < T; t++) {
     const zr = tf.sigmoid(tf.add(tf.matMul(h, Whzr), XWzrs[t])); // [B, 2H]
     const [z, r] = split2d(zr, 2, 1);
@@ -73,21 +109,11 @@ export function gruForward(
     h = update(z, h, hc);
     hs.push(h), zs.push(z), rs.push(r), hcs.push(hc), rhs.push(rh);
   }
-  save([
-    ...savedInputs(X),
-    Wx,
-    Wh,
-    previousStates(h0, hs),
-    stackSteps(zs),
-    stackSteps(rs),
-    stackSteps(hcs),
-    stackSteps(rhs),
-  ]);
-  return tf.reshape(stackSteps(hs), [T, B, H]);
+  return saveSteps(save, dims, [X, Wx, Wh, h0], { hs, zs, rs, hcs, last: rhs });
 }
 
 /** Backward pass of {@linkcode gruForward}: gradients for `[xs, Wx, Wh, b, h0]`. */
-export function gruBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): tf.Tensor[] {
+export function gruBackward(dValue: Tensor, saved: Tensor[], dims: Dims): Tensor[] {
   const [X, [Wx, Wh, Hprev, Z, R, HC, RH]] = fromSaved(saved, dims);
   const { T, B, H } = dims;
   const k = consts();
@@ -101,22 +127,22 @@ export function gruBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): 
   const [WhzrT, WhhT] = split2d(Wh, [2 * H, H], 1).map((w) => tf.transpose(w)); // [2H, H], [H, H]
   const dYs = split2d(dY, T, 0), Q1s = split2d(Q1, T, 0), Qzrs = split2d(Qzr, T, 0);
   const Zs = split2d(Z, T, 0), Rs = split2d(R, T, 0);
-  let dhRec: tf.Tensor | null = null;
-  const dZzrs: tf.Tensor[] = new Array(T), dZhs: tf.Tensor[] = new Array(T);
+  let dhRec: Tensor | null = null;
+  const dZzrs: Tensor[] = new Array(T), dZhs: Tensor[] = new Array(T);
   for (let t = T - 1; t >= 0; t--) {
-    const dh: tf.Tensor = dhRec ? tf.add(dYs[t], dhRec) : dYs[t];
+    const dh: Tensor = dhRec ? tf.add(dYs[t], dhRec) : dYs[t];
     const dZh = tf.mul(dh, Q1s[t]); // candidate pre-activation
     const dRH = tf.matMul(dZh, WhhT); // d(R ⊙ H)
     const dZzr = tf.mul(concat2d([dh, dRH], 1), Qzrs[t]); // [B, 2H]
     dZzrs[t] = dZzr, dZhs[t] = dZh;
-    const direct: tf.Tensor = tf.add(tf.mul(dh, Zs[t]), tf.mul(dRH, Rs[t]));
+    const direct: Tensor = tf.add(tf.mul(dh, Zs[t]), tf.mul(dRH, Rs[t]));
     dhRec = tf.add(direct, tf.matMul(dZzr, WhzrT));
   }
   const dZzr = stackSteps(dZzrs), dZh = stackSteps(dZhs); // [T*B, 2H], [T*B, H]
   if (isRows(X)) {
     const { dTable, dWx, db } = rowsGrads(concat2d([dZzr, dZh], 1), X, Wx);
     const dWh = concat2d([stateGrads(dZzr, Hprev), stateGrads(dZh, RH)], 1);
-    return [dTable, dWx, dWh, db, dhRec as tf.Tensor];
+    return [dTable, dWx, dWh, db, dhRec as Tensor];
   }
   const zr = weightGrads(dZzr, Hprev, X), hh = weightGrads(dZh, RH, X);
   const dX = inputGrad(concat2d([dZzr, dZh], 1), Wx, dims);
@@ -125,7 +151,7 @@ export function gruBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): 
     concat2d([zr.dWx, hh.dWx], 1),
     concat2d([zr.dWh, hh.dWh], 1),
     tf.concat([zr.db, hh.db]),
-    dhRec as tf.Tensor,
+    dhRec as Tensor,
   ];
 }
 
@@ -136,10 +162,10 @@ export function gruBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): 
  * @returns the outputs `[T, B, H]`.
  */
 export function gruAfterForward(
-  inputs: tf.Tensor[],
+  inputs: Tensor[],
   dims: Dims,
-  save: (tensors: tf.Tensor[]) => void,
-): tf.Tensor {
+  save: (tensors: Tensor[]) => void,
+): Tensor {
   const [, Wx, Wh, b, h0, bhh] = inputs;
   const { T, B, H } = dims;
   const k = consts();
@@ -153,8 +179,8 @@ export function gruAfterForward(
   const WhS = tf.mul(Wh, scale); // [H, 3H]
   const addends = split2d(addend, T, 0), XWhs = split2d(XWh, T, 0); // T x [B, 3H], T x [B, H]
   let h = h0;
-  const hs: tf.Tensor[] = [], zs: tf.Tensor[] = [], rs: tf.Tensor[] = [];
-  const hcs: tf.Tensor[] = [], mhs: tf.Tensor[] = [];
+  const hs: Tensor[] = [], zs: Tensor[] = [], rs: Tensor[] = [];
+  const hcs: Tensor[] = [], mhs: Tensor[] = [];
   for (let t = 0; t < T; t++) {
     const u = tf.add(tf.matMul(h, WhS), addends[t]); // [B, 3H]
     const [uzr, mh] = split2d(u, [2 * H, H], 1); // mh = 2 (H W_hh + b_hh)
@@ -163,21 +189,11 @@ export function gruAfterForward(
     h = update(z, h, hc);
     hs.push(h), zs.push(z), rs.push(r), hcs.push(hc), mhs.push(mh);
   }
-  save([
-    ...savedInputs(X),
-    Wx,
-    Wh,
-    previousStates(h0, hs),
-    stackSteps(zs),
-    stackSteps(rs),
-    stackSteps(hcs),
-    stackSteps(mhs),
-  ]);
-  return tf.reshape(stackSteps(hs), [T, B, H]);
+  return saveSteps(save, dims, [X, Wx, Wh, h0], { hs, zs, rs, hcs, last: mhs });
 }
 
 /** Backward pass of {@linkcode gruAfterForward}: gradients for `[xs, Wx, Wh, b, h0, bhh]`. */
-export function gruAfterBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims): tf.Tensor[] {
+export function gruAfterBackward(dValue: Tensor, saved: Tensor[], dims: Dims): Tensor[] {
   const [X, [Wx, Wh, Hprev, Z, R, HC, MH2]] = fromSaved(saved, dims);
   const { T, B, D, H } = dims;
   const k = consts();
@@ -191,10 +207,10 @@ export function gruAfterBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Di
   const Qrec = concat2d([Qz, Qr, Qm], 1); // [T*B, 3H]
   const WhT = tf.transpose(Wh); // [3H, H]
   const dYs = split2d(dY, T, 0), Qrecs = split2d(Qrec, T, 0), Zs = split2d(Z, T, 0);
-  let dhRec: tf.Tensor | null = null;
-  const dhs: tf.Tensor[] = new Array(T), dZs: tf.Tensor[] = new Array(T);
+  let dhRec: Tensor | null = null;
+  const dhs: Tensor[] = new Array(T), dZs: Tensor[] = new Array(T);
   for (let t = T - 1; t >= 0; t--) {
-    const dh: tf.Tensor = dhRec ? tf.add(dYs[t], dhRec) : dYs[t];
+    const dh: Tensor = dhRec ? tf.add(dYs[t], dhRec) : dYs[t];
     // Every pre-activation gradient is dH times a step-independent factor: one broadcast product.
     const dZ = tf.reshape(tf.mul(tf.reshape(dh, [B, 1, H]), tf.reshape(Qrecs[t], [B, 3, H])), [
       B,
@@ -211,7 +227,7 @@ export function gruAfterBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Di
   const dbhh = tf.reshape(block(Prec, 2 * H, H, H, 1), [H]);
   if (isRows(X)) {
     const { dTable, dWx, db } = rowsGrads(dZx, X, Wx);
-    return [dTable, dWx, dWh, db, dhRec as tf.Tensor, dbhh];
+    return [dTable, dWx, dWh, db, dhRec as Tensor, dbhh];
   }
   const Px = transposedGrads(dZx, [X]); // [3H, D+1]
   return [
@@ -219,7 +235,7 @@ export function gruAfterBackward(dValue: tf.Tensor, saved: tf.Tensor[], dims: Di
     tf.transpose(block(Px, 0, 3 * H, 0, D)),
     dWh,
     tf.reshape(block(Px, 0, 3 * H, D, 1), [3 * H]),
-    dhRec as tf.Tensor,
+    dhRec as Tensor,
     dbhh,
   ];
 }

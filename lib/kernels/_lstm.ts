@@ -9,6 +9,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor } from "../ops/tensors.ts";
 import {
   blockScale,
   consts,
@@ -40,11 +41,11 @@ import { block, concat2d, split2d } from "./_copy.ts";
  *   `cellStates`, `[2T, B, H]`: `h_0 .. h_{T-1}`, then `c_0 .. c_{T-1}`.
  */
 export function lstmForward(
-  inputs: tf.Tensor[],
+  inputs: Tensor[],
   dims: Dims,
-  save: (tensors: tf.Tensor[]) => void,
+  save: (tensors: Tensor[]) => void,
   cellStates = false,
-): tf.Tensor {
+): Tensor {
   const [, Wx, Wh, b, h0, c0] = inputs;
   const { T, B, H } = dims;
   const k = consts();
@@ -56,9 +57,9 @@ export function lstmForward(
   const XWs = split2d(XW, T, 0); // T x [B, 4H]
   let h = h0;
   let c = c0;
-  const hs: tf.Tensor[] = [], cs: tf.Tensor[] = [];
-  const is: tf.Tensor[] = [], fs: tf.Tensor[] = [], os: tf.Tensor[] = [];
-  const gs: tf.Tensor[] = [], tcs: tf.Tensor[] = [];
+  const hs: Tensor[] = [], cs: Tensor[] = [];
+  const is: Tensor[] = [], fs: Tensor[] = [], os: Tensor[] = [];
+  const gs: Tensor[] = [], tcs: Tensor[] = [];
   for (let t = 0; t < T; t++) {
     const s = tf.sigmoid(tf.add(tf.matMul(h, WhS), XWs[t])); // [B, 4H]
     const [i, f, o, sc] = split2d(s, 4, 1); // [B, H] each
@@ -90,11 +91,11 @@ export function lstmForward(
  * whose `dC_t` blocks join the cell-state gradient at each step).
  */
 export function lstmBackward(
-  dValue: tf.Tensor,
-  saved: tf.Tensor[],
+  dValue: Tensor,
+  saved: Tensor[],
   dims: Dims,
   cellStates = false,
-): tf.Tensor[] {
+): Tensor[] {
   const [X, [Wx, Wh, Hprev, Cprev, I, F, O, G, TC]] = fromSaved(saved, dims);
   const { T, B, H } = dims;
   const k = consts();
@@ -115,13 +116,13 @@ export function lstmBackward(
   const Fs = split2d(F, T, 0);
   // dC_{T-1} from upstream: the final state's block, or the last cell-state block.
   let dc = dVs[blocks - 1];
-  let dhRec: tf.Tensor | null = null; // dL/dh_t through h_{t+1}
-  const dZs: tf.Tensor[] = new Array(T);
+  let dhRec: Tensor | null = null; // dL/dh_t through h_{t+1}
+  const dZs: Tensor[] = new Array(T);
   for (let t = T - 1; t >= 0; t--) {
     if (cellStates && t < T - 1) dc = tf.add(dc, dVs[T + t]); // + dC_t from upstream
-    const dh: tf.Tensor = dhRec ? tf.add(dVs[t], dhRec) : dVs[t];
+    const dh: Tensor = dhRec ? tf.add(dVs[t], dhRec) : dVs[t];
     dc = tf.add(dc, tf.mul(dh, Ps[t]));
-    const dZ: tf.Tensor = tf.mul(concat2d([dc, dc, dh, dc], 1), Ms[t]); // [B, 4H]
+    const dZ: Tensor = tf.mul(concat2d([dc, dc, dh, dc], 1), Ms[t]); // [B, 4H]
     dZs[t] = dZ;
     dc = tf.mul(dc, Fs[t]); // to c_{t-1}
     dhRec = tf.matMul(dZ, WhT); // to h_{t-1}
@@ -129,10 +130,10 @@ export function lstmBackward(
   const dZall = stackSteps(dZs); // [T*B, 4H]
   if (isRows(X)) {
     const { dTable, dWx, db } = rowsGrads(dZall, X, Wx);
-    return [dTable, dWx, stateGrads(dZall, Hprev), db, dhRec as tf.Tensor, dc];
+    return [dTable, dWx, stateGrads(dZall, Hprev), db, dhRec as Tensor, dc];
   }
   const { dWh, dWx, db } = weightGrads(dZall, Hprev, X);
-  return [inputGrad(dZall, Wx, dims), dWx, dWh, db, dhRec as tf.Tensor, dc];
+  return [inputGrad(dZall, Wx, dims), dWx, dWh, db, dhRec as Tensor, dc];
 }
 
 /**
@@ -140,10 +141,10 @@ export function lstmBackward(
  * `cellStates` (a `[2T, B, H]` value), the cell states `[T, B, H]`.
  */
 export function lstmUnpack(
-  value: tf.Tensor,
+  value: Tensor,
   dims: Dims,
   cellStates = false,
-): { outputs: tf.Tensor; h: tf.Tensor; c: tf.Tensor; cells?: tf.Tensor } {
+): { outputs: Tensor; h: Tensor; c: Tensor; cells?: Tensor } {
   const { T, B, H } = dims;
   const v = tf.reshape(value, [(cellStates ? 2 * T : T + 1) * B, H]);
   const outputs = tf.reshape(block(v, 0, T * B), [T, B, H]);

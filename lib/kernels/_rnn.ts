@@ -9,6 +9,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor } from "../ops/tensors.ts";
 import type { Nonlinearity } from "../cells/types.ts";
 import {
   blockScale,
@@ -37,11 +38,11 @@ import { split2d } from "./_copy.ts";
  * @returns the outputs `[T, B, H]`.
  */
 export function rnnForward(
-  inputs: tf.Tensor[],
+  inputs: Tensor[],
   dims: Dims,
-  save: (tensors: tf.Tensor[]) => void,
+  save: (tensors: Tensor[]) => void,
   nonlinearity: Nonlinearity,
-): tf.Tensor {
+): Tensor {
   const [, Wx, Wh, b, h0] = inputs;
   const { T, B, H } = dims;
   const k = consts();
@@ -52,7 +53,7 @@ export function rnnForward(
   const WhS = scaleColumns(Wh, scale);
   const XWs = split2d(XW, T, 0); // T x [B, H]
   let h = h0;
-  const hs: tf.Tensor[] = [];
+  const hs: Tensor[] = [];
   for (let t = 0; t < T; t++) {
     const a = tf.add(tf.matMul(h, WhS), XWs[t]); // [B, H]
     h = tanh ? tanhFromSigmoid(tf.sigmoid(a), k) : tf.relu(a);
@@ -65,11 +66,11 @@ export function rnnForward(
 
 /** Backward pass of {@linkcode rnnForward}: gradients for `[xs, Wx, Wh, b, h0]`. */
 export function rnnBackward(
-  dValue: tf.Tensor,
-  saved: tf.Tensor[],
+  dValue: Tensor,
+  saved: Tensor[],
   dims: Dims,
   nonlinearity: Nonlinearity,
-): tf.Tensor[] {
+): Tensor[] {
   const [X, [Wx, Wh, Hprev, Hs]] = fromSaved(saved, dims);
   const { T, B, H } = dims;
   const k = consts();
@@ -78,19 +79,19 @@ export function rnnBackward(
   const deriv = nonlinearity === "tanh" ? tanhDeriv(Hs, k) : tf.step(Hs);
   const WhT = tf.transpose(Wh);
   const dYs = split2d(dY, T, 0), derivs = split2d(deriv, T, 0);
-  let dhRec: tf.Tensor | null = null;
-  const dZs: tf.Tensor[] = new Array(T);
+  let dhRec: Tensor | null = null;
+  const dZs: Tensor[] = new Array(T);
   for (let t = T - 1; t >= 0; t--) {
-    const dh: tf.Tensor = dhRec ? tf.add(dYs[t], dhRec) : dYs[t];
-    const dZ: tf.Tensor = tf.mul(dh, derivs[t]);
+    const dh: Tensor = dhRec ? tf.add(dYs[t], dhRec) : dYs[t];
+    const dZ: Tensor = tf.mul(dh, derivs[t]);
     dZs[t] = dZ;
     dhRec = tf.matMul(dZ, WhT);
   }
   const dZall = stackSteps(dZs); // [T*B, H]
   if (isRows(X)) {
     const { dTable, dWx, db } = rowsGrads(dZall, X, Wx);
-    return [dTable, dWx, stateGrads(dZall, Hprev), db, dhRec as tf.Tensor];
+    return [dTable, dWx, stateGrads(dZall, Hprev), db, dhRec as Tensor];
   }
   const { dWh, dWx, db } = weightGrads(dZall, Hprev, X);
-  return [inputGrad(dZall, Wx, dims), dWx, dWh, db, dhRec as tf.Tensor];
+  return [inputGrad(dZall, Wx, dims), dWx, dWh, db, dhRec as Tensor];
 }

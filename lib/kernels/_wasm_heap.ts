@@ -19,19 +19,20 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { DataType, NamedTensorInfoMap, Tensor, TensorInfo } from "../ops/tensors.ts";
 
 /** The part of tfjs-backend-wasm's `BackendWasm` these kernels use. */
 export interface WasmHeapBackend {
   /** A new output tensor in the wasm heap. */
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  makeOutput(shape: number[], dtype: DataType): TensorInfo;
   /** A view of a tensor's values in the wasm heap. */
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
 /** The arguments tfjs passes a kernel function. */
 export interface KernelArgs {
   /** The kernel's inputs by name. */
-  inputs: tf.NamedTensorInfoMap;
+  inputs: NamedTensorInfoMap;
   /** The backend running it. */
   backend: unknown;
   /** The kernel's attributes. */
@@ -45,7 +46,7 @@ export interface KernelArgs {
  */
 export function heapOffset(
   backend: WasmHeapBackend,
-  t: tf.TensorInfo,
+  t: TensorInfo,
 ): { heap: Float32Array; offset: number } {
   const view = backend.typedArrayFromHeap(t);
   return { heap: new Float32Array(view.buffer), offset: view.byteOffset >> 2 };
@@ -62,6 +63,6 @@ export function registerWasmKernel(name: string, kernelFunc: (args: KernelArgs) 
 }
 
 /** Whether the wasm kernels apply: the wasm backend is active and every tensor is float32. */
-export function useWasmPath(xs: readonly tf.Tensor[]): boolean {
+export function useWasmPath(xs: readonly Tensor[]): boolean {
   return tf.getBackend() === "wasm" && xs.every((x) => x.dtype === "float32");
 }

@@ -20,6 +20,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { GradSaveFunc, Tensor, Tensor2D, Tensor3D } from "../ops/tensors.ts";
 import type { CellSpec, FusedWeights, SequenceResult, State } from "../cells/definition.ts";
 import { hasCellState } from "../cells/registry.ts";
 import { cellParameters } from "../cells/spec.ts";
@@ -33,12 +34,12 @@ import { nativeSequenceKernels } from "./_native_sequence.ts";
 
 /** A kernel's forward: the op's inputs to its value, saving what the backward needs. */
 export type Forward = (
-  inputs: tf.Tensor[],
+  inputs: Tensor[],
   dims: Dims,
-  save: (t: tf.Tensor[]) => void,
-) => tf.Tensor;
+  save: (t: Tensor[]) => void,
+) => Tensor;
 /** A kernel's backward: the value's gradient to one gradient per input. */
-export type Backward = (dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims) => tf.Tensor[];
+export type Backward = (dValue: Tensor, saved: Tensor[], dims: Dims) => Tensor[];
 /** A kind's forward and backward for one spec. */
 export interface SequenceKernels {
   /** The forward pass. */
@@ -55,9 +56,9 @@ export interface SequenceKernels {
  */
 export interface SequenceRows {
   /** `[V, D]`. */
-  table: tf.Tensor2D;
+  table: Tensor2D;
   /** `[T, B]`, float32 holding integers in `[0, V]`. */
-  ids: tf.Tensor2D;
+  ids: Tensor2D;
 }
 
 /**
@@ -71,7 +72,7 @@ export interface SequenceRows {
  * ok(!isSequenceRows(tf.zeros([3, 1, 2]) as tf.Tensor3D));
  * ```
  */
-export function isSequenceRows(xs: tf.Tensor3D | SequenceRows): xs is SequenceRows {
+export function isSequenceRows(xs: Tensor3D | SequenceRows): xs is SequenceRows {
   return !(xs instanceof tf.Tensor);
 }
 
@@ -229,7 +230,7 @@ function rowsShape(rows: SequenceRows): SequenceShape {
 export function fusedSequence(
   spec: CellSpec,
   weights: FusedWeights,
-  xs: tf.Tensor3D | SequenceRows,
+  xs: Tensor3D | SequenceRows,
   state: State,
   options: SequenceOptions = {},
 ): SequenceResult {
@@ -240,33 +241,33 @@ export function fusedSequence(
   const cellStates = memory && options.cellStates === true;
   const { forward, backward } = kernelsFor(spec, cellStates);
   return tf.tidy(() => {
-    const inputs: tf.Tensor[] = [rows ? xs.table : xs, weights.Wx, weights.Wh, weights.b, state.h];
+    const inputs: Tensor[] = [rows ? xs.table : xs, weights.Wx, weights.Wh, weights.b, state.h];
     if (memory) inputs.push(state.c ?? tf.zeros([B, H]));
     for (const p of cellParameters(spec)) inputs.push(weights[p.key]!); // a reset-after GRU's bhh
     // Rows: the ids ride last, as an input (so the backward pass still has them); no gradient.
     if (rows) inputs.push(tf.reshape(xs.ids, [T * B]));
-    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const save = args.pop() as tf.GradSaveFunc;
+    const op = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+      const save = args.pop() as GradSaveFunc;
       const opDims = { ...dims, rows };
       return {
-        value: forward(args as tf.Tensor[], opDims, save) as tf.Tensor3D,
-        gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) =>
+        value: forward(args as Tensor[], opDims, save) as Tensor3D,
+        gradFunc: (dy: Tensor3D, saved: Tensor[]) =>
           tf.tidy(() => {
             const grads = backward(dy, saved, opDims);
             return rows ? [...grads, tf.zerosLike(saved[1])] : grads;
           }),
       };
     });
-    const value = op(...inputs) as tf.Tensor3D;
+    const value = op(...inputs) as Tensor3D;
     if (memory) {
       const { outputs, h, c, cells } = lstmUnpack(value, dims, cellStates);
       const result = {
-        outputs: outputs as tf.Tensor3D,
-        state: { h: h as tf.Tensor2D, c: c as tf.Tensor2D },
+        outputs: outputs as Tensor3D,
+        state: { h: h as Tensor2D, c: c as Tensor2D },
       };
-      return cells ? { ...result, cells: cells as tf.Tensor3D } : result;
+      return cells ? { ...result, cells: cells as Tensor3D } : result;
     }
-    const h = block(tf.reshape(value, [T * B, H]) as tf.Tensor2D, (T - 1) * B, B);
+    const h = block(tf.reshape(value, [T * B, H]) as Tensor2D, (T - 1) * B, B);
     return { outputs: value, state: { h } };
   });
 }

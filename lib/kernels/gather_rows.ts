@@ -7,6 +7,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor1D, Tensor2D, TensorInfo } from "../ops/tensors.ts";
 import {
   heapOffset,
   type KernelArgs,
@@ -17,9 +18,9 @@ import {
 
 const GATHER_KERNEL = "RnnDenoGatherRows";
 
-function gatherRowsKernel(args: KernelArgs): tf.TensorInfo {
+function gatherRowsKernel(args: KernelArgs): TensorInfo {
   const backend = args.backend as WasmHeapBackend;
-  const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+  const { x, indices } = args.inputs as { x: TensorInfo; indices: TensorInfo };
   const [V, E] = x.shape;
   const N = indices.shape[0];
   const ids = backend.typedArrayFromHeap(indices) as Int32Array;
@@ -59,7 +60,7 @@ registerWasmKernel(GATHER_KERNEL, gatherRowsKernel);
  * deepStrictEqual(await gatherRows(table, tf.tensor1d([2, 2, 1], "int32")).array(), [[3, 4], [3, 4], [1, 2]]);
  * ```
  */
-export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+export function gatherRows(table: Tensor2D, ids: Tensor1D): Tensor2D {
   if (!useWasmPath([table]) || ids.dtype !== "int32") return tf.gather(table, ids);
-  return tf.engine().runKernel(GATHER_KERNEL, { x: table, indices: ids }) as tf.Tensor2D;
+  return tf.engine().runKernel(GATHER_KERNEL, { x: table, indices: ids }) as Tensor2D;
 }

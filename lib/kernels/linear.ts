@@ -10,6 +10,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { GradSaveFunc, Tensor, Tensor1D, Tensor2D } from "../ops/tensors.ts";
 
 /**
  * `x W + b`, differentiable (gradients reach `x`, `W` and `b`, which may be
@@ -29,7 +30,7 @@ import { tf } from "../tf.ts";
  * deepStrictEqual(y.shape, [2, 4]);
  * ```
  */
-export function linear(x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+export function linear(x: Tensor2D, W: Tensor2D, b: Tensor1D): Tensor2D {
   if (
     x.rank !== 2 || W.rank !== 2 || b.rank !== 1 || x.shape[1] !== W.shape[0] ||
     b.shape[0] !== W.shape[1]
@@ -38,14 +39,14 @@ export function linear(x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D): tf.Tenso
       `linear: expected x [N, K], W [K, M], b [M], got x [${x.shape}], W [${W.shape}], b [${b.shape}]`,
     );
   }
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xi, Wi, bi, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  const op = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+    const [xi, Wi, bi, save] = args as [Tensor2D, Tensor2D, Tensor1D, GradSaveFunc];
     save([xi, Wi]);
     return {
-      value: tf.add(tf.matMul(xi, Wi), bi) as tf.Tensor2D,
-      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) =>
+      value: tf.add(tf.matMul(xi, Wi), bi) as Tensor2D,
+      gradFunc: (dy: Tensor2D, saved: Tensor[]) =>
         tf.tidy(() => {
-          const [xs, Ws] = saved as tf.Tensor2D[];
+          const [xs, Ws] = saved as Tensor2D[];
           return [
             tf.matMul(dy, tf.transpose(Ws)), // dx [N, K]
             tf.matMul(tf.transpose(xs), dy), // dW [K, M]
@@ -54,5 +55,5 @@ export function linear(x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D): tf.Tenso
         }),
     };
   });
-  return op(x, W, b) as tf.Tensor2D;
+  return op(x, W, b) as Tensor2D;
 }

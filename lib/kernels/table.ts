@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { tf } from "../tf.ts";
+import type { Tensor3D } from "../ops/tensors.ts";
 import type { CellSpec, FusedWeights, SequenceResult, State } from "../cells/definition.ts";
 import { fusedSequence, type SequenceOptions, type SequenceRows } from "./fused_sequence.ts";
 import { webgpuSequence } from "./webgpu/sequence.ts";
@@ -23,7 +23,7 @@ export interface SequenceKernel {
   run(
     spec: CellSpec,
     weights: FusedWeights,
-    xs: tf.Tensor3D | SequenceRows,
+    xs: Tensor3D | SequenceRows,
     state: State,
     options: SequenceOptions,
   ): SequenceResult;
@@ -37,7 +37,7 @@ const FUSED: SequenceKernel = { run: fusedSequence, rows: true };
 /** WGSL step programs, or the fused op where they do not apply (a dtype other than float32). */
 const WGSL: SequenceKernel = {
   run: (spec, weights, xs, state, options) =>
-    webgpuSequence(spec, weights, xs as tf.Tensor3D, state, options) ??
+    webgpuSequence(spec, weights, xs as Tensor3D, state, options) ??
       fusedSequence(spec, weights, xs, state, options),
   rows: false,
 };

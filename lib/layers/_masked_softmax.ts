@@ -5,6 +5,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor1D, Tensor2D, Tensor3D } from "../ops/tensors.ts";
 import { UsageError } from "../errors.ts";
 
 /**
@@ -12,7 +13,7 @@ import { UsageError } from "../errors.ts";
  * (`[B, Q]`): JS numbers (checked), or a tensor of either rank (any numeric
  * dtype; not checked, not disposed).
  */
-export type ValidLengths = number[] | Int32Array | number[][] | tf.Tensor1D | tf.Tensor2D;
+export type ValidLengths = number[] | Int32Array | number[][] | Tensor1D | Tensor2D;
 
 /**
  * A softmax over the keys that gives exactly zero weight to keys at or past
@@ -38,13 +39,13 @@ export type ValidLengths = number[] | Int32Array | number[][] | tf.Tensor1D | tf
  * ok(Math.abs(w[0] + w[1] - 1) < 1e-6);
  * ```
  */
-export function maskedSoftmax(scores: tf.Tensor3D, validLengths?: ValidLengths): tf.Tensor3D {
+export function maskedSoftmax(scores: Tensor3D, validLengths?: ValidLengths): Tensor3D {
   if (scores.rank !== 3) {
     throw new UsageError(
       `Cannot take a masked softmax: scores have shape [${scores.shape}], expected [B, Q, K]`,
     );
   }
-  if (validLengths === undefined) return tf.softmax(scores) as tf.Tensor3D;
+  if (validLengths === undefined) return tf.softmax(scores) as Tensor3D;
   const [B, Q, K] = scores.shape;
   return tf.tidy(() => {
     const lengths = lengthTensor(validLengths, B, Q, K); // [B, 1, 1] or [B, Q, 1]
@@ -54,12 +55,12 @@ export function maskedSoftmax(scores: tf.Tensor3D, validLengths?: ValidLengths):
     const masked = tf.add(tf.mul(scores, mask), tf.mul(tf.sub(mask, 1), 1e9)); // [B, Q, K]
     // The softmax leaves e^-1e9 = 0 on masked keys; the mask makes that exact,
     // and zeroes rows with no valid key (which the softmax spreads evenly).
-    return tf.mul(tf.softmax(masked), mask) as tf.Tensor3D;
+    return tf.mul(tf.softmax(masked), mask) as Tensor3D;
   });
 }
 
 /** The lengths as float32 `[B, 1, 1]` or `[B, Q, 1]`, JS lengths checked. */
-function lengthTensor(lengths: ValidLengths, B: number, Q: number, K: number): tf.Tensor3D {
+function lengthTensor(lengths: ValidLengths, B: number, Q: number, K: number): Tensor3D {
   const action = "Cannot take a masked softmax";
   if (lengths instanceof tf.Tensor) {
     const ok = lengths.shape[0] === B && (lengths.rank === 1 || lengths.shape[1] === Q);

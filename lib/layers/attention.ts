@@ -11,6 +11,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor, Tensor2D, Tensor3D, Variable, Variable2D } from "../ops/tensors.ts";
 import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { maskedSoftmax, type ValidLengths } from "./_masked_softmax.ts";
@@ -41,17 +42,17 @@ export interface DotProductAttentionOptions extends AttentionOptions {
 /** What an attention call returns: new tensors the caller disposes. */
 export interface AttentionResult {
   /** `[B, Q, v]`: each query's weighted sum of the values. */
-  context: tf.Tensor3D;
+  context: Tensor3D;
   /** `[B, Q, K]`: the attention weights before dropout (zeros on padded keys). */
-  weights: tf.Tensor3D;
+  weights: Tensor3D;
 }
 
 /** Checks `[B, Q, *]`, `[B, K, *]`, `[B, K, *]` and returns `[B, Q, K]`. */
 function checkShapes(
   kind: string,
-  queries: tf.Tensor,
-  keys: tf.Tensor,
-  values: tf.Tensor,
+  queries: Tensor,
+  keys: Tensor,
+  values: Tensor,
 ): [number, number, number] {
   const [B, Q] = queries.shape, [Bk, K] = keys.shape, [Bv, Kv] = values.shape;
   if (
@@ -66,8 +67,8 @@ function checkShapes(
 
 /** Weights from scores, then the context: shared by both scoring functions. */
 function attend(
-  scores: tf.Tensor3D,
-  values: tf.Tensor3D,
+  scores: Tensor3D,
+  values: Tensor3D,
   rate: number,
   options: AttentionOptions,
 ): AttentionResult {
@@ -102,9 +103,9 @@ function attend(
  * ```
  */
 export function dotProductAttention(
-  queries: tf.Tensor3D,
-  keys: tf.Tensor3D,
-  values: tf.Tensor3D,
+  queries: Tensor3D,
+  keys: Tensor3D,
+  values: Tensor3D,
   options: DotProductAttentionOptions = {},
 ): AttentionResult {
   checkShapes("dot-product", queries, keys, values);
@@ -117,8 +118,8 @@ export function dotProductAttention(
     );
   }
   return tidy(() => {
-    const keysT = tf.transpose(keys, [0, 2, 1]) as tf.Tensor3D; // [B, d, K]
-    const scores = tf.div(matMul(queries, keysT), Math.sqrt(d)) as tf.Tensor3D; // [B, Q, K]
+    const keysT = tf.transpose(keys, [0, 2, 1]) as Tensor3D; // [B, d, K]
+    const scores = tf.div(matMul(queries, keysT), Math.sqrt(d)) as Tensor3D; // [B, Q, K]
     return attend(scores, values, options.dropout ?? 0, options);
   });
 }
@@ -142,23 +143,23 @@ export interface AdditiveAttentionOptions {
 /** The weights of an additive attention by d2l's names. */
 export interface AdditiveWeights {
   /** `[d_q, h]`. */
-  W_q: tf.Tensor2D;
+  W_q: Tensor2D;
   /** `[d_k, h]`. */
-  W_k: tf.Tensor2D;
+  W_k: Tensor2D;
   /** `[h, 1]`. */
-  w_v: tf.Tensor2D;
+  w_v: Tensor2D;
 }
 
 /** What {@linkcode additiveAttention} returns. */
 export interface AdditiveAttention {
   /** `W_q [d_q, h]` (the transpose of d2l's `nn.Linear` weight). */
-  readonly W_q: tf.Variable<tf.Rank.R2>;
+  readonly W_q: Variable2D;
   /** `W_k [d_k, h]`. */
-  readonly W_k: tf.Variable<tf.Rank.R2>;
+  readonly W_k: Variable2D;
   /** `w_v [h, 1]`. */
-  readonly w_v: tf.Variable<tf.Rank.R2>;
+  readonly w_v: Variable2D;
   /** `[W_q, W_k, w_v]`. */
-  readonly trainableVariables: tf.Variable[];
+  readonly trainableVariables: Variable[];
   /**
    * Attends: `score(q, k) = w_v^T tanh(W_q q + W_k k)`, then the masked softmax
    * and the weighted sum of the values.
@@ -168,21 +169,21 @@ export interface AdditiveAttention {
    * @throws {UsageError} for shapes or lengths that do not fit.
    */
   apply(
-    queries: tf.Tensor3D,
-    keys: tf.Tensor3D,
-    values: tf.Tensor3D,
+    queries: Tensor3D,
+    keys: Tensor3D,
+    values: Tensor3D,
     options?: AttentionOptions,
   ): AttentionResult;
   /**
    * `W_k k` for every key, `[B, K, d_k]` to `[B, K, h]`: a decoder that
    * attends to the same keys at every step projects them once.
    */
-  projectKeys(keys: tf.Tensor3D): tf.Tensor3D;
+  projectKeys(keys: Tensor3D): Tensor3D;
   /** {@linkcode AdditiveAttention.apply} with keys already through {@linkcode AdditiveAttention.projectKeys}. */
   applyProjected(
-    queries: tf.Tensor3D,
-    projectedKeys: tf.Tensor3D,
-    values: tf.Tensor3D,
+    queries: Tensor3D,
+    projectedKeys: Tensor3D,
+    values: Tensor3D,
     options?: AttentionOptions,
   ): AttentionResult;
   /** Copies of the weights, new tensors the caller disposes. */
@@ -243,7 +244,7 @@ export function additiveAttention(options: AdditiveAttentionOptions): AdditiveAt
       }
       return tidy(() => self.applyProjected(queries, self.projectKeys(keys), values, callOptions));
     },
-    projectKeys: (keys) => key.apply(keys) as tf.Tensor3D,
+    projectKeys: (keys) => key.apply(keys) as Tensor3D,
     applyProjected(queries, projectedKeys, values, callOptions = {}) {
       const [B, Q, K] = checkShapes("additive", queries, projectedKeys, values);
       if (queries.shape[2] !== querySize || projectedKeys.shape[2] !== h) {
@@ -255,15 +256,15 @@ export function additiveAttention(options: AdditiveAttentionOptions): AdditiveAt
       return tidy(() => {
         const q = tf.expandDims(query.apply(queries), 2); // [B, Q, 1, h]
         const k = tf.expandDims(projectedKeys, 1); // [B, 1, K, h]
-        const features = tf.reshape(tf.tanh(tf.add(q, k)), [B * Q * K, h]) as tf.Tensor2D;
-        const scores = tf.reshape(score.apply(features), [B, Q, K]) as tf.Tensor3D; // [B, Q, K]
+        const features = tf.reshape(tf.tanh(tf.add(q, k)), [B * Q * K, h]) as Tensor2D;
+        const scores = tf.reshape(score.apply(features), [B, Q, K]) as Tensor3D; // [B, Q, K]
         return attend(scores, values, rate, callOptions);
       });
     },
     getWeights: () => ({
-      W_q: self.W_q.clone() as tf.Tensor2D,
-      W_k: self.W_k.clone() as tf.Tensor2D,
-      w_v: self.w_v.clone() as tf.Tensor2D,
+      W_q: self.W_q.clone() as Tensor2D,
+      W_k: self.W_k.clone() as Tensor2D,
+      w_v: self.w_v.clone() as Tensor2D,
     }),
     setWeights(weights) {
       const names = ["W_q", "W_k", "w_v"] as const;

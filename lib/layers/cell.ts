@@ -6,6 +6,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor2D, Tensor3D } from "../ops/tensors.ts";
 import type {
   CellSpec,
   FusedVariables,
@@ -48,18 +49,18 @@ export interface RecurrentCell {
   /** Replaces every weight; names and shapes are checked before anything changes. */
   setWeights(named: NamedWeights): void;
   /** One step: `x` `[B, D]` and the state `[B, H]` to the next state (new tensors). */
-  step(x: tf.Tensor2D, state: State): State;
+  step(x: Tensor2D, state: State): State;
   /**
    * The whole sequence `xs` `[T, B, D]` from `state` (zeros when omitted);
    * `options.lengths` makes it a variable-length batch (see `runSequence`).
    */
-  forward(xs: tf.Tensor3D, state?: State, options?: SequenceOptions): SequenceResult;
+  forward(xs: Tensor3D, state?: State, options?: SequenceOptions): SequenceResult;
   /** Frees the weight variables. */
   dispose(): void;
 }
 
 /** A pure step with the kind's options already bound. */
-export type BoundStep = (weights: FusedWeights, x: tf.Tensor2D, state: State) => State;
+export type BoundStep = (weights: FusedWeights, x: Tensor2D, state: State) => State;
 
 /**
  * Moves fused tensors (`Wx`, `Wh`, `b` and any extras) into new variables and frees the tensors.

@@ -9,6 +9,15 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type {
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Variable,
+  Variable1D,
+  Variable2D,
+} from "../ops/tensors.ts";
 import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { normalMatrix, xavierMatrix } from "../cells/init.ts";
@@ -44,11 +53,11 @@ export interface Dense {
   /** The width of each output. */
   readonly outputSize: number;
   /** W `[in, out]` (the transpose of PyTorch's `nn.Linear.weight`). */
-  readonly kernel: tf.Variable<tf.Rank.R2>;
+  readonly kernel: Variable2D;
   /** b `[out]`, unless built with `bias: false`. */
-  readonly bias?: tf.Variable<tf.Rank.R1>;
+  readonly bias?: Variable1D;
   /** `[kernel, bias]` (or `[kernel]`). */
-  readonly trainableVariables: tf.Variable[];
+  readonly trainableVariables: Variable[];
   /**
    * `x W + b` over the last axis.
    *
@@ -56,7 +65,7 @@ export interface Dense {
    * @returns `[N, out]` or `[T, B, out]`, a new tensor the caller disposes.
    * @throws {UsageError} for another rank or a last axis that is not `in`.
    */
-  apply<T extends tf.Tensor2D | tf.Tensor3D>(x: T): T;
+  apply<T extends Tensor2D | Tensor3D>(x: T): T;
   /** Frees the variables. */
   dispose(): void;
 }
@@ -95,23 +104,23 @@ export function dense(options: DenseOptions): Dense {
     tf.tensor2d(Float32Array.from(values), [inputSize, outputSize]),
     true,
   );
-  const b = bias ? tf.variable(tf.zeros([outputSize]) as tf.Tensor1D, true) : undefined;
+  const b = bias ? tf.variable(tf.zeros([outputSize]) as Tensor1D, true) : undefined;
   return {
     inputSize,
     outputSize,
     kernel,
     bias: b,
     trainableVariables: b ? [kernel, b] : [kernel],
-    apply<T extends tf.Tensor2D | tf.Tensor3D>(x: T): T {
+    apply<T extends Tensor2D | Tensor3D>(x: T): T {
       if ((x.rank !== 2 && x.rank !== 3) || x.shape[x.rank - 1] !== inputSize) {
         throw new UsageError(
           `Cannot apply a dense layer: x has shape [${x.shape}], expected [N, ${inputSize}] or [T, B, ${inputSize}]`,
         );
       }
       return tf.tidy(() => {
-        const rows = tf.reshape(x, [-1, inputSize]) as tf.Tensor2D; // [N or T*B, in]
-        const y = b ? linear(rows, kernel, b) : matMul(rows, kernel as tf.Tensor2D); // [.., out]
-        const out: tf.Tensor = tf.reshape(y, [...x.shape.slice(0, -1), outputSize]);
+        const rows = tf.reshape(x, [-1, inputSize]) as Tensor2D; // [N or T*B, in]
+        const y = b ? linear(rows, kernel, b) : matMul(rows, kernel as Tensor2D); // [.., out]
+        const out: Tensor = tf.reshape(y, [...x.shape.slice(0, -1), outputSize]);
         return out as T; // [N, out] or [T, B, out]
       });
     },

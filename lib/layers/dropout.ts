@@ -6,6 +6,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor } from "../ops/tensors.ts";
 import { UsageError } from "../errors.ts";
 
 /** Options of {@linkcode dropout}. */
@@ -39,7 +40,7 @@ export interface DropoutOptions {
  * tf.dispose([a, b, x]);
  * ```
  */
-export function dropout<T extends tf.Tensor>(x: T, rate: number, options: DropoutOptions): T {
+export function dropout<T extends Tensor>(x: T, rate: number, options: DropoutOptions): T {
   if (!(rate >= 0 && rate < 1)) {
     throw new UsageError(`Cannot apply dropout: rate is ${rate}, expected a number in [0, 1)`);
   }

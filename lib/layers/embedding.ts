@@ -11,6 +11,15 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type {
+  GradSaveFunc,
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Variable,
+  Variable2D,
+} from "../ops/tensors.ts";
 import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { gatherRows } from "../kernels/gather_rows.ts";
@@ -34,7 +43,7 @@ export interface EmbeddingOptions {
  * A batch of ids to look up: an int32 tensor of any rank, or plain JS ids
  * (checked against the vocabulary). Not corpus's `TokenIds` (a token stream).
  */
-export type IdBatch = tf.Tensor | Int32Array | number[] | number[][];
+export type IdBatch = Tensor | Int32Array | number[] | number[][];
 
 /**
  * The old name of {@linkcode IdBatch}, kept only while the root `mod.ts` still exports it.
@@ -51,9 +60,9 @@ export interface Embedding {
   /** The padding id, when there is one. */
   readonly paddingId?: number;
   /** The table `[V, E]`. */
-  readonly table: tf.Variable<tf.Rank.R2>;
+  readonly table: Variable2D;
   /** `[table]`. */
-  readonly trainableVariables: tf.Variable[];
+  readonly trainableVariables: Variable[];
   /**
    * Looks up the vectors of `ids`.
    *
@@ -64,7 +73,7 @@ export interface Embedding {
    * @throws {UsageError} for a tensor that is not int32, or a JS id that is
    *   not an integer in [0, V).
    */
-  apply(ids: IdBatch): tf.Tensor;
+  apply(ids: IdBatch): Tensor;
   /**
    * The ids of a sequence batch as rows of the table, for a recurrent stack
    * to fold this embedding into its input projection (see `SequenceRows`):
@@ -84,7 +93,7 @@ export interface Embedding {
    *
    * @param ids time-major `[T * B]` JS ids, each checked.
    */
-  sequenceInput(ids: ArrayLike<number>, T: number, B: number): SequenceRows | tf.Tensor3D;
+  sequenceInput(ids: ArrayLike<number>, T: number, B: number): SequenceRows | Tensor3D;
   /** Frees the table. */
   dispose(): void;
 }
@@ -140,14 +149,14 @@ export function embedding(options: EmbeddingOptions): Embedding {
           T,
           B,
           E,
-        ]) as tf.Tensor3D,
+        ]) as Tensor3D,
     dispose: () => table.dispose(),
   };
 }
 
 /** {@linkcode Embedding.rows}: checked ids as float32 `[T, B]`, the padding id sent to row V. */
 function tableRows(
-  table: tf.Variable<tf.Rank.R2>,
+  table: Variable2D,
   ids: ArrayLike<number>,
   T: number,
   B: number,
@@ -189,23 +198,23 @@ function tableRows(
  * ```
  */
 export function embeddingLookup(
-  table: tf.Variable<tf.Rank.R2>,
+  table: Variable2D,
   ids: IdBatch,
   paddingId?: number,
-): tf.Tensor {
+): Tensor {
   const [V, E] = table.shape;
   return tf.tidy(() => {
     const idTensor = ids instanceof tf.Tensor ? checkTensor(ids) : idsFromJs(ids, V);
     const shape = idTensor.shape;
-    const flat = tf.reshape(idTensor, [-1]) as tf.Tensor1D; // [N]
-    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const [t, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const flat = tf.reshape(idTensor, [-1]) as Tensor1D; // [N]
+    const op = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+      const [t, save] = args as [Tensor2D, GradSaveFunc];
       save([flat]); // kept for the backward pass, after this tidy has ended
       return {
         value: gatherRows(t, flat), // [N, E]
-        gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) =>
+        gradFunc: (dy: Tensor2D, saved: Tensor[]) =>
           tf.tidy(() => {
-            const at = saved[0] as tf.Tensor1D; // [N]
+            const at = saved[0] as Tensor1D; // [N]
             const rows = paddingId === undefined
               ? dy
               : tf.mul(dy, tf.expandDims(tf.cast(tf.notEqual(at, paddingId), "float32"), 1));
@@ -218,7 +227,7 @@ export function embeddingLookup(
   });
 }
 
-function checkTensor(ids: tf.Tensor): tf.Tensor {
+function checkTensor(ids: Tensor): Tensor {
   if (ids.dtype !== "int32") {
     throw new UsageError(`Cannot look up embeddings: ids have dtype ${ids.dtype}, expected int32`);
   }
@@ -226,7 +235,7 @@ function checkTensor(ids: tf.Tensor): tf.Tensor {
 }
 
 /** JS ids as an int32 tensor, every id checked. */
-function idsFromJs(ids: Int32Array | number[] | number[][], V: number): tf.Tensor {
+function idsFromJs(ids: Int32Array | number[] | number[][], V: number): Tensor {
   const nested = Array.isArray(ids) && ids.length > 0 && Array.isArray(ids[0]);
   const rows = nested ? ids as number[][] : [ids as ArrayLike<number>];
   const width = rows[0].length;

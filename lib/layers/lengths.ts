@@ -10,10 +10,11 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { GradSaveFunc, Tensor, Tensor1D, Tensor2D, Tensor3D } from "../ops/tensors.ts";
 import { UsageError } from "../errors.ts";
 
 /** Per-sequence lengths `[B]`: a plain array, an `Int32Array` or an int32 tensor. */
-export type Lengths = readonly number[] | Int32Array | tf.Tensor1D;
+export type Lengths = readonly number[] | Int32Array | Tensor1D;
 
 /**
  * Checks lengths against a batch: array values one by one (integers in
@@ -67,7 +68,7 @@ export function checkLengths(lengths: Lengths, T: number, B: number, action: str
  * deepStrictEqual(Array.from(await lengths.data()), [3, 1]);
  * ```
  */
-export function lengthsTensor(lengths: Lengths, T: number, B: number, action: string): tf.Tensor1D {
+export function lengthsTensor(lengths: Lengths, T: number, B: number, action: string): Tensor1D {
   checkLengths(lengths, T, B, action);
   return lengths instanceof tf.Tensor
     ? tf.clone(lengths)
@@ -101,7 +102,7 @@ export function fullStepMask(
   T: number,
   width: number,
   which: "real" | "last",
-): tf.Tensor3D {
+): Tensor3D {
   const B = lengths.length;
   const mask = new Uint8Array(T * B * width);
   for (let b = 0; b < B; b++) {
@@ -112,8 +113,8 @@ export function fullStepMask(
 }
 
 /** `t` as a column `[T, 1]` (int32), compared against lengths `[1, B]` below. */
-function stepColumn(T: number): tf.Tensor2D {
-  return tf.reshape(tf.range(0, T, 1, "int32"), [T, 1]) as tf.Tensor2D;
+function stepColumn(T: number): Tensor2D {
+  return tf.reshape(tf.range(0, T, 1, "int32"), [T, 1]) as Tensor2D;
 }
 
 /**
@@ -130,8 +131,8 @@ function stepColumn(T: number): tf.Tensor2D {
  * deepStrictEqual(await mask.array(), [[1, 1], [1, 0], [0, 0]]); // bool tensors read back as 1/0
  * ```
  */
-export function stepMask(lengths: tf.Tensor1D, T: number): tf.Tensor2D {
-  return tf.tidy(() => tf.less(stepColumn(T), tf.reshape(lengths, [1, -1])) as tf.Tensor2D);
+export function stepMask(lengths: Tensor1D, T: number): Tensor2D {
+  return tf.tidy(() => tf.less(stepColumn(T), tf.reshape(lengths, [1, -1])) as Tensor2D);
 }
 
 /**
@@ -148,10 +149,10 @@ export function stepMask(lengths: tf.Tensor1D, T: number): tf.Tensor2D {
  * deepStrictEqual(await last.array(), [[[0], [1]], [[1], [0]]]); // bool, read back as 1/0
  * ```
  */
-export function lastStepMask(lengths: tf.Tensor1D, T: number): tf.Tensor3D {
+export function lastStepMask(lengths: Tensor1D, T: number): Tensor3D {
   return tf.tidy(() => {
     const last = tf.sub(tf.reshape(lengths, [1, -1]), tf.scalar(1, "int32")); // [1, B]
-    return tf.expandDims(tf.equal(stepColumn(T), last), 2) as tf.Tensor3D;
+    return tf.expandDims(tf.equal(stepColumn(T), last), 2) as Tensor3D;
   });
 }
 
@@ -174,10 +175,10 @@ export function lastStepMask(lengths: tf.Tensor1D, T: number): tf.Tensor3D {
  * deepStrictEqual(await out.array(), [[3], [2]]);
  * ```
  */
-export function atLastStep(seq: tf.Tensor3D, last: tf.Tensor3D): tf.Tensor2D {
+export function atLastStep(seq: Tensor3D, last: Tensor3D): Tensor2D {
   return tf.tidy(() => {
     const full = last.shape[2] === seq.shape[2] ? last : tf.broadcastTo(last, seq.shape);
-    return tf.sum(tf.where(full, seq, tf.zerosLike(seq)), 0) as tf.Tensor2D;
+    return tf.sum(tf.where(full, seq, tf.zerosLike(seq)), 0) as Tensor2D;
   });
 }
 
@@ -188,7 +189,7 @@ export function atLastStep(seq: tf.Tensor3D, last: tf.Tensor3D): tf.Tensor2D {
  *
  * @returns int32 `[T*B]` indices into the step-major rows of `[T*B, W]`.
  */
-function reversalIndices(lengths: tf.Tensor1D, T: number, B: number): tf.Tensor1D {
+function reversalIndices(lengths: Tensor1D, T: number, B: number): Tensor1D {
   return tf.tidy(() => {
     const t = stepColumn(T); // [T, 1]
     const L = tf.reshape(lengths, [1, B]); // [1, B]
@@ -196,7 +197,7 @@ function reversalIndices(lengths: tf.Tensor1D, T: number, B: number): tf.Tensor1
     const Bs = tf.scalar(B, "int32");
     const reversed = tf.add(tf.mul(tf.sub(tf.sub(L, tf.scalar(1, "int32")), t), Bs), b); // [T, B]
     const inPlace = tf.add(tf.mul(t, Bs), b); // [T, B]
-    return tf.reshape(tf.where(tf.less(t, L), reversed, inPlace), [T * B]) as tf.Tensor1D;
+    return tf.reshape(tf.where(tf.less(t, L), reversed, inPlace), [T * B]) as Tensor1D;
   });
 }
 
@@ -219,22 +220,21 @@ function reversalIndices(lengths: tf.Tensor1D, T: number, B: number): tf.Tensor1
  * deepStrictEqual(await r.array(), [[[3], [4]], [[2], [9]], [[1], [9]]]);
  * ```
  */
-export function reverseWithinLengths(xs: tf.Tensor3D, lengths: tf.Tensor1D): tf.Tensor3D {
+export function reverseWithinLengths(xs: Tensor3D, lengths: Tensor1D): Tensor3D {
   const [T, B, W] = xs.shape;
-  const permute = (x: tf.Tensor, indices: tf.Tensor) =>
+  const permute = (x: Tensor, indices: Tensor) =>
     tf.reshape(tf.gather(tf.reshape(x, [T * B, W]), indices), [T, B, W]);
   return tf.tidy(() => {
     // The indices are made inside the op and saved, so the backward pass finds them alive.
-    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const op = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+      const [x, save] = args as [Tensor, GradSaveFunc];
       const indices = reversalIndices(lengths, T, B);
       save([indices]);
       return {
         value: permute(x, indices),
-        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-          permute(dy as tf.Tensor, saved[0]),
+        gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => permute(dy as Tensor, saved[0]),
       };
     });
-    return op(xs) as tf.Tensor3D;
+    return op(xs) as Tensor3D;
   });
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Variable2D } from "../ops/tensors.ts";
 import { UsageError } from "../errors.ts";
 import type { CellSpec, FusedWeights, SequenceResult, State } from "../cells/definition.ts";
 import { hasCellState } from "../cells/registry.ts";
@@ -58,7 +59,7 @@ export function useFusedSequences(enabled: boolean): boolean {
 export function checkSequence(
   spec: CellSpec,
   weights: FusedWeights,
-  xs: tf.Tensor,
+  xs: Tensor,
   state: State,
 ): [number, number] {
   const action = `Cannot run a ${spec.kind} cell`;
@@ -110,12 +111,12 @@ export function checkRows(
  * differentiable in the table: for the paths without a rows mode (webgpu,
  * the plain one).
  */
-function rowInputs(rows: SequenceRows): tf.Tensor3D {
+function rowInputs(rows: SequenceRows): Tensor3D {
   const withZeros = tf.concat([rows.table, tf.zeros([1, rows.table.shape[1]])], 0);
   return embeddingLookup(
-    withZeros as tf.Variable<tf.Rank.R2>,
+    withZeros as Variable2D,
     tf.cast(rows.ids, "int32"),
-  ) as tf.Tensor3D;
+  ) as Tensor3D;
 }
 
 /** Options of {@linkcode runSequence}. */
@@ -192,7 +193,7 @@ export interface PathOptions {
 export function runSequence(
   spec: CellSpec,
   weights: FusedWeights,
-  xs: tf.Tensor3D | SequenceRows,
+  xs: Tensor3D | SequenceRows,
   state: State,
   options: SequenceOptions = {},
 ): SequenceResult {
@@ -211,7 +212,7 @@ export function runSequence(
     : given.dataSync() as Int32Array;
   // Every sequence full: the masks would change nothing, so skip their cost.
   if (known && allFull(known, T)) return fullSequence(spec, weights, xs, state, {});
-  return maskedSequence(spec, weights, xs, state, known ?? given as tf.Tensor1D);
+  return maskedSequence(spec, weights, xs, state, known ?? given as Tensor1D);
 }
 
 /**
@@ -222,7 +223,7 @@ export function runSequence(
 function fullSequence(
   spec: CellSpec,
   weights: FusedWeights,
-  xs: tf.Tensor3D | SequenceRows,
+  xs: Tensor3D | SequenceRows,
   state: State,
   options: PathOptions,
 ): SequenceResult {
@@ -231,7 +232,7 @@ function fullSequence(
   if (isSequenceRows(xs) && !kernel?.rows) {
     return tidy(() => fullSequence(spec, weights, rowInputs(xs), state, options));
   }
-  if (kernel === undefined) return plainSequence(spec, weights, xs as tf.Tensor3D, state, options);
+  if (kernel === undefined) return plainSequence(spec, weights, xs as Tensor3D, state, options);
   return kernel.run(spec, weights, xs, state, options);
 }
 
@@ -243,9 +244,9 @@ function fullSequence(
 function maskedSequence(
   spec: CellSpec,
   weights: FusedWeights,
-  xs: tf.Tensor3D | SequenceRows,
+  xs: Tensor3D | SequenceRows,
   state: State,
-  lengths: tf.Tensor1D | ArrayLike<number>,
+  lengths: Tensor1D | ArrayLike<number>,
 ): SequenceResult {
   const rows = isSequenceRows(xs);
   const [T, B, D] = rows ? [...xs.ids.shape, xs.table.shape[1]] : xs.shape;
@@ -254,7 +255,7 @@ function maskedSequence(
     const H = spec.hiddenSize;
     // Rows read the zero row V past each length; inputs are zeroed there.
     const width = rows ? 1 : D;
-    let realIn: tf.Tensor3D, realOut: tf.Tensor3D, last: tf.Tensor3D; // bool [T, B, width or H]
+    let realIn: Tensor3D, realOut: Tensor3D, last: Tensor3D; // bool [T, B, width or H]
     if (lengths instanceof tf.Tensor) {
       const real = tf.expandDims(stepMask(lengths, T), 2); // [T, B, 1]
       [realIn, realOut] = [tf.broadcastTo(real, [T, B, width]), tf.broadcastTo(real, [T, B, H])];
@@ -264,19 +265,19 @@ function maskedSequence(
       realOut = width === H ? realIn : fullStepMask(lengths, T, H, "real");
       last = fullStepMask(lengths, T, H, "last");
     }
-    const clean: tf.Tensor3D | SequenceRows = rows
+    const clean: Tensor3D | SequenceRows = rows
       ? {
         table: xs.table,
         ids: tf.where(
           tf.reshape(realIn, [T, B]),
           xs.ids,
           tf.fill([T, B], xs.table.shape[0]),
-        ) as tf.Tensor2D,
+        ) as Tensor2D,
       }
-      : tf.where(realIn, xs, tf.zerosLike(xs)) as tf.Tensor3D;
+      : tf.where(realIn, xs, tf.zerosLike(xs)) as Tensor3D;
     const run = fullSequence(spec, weights, clean, state, { cellStates: lstm });
     // Zeros past each length: a select, so not even an overflow in the padding gets through.
-    const outputs = tf.where(realOut, run.outputs, tf.zerosLike(run.outputs)) as tf.Tensor3D;
+    const outputs = tf.where(realOut, run.outputs, tf.zerosLike(run.outputs)) as Tensor3D;
     const h = atLastStep(outputs, last); // [B, H]
     if (!lstm) return { outputs, state: { h } };
     if (run.cells === undefined) {
@@ -304,27 +305,27 @@ function maskedSequence(
 export function plainSequence(
   spec: CellSpec,
   weights: FusedWeights,
-  xs: tf.Tensor3D,
+  xs: Tensor3D,
   state: State,
   options: PathOptions = {},
 ): SequenceResult {
   const [T, B] = checkSequence(spec, weights, xs, state);
   const D = spec.inputSize;
   return tidy(() => {
-    const flat = tf.reshape(xs, [T * B, D]) as tf.Tensor2D; // [T*B, D]
+    const flat = tf.reshape(xs, [T * B, D]) as Tensor2D; // [T*B, D]
     const projected = projectInput(spec, weights, flat); // [T*B, G*H]
-    const perStep = tf.split(projected, T, 0) as tf.Tensor2D[]; // T x [B, G*H]
-    const hs: tf.Tensor2D[] = [];
-    const cs: tf.Tensor2D[] = [];
+    const perStep = tf.split(projected, T, 0) as Tensor2D[]; // T x [B, G*H]
+    const hs: Tensor2D[] = [];
+    const cs: Tensor2D[] = [];
     let current = state;
     for (const xw of perStep) {
       current = tidy(() => recurrentStep(spec, weights, xw, current));
       hs.push(current.h);
       if (current.c) cs.push(current.c);
     }
-    const outputs = tf.stack(hs) as tf.Tensor3D;
+    const outputs = tf.stack(hs) as Tensor3D;
     if (options.cellStates && cs.length === T) {
-      return { outputs, state: current, cells: tf.stack(cs) as tf.Tensor3D };
+      return { outputs, state: current, cells: tf.stack(cs) as Tensor3D };
     }
     return { outputs, state: current };
   });

@@ -14,6 +14,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
 import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import type {
@@ -94,7 +95,7 @@ export interface RecurrentStepOptions {
 /** What {@linkcode Recurrent.step} returns: new tensors the caller disposes. */
 export interface RecurrentStepResult {
   /** `[B, H]`: the last layer's new hidden state. */
-  output: tf.Tensor2D;
+  output: Tensor2D;
   /** The new state of every layer, bottom first. */
   state: State[];
 }
@@ -102,7 +103,7 @@ export interface RecurrentStepResult {
 /** What {@linkcode Recurrent.forward} returns: new tensors the caller disposes. */
 export interface RecurrentResult {
   /** `[T, B, H * directions]`: the last layer's outputs, forward then reverse on the last axis. */
-  outputs: tf.Tensor3D;
+  outputs: Tensor3D;
   /** The final state of every layer and direction, PyTorch's `h_n` order. */
   state: State[];
 }
@@ -116,13 +117,13 @@ export interface Recurrent {
   /** The cells, one per layer and direction, PyTorch's `h_n` order. */
   readonly cells: readonly RecurrentCell[];
   /** Every weight variable, in a stable order: per cell `Wx`, `Wh`, `b`, then its extras (`bhh`, ...). */
-  readonly trainableVariables: tf.Variable[];
+  readonly trainableVariables: Variable[];
   /**
    * Runs the stack over `xs` `[T, B, D]`, or over rows of a table (`{ table [V, D], ids [T, B] }`,
    * see `SequenceRows`: the embedding folded into the first layer's input projection; the
    * gradient reaches the table). Differentiable; works inside `tf.variableGrads`.
    */
-  forward(xs: tf.Tensor3D | SequenceRows, options?: RecurrentForwardOptions): RecurrentResult;
+  forward(xs: Tensor3D | SequenceRows, options?: RecurrentForwardOptions): RecurrentResult;
   /**
    * Advances a one-directional stack by one step, every layer: `x` `[B, D]`
    * and the states (zeros when omitted; not disposed) to the next. The same
@@ -131,7 +132,7 @@ export interface Recurrent {
    *
    * @throws {UsageError} for a bidirectional stack (it needs the whole sequence) or a bad shape.
    */
-  step(x: tf.Tensor2D, states?: State[], options?: RecurrentStepOptions): RecurrentStepResult;
+  step(x: Tensor2D, states?: State[], options?: RecurrentStepOptions): RecurrentStepResult;
   /** Loads a PyTorch state_dict of the same layout, after checking every key and shape. */
   loadTorchStateDict(stateDict: TorchStateDict): void;
   /** Weights per layer and direction (`"l0"`, `"l0_reverse"`, ...) under the d2l names: new tensors. */
@@ -263,7 +264,7 @@ export function recurrent(options: RecurrentOptions): Recurrent {
   const maskSeeds = new Rng(checked.seed ^ 0x2545f491);
 
   const forward = (
-    xs: tf.Tensor3D | SequenceRows,
+    xs: Tensor3D | SequenceRows,
     opts: RecurrentForwardOptions = {},
   ): RecurrentResult => {
     const action = `Cannot run the ${kind} stack`;
@@ -297,18 +298,17 @@ export function recurrent(options: RecurrentOptions): Recurrent {
       ? undefined
       : lengthsTensor(opts.lengths, T, B, action);
     // Reverse direction: step t reads x[T-1-t], or within each length when there are lengths.
-    const reversed = (x: tf.Tensor3D) =>
-      L ? reverseWithinLengths(x, L) : tf.reverse(x, 0) as tf.Tensor3D;
+    const reversed = (x: Tensor3D) => L ? reverseWithinLengths(x, L) : tf.reverse(x, 0) as Tensor3D;
     // Rows: the same reversal of the ids (a [T, B, 1] sequence), the table as it is.
-    const reversedInput = (x: tf.Tensor3D | SequenceRows): tf.Tensor3D | SequenceRows =>
+    const reversedInput = (x: Tensor3D | SequenceRows): Tensor3D | SequenceRows =>
       isSequenceRows(x)
         ? { table: x.table, ids: tf.reshape(reversed(tf.expandDims(x.ids, 2)), [T, B]) }
         : reversed(x);
     const result = tidy(() => {
-      let input: tf.Tensor3D | SequenceRows = xs;
+      let input: Tensor3D | SequenceRows = xs;
       const finals: State[] = [];
       for (let layer = 0; layer < layers; layer++) {
-        const outputs: tf.Tensor3D[] = [];
+        const outputs: Tensor3D[] = [];
         for (let d = 0; d < directions; d++) {
           const k = layer * directions + d;
           const cell = cells[k];
@@ -321,17 +321,17 @@ export function recurrent(options: RecurrentOptions): Recurrent {
         }
         input = directions === 1 ? outputs[0] : tf.concat(outputs, 2); // [T, B, H * directions]
         if (masks && layer < layers - 1) {
-          input = tf.dropout(input, dropout, undefined, maskSeed + layer) as tf.Tensor3D;
+          input = tf.dropout(input, dropout, undefined, maskSeed + layer) as Tensor3D;
         }
       }
-      return { outputs: input as tf.Tensor3D, state: finals }; // a tensor after the first layer
+      return { outputs: input as Tensor3D, state: finals }; // a tensor after the first layer
     });
     L?.dispose();
     return result;
   };
 
   const step = (
-    x: tf.Tensor2D,
+    x: Tensor2D,
     states?: State[],
     opts: RecurrentStepOptions = {},
   ): RecurrentStepResult => {
@@ -362,7 +362,7 @@ export function recurrent(options: RecurrentOptions): Recurrent {
         next.push(state);
         input = state.h;
         if (masks && layer < layers - 1) {
-          input = tf.dropout(input, dropout, undefined, maskSeed + layer) as tf.Tensor2D;
+          input = tf.dropout(input, dropout, undefined, maskSeed + layer) as Tensor2D;
         }
       }
       return { output: tf.clone(next[layers - 1].h), state: next };

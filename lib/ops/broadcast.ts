@@ -7,6 +7,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor } from "./tensors.ts";
 
 /**
  * `x` broadcast to `shape` (numpy rules), as a new tensor.
@@ -20,6 +21,6 @@ import { tf } from "../tf.ts";
  * deepStrictEqual(await y.array(), [[1, 2], [1, 2], [1, 2]]);
  * ```
  */
-export function expandTo<R extends tf.Rank>(x: tf.Tensor, shape: number[]): tf.Tensor<R> {
-  return tf.tidy(() => tf.add(tf.zeros(shape, x.dtype), x)) as tf.Tensor<R>;
+export function expandTo(x: Tensor, shape: number[]): Tensor {
+  return tf.tidy(() => tf.add(tf.zeros(shape, x.dtype), x));
 }

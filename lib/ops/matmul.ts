@@ -6,6 +6,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { GradSaveFunc, Tensor, Tensor2D, Tensor3D } from "./tensors.ts";
 
 /** The perm that swaps the last two axes of a rank-2 or rank-3 tensor. */
 function swapLast(rank: number): number[] {
@@ -27,7 +28,7 @@ function swapLast(rank: number): number[] {
  * deepStrictEqual(y.shape, [2, 3, 5]);
  * ```
  */
-export function matMul<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T): T {
+export function matMul<T extends Tensor2D | Tensor3D>(a: T, b: T): T {
   const r = a.rank;
   if (
     (r !== 2 && r !== 3) || b.rank !== r || a.shape[r - 1] !== b.shape[r - 2] ||
@@ -37,12 +38,12 @@ export function matMul<T extends tf.Tensor2D | tf.Tensor3D>(a: T, b: T): T {
       `matMul: expected [N, K] x [K, M] or [B, N, K] x [B, K, M], got [${a.shape}] x [${b.shape}]`,
     );
   }
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [ai, bi, save] = args as [T, T, tf.GradSaveFunc];
+  const op = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+    const [ai, bi, save] = args as [T, T, GradSaveFunc];
     save([ai, bi]);
     return {
       value: tf.matMul(ai, bi),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      gradFunc: (dy: Tensor, saved: Tensor[]) =>
         tf.tidy(() => {
           const [as, bs] = saved;
           const perm = swapLast(r);

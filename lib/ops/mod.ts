@@ -9,3 +9,4 @@ export * from "./broadcast.ts";
 export * from "./matmul.ts";
 export * from "./shape.ts";
 export * from "./tidy.ts";
+export * from "./tensors.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Tensor } from "./tensors.ts";
 import { UsageError } from "../errors.ts";
 
 /**
@@ -51,7 +52,7 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
 export function checkShape(
   action: string,
   what: string,
-  tensor: tf.Tensor | undefined,
+  tensor: Tensor | undefined,
   expected: readonly number[],
 ): void {
   if (tensor === undefined) {

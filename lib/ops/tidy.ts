@@ -4,6 +4,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { TensorContainer } from "./tensors.ts";
 
 /**
  * `tf.tidy` for records the tfjs typings do not take (interfaces such as
@@ -23,5 +24,5 @@ import { tf } from "../tf.ts";
  * ```
  */
 export function tidy<T>(fn: () => T): T {
-  return tf.tidy(fn as () => tf.TensorContainer) as T;
+  return tf.tidy(fn as () => TensorContainer) as T;
 }

@@ -12,6 +12,7 @@
  * @module
  */
 import { tf } from "../../tf.ts";
+import type { Tensor } from "../../ops/tensors.ts";
 import { allocate, dispatch, StepProgram, toTensor, type WebGpuBackendLike } from "./_program.ts";
 
 /** `n` copies of `line(i)` joined. */
@@ -95,10 +96,10 @@ const SR = 4, WR = 2;
  */
 export function weightGradsWgsl(
   backend: WebGpuBackendLike,
-  dZ: tf.Tensor,
-  Hsrc: tf.Tensor,
-  X: tf.Tensor,
-): { dWh: tf.Tensor; dWx: tf.Tensor; db: tf.Tensor } {
+  dZ: Tensor,
+  Hsrc: Tensor,
+  X: Tensor,
+): { dWh: Tensor; dWx: Tensor; db: Tensor } {
   const [N, W] = dZ.shape as [number, number];
   const H = Hsrc.shape[1] as number, D = X.shape[1] as number;
   const wr = (W / 4) % WR === 0 ? WR : 1;

@@ -28,10 +28,18 @@
  * @module
  */
 import { tf } from "../../tf.ts";
+import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from "../../ops/tensors.ts";
 import type { Dims } from "../_common.ts";
-import { allocate, dispatch, StepProgram, toTensor, type WebGpuBackendLike } from "./_program.ts";
+import {
+  allocate,
+  dispatch,
+  STEP_UNIFORMS,
+  StepProgram,
+  toTensor,
+  type WebGpuBackendLike,
+} from "./_program.ts";
 
-const UNIFORMS = ["t", "nb", "nh", "nt"];
+const UNIFORMS = STEP_UNIFORMS;
 
 /** Units per invocation. */
 function width(H: number): number {
@@ -276,12 +284,12 @@ function program(
 export function gruForwardSteps(
   backend: WebGpuBackendLike,
   resetAfter: boolean,
-  XW: tf.Tensor,
-  Wh: tf.Tensor,
-  bhh: tf.Tensor | undefined,
-  h0: tf.Tensor,
+  XW: Tensor,
+  Wh: Tensor,
+  bhh: Tensor | undefined,
+  h0: Tensor,
   dims: Dims,
-): tf.Tensor1D {
+): Tensor1D {
   const { T, B, H } = dims;
   const seq = toTensor(allocate(backend, (5 * T + 1) * B * H));
   const inputs = resetAfter ? ["xw", "wh", "bhh", "hinit"] : ["xw", "wh", "hinit"];
@@ -315,15 +323,15 @@ export function gruForwardSteps(
  * ```
  */
 export function gruViews(
-  seq: tf.Tensor,
+  seq: Tensor,
   dims: Dims,
-): { value: tf.Tensor3D; Hprev: tf.Tensor2D; RH: tf.Tensor2D } {
+): { value: Tensor3D; Hprev: Tensor2D; RH: Tensor2D } {
   const { T, B, H } = dims;
   const BH = B * H;
   return {
-    value: tf.reshape(tf.slice(seq, [BH], [T * BH]), [T, B, H]) as tf.Tensor3D,
-    Hprev: tf.reshape(tf.slice(seq, [0], [T * BH]), [T * B, H]) as tf.Tensor2D,
-    RH: tf.reshape(tf.slice(seq, [(4 * T + 1) * BH], [T * BH]), [T * B, H]) as tf.Tensor2D,
+    value: tf.reshape(tf.slice(seq, [BH], [T * BH]), [T, B, H]) as Tensor3D,
+    Hprev: tf.reshape(tf.slice(seq, [0], [T * BH]), [T * B, H]) as Tensor2D,
+    RH: tf.reshape(tf.slice(seq, [(4 * T + 1) * BH], [T * BH]), [T * B, H]) as Tensor2D,
   };
 }
 
@@ -354,11 +362,11 @@ export function gruViews(
 export function gruBackwardSteps(
   backend: WebGpuBackendLike,
   resetAfter: boolean,
-  dValue: tf.Tensor,
-  seq: tf.Tensor,
-  Wh: tf.Tensor,
+  dValue: Tensor,
+  seq: Tensor,
+  Wh: Tensor,
   dims: Dims,
-): { dZ: tf.Tensor2D; dZh: tf.Tensor2D; dh0: tf.Tensor2D } {
+): { dZ: Tensor2D; dZh: Tensor2D; dh0: Tensor2D } {
   const { T, B, H } = dims;
   const BH = B * H, N = T * B;
   const WhT = tf.transpose(Wh); // [3H, H]: unit j's weights contiguous across units
@@ -377,11 +385,11 @@ export function gruBackwardSteps(
       dispatch(backend, p, [dValue, seq, WhT], [t, B, H, T], out);
     }
   }
-  const dh0 = tf.reshape(tf.slice(out, [Z + BH], [BH]), [B, H]) as tf.Tensor2D;
+  const dh0 = tf.reshape(tf.slice(out, [Z + BH], [BH]), [B, H]) as Tensor2D;
   const W = resetAfter ? 3 * H : 2 * H;
   return {
-    dZ: tf.reshape(tf.slice(out, [0], [N * W]), [N, W]) as tf.Tensor2D,
-    dZh: tf.reshape(tf.slice(out, [N * W], [N * H]), [N, H]) as tf.Tensor2D,
+    dZ: tf.reshape(tf.slice(out, [0], [N * W]), [N, W]) as Tensor2D,
+    dZh: tf.reshape(tf.slice(out, [N * W], [N * H]), [N, H]) as Tensor2D,
     dh0,
   };
 }

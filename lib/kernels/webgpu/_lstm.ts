@@ -25,17 +25,22 @@
  * @module
  */
 import { tf } from "../../tf.ts";
+import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from "../../ops/tensors.ts";
 import type { Dims } from "../_common.ts";
-import { allocate, dispatch, StepProgram, toTensor, type WebGpuBackendLike } from "./_program.ts";
+import {
+  allocate,
+  dispatch,
+  STEP_UNIFORMS,
+  StepProgram,
+  toTensor,
+  UNIT_PRELUDE,
+  vec4Prelude,
+  type WebGpuBackendLike,
+} from "./_program.ts";
 
-const UNIFORMS = ["t", "nb", "nh", "nt"];
+const UNIFORMS = STEP_UNIFORMS;
 
-const FORWARD = `
-  let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
-  let BH = B * H;
-  if (index >= BH) { return; }
-  let b = index / H;
-  let j = index - b * H;
+const FORWARD = `${UNIT_PRELUDE}
   let G = 4 * H;
   let x = (t * B + b) * G + j;
   var a0 = xw[x]; var a1 = xw[x + H]; var a2 = xw[x + 2 * H]; var a3 = xw[x + 3 * H];
@@ -90,12 +95,7 @@ function dcStart(cells: boolean, type: string, at: (block: string) => string, ca
 
 /** The one-unit-per-invocation backward step; `cells` adds `dC_t` (see {@linkcode dcStart}). */
 function backwardScalar(cells: boolean): string {
-  return `
-  let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
-  let BH = B * H;
-  if (index >= BH) { return; }
-  let b = index / H;
-  let j = index - b * H;
+  return `${UNIT_PRELUDE}
   let G = 4 * H;
   let dcAt = T * B * G + index;
   if (t < 0) {
@@ -138,14 +138,7 @@ function rows(R: number, line: (r: number) => string): string {
  * the `R` rows. Same summation order per unit as {@linkcode FORWARD}.
  */
 function forwardVec4(R: number): string {
-  return `
-  let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
-  let BH = B * H;
-  let H4 = H / 4;
-  if (index >= (B / ${R}) * H4) { return; }
-  let bg = index / H4;
-  let j4 = index - bg * H4;
-  let b0 = bg * ${R};
+  return `${vec4Prelude(R)}
   let G = 4 * H;
   let G4 = G / 4;
   ${rows(R, (r) => `let x${r} = (t * B + b0 + ${r}) * G4 + j4;`)}
@@ -219,14 +212,7 @@ const FORWARD_CELL = `
  * vec4 loads) for `R` batch rows (`B % R == 0`), sharing each `Wh^T` load.
  */
 function backwardVec4(R: number): string {
-  return `
-  let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
-  let BH = B * H;
-  let H4 = H / 4;
-  if (index >= (B / ${R}) * H4) { return; }
-  let bg = index / H4;
-  let j4 = index - bg * H4;
-  let b0 = bg * ${R};
+  return `${vec4Prelude(R)}
   let G = 4 * H;
   if (t < 0) {
     ${rows(R, (r) => `var acc${r} = vec4<f32>(0.0);`)}
@@ -328,12 +314,12 @@ function seqSize({ T, B, H }: Dims): number {
  */
 export function lstmForwardSteps(
   backend: WebGpuBackendLike,
-  XW: tf.Tensor,
-  Wh: tf.Tensor,
-  h0: tf.Tensor,
-  c0: tf.Tensor,
+  XW: Tensor,
+  Wh: Tensor,
+  h0: Tensor,
+  c0: Tensor,
   dims: Dims,
-): tf.Tensor1D {
+): Tensor1D {
   const { T, B, H } = dims;
   const seq = toTensor(allocate(backend, seqSize(dims)));
   const vec4 = H % 4 === 0;
@@ -375,18 +361,18 @@ export function lstmForwardSteps(
  * ```
  */
 export function lstmViews(
-  seq: tf.Tensor,
+  seq: Tensor,
   dims: Dims,
   cellStates = false,
-): { value: tf.Tensor3D; Hprev: tf.Tensor2D } {
+): { value: Tensor3D; Hprev: Tensor2D } {
   const { T, B, H } = dims;
   const BH = B * H;
   const value = cellStates
     ? tf.concat([tf.slice(seq, [BH], [T * BH]), tf.slice(seq, [(T + 3) * BH], [T * BH])])
     : tf.slice(seq, [BH], [(T + 1) * BH]);
   return {
-    value: tf.reshape(value, [cellStates ? 2 * T : T + 1, B, H]) as tf.Tensor3D,
-    Hprev: tf.reshape(tf.slice(seq, [0], [T * BH]), [T * B, H]) as tf.Tensor2D,
+    value: tf.reshape(value, [cellStates ? 2 * T : T + 1, B, H]) as Tensor3D,
+    Hprev: tf.reshape(tf.slice(seq, [0], [T * BH]), [T * B, H]) as Tensor2D,
   };
 }
 
@@ -415,12 +401,12 @@ export function lstmViews(
  */
 export function lstmBackwardSteps(
   backend: WebGpuBackendLike,
-  dValue: tf.Tensor,
-  seq: tf.Tensor,
-  Wh: tf.Tensor,
+  dValue: Tensor,
+  seq: Tensor,
+  Wh: Tensor,
   dims: Dims,
   cellStates = false,
-): { dZ: tf.Tensor2D; dh0: tf.Tensor2D; dc0: tf.Tensor2D } {
+): { dZ: Tensor2D; dh0: Tensor2D; dc0: Tensor2D } {
   const { T, B, H } = dims;
   const BH = B * H, G = 4 * H;
   const WhT = tf.transpose(Wh); // [4H, H]: unit j's weights contiguous across units
@@ -444,8 +430,8 @@ export function lstmBackwardSteps(
     dispatch(backend, program, [dValue, seq, WhT], [t, B, H, T], out);
   }
   return {
-    dZ: tf.reshape(tf.slice(out, [0], [T * B * G]), [T * B, G]) as tf.Tensor2D,
-    dc0: tf.reshape(tf.slice(out, [T * B * G], [BH]), [B, H]) as tf.Tensor2D,
-    dh0: tf.reshape(tf.slice(out, [T * B * G + BH], [BH]), [B, H]) as tf.Tensor2D,
+    dZ: tf.reshape(tf.slice(out, [0], [T * B * G]), [T * B, G]) as Tensor2D,
+    dc0: tf.reshape(tf.slice(out, [T * B * G], [BH]), [B, H]) as Tensor2D,
+    dh0: tf.reshape(tf.slice(out, [T * B * G + BH], [BH]), [B, H]) as Tensor2D,
   };
 }

@@ -19,6 +19,7 @@
  * @module
  */
 import { tf } from "../../tf.ts";
+import type { DataType, Tensor, Tensor1D, TensorInfo } from "../../ops/tensors.ts";
 
 /**
  * The part of tfjs-backend-webgpu's `WebGPUBackend` these programs use.
@@ -33,13 +34,13 @@ export interface WebGpuBackendLike {
   /** Runs a program on the inputs into a new (or the given) output. */
   runWebGPUProgram(
     program: unknown,
-    inputs: tf.TensorInfo[],
-    outputDtype: tf.DataType,
+    inputs: TensorInfo[],
+    outputDtype: DataType,
     programDefinedUniform?: { type: "int32" | "float32" | "uint32"; data: number[] }[],
-    output?: tf.TensorInfo,
-  ): tf.TensorInfo;
+    output?: TensorInfo,
+  ): TensorInfo;
   /** A new tensor of the backend's. */
-  makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  makeTensorInfo(shape: number[], dtype: DataType): TensorInfo;
 }
 
 /** Invocations per workgroup. */
@@ -99,7 +100,7 @@ export interface StepProgramSpec {
   /** Per input: 1 (`f32`) or 4 (`vec4<f32>`, the input's size a multiple of 4). Default all 1. */
   components?: number[];
   /** Names of the `i32` uniforms, read as `uniforms.<name>`. */
-  uniforms: string[];
+  uniforms: readonly string[];
   /** Elements of the output buffer. */
   outputSize: number;
   /** Invocations to run. */
@@ -203,9 +204,9 @@ export class StepProgram {
 export function dispatch(
   backend: WebGpuBackendLike,
   program: StepProgram,
-  inputs: tf.Tensor[],
+  inputs: Tensor[],
   uniforms: number[],
-  output: tf.TensorInfo,
+  output: TensorInfo,
 ): void {
   backend.runWebGPUProgram(
     program,
@@ -225,7 +226,7 @@ export function dispatch(
  * if (backend) toTensor(allocate(backend, 4)).dispose();
  * ```
  */
-export function allocate(backend: WebGpuBackendLike, size: number): tf.TensorInfo {
+export function allocate(backend: WebGpuBackendLike, size: number): TensorInfo {
   return backend.makeTensorInfo([size], "float32");
 }
 
@@ -238,6 +239,51 @@ export function allocate(backend: WebGpuBackendLike, size: number): tf.TensorInf
  * if (backend) toTensor(allocate(backend, 4)).dispose();
  * ```
  */
-export function toTensor(info: tf.TensorInfo): tf.Tensor1D {
-  return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor1D;
+export function toTensor(info: TensorInfo): Tensor1D {
+  return tf.engine().makeTensorFromTensorInfo(info) as Tensor1D;
+}
+
+/** The uniforms every step program reads: step `t`, and the sizes B, H, T. */
+export const STEP_UNIFORMS: readonly string[] = ["t", "nb", "nh", "nt"];
+
+/**
+ * The opening of a one-unit-per-invocation step program (WGSL): the sizes
+ * from {@linkcode STEP_UNIFORMS}, `BH = B * H`, threads past `B * H` return,
+ * and this thread's batch row `b` and unit `j`.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * ok(UNIT_PRELUDE.includes("let j = index - b * H;"));
+ * ```
+ */
+export const UNIT_PRELUDE = `
+  let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
+  let BH = B * H;
+  if (index >= BH) { return; }
+  let b = index / H;
+  let j = index - b * H;`;
+
+/**
+ * The opening of a step program with four adjacent units per invocation
+ * (vec4 loads) for `R` batch rows (WGSL): the sizes, `H4 = H / 4`, threads
+ * past the work return, the first row `b0` and the unit group `j4`.
+ *
+ * @param R batch rows per invocation (`B % R == 0`).
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * ok(vec4Prelude(2).includes("let b0 = bg * 2;"));
+ * ```
+ */
+export function vec4Prelude(R: number): string {
+  return `
+  let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
+  let BH = B * H;
+  let H4 = H / 4;
+  if (index >= (B / ${R}) * H4) { return; }
+  let bg = index / H4;
+  let j4 = index - bg * H4;
+  let b0 = bg * ${R};`;
 }

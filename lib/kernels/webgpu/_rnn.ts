@@ -10,11 +10,20 @@
  * @module
  */
 import { tf } from "../../tf.ts";
+import type { Tensor, Tensor1D, Tensor2D, Tensor3D } from "../../ops/tensors.ts";
 import type { Nonlinearity } from "../../cells/types.ts";
 import type { Dims } from "../_common.ts";
-import { allocate, dispatch, StepProgram, toTensor, type WebGpuBackendLike } from "./_program.ts";
+import {
+  allocate,
+  dispatch,
+  STEP_UNIFORMS,
+  StepProgram,
+  toTensor,
+  UNIT_PRELUDE,
+  type WebGpuBackendLike,
+} from "./_program.ts";
 
-const UNIFORMS = ["t", "nb", "nh", "nt"];
+const UNIFORMS = STEP_UNIFORMS;
 
 /** `act(a)` and `actDeriv(h)` (from the output) per nonlinearity. */
 const ACTIVATION: Record<Nonlinearity, string> = {
@@ -24,12 +33,7 @@ const ACTIVATION: Record<Nonlinearity, string> = {
          fn actDeriv(h : f32) -> f32 { return select(0.0, 1.0, h > 0.0); }`,
 };
 
-const FORWARD = `
-  let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
-  let BH = B * H;
-  if (index >= BH) { return; }
-  let b = index / H;
-  let j = index - b * H;
+const FORWARD = `${UNIT_PRELUDE}
   var a = xw[t * BH + index];
   if (t == 0) {
     for (var k = 0; k < H; k++) { a += hinit[b * H + k] * wh[k * H + j]; }
@@ -41,12 +45,7 @@ const FORWARD = `
   result[(t + 1) * BH + index] = act(a);
 `;
 
-const BACKWARD = `
-  let t = uniforms.t; let B = uniforms.nb; let H = uniforms.nh; let T = uniforms.nt;
-  let BH = B * H;
-  if (index >= BH) { return; }
-  let b = index / H;
-  let j = index - b * H;
+const BACKWARD = `${UNIT_PRELUDE}
   if (t < 0) {
     var acc = 0.0;
     for (var k = 0; k < H; k++) { acc += result[b * H + k] * wht[k * H + j]; }
@@ -102,11 +101,11 @@ function program(
 export function rnnForwardSteps(
   backend: WebGpuBackendLike,
   phi: Nonlinearity,
-  XW: tf.Tensor,
-  Wh: tf.Tensor,
-  h0: tf.Tensor,
+  XW: Tensor,
+  Wh: Tensor,
+  h0: Tensor,
   dims: Dims,
-): tf.Tensor1D {
+): Tensor1D {
   const { T, B, H } = dims;
   const seq = toTensor(allocate(backend, (T + 1) * B * H));
   for (let t = 0; t < T; t++) {
@@ -135,12 +134,12 @@ export function rnnForwardSteps(
  * }
  * ```
  */
-export function rnnViews(seq: tf.Tensor, dims: Dims): { value: tf.Tensor3D; Hprev: tf.Tensor2D } {
+export function rnnViews(seq: Tensor, dims: Dims): { value: Tensor3D; Hprev: Tensor2D } {
   const { T, B, H } = dims;
   const BH = B * H;
   return {
-    value: tf.reshape(tf.slice(seq, [BH], [T * BH]), [T, B, H]) as tf.Tensor3D,
-    Hprev: tf.reshape(tf.slice(seq, [0], [T * BH]), [T * B, H]) as tf.Tensor2D,
+    value: tf.reshape(tf.slice(seq, [BH], [T * BH]), [T, B, H]) as Tensor3D,
+    Hprev: tf.reshape(tf.slice(seq, [0], [T * BH]), [T * B, H]) as Tensor2D,
   };
 }
 
@@ -166,11 +165,11 @@ export function rnnViews(seq: tf.Tensor, dims: Dims): { value: tf.Tensor3D; Hpre
 export function rnnBackwardSteps(
   backend: WebGpuBackendLike,
   phi: Nonlinearity,
-  dValue: tf.Tensor,
-  seq: tf.Tensor,
-  Wh: tf.Tensor,
+  dValue: Tensor,
+  seq: Tensor,
+  Wh: Tensor,
   dims: Dims,
-): { dZ: tf.Tensor2D; dh0: tf.Tensor2D } {
+): { dZ: Tensor2D; dh0: Tensor2D } {
   const { T, B, H } = dims;
   const BH = B * H;
   const WhT = tf.transpose(Wh);
@@ -180,7 +179,7 @@ export function rnnBackwardSteps(
     dispatch(backend, p, [dValue, seq, WhT], [t, B, H, T], out);
   }
   return {
-    dZ: tf.reshape(tf.slice(out, [0], [T * BH]), [T * B, H]) as tf.Tensor2D,
-    dh0: tf.reshape(tf.slice(out, [T * BH], [BH]), [B, H]) as tf.Tensor2D,
+    dZ: tf.reshape(tf.slice(out, [0], [T * BH]), [T * B, H]) as Tensor2D,
+    dh0: tf.reshape(tf.slice(out, [T * BH], [BH]), [B, H]) as Tensor2D,
   };
 }

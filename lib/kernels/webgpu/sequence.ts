@@ -17,6 +17,7 @@
  * @module
  */
 import { tf } from "../../tf.ts";
+import type { GradSaveFunc, Tensor, Tensor2D, Tensor3D } from "../../ops/tensors.ts";
 import type {
   CellSpec,
   FusedWeights,
@@ -36,55 +37,94 @@ import { rnnBackwardSteps, rnnForwardSteps, rnnViews } from "./_rnn.ts";
 function validate(
   spec: CellSpec,
   weights: FusedWeights,
-  xs: tf.Tensor3D,
+  xs: Tensor3D,
   state: State,
 ): Dims | null {
   if (!allFloat32(weights, xs, state)) return null;
   return kernelDims("webgpuSequence", spec, weights, xs, state);
 }
 
+/** Saved by every WGSL sequence op: the inputs `X` `[T*B, D]`, both kernels, the steps' buffer. */
+interface Saved {
+  X: Tensor;
+  Wx: Tensor;
+  Wh: Tensor;
+  seq: Tensor;
+}
+
+/**
+ * The op every kind's WGSL sequence is: inputs `[xs, Wx, Wh, b, h0, extra?]`
+ * (extra: LSTM's `c0`, a reset-after GRU's `bhh`), one tfjs matmul for the
+ * input projection `X Wx + b`, the kind's step programs for the rest.
+ *
+ * @param forward the step programs over `XW` `[T*B, G*H]`: the steps' buffer and the op's value.
+ * @param backward the gradients of every input of the op, in input order.
+ */
+function wgslOp(
+  dims: Dims,
+  forward: (XW: Tensor, Wh: Tensor, h0: Tensor, extra?: Tensor) => { seq: Tensor; value: Tensor },
+  backward: (dy: Tensor3D, saved: Saved) => Tensor[],
+): (...inputs: Tensor[]) => Tensor {
+  const { T, B, D } = dims;
+  return tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+    const save = args.pop() as GradSaveFunc;
+    const [xsIn, Wx, Wh, b, h0, extra] = args as Tensor[];
+    const X = tf.reshape(xsIn, [T * B, D]);
+    const XW = tf.add(tf.matMul(X, Wx), b); // [T*B, G*H]
+    const { seq, value } = forward(XW, Wh, h0, extra);
+    save([X, Wx, Wh, seq]);
+    return {
+      value,
+      gradFunc: (dy: Tensor, saved: Tensor[]) =>
+        tf.tidy(() => {
+          const [Xs, Wxs, Whs, seqs] = saved;
+          return backward(dy as Tensor3D, { X: Xs, Wx: Wxs, Wh: Whs, seq: seqs });
+        }),
+    };
+  }) as (...inputs: Tensor[]) => Tensor;
+}
+
+/** The last step of outputs `[T, B, H]`: the final `h` `[B, H]` of rnn and gru. */
+function lastStep(outputs: Tensor3D, dims: Dims): Tensor2D {
+  const { T, B, H } = dims;
+  return tf.reshape(tf.slice(outputs, [T - 1, 0, 0], [1, B, H]), [B, H]);
+}
+
 function lstmSequence(
   backend: WebGpuBackendLike,
   weights: FusedWeights,
-  xs: tf.Tensor3D,
+  xs: Tensor3D,
   state: State,
   dims: Dims,
   cellStates: boolean,
 ): SequenceResult {
-  const { T, B, D, H } = dims;
+  const { T, B, H } = dims;
   return tf.tidy(() => {
     const c0 = state.c ?? tf.zeros([B, H]);
-    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const save = args.pop() as tf.GradSaveFunc;
-      const [xsIn, Wx, Wh, b, h0, c0In] = args as tf.Tensor[];
-      const X = tf.reshape(xsIn, [T * B, D]);
-      const XW = tf.add(tf.matMul(X, Wx), b); // [T*B, 4H]
-      const seq = lstmForwardSteps(backend, XW, Wh, h0, c0In, dims);
-      const { value } = lstmViews(seq, dims, cellStates);
-      save([X, Wx, Wh, seq]);
-      return {
-        value,
-        gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) =>
-          tf.tidy(() => {
-            const [Xs, Wxs, Whs, seqs] = saved;
-            const { dZ, dh0, dc0 } = lstmBackwardSteps(backend, dy, seqs, Whs, dims, cellStates);
-            const { Hprev } = lstmViews(seqs, dims);
-            const { dWh, dWx, db } = weightGradsWgsl(backend, dZ, Hprev, Xs); // 4H columns
-            return [inputGrad(dZ, Wxs, dims), dWx, dWh, db, dh0, dc0];
-          }),
-      };
-    });
-    const value = op(xs, weights.Wx, weights.Wh, weights.b, state.h, c0) as tf.Tensor3D;
+    const op = wgslOp(
+      dims,
+      (XW, Wh, h0, c0In) => {
+        const seq = lstmForwardSteps(backend, XW, Wh, h0, c0In!, dims);
+        return { seq, value: lstmViews(seq, dims, cellStates).value };
+      },
+      (dy, { X, Wx, Wh, seq }) => {
+        const { dZ, dh0, dc0 } = lstmBackwardSteps(backend, dy, seq, Wh, dims, cellStates);
+        const { Hprev } = lstmViews(seq, dims);
+        const { dWh, dWx, db } = weightGradsWgsl(backend, dZ, Hprev, X); // 4H columns
+        return [inputGrad(dZ, Wx, dims), dWx, dWh, db, dh0, dc0];
+      },
+    );
+    const value = op(xs, weights.Wx, weights.Wh, weights.b, state.h, c0);
     const v = tf.reshape(value, [(cellStates ? 2 * T : T + 1) * B, H]);
-    const outputs = tf.reshape(tf.slice(v, [0, 0], [T * B, H]), [T, B, H]) as tf.Tensor3D;
-    const h = tf.slice(v, [(T - 1) * B, 0], [B, H]) as tf.Tensor2D;
+    const outputs = tf.reshape(tf.slice(v, [0, 0], [T * B, H]), [T, B, H]) as Tensor3D;
+    const h = tf.slice(v, [(T - 1) * B, 0], [B, H]) as Tensor2D;
     if (!cellStates) {
-      return { outputs, state: { h, c: tf.slice(v, [T * B, 0], [B, H]) as tf.Tensor2D } };
+      return { outputs, state: { h, c: tf.slice(v, [T * B, 0], [B, H]) as Tensor2D } };
     }
     return {
       outputs,
-      state: { h, c: tf.slice(v, [(2 * T - 1) * B, 0], [B, H]) as tf.Tensor2D },
-      cells: tf.reshape(tf.slice(v, [T * B, 0], [T * B, H]), [T, B, H]) as tf.Tensor3D,
+      state: { h, c: tf.slice(v, [(2 * T - 1) * B, 0], [B, H]) as Tensor2D },
+      cells: tf.reshape(tf.slice(v, [T * B, 0], [T * B, H]), [T, B, H]) as Tensor3D,
     };
   });
 }
@@ -93,36 +133,28 @@ function rnnSequence(
   backend: WebGpuBackendLike,
   phi: Nonlinearity,
   weights: FusedWeights,
-  xs: tf.Tensor3D,
+  xs: Tensor3D,
   state: State,
   dims: Dims,
 ): SequenceResult {
-  const { T, B, D, H } = dims;
   return tf.tidy(() => {
-    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const save = args.pop() as tf.GradSaveFunc;
-      const [xsIn, Wx, Wh, b, h0] = args as tf.Tensor[];
-      const X = tf.reshape(xsIn, [T * B, D]);
-      const XW = tf.add(tf.matMul(X, Wx), b); // [T*B, H]
-      const seq = rnnForwardSteps(backend, phi, XW, Wh, h0, dims);
-      save([X, Wx, Wh, seq]);
-      return {
-        value: rnnViews(seq, dims).value,
-        gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) =>
-          tf.tidy(() => {
-            const [Xs, Wxs, Whs, seqs] = saved;
-            const { dZ, dh0 } = rnnBackwardSteps(backend, phi, dy, seqs, Whs, dims);
-            const { Hprev } = rnnViews(seqs, dims);
-            const { dWh, dWx, db } = H % 4 === 0
-              ? weightGradsWgsl(backend, dZ, Hprev, Xs)
-              : weightGrads(dZ, Hprev, Xs);
-            return [inputGrad(dZ, Wxs, dims), dWx, dWh, db, dh0];
-          }),
-      };
-    });
-    const outputs = op(xs, weights.Wx, weights.Wh, weights.b, state.h) as tf.Tensor3D;
-    const h = tf.reshape(tf.slice(outputs, [T - 1, 0, 0], [1, B, H]), [B, H]) as tf.Tensor2D;
-    return { outputs, state: { h } };
+    const op = wgslOp(
+      dims,
+      (XW, Wh, h0) => {
+        const seq = rnnForwardSteps(backend, phi, XW, Wh, h0, dims);
+        return { seq, value: rnnViews(seq, dims).value };
+      },
+      (dy, { X, Wx, Wh, seq }) => {
+        const { dZ, dh0 } = rnnBackwardSteps(backend, phi, dy, seq, Wh, dims);
+        const { Hprev } = rnnViews(seq, dims);
+        const { dWh, dWx, db } = dims.H % 4 === 0
+          ? weightGradsWgsl(backend, dZ, Hprev, X)
+          : weightGrads(dZ, Hprev, X);
+        return [inputGrad(dZ, Wx, dims), dWx, dWh, db, dh0];
+      },
+    );
+    const outputs = op(xs, weights.Wx, weights.Wh, weights.b, state.h) as Tensor3D;
+    return { outputs, state: { h: lastStep(outputs, dims) } };
   });
 }
 
@@ -134,19 +166,19 @@ function rnnSequence(
 function gruGrads(
   backend: WebGpuBackendLike,
   resetAfter: boolean,
-  dZ: tf.Tensor,
-  dZh: tf.Tensor,
-  seq: tf.Tensor,
-  X: tf.Tensor,
-  Wx: tf.Tensor,
+  dZ: Tensor,
+  dZh: Tensor,
+  seq: Tensor,
+  X: Tensor,
+  Wx: Tensor,
   dims: Dims,
-): { dX: tf.Tensor; dWx: tf.Tensor; dWh: tf.Tensor; db: tf.Tensor; dbhh?: tf.Tensor } {
+): { dX: Tensor; dWx: Tensor; dWh: Tensor; db: Tensor; dbhh?: Tensor } {
   const { T, B, D, H } = dims;
   const { Hprev, RH } = gruViews(seq, dims);
   const grads = H % 4 === 0
-    ? (dz: tf.Tensor, src: tf.Tensor, x: tf.Tensor) => weightGradsWgsl(backend, dz, src, x)
+    ? (dz: Tensor, src: Tensor, x: Tensor) => weightGradsWgsl(backend, dz, src, x)
     : weightGrads;
-  const cols = (m: tf.Tensor, from: number, n: number) =>
+  const cols = (m: Tensor, from: number, n: number) =>
     tf.slice(m, [0, from], [m.shape[0] as number, n]);
   // Reset before: dZh against R ⊙ H; reset after: the candidate's input part, no recurrent source.
   const rec = grads(dZ, Hprev, X); // [H, W], [D, W], [W]
@@ -168,36 +200,28 @@ function gruSequence(
   backend: WebGpuBackendLike,
   resetAfter: boolean,
   weights: FusedWeights,
-  xs: tf.Tensor3D,
+  xs: Tensor3D,
   state: State,
   dims: Dims,
 ): SequenceResult {
-  const { T, B, D, H } = dims;
   return tf.tidy(() => {
-    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const save = args.pop() as tf.GradSaveFunc;
-      const [xsIn, Wx, Wh, b, h0, bhh] = args as tf.Tensor[];
-      const X = tf.reshape(xsIn, [T * B, D]);
-      const XW = tf.add(tf.matMul(X, Wx), b); // [T*B, 3H]
-      const seq = gruForwardSteps(backend, resetAfter, XW, Wh, bhh, h0, dims);
-      save([X, Wx, Wh, seq]);
-      return {
-        value: gruViews(seq, dims).value,
-        gradFunc: (dy: tf.Tensor3D, saved: tf.Tensor[]) =>
-          tf.tidy(() => {
-            const [Xs, Wxs, Whs, seqs] = saved;
-            const { dZ, dZh, dh0 } = gruBackwardSteps(backend, resetAfter, dy, seqs, Whs, dims);
-            const g = gruGrads(backend, resetAfter, dZ, dZh, seqs, Xs, Wxs, dims);
-            const out = [g.dX, g.dWx, g.dWh, g.db, dh0];
-            return g.dbhh ? [...out, g.dbhh] : out;
-          }),
-      };
-    });
+    const op = wgslOp(
+      dims,
+      (XW, Wh, h0, bhh) => {
+        const seq = gruForwardSteps(backend, resetAfter, XW, Wh, bhh, h0, dims);
+        return { seq, value: gruViews(seq, dims).value };
+      },
+      (dy, { X, Wx, Wh, seq }) => {
+        const { dZ, dZh, dh0 } = gruBackwardSteps(backend, resetAfter, dy, seq, Wh, dims);
+        const g = gruGrads(backend, resetAfter, dZ, dZh, seq, X, Wx, dims);
+        const out = [g.dX, g.dWx, g.dWh, g.db, dh0];
+        return g.dbhh ? [...out, g.dbhh] : out;
+      },
+    );
     const inputs = [xs, weights.Wx, weights.Wh, weights.b, state.h];
     if (resetAfter) inputs.push(weights.bhh!);
-    const outputs = op(...inputs) as tf.Tensor3D;
-    const h = tf.reshape(tf.slice(outputs, [T - 1, 0, 0], [1, B, H]), [B, H]) as tf.Tensor2D;
-    return { outputs, state: { h } };
+    const outputs = op(...inputs) as Tensor3D;
+    return { outputs, state: { h: lastStep(outputs, dims) } };
   });
 }
 
@@ -242,7 +266,7 @@ function gruSequence(
 export function webgpuSequence(
   spec: CellSpec,
   weights: FusedWeights,
-  xs: tf.Tensor3D,
+  xs: Tensor3D,
   state: State,
   options: SequenceOptions = {},
 ): SequenceResult | null {
@@ -263,7 +287,7 @@ const WGSL_SEQUENCES: Readonly<
         backend: WebGpuBackendLike,
         spec: CellSpec,
         weights: FusedWeights,
-        xs: tf.Tensor3D,
+        xs: Tensor3D,
         state: State,
         dims: Dims,
         cellStates: boolean,
