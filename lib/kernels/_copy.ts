@@ -23,6 +23,7 @@ import {
   heapOffset,
   type KernelArgs,
   registerWasmKernel,
+  runKernel,
   useWasmPath,
   type WasmHeapBackend,
 } from "./_wasm_heap.ts";
@@ -137,7 +138,7 @@ function register(): void {
       inputsToSave: ["x"],
       gradFunc: (dy, saved, attrs) => {
         const [x] = saved;
-        const { begin: [row, col], size: [rows, cols] } = attrs as unknown as BlockAttrs;
+        const { begin: [row, col], size: [rows, cols] } = attrs as object as BlockAttrs;
         const [height, width] = x.shape;
         return {
           x: () => tf.pad(dy as Tensor2D, [[row, height - row - rows], [col, width - col - cols]]),
@@ -166,11 +167,7 @@ export function block(
 ): Tensor2D {
   if (!useWasmPath([x])) return tf.slice(x, [row, col], [rows, cols]) as Tensor2D;
   const attrs = { begin: [row, col], size: [rows, cols] };
-  return tf.engine().runKernel(
-    BLOCK_KERNEL,
-    { x },
-    attrs as unknown as tf.NamedAttrMap,
-  ) as Tensor2D;
+  return runKernel<Tensor2D>(BLOCK_KERNEL, { x }, attrs);
 }
 
 /**
@@ -186,7 +183,7 @@ export function concat2d(xs: readonly Tensor[], axis: 0 | 1): Tensor2D {
   if (xs.length === 1) return tf.clone(xs[0]) as Tensor2D;
   if (!useWasmPath(xs)) return tf.concat(xs as Tensor[], axis) as Tensor2D;
   const inputs = Object.fromEntries(xs.map((x, i) => [String(i), x]));
-  return tf.engine().runKernel(CONCAT_KERNEL, inputs, { axis }) as Tensor2D;
+  return runKernel<Tensor2D>(CONCAT_KERNEL, inputs, { axis });
 }
 
 /**
@@ -204,8 +201,5 @@ export function split2d(x: Tensor, sizes: number[] | number, axis: 0 | 1): Tenso
   const total = x.shape[axis] as number;
   const list = typeof sizes === "number" ? new Array(sizes).fill(total / sizes) : sizes;
   if (!useWasmPath([x])) return tf.split(x, list, axis) as Tensor2D[];
-  return tf.engine().runKernel(SPLIT_KERNEL, { x }, {
-    axis,
-    sizes: list,
-  }) as unknown as Tensor2D[];
+  return runKernel<Tensor2D[]>(SPLIT_KERNEL, { x }, { axis, sizes: list });
 }

@@ -19,7 +19,13 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import type { DataType, NamedTensorInfoMap, Tensor, TensorInfo } from "../ops/tensors.ts";
+import type {
+  DataType,
+  NamedTensorInfoMap,
+  NamedTensorMap,
+  Tensor,
+  TensorInfo,
+} from "../ops/tensors.ts";
 
 /** The part of tfjs-backend-wasm's `BackendWasm` these kernels use. */
 export interface WasmHeapBackend {
@@ -58,8 +64,37 @@ export function registerWasmKernel(name: string, kernelFunc: (args: KernelArgs) 
   tf.registerKernel({
     kernelName: name,
     backendName: "wasm",
-    kernelFunc: kernelFunc as unknown as tf.KernelFunc,
+    // tfjs calls with { inputs, backend, attrs }; the kernel returns its output(s).
+    kernelFunc: (params) => kernelFunc(params as KernelArgs) as TensorInfo | TensorInfo[],
   });
+}
+
+/**
+ * Runs a registered kernel with plain-object attributes: `engine().runKernel`
+ * typed for our kernels (its own typing wants an attribute map and returns
+ * `Tensor | Tensor[]`).
+ *
+ * @param name the kernel's name.
+ * @param inputs the kernel's input tensors by name.
+ * @param attrs the kernel's attributes (numbers and arrays of them).
+ * @returns the kernel's output(s), owned by the caller.
+ *
+ * @example Off wasm, any registered kernel runs too
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const y = runKernel<tf.Tensor>("Neg", { x: tf.tensor1d([1, -2]) });
+ * deepStrictEqual(await y.array(), [-1, 2]);
+ * ```
+ */
+export function runKernel<T extends Tensor | Tensor[]>(
+  name: string,
+  inputs: NamedTensorMap,
+  attrs: object = {},
+): T {
+  const engine = tf.engine();
+  const run = engine.runKernel as (name: string, inputs: NamedTensorMap, attrs: object) => unknown;
+  return run.call(engine, name, inputs, attrs) as T;
 }
 
 /** Whether the wasm kernels apply: the wasm backend is active and every tensor is float32. */
