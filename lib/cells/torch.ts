@@ -182,7 +182,7 @@ export function fusedFromTorch(
   const Wih = stateDict[`weight_ih_${suffix}`] as number[][]; // [G*H, D]
   const Whh = stateDict[`weight_hh_${suffix}`] as number[][]; // [G*H, H]
   const bih = stateDict[`bias_ih_${suffix}`] as number[]; // [G*H]
-  const bhh = stateDict[`bias_hh_${suffix}`] as number[]; // [G*H]
+  const biasHh = stateDict[`bias_hh_${suffix}`] as number[]; // [G*H]
   const blocks = torch.blocks;
   const GH = blocks.length * H;
   const Wx = new Float32Array(D * GH), Wh = new Float32Array(H * GH), b = new Float32Array(GH);
@@ -193,7 +193,7 @@ export function fusedFromTorch(
       const row = source * H + j; // PyTorch's row of this unit of this gate
       for (let d = 0; d < D; d++) Wx[d * GH + g * H + j] = Wih[row][d];
       for (let k = 0; k < H; k++) Wh[k * GH + g * H + j] = Whh[row][k];
-      b[g * H + j] = bih[row] + (addRecurrentBias ? bhh[row] : 0);
+      b[g * H + j] = bih[row] + (addRecurrentBias ? biasHh[row] : 0);
     }
   });
   const fused: FusedWeights = {
@@ -204,7 +204,7 @@ export function fusedFromTorch(
   const apart = torch.apart;
   if (apart) {
     const source = blocks[apart.block] * H;
-    fused[apart.key] = tf.tensor1d(bhh.slice(source, source + H));
+    fused[apart.key] = tf.tensor1d(biasHh.slice(source, source + H));
   }
   return fused;
 }
@@ -254,7 +254,7 @@ export function fusedToTorch(spec: CellSpec, fused: FusedWeights): TorchCellWeig
   const GH = blocks.length * H;
   const Wx = fused.Wx.dataSync(), Wh = fused.Wh.dataSync(), b = fused.b.dataSync();
   const apart = torch.apart;
-  const bhh = apart ? fused[apart.key]?.dataSync() : undefined;
+  const kept = apart ? fused[apart.key]?.dataSync() : undefined; // the block's own bias_hh
   const out: TorchCellWeights = {
     weight_ih: new Float32Array(GH * D),
     weight_hh: new Float32Array(GH * H),
@@ -267,7 +267,7 @@ export function fusedToTorch(spec: CellSpec, fused: FusedWeights): TorchCellWeig
       for (let d = 0; d < D; d++) out.weight_ih[row * D + d] = Wx[d * GH + col];
       for (let k = 0; k < H; k++) out.weight_hh[row * H + k] = Wh[k * GH + col];
       out.bias_ih[row] = b[col];
-      if (apart?.block === g && bhh) out.bias_hh[row] = bhh[j];
+      if (apart?.block === g && kept) out.bias_hh[row] = kept[j];
     }
   });
   return out;

@@ -239,13 +239,13 @@ export function previousStates(h0: Tensor, steps: readonly Tensor[]): Tensor {
 /** What the checks read of a sequence's inputs: a tensor `[T, B, D]`, or its shape and dtype (rows of a table). */
 export type SequenceShape = Pick<Tensor, "rank" | "shape" | "dtype">;
 
-/** Every tensor a sequence kernel reads. */
+/** Every tensor a sequence kernel reads: the inputs, every weight (extras too) and the state. */
 function kernelTensors(
   weights: FusedWeights,
   xs: SequenceShape,
   state: State,
 ): (SequenceShape | undefined)[] {
-  return [xs, weights.Wx, weights.Wh, weights.b, state.h, state.c, weights.bhh];
+  return [xs, ...Object.values(weights), state.h, state.c];
 }
 
 /** Whether every tensor a sequence kernel reads is float32 (the kernels' only dtype). */
