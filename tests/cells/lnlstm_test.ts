@@ -314,3 +314,15 @@ Deno.test("lnlstm: PyTorch layouts are refused with a UsageError that says why",
   );
   stack.dispose();
 });
+
+Deno.test("lnlstm: ONNX export is refused with a UsageError that points to safetensors", async () => {
+  const { GraphBuilder } = await import("../../lib/export/_graph.ts");
+  const { recurrentGraph } = await import("../../lib/export/_recurrent.ts");
+  const stack = recurrent({ cell: "lnlstm", inputSize: 3, hiddenSize: 2 });
+  rejectsWith(
+    () => recurrentGraph(new GraphBuilder(), stack, "xs"),
+    "lnlstm has no ONNX operator",
+    "--format safetensors",
+  );
+  stack.dispose();
+});
