@@ -42,6 +42,15 @@ export interface GruGates {
  * The recurrent half of a gru step, given the input projection
  * `xw = X_t [W_xz W_xr W_xh] + [b_z b_r b_h]` `[B, 3H]`.
  * Used by `runSequence`, which projects the whole sequence at once.
+ *
+ * @example Zero weights: Z = 1/2, H~ = 0
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const weights = { Wx: tf.zeros([1, 3]) as tf.Tensor2D, Wh: tf.zeros([1, 3]) as tf.Tensor2D, b: tf.zeros([3]) as tf.Tensor1D };
+ * const { z, h } = gruRecurrentGates(weights, tf.zeros([1, 3]), { h: tf.tensor2d([[4]]) });
+ * deepStrictEqual([...await z.data(), ...await h.data()], [0.5, 2]);
+ * ```
  */
 export function gruRecurrentGates(
   weights: FusedWeights,
@@ -76,6 +85,15 @@ export function gruRecurrentGates(
 /**
  * Every gate of one gru step, `x` `[B, D]` and `state.h` `[B, H]`.
  * Not tidied: call inside `tf.tidy` (as {@linkcode gruStep} does).
+ *
+ * @example Every gate, inside a tidy
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const weights = { Wx: tf.ones([2, 3]) as tf.Tensor2D, Wh: tf.zeros([1, 3]) as tf.Tensor2D, b: tf.zeros([3]) as tf.Tensor1D };
+ * const gates = tf.tidy(() => gruGates(weights, tf.ones([1, 2]), { h: tf.zeros([1, 1]) }) as never);
+ * deepStrictEqual(Object.keys(gates), ["z", "r", "hTilde", "h"]);
+ * ```
  */
 export function gruGates(
   weights: FusedWeights,
@@ -124,7 +142,7 @@ export function gruStep(
  * `nn.GRU` is the reset-after variant (gates r, z, n; its `b_hn` is `bhh`);
  * ONNX's `GRU` runs both (`linear_before_reset`).
  *
- * @example
+ * @example resetAfter adds b_hh
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * const spec = { kind: "gru", inputSize: 2, hiddenSize: 3, resetAfter: true };
@@ -152,6 +170,14 @@ export const gruDefinition: CellDefinition = {
 /**
  * Splits fused gru weights into `W_xz W_hz b_z`, `W_xr W_hr b_r`, `W_xh W_hh b_h`
  * (and `b_hh` when the weights have `bhh`). New tensors; the caller disposes.
+ *
+ * @example A reset-after GRU also has b_hh
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const fused = { Wx: tf.zeros([2, 3]) as tf.Tensor2D, Wh: tf.zeros([1, 3]) as tf.Tensor2D, b: tf.zeros([3]) as tf.Tensor1D, bhh: tf.zeros([1]) as tf.Tensor1D };
+ * deepStrictEqual(Object.keys(gruWeightsToNamed(fused)).slice(-2), ["b_h", "b_hh"]);
+ * ```
  */
 export function gruWeightsToNamed(weights: FusedWeights): NamedWeights {
   const [inputSize, hiddenSize] = [weights.Wx.shape[0], weights.Wh.shape[0]];
@@ -164,6 +190,15 @@ export function gruWeightsToNamed(weights: FusedWeights): NamedWeights {
  * Joins gru weights under the d2l names into fused storage (new tensors).
  * `b_hh` is expected exactly when `resetAfter`.
  * @throws {UsageError} for a missing or extra name or a wrong shape.
+ *
+ * @example Names to fused storage
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const named: Record<string, tf.Tensor> = {};
+ * for (const g of ["z", "r", "h"]) Object.assign(named, { [`W_x${g}`]: tf.zeros([2, 1]), [`W_h${g}`]: tf.zeros([1, 1]), [`b_${g}`]: tf.zeros([1]) });
+ * deepStrictEqual(gruWeightsFromNamed(named, { inputSize: 2, hiddenSize: 1 }).Wx.shape, [2, 3]);
+ * ```
  */
 export function gruWeightsFromNamed(
   named: NamedWeights,

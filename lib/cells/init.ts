@@ -37,7 +37,16 @@ export interface InitOptions {
   seed?: number;
 }
 
-/** A row-major `[rows, cols]` matrix with every entry from N(0, std²). */
+/**
+ * A row-major `[rows, cols]` matrix with every entry from N(0, std²).
+ *
+ * @example Seeded draws
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { Rng } from "../rng.ts";
+ * deepStrictEqual(normalMatrix(2, 3, new Rng(1)), normalMatrix(2, 3, new Rng(1)));
+ * ```
+ */
 export function normalMatrix(rows: number, cols: number, rng: Rng, std = 0.01): Float64Array {
   return Float64Array.from({ length: rows * cols }, () => std * rng.normal());
 }
@@ -45,6 +54,14 @@ export function normalMatrix(rows: number, cols: number, rng: Rng, std = 0.01): 
 /**
  * A row-major `[fanIn, fanOut]` matrix from Glorot's uniform distribution,
  * U(-a, a) with a = sqrt(6 / (fanIn + fanOut)).
+ *
+ * @example Every entry within the Glorot bound
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { Rng } from "../rng.ts";
+ * const m = xavierMatrix(4, 2, new Rng(1));
+ * ok(m.every((v) => Math.abs(v) <= Math.sqrt(6 / 6)));
+ * ```
  */
 export function xavierMatrix(fanIn: number, fanOut: number, rng: Rng): Float64Array {
   const a = Math.sqrt(6 / (fanIn + fanOut));

@@ -121,7 +121,7 @@ export function lnlstmStep(weights: FusedWeights, x: Tensor2D, state: State): St
  * The lnlstm as data for the registry: the lstm's gates and state, six
  * LayerNorm parameters, its own input projection; no PyTorch or ONNX layout.
  *
- * @example
+ * @example Six LayerNorm parameters
  * ```ts
  * import { strictEqual } from "node:assert";
  * const spec = { kind: "lnlstm", inputSize: 2, hiddenSize: 3 };

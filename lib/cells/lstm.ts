@@ -40,6 +40,15 @@ export interface LstmGates {
  * The recurrent half of an lstm step, given the input projection
  * `xw = X_t [W_xi W_xf W_xo W_xc] + [b_i b_f b_o b_c]` `[B, 4H]`.
  * Used by `runSequence`, which projects the whole sequence at once.
+ *
+ * @example Zero weights: C_t = C_{t-1} / 2
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const weights = { Wx: tf.zeros([1, 4]) as tf.Tensor2D, Wh: tf.zeros([1, 4]) as tf.Tensor2D, b: tf.zeros([4]) as tf.Tensor1D };
+ * const { c } = lstmRecurrentGates(weights, tf.zeros([1, 4]), { h: tf.zeros([1, 1]), c: tf.tensor2d([[6]]) });
+ * deepStrictEqual(Array.from(await c.data()), [3]);
+ * ```
  */
 export function lstmRecurrentGates(
   weights: FusedWeights,
@@ -60,6 +69,16 @@ export function lstmRecurrentGates(
 /**
  * Every gate of one lstm step, `x` `[B, D]` and `state` `{ h, c }` `[B, H]`.
  * Not tidied: call inside `tf.tidy` (as {@linkcode lstmStep} does).
+ *
+ * @example Every gate, inside a tidy
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const weights = { Wx: tf.ones([2, 4]) as tf.Tensor2D, Wh: tf.zeros([1, 4]) as tf.Tensor2D, b: tf.zeros([4]) as tf.Tensor1D };
+ * const state = { h: tf.zeros([1, 1]) as tf.Tensor2D, c: tf.zeros([1, 1]) as tf.Tensor2D };
+ * const gates = tf.tidy(() => lstmGates(weights, tf.ones([1, 2]), state) as never);
+ * deepStrictEqual(Object.keys(gates), ["i", "f", "o", "cTilde", "c", "h"]);
+ * ```
  */
 export function lstmGates(weights: FusedWeights, x: Tensor2D, state: State): LstmGates {
   return lstmRecurrentGates(weights, inputProjection(weights, x), state);
@@ -98,7 +117,7 @@ export function lstmStep(weights: FusedWeights, x: Tensor2D, state: State): Stat
  * The lstm as data for the registry: gate blocks i, f, o, c, state `{ h, c }`;
  * PyTorch's `nn.LSTM` (gates i, f, g, o) and ONNX's `LSTM` run it.
  *
- * @example
+ * @example The state has a memory cell
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * deepStrictEqual(lstmDefinition.state, ["h", "c"]);
@@ -119,6 +138,14 @@ export const lstmDefinition: CellDefinition = {
 /**
  * Splits fused lstm weights into `W_xi W_hi b_i`, `W_xf W_hf b_f`,
  * `W_xo W_ho b_o`, `W_xc W_hc b_c`. New tensors; the caller disposes.
+ *
+ * @example The d2l names, block by block
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const named = lstmWeightsToNamed({ Wx: tf.zeros([2, 4]) as tf.Tensor2D, Wh: tf.zeros([1, 4]) as tf.Tensor2D, b: tf.zeros([4]) as tf.Tensor1D });
+ * deepStrictEqual(Object.keys(named).slice(0, 3), ["W_xi", "W_hi", "b_i"]);
+ * ```
  */
 export function lstmWeightsToNamed(weights: FusedWeights): NamedWeights {
   const [inputSize, hiddenSize] = [weights.Wx.shape[0], weights.Wh.shape[0]];
@@ -128,6 +155,15 @@ export function lstmWeightsToNamed(weights: FusedWeights): NamedWeights {
 /**
  * Joins lstm weights under the d2l names into fused storage (new tensors).
  * @throws {UsageError} for a missing or extra name or a wrong shape.
+ *
+ * @example Names to fused storage
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const named: Record<string, tf.Tensor> = {};
+ * for (const g of ["i", "f", "o", "c"]) Object.assign(named, { [`W_x${g}`]: tf.zeros([2, 1]), [`W_h${g}`]: tf.zeros([1, 1]), [`b_${g}`]: tf.zeros([1]) });
+ * deepStrictEqual(lstmWeightsFromNamed(named, { inputSize: 2, hiddenSize: 1 }).b.shape, [4]);
+ * ```
  */
 export function lstmWeightsFromNamed(
   named: NamedWeights,

@@ -15,7 +15,7 @@ import { lnlstmDefinition } from "./lnlstm.ts";
 /**
  * The built-in cell kinds by name.
  *
- * @example
+ * @example Look a kind up
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * deepStrictEqual(CELLS.gru.gates, ["z", "r", "h"]);
@@ -50,7 +50,7 @@ export const GATE_BLOCKS: Readonly<Record<string, readonly string[]>> = Object.f
  * @param spec a spec, or just a kind's name.
  * @throws {UsageError} for a kind the registry does not have.
  *
- * @example
+ * @example The lstm's four gates
  * ```ts
  * import { strictEqual } from "node:assert";
  * strictEqual(cellDefinition("lstm").gates.length, 4);
@@ -70,7 +70,7 @@ export function cellDefinition(spec: CellSpec | string): CellDefinition {
 /**
  * Whether a kind's state has a memory cell `c` (lstm, lnlstm).
  *
- * @example
+ * @example Which kinds carry c
  * ```ts
  * import { ok } from "node:assert";
  * ok(hasCellState("lstm") && !hasCellState("gru"));
@@ -105,7 +105,7 @@ function kindsWith(has: (def: CellDefinition) => boolean): string {
  * @param action the start of the message.
  * @throws {UsageError} for an unknown kind or an option the kind does not take.
  *
- * @example
+ * @example A flag on the wrong kind
  * ```ts
  * import { throws } from "node:assert";
  * checkCellOptions("rnn", { nonlinearity: "relu" });

@@ -37,6 +37,15 @@ export interface RnnGates {
  * The recurrent half of an rnn step, given the input projection
  * `xw = X_t W_xh + b_h` `[B, H]`: `H_t = φ(xw + H_{t-1} W_hh)`.
  * Used by `runSequence`, which projects the whole sequence at once.
+ *
+ * @example From a given projection
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const weights = { Wx: tf.zeros([1, 1]) as tf.Tensor2D, Wh: tf.ones([1, 1]) as tf.Tensor2D, b: tf.zeros([1]) as tf.Tensor1D };
+ * const { h } = rnnRecurrentGates(weights, tf.tensor2d([[1]]), { h: tf.tensor2d([[1]]) }, { nonlinearity: "relu" });
+ * deepStrictEqual(Array.from(await h.data()), [2]); // relu(1 + 1 * 1)
+ * ```
  */
 export function rnnRecurrentGates(
   weights: FusedWeights,
@@ -52,6 +61,15 @@ export function rnnRecurrentGates(
 /**
  * Every gate of one rnn step, `x` `[B, D]` and `state.h` `[B, H]`.
  * Not tidied: call inside `tf.tidy` (as {@linkcode rnnStep} does).
+ *
+ * @example Inside a tidy
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const weights = { Wx: tf.ones([2, 1]) as tf.Tensor2D, Wh: tf.zeros([1, 1]) as tf.Tensor2D, b: tf.zeros([1]) as tf.Tensor1D };
+ * const h = tf.tidy(() => rnnGates(weights, tf.ones([1, 2]), { h: tf.zeros([1, 1]) }).h);
+ * deepStrictEqual(h.shape, [1, 1]);
+ * ```
  */
 export function rnnGates(
   weights: FusedWeights,
@@ -70,7 +88,7 @@ export function rnnGates(
  * @param state `{ h }` with `h` `[B, H]`.
  * @returns `{ h }`, a new tensor the caller disposes.
  *
- * @example
+ * @example relu(1 + 1) in every unit
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
@@ -97,7 +115,7 @@ export function rnnStep(
  * The rnn as data for the registry: one gate block `h`, state `{ h }`, the
  * `nonlinearity` flag; PyTorch's `nn.RNN` and ONNX's `RNN` run it.
  *
- * @example
+ * @example One gate block
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * deepStrictEqual(rnnDefinition.gates, ["h"]);
@@ -113,7 +131,17 @@ export const rnnDefinition: CellDefinition = {
   onnx: "RNN",
 };
 
-/** Splits fused rnn weights into `W_xh`, `W_hh`, `b_h` (new tensors; the caller disposes). */
+/**
+ * Splits fused rnn weights into `W_xh`, `W_hh`, `b_h` (new tensors; the caller disposes).
+ *
+ * @example The d2l names
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const named = rnnWeightsToNamed({ Wx: tf.zeros([2, 3]) as tf.Tensor2D, Wh: tf.zeros([3, 3]) as tf.Tensor2D, b: tf.zeros([3]) as tf.Tensor1D });
+ * deepStrictEqual(Object.keys(named), ["W_xh", "W_hh", "b_h"]);
+ * ```
+ */
 export function rnnWeightsToNamed(weights: FusedWeights): NamedWeights {
   const [inputSize, hiddenSize] = weights.Wx.shape;
   return fusedToNamedWith(rnnDefinition, { kind: "rnn", inputSize, hiddenSize }, weights);
@@ -122,6 +150,14 @@ export function rnnWeightsToNamed(weights: FusedWeights): NamedWeights {
 /**
  * Joins `W_xh` `[D, H]`, `W_hh` `[H, H]`, `b_h` `[H]` into fused storage (new tensors).
  * @throws {UsageError} for a missing or extra name or a wrong shape.
+ *
+ * @example Back to fused storage
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const fused = rnnWeightsFromNamed({ W_xh: tf.zeros([2, 3]), W_hh: tf.zeros([3, 3]), b_h: tf.zeros([3]) }, { inputSize: 2, hiddenSize: 3 });
+ * deepStrictEqual(fused.Wh.shape, [3, 3]);
+ * ```
  */
 export function rnnWeightsFromNamed(
   named: NamedWeights,

@@ -30,7 +30,7 @@ function isPositiveInteger(n: unknown): n is number {
  *
  * @throws {UsageError} for an unknown kind, a bad size or a flag on the wrong kind.
  *
- * @example
+ * @example A gru spec gets resetAfter: false
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * const spec = checkSpec({ kind: "gru", inputSize: 2, hiddenSize: 3 });
@@ -60,7 +60,7 @@ export function checkSpec(spec: CellSpec): CellSpec {
 /**
  * The extra parameters of a spec beyond `Wx`, `Wh`, `b` (a reset-after GRU's `bhh`, ...).
  *
- * @example
+ * @example An lstm has no extras
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * deepStrictEqual(cellParameters({ kind: "lstm", inputSize: 2, hiddenSize: 3 }), []);
@@ -73,7 +73,7 @@ export function cellParameters(spec: CellSpec): readonly CellParameter[] {
 /**
  * The keys of a spec's fused record, in a stable order: `Wx`, `Wh`, `b`, then the extras.
  *
- * @example
+ * @example A reset-after gru adds bhh
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * const spec = { kind: "gru", inputSize: 2, hiddenSize: 3, resetAfter: true };
@@ -87,7 +87,7 @@ export function fusedKeys(spec: CellSpec): string[] {
 /**
  * The tensors of a fused record in {@linkcode fusedKeys} order (those present).
  *
- * @example
+ * @example Wx, Wh and b
  * ```ts
  * import { strictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
@@ -110,7 +110,7 @@ export function fusedTensors<W extends FusedWeights>(weights: W): NonNullable<W[
  *
  * @throws {UsageError} naming the weight and both shapes.
  *
- * @example
+ * @example A misshapen bias is named
  * ```ts
  * import { throws } from "node:assert";
  * import { tf } from "../tf.ts";
@@ -128,7 +128,7 @@ export function checkFused(action: string, spec: CellSpec, weights: FusedWeights
  *
  * @throws {UsageError} naming the missing, extra or misshapen tensor.
  *
- * @example
+ * @example An lstm state needs c
  * ```ts
  * import { throws } from "node:assert";
  * import { tf } from "../tf.ts";
@@ -148,7 +148,7 @@ export function checkState(action: string, spec: CellSpec, state: State, batch: 
 /**
  * A zero state for `batch` rows: new tensors, the caller disposes them.
  *
- * @example
+ * @example An lstm's zero state has c
  * ```ts
  * import { ok } from "node:assert";
  * ok(zeroState({ kind: "lstm", inputSize: 2, hiddenSize: 3 }, 4).c !== undefined);
@@ -163,7 +163,7 @@ export function zeroState(spec: CellSpec, batch: number): State {
 /**
  * The d2l names of a spec's weights, in block order, then the extras' names.
  *
- * @example
+ * @example The rnn's three names
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * deepStrictEqual(weightNames({ kind: "rnn", inputSize: 2, hiddenSize: 3 }), ["W_xh", "W_hh", "b_h"]);
@@ -176,7 +176,7 @@ export function weightNames(spec: CellSpec): string[] {
 /**
  * Splits fused weights into the d2l names. New tensors; the caller disposes them.
  *
- * @example
+ * @example Fused rnn weights under the d2l names
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
@@ -195,7 +195,7 @@ export function fusedToNamed(spec: CellSpec, weights: FusedWeights): NamedWeight
  *
  * @throws {UsageError} for a missing or extra name or a wrong shape.
  *
- * @example
+ * @example d2l names to fused storage
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";

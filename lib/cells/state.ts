@@ -11,7 +11,7 @@ import type { State } from "./definition.ts";
 /**
  * The tensors of a state record.
  *
- * @example
+ * @example An rnn state has one tensor
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
@@ -25,7 +25,7 @@ export function stateTensors(state: State): Tensor[] {
 /**
  * Frees a list of states (undefined is fine).
  *
- * @example
+ * @example Frees every tensor; undefined is fine
  * ```ts
  * import { tf } from "../tf.ts";
  * disposeStates([{ h: tf.zeros([1, 2]), c: tf.zeros([1, 2]) }]);

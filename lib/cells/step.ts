@@ -14,7 +14,7 @@ import { inputProjection } from "./_fused.ts";
  * The input half of every gate of any kind, `x` `[N, D]` to `[N, G*H]`:
  * the definition's own `project`, else `x W_x + b`. Not tidied.
  *
- * @example
+ * @example x W_x + b for an rnn
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
@@ -39,7 +39,7 @@ export function projectInput(
  *
  * @throws {UsageError} for a kind the registry does not have.
  *
- * @example
+ * @example Zero weights and input: h = tanh(0)
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
@@ -61,7 +61,7 @@ export function recurrentStep(
  * One whole step of any kind, `x` `[B, D]` and the state to the next state.
  * Not tidied.
  *
- * @example
+ * @example A whole relu rnn step
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";

@@ -57,7 +57,7 @@ function torchMapping(spec: CellSpec | string, action: string): TorchMapping {
 /**
  * The suffix of one layer and direction, as PyTorch writes it.
  *
- * @example
+ * @example The reverse direction of layer 1
  * ```ts
  * import { strictEqual } from "node:assert";
  * strictEqual(torchSuffix(1, true), "l1_reverse");
@@ -70,7 +70,7 @@ export function torchSuffix(layer: number, reverse: boolean): string {
 /**
  * Every key a PyTorch module of this layout has, with its shape, in PyTorch's order.
  *
- * @example
+ * @example A GRU layer's input kernel
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * const shapes = torchShapes({ kind: "gru", inputSize: 5, hiddenSize: 4, layers: 1, bidirectional: false });
@@ -121,6 +121,13 @@ function shapeOf(key: string, value: unknown): number[] {
  * shape right, before anything is loaded.
  *
  * @throws {UsageError} naming the key and both shapes (or the one there is).
+ *
+ * @example A missing key is named with its shape
+ * ```ts
+ * import { throws } from "node:assert";
+ * const layout = { kind: "rnn", inputSize: 1, hiddenSize: 1, layers: 1, bidirectional: false };
+ * throws(() => checkTorchStateDict(layout, {}), /missing key "weight_ih_l0", expected shape \[1, 1\]/);
+ * ```
  */
 export function checkTorchStateDict(layout: TorchLayout, stateDict: TorchStateDict): void {
   const action = `Cannot load a PyTorch ${layout.kind} state_dict`;

@@ -64,7 +64,7 @@ export interface SequenceRows {
 /**
  * Whether a sequence is given as rows of a table.
  *
- * @example
+ * @example Rows or a tensor
  * ```ts
  * import { ok } from "node:assert";
  * import { tf } from "../tf.ts";
@@ -118,7 +118,7 @@ const TF_OPS_KERNELS: Readonly<
  * Whether {@linkcode fusedSequence} has kernels for a spec (the built-in
  * rnn, gru and lstm; not a user's own definition).
  *
- * @example
+ * @example lstm has kernels, lnlstm not
  * ```ts
  * import { ok } from "node:assert";
  * ok(hasFusedKernels({ kind: "lstm", inputSize: 2, hiddenSize: 3 }));

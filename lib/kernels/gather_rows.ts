@@ -52,7 +52,7 @@ registerWasmKernel(GATHER_KERNEL, gatherRowsKernel);
  * @returns `[N, E]`, a new tensor.
  * @throws {Error} for an id outside `[0, V)` (on wasm; tf.gather's own check elsewhere).
  *
- * @example
+ * @example Rows by id
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";

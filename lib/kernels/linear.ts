@@ -21,7 +21,7 @@ import type { GradSaveFunc, Tensor, Tensor1D, Tensor2D } from "../ops/tensors.ts
  * @param b bias `[M]`.
  * @returns `[N, M]`, owned by the caller.
  *
- * @example
+ * @example x W + b
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";

@@ -45,7 +45,7 @@ const WGSL: SequenceKernel = {
 /**
  * The table: backend name to kind to kernel. Backends not listed use `default`.
  *
- * @example
+ * @example WGSL for lstm, nothing for lnlstm
  * ```ts
  * import { ok } from "node:assert";
  * ok(SEQUENCE_KERNELS.webgpu.lstm !== undefined && SEQUENCE_KERNELS.default.lnlstm === undefined);
@@ -65,7 +65,7 @@ export const SEQUENCE_KERNELS: Readonly<
  *
  * @param backend the backend's name, e.g. `tf.getBackend()`.
  *
- * @example
+ * @example The plain path for lnlstm
  * ```ts
  * import { ok } from "node:assert";
  * ok(sequenceKernel({ kind: "gru", inputSize: 2, hiddenSize: 3 }, "wasm")?.rows === true);

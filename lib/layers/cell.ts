@@ -65,7 +65,7 @@ export type BoundStep = (weights: FusedWeights, x: Tensor2D, state: State) => St
 /**
  * Moves fused tensors (`Wx`, `Wh`, `b` and any extras) into new variables and frees the tensors.
  *
- * @example
+ * @example Tensors into variables
  * ```ts
  * import { ok } from "node:assert";
  * import { tf } from "../tf.ts";
@@ -90,7 +90,7 @@ export function toVariables(weights: FusedWeights): FusedVariables {
 /**
  * Frees every tensor of a fused record.
  *
- * @example
+ * @example Free a fused record
  * ```ts
  * import { tf } from "../tf.ts";
  * disposeFused({ Wx: tf.zeros([1, 1]) as tf.Tensor2D, Wh: tf.zeros([1, 1]) as tf.Tensor2D, b: tf.zeros([1]) as tf.Tensor1D });
@@ -103,7 +103,7 @@ export function disposeFused(weights: FusedWeights): void {
 /**
  * Copies fused tensors of the same shapes into the variables, key by key.
  *
- * @example
+ * @example Assign new values
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";

@@ -189,7 +189,7 @@ function tableRows(
  * @param paddingId rows of this id get no gradient.
  * @returns `[...ids.shape, E]`, a new tensor.
  *
- * @example
+ * @example Rows of a table
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";

@@ -24,7 +24,7 @@ export type Lengths = readonly number[] | Int32Array | Tensor1D;
  * @param action the start of an error message, e.g. "Cannot run a gru cell".
  * @throws {UsageError} naming the bad entry, its value and what is allowed.
  *
- * @example
+ * @example A length past T is refused
  * ```ts
  * import { throws } from "node:assert";
  * checkLengths([3, 1], 3, 2, "Cannot run");
@@ -61,7 +61,7 @@ export function checkLengths(lengths: Lengths, T: number, B: number, action: str
  *
  * @returns a new tensor the caller disposes (also when given a tensor).
  *
- * @example
+ * @example Plain lengths to an int32 tensor
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * const lengths = lengthsTensor([3, 1], 3, 2, "Cannot run");
@@ -75,7 +75,15 @@ export function lengthsTensor(lengths: Lengths, T: number, B: number, action: st
     : tf.tensor1d(Int32Array.from(lengths), "int32");
 }
 
-/** Whether every length is `T`: nothing to mask. */
+/**
+ * Whether every length is `T`: nothing to mask.
+ *
+ * @example Only when every sequence is T steps long
+ * ```ts
+ * import { ok } from "node:assert";
+ * ok(allFull([3, 3], 3) && !allFull([3, 2], 3));
+ * ```
+ */
 export function allFull(lengths: ArrayLike<number>, T: number): boolean {
   return Array.prototype.every.call(lengths, (n) => n === T);
 }
@@ -90,7 +98,7 @@ export function allFull(lengths: ArrayLike<number>, T: number): boolean {
  * @param lengths checked lengths, each in `1..T`.
  * @returns a new tensor.
  *
- * @example
+ * @example Real and last steps of two sequences
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * deepStrictEqual(await fullStepMask([2, 1], 2, 1, "real").array(), [[[1], [1]], [[1], [0]]]);
@@ -123,7 +131,7 @@ function stepColumn(T: number): Tensor2D {
  * @param lengths int32 `[B]`.
  * @returns bool `[T, B]`, a new tensor.
  *
- * @example
+ * @example Which steps are real
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
@@ -141,7 +149,7 @@ export function stepMask(lengths: Tensor1D, T: number): Tensor2D {
  * @param lengths int32 `[B]`.
  * @returns bool `[T, B, 1]`, a new tensor.
  *
- * @example
+ * @example Each sequence's last step
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
@@ -166,7 +174,7 @@ export function lastStepMask(lengths: Tensor1D, T: number): Tensor3D {
  * @param last the mask from {@linkcode lastStepMask}, `[T, B, 1]`, or a full-width one `[T, B, W]`.
  * @returns `[B, W]`, a new tensor.
  *
- * @example
+ * @example The output at each sequence's last step
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
@@ -211,7 +219,7 @@ function reversalIndices(lengths: Tensor1D, T: number, B: number): Tensor1D {
  * @param lengths int32 `[B]`.
  * @returns `[T, B, W]`, a new tensor. Differentiable in `xs`.
  *
- * @example
+ * @example Reversed within each length
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";

@@ -38,7 +38,7 @@ let fusedEnabled = true;
  *
  * @returns the previous setting.
  *
- * @example
+ * @example Switch to the plain path and back
  * ```ts
  * const previous = useFusedSequences(false);
  * useFusedSequences(previous);
@@ -55,6 +55,17 @@ export function useFusedSequences(enabled: boolean): boolean {
  *
  * @returns `[T, B]`.
  * @throws {UsageError} naming the argument, its shape and the expected one.
+ *
+ * @example The sizes, or a UsageError naming the shape
+ * ```ts
+ * import { deepStrictEqual, throws } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { initialWeights } from "../cells/init.ts";
+ * const spec = { kind: "rnn", inputSize: 2, hiddenSize: 3 };
+ * const w = initialWeights(spec), h = tf.zeros([4, 3]) as tf.Tensor2D;
+ * deepStrictEqual(checkSequence(spec, w, tf.zeros([5, 4, 2]), { h }), [5, 4]);
+ * throws(() => checkSequence(spec, w, tf.zeros([5, 4, 3]), { h }), /xs has shape \[5, 4, 3\]/);
+ * ```
  */
 export function checkSequence(
   spec: CellSpec,
@@ -81,6 +92,16 @@ export function checkSequence(
  *
  * @returns `[T, B]`.
  * @throws {UsageError} naming the argument, its shape and the expected one.
+ *
+ * @example Rows of a table: ids must be float32
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { initialWeights } from "../cells/init.ts";
+ * const spec = { kind: "rnn", inputSize: 2, hiddenSize: 3 };
+ * const rows = { table: tf.zeros([7, 2]) as tf.Tensor2D, ids: tf.zeros([5, 4]) as tf.Tensor2D };
+ * deepStrictEqual(checkRows(spec, initialWeights(spec), rows, { h: tf.zeros([4, 3]) as tf.Tensor2D }), [5, 4]);
+ * ```
  */
 export function checkRows(
   spec: CellSpec,
@@ -166,7 +187,7 @@ export interface PathOptions {
  *   final state: new tensors the caller disposes. Differentiable.
  * @throws {UsageError} when a shape does not fit the spec or a length is out of range.
  *
- * @example
+ * @example An lstm over a sequence
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";
@@ -291,7 +312,7 @@ function maskedSequence(
  * {@linkcode runSequence}'s plain path: the step functions of the cell files,
  * one after the other, differentiated by tfjs's autograd.
  *
- * @example
+ * @example A gru one step at a time
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";

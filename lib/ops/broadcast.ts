@@ -12,7 +12,7 @@ import type { Tensor } from "./tensors.ts";
 /**
  * `x` broadcast to `shape` (numpy rules), as a new tensor.
  *
- * @example
+ * @example A row repeated three times
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";

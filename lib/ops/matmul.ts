@@ -19,7 +19,7 @@ function swapLast(rank: number): number[] {
  *
  * @returns `[N, M]` or `[B, N, M]`, owned by the caller.
  *
- * @example
+ * @example A batched matmul
  * ```ts
  * import { deepStrictEqual } from "node:assert";
  * import { tf } from "../tf.ts";

@@ -11,7 +11,7 @@ import { UsageError } from "../errors.ts";
 /**
  * How every message writes a shape.
  *
- * @example
+ * @example How shapes read
  * ```ts
  * import { strictEqual } from "node:assert";
  * strictEqual(formatShape([2, 3]), "[2, 3]");
@@ -24,7 +24,7 @@ export function formatShape(shape: readonly number[]): string {
 /**
  * Whether two shapes are the same.
  *
- * @example
+ * @example Same and different shapes
  * ```ts
  * import { ok } from "node:assert";
  * ok(sameShape([2, 3], [2, 3]) && !sameShape([2, 3], [3, 2]));
@@ -42,7 +42,7 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
  * @param what the argument's name in the message.
  * @throws {UsageError} naming `what`, its shape and the expected one.
  *
- * @example
+ * @example A wrong shape is named
  * ```ts
  * import { throws } from "node:assert";
  * import { tf } from "../tf.ts";

@@ -3,7 +3,7 @@
  * signatures of cells, kernels and layers name documented, exported types
  * (`deno doc --lint` counts a type it cannot see exported as private).
  *
- * @example
+ * @example Typing a tensor
  * ```ts
  * import type { Tensor2D } from "./tensors.ts";
  * import { tf } from "../tf.ts";

@@ -49,7 +49,7 @@ const WORKGROUP = 64;
 /**
  * The active backend as a WebGPU backend, or null when it is not webgpu.
  *
- * @example
+ * @example Null off webgpu
  * ```ts
  * import { ok } from "node:assert";
  * ok(webgpuBackend() === null || typeof webgpuBackend()!.runWebGPUProgram === "function");
@@ -251,7 +251,7 @@ export const STEP_UNIFORMS: readonly string[] = ["t", "nb", "nh", "nt"];
  * from {@linkcode STEP_UNIFORMS}, `BH = B * H`, threads past `B * H` return,
  * and this thread's batch row `b` and unit `j`.
  *
- * @example
+ * @example Every thread's row and unit
  * ```ts
  * import { ok } from "node:assert";
  * ok(UNIT_PRELUDE.includes("let j = index - b * H;"));
@@ -271,7 +271,7 @@ export const UNIT_PRELUDE = `
  *
  * @param R batch rows per invocation (`B % R == 0`).
  *
- * @example
+ * @example Two rows per invocation
  * ```ts
  * import { ok } from "node:assert";
  * ok(vec4Prelude(2).includes("let b0 = bg * 2;"));
