@@ -20,12 +20,34 @@ import type {
   NamedWeights,
 } from "./definition.ts";
 
-/** The extra parameters of a spec (none when the definition declares none). */
+/**
+ * The extra parameters of a spec (none when the definition declares none).
+ *
+ * @example A reset-after GRU has bhh
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { gruDefinition } from "./gru.ts";
+ * const spec = { kind: "gru", inputSize: 2, hiddenSize: 3, resetAfter: true };
+ * deepStrictEqual(parametersOf(gruDefinition, spec).map((p) => p.key), ["bhh"]);
+ * ```
+ */
 export function parametersOf(def: CellDefinition, spec: CellSpec): readonly CellParameter[] {
   return def.parameters?.(spec) ?? [];
 }
 
-/** Checks the fused weights' shapes against the spec, extra parameters exactly as declared. */
+/**
+ * Checks the fused weights' shapes against the spec, extra parameters exactly as declared.
+ *
+ * @example An extra tensor is refused
+ * ```ts
+ * import { throws } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { lstmDefinition } from "./lstm.ts";
+ * const spec = { kind: "lstm", inputSize: 1, hiddenSize: 1 };
+ * const w = { Wx: tf.zeros([1, 4]) as tf.Tensor2D, Wh: tf.zeros([1, 4]) as tf.Tensor2D, b: tf.zeros([4]) as tf.Tensor1D, bhh: tf.zeros([1]) as tf.Tensor1D };
+ * throws(() => checkFusedWith(lstmDefinition, "Cannot run", spec, w), /bhh is given/);
+ * ```
+ */
 export function checkFusedWith(
   def: CellDefinition,
   action: string,
@@ -55,13 +77,32 @@ function describe(spec: CellSpec): string {
     : `${spec.kind} (resetAfter: ${spec.resetAfter})`;
 }
 
-/** The d2l names of a spec's weights: `W_x{g}`, `W_h{g}`, `b_{g}` per block, then the extras. */
+/**
+ * The d2l names of a spec's weights: `W_x{g}`, `W_h{g}`, `b_{g}` per block, then the extras.
+ *
+ * @example The rnn's names
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { rnnDefinition } from "./rnn.ts";
+ * deepStrictEqual(weightNamesWith(rnnDefinition, { kind: "rnn", inputSize: 1, hiddenSize: 1 }), ["W_xh", "W_hh", "b_h"]);
+ * ```
+ */
 export function weightNamesWith(def: CellDefinition, spec: CellSpec): string[] {
   const names = def.gates.flatMap((g) => [`W_x${g}`, `W_h${g}`, `b_${g}`]);
   return [...names, ...parametersOf(def, spec).map((p) => p.name)];
 }
 
-/** The default input half of every gate: `x W_x + b`, `[N, D]` to `[N, G*H]`. */
+/**
+ * The default input half of every gate: `x W_x + b`, `[N, D]` to `[N, G*H]`.
+ *
+ * @example x W_x + b
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const w = { Wx: tf.ones([2, 1]) as tf.Tensor2D, Wh: tf.zeros([1, 1]) as tf.Tensor2D, b: tf.ones([1]) as tf.Tensor1D };
+ * deepStrictEqual(Array.from(await inputProjection(w, tf.ones([1, 2])).data()), [3]);
+ * ```
+ */
 export function inputProjection(weights: FusedWeights, x: Tensor2D): Tensor2D {
   return tf.add(matMul(x, weights.Wx), weights.b);
 }
@@ -69,6 +110,15 @@ export function inputProjection(weights: FusedWeights, x: Tensor2D): Tensor2D {
 /**
  * Splits fused weights into the d2l names. Shapes `[D, H]`, `[H, H]`, `[H]`
  * (extras `[blocks * H]`). New tensors; the caller disposes them.
+ *
+ * @example Split into the d2l names
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { rnnDefinition } from "./rnn.ts";
+ * const w = { Wx: tf.zeros([2, 1]) as tf.Tensor2D, Wh: tf.zeros([1, 1]) as tf.Tensor2D, b: tf.zeros([1]) as tf.Tensor1D };
+ * deepStrictEqual(Object.keys(fusedToNamedWith(rnnDefinition, { kind: "rnn", inputSize: 2, hiddenSize: 1 }, w)), ["W_xh", "W_hh", "b_h"]);
+ * ```
  */
 export function fusedToNamedWith(
   def: CellDefinition,
@@ -94,6 +144,15 @@ export function fusedToNamedWith(
  * Joins weights under the d2l names into fused storage, after checking that
  * the names are exactly the spec's and every shape fits. New tensors; the
  * caller disposes them.
+ *
+ * @example A wrong name is refused
+ * ```ts
+ * import { throws } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { rnnDefinition } from "./rnn.ts";
+ * const spec = { kind: "rnn", inputSize: 2, hiddenSize: 1 };
+ * throws(() => namedToFusedWith(rnnDefinition, spec, { W_xq: tf.zeros([2, 1]) }), /unexpected name "W_xq"/);
+ * ```
  */
 export function namedToFusedWith(
   def: CellDefinition,

@@ -157,6 +157,13 @@ register();
  * @param row first row; @param rows how many rows.
  * @param col first column (default 0); @param cols how many (default: to the end).
  * @returns `[rows, cols]`, owned by the caller (tracked by the enclosing `tidy`).
+ *
+ * @example A block of rows and columns
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * deepStrictEqual(await block(tf.tensor2d([[1, 2, 3], [4, 5, 6]]), 1, 1, 1, 2).array(), [[5, 6]]);
+ * ```
  */
 export function block(
   x: Tensor,
@@ -178,6 +185,13 @@ export function block(
  * @param xs the tensors, all `[R, C_i]` for axis 1 or `[R_i, C]` for axis 0.
  * @param axis 0 to stack rows, 1 to place side by side.
  * @returns the concatenation, owned by the caller.
+ *
+ * @example Side by side
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * deepStrictEqual(await concat2d([tf.tensor2d([[1]]), tf.tensor2d([[2]])], 1).array(), [[1, 2]]);
+ * ```
  */
 export function concat2d(xs: readonly Tensor[], axis: 0 | 1): Tensor2D {
   if (xs.length === 1) return tf.clone(xs[0]) as Tensor2D;
@@ -196,6 +210,14 @@ export function concat2d(xs: readonly Tensor[], axis: 0 | 1): Tensor2D {
  *   a count of equal pieces.
  * @param axis 0 for row blocks, 1 for column blocks.
  * @returns the pieces, owned by the caller.
+ *
+ * @example Column blocks of given widths
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const [a, b] = split2d(tf.tensor2d([[1, 2, 3]]), [1, 2], 1);
+ * deepStrictEqual([await a.array(), await b.array()], [[[1]], [[2, 3]]]);
+ * ```
  */
 export function split2d(x: Tensor, sizes: number[] | number, axis: 0 | 1): Tensor2D[] {
   const total = x.shape[axis] as number;

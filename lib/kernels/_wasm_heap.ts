@@ -49,6 +49,17 @@ export interface KernelArgs {
  * The whole wasm heap as float32, and where a tensor starts in it (in
  * elements). Take offsets after every `makeOutput`: an allocation may grow
  * (and move) the heap.
+ *
+ * @example Where a tensor sits in the wasm heap
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * await tf.setBackend("wasm");
+ * const x = tf.tensor1d([1, 2, 3]);
+ * const { heap, offset } = heapOffset(tf.backend() as never, x as never);
+ * ok(heap[offset + 1] === 2);
+ * await tf.setBackend("cpu");
+ * ```
  */
 export function heapOffset(
   backend: WasmHeapBackend,
@@ -58,7 +69,19 @@ export function heapOffset(
   return { heap: new Float32Array(view.buffer), offset: view.byteOffset >> 2 };
 }
 
-/** Registers a kernel for the wasm backend once (module reloads and tests may ask again). */
+/**
+ * Registers a kernel for the wasm backend once (module reloads and tests may ask again).
+ *
+ * @example Registered once, asked twice
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const kernel = () => ({ dataId: {}, shape: [], dtype: "float32" as const });
+ * registerWasmKernel("DocExampleKernel", kernel);
+ * registerWasmKernel("DocExampleKernel", kernel); // no error: already there
+ * ok(tf.getKernel("DocExampleKernel", "wasm") != null);
+ * ```
+ */
 export function registerWasmKernel(name: string, kernelFunc: (args: KernelArgs) => unknown): void {
   if (tf.getKernel(name, "wasm") != null) return;
   tf.registerKernel({
@@ -97,7 +120,17 @@ export function runKernel<T extends Tensor | Tensor[]>(
   return run.call(engine, name, inputs, attrs) as T;
 }
 
-/** Whether the wasm kernels apply: the wasm backend is active and every tensor is float32. */
+/**
+ * Whether the wasm kernels apply: the wasm backend is active and every tensor is float32.
+ *
+ * @example Only on wasm, only float32
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * ok(useWasmPath([tf.zeros([1])]) === (tf.getBackend() === "wasm"));
+ * ok(!useWasmPath([tf.zeros([1], "int32")]));
+ * ```
+ */
 export function useWasmPath(xs: readonly Tensor[]): boolean {
   return tf.getBackend() === "wasm" && xs.every((x) => x.dtype === "float32");
 }
