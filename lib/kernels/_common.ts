@@ -52,23 +52,62 @@ export interface TableRows {
 /** The sequence's inputs as the kernels read them: the matrix `X` `[T*B, D]`, or rows of a table. */
 export type KernelInputs = Tensor | TableRows;
 
-/** Whether the inputs are rows of a table. */
+/**
+ * Whether the inputs are rows of a table.
+ *
+ * @example A tensor is not rows
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * deepStrictEqual(isRows(tf.zeros([2, 3])), false);
+ * deepStrictEqual(isRows({ table: tf.zeros([4, 3]), ids: tf.zeros([2]) }), true);
+ * ```
+ */
 export function isRows(X: KernelInputs): X is TableRows {
   return !(X instanceof tf.Tensor);
 }
 
-/** The kernel's inputs from the op's: `xs` `[T, B, D]` as `X`, or the table and the ids (last). */
+/**
+ * The kernel's inputs from the op's: `xs` `[T, B, D]` as `X`, or the table and the ids (last).
+ *
+ * @example xs as one [T*B, D] matrix
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const X = kernelInputs([tf.zeros([2, 3, 4])], { T: 2, B: 3, D: 4, H: 1 }) as tf.Tensor;
+ * deepStrictEqual(X.shape, [6, 4]);
+ * ```
+ */
 export function kernelInputs(inputs: Tensor[], dims: Dims): KernelInputs {
   if (dims.rows) return { table: inputs[0], ids: inputs[inputs.length - 1] };
   return tf.reshape(inputs[0], [dims.T * dims.B, dims.D]);
 }
 
-/** The tensors a kernel saves for its inputs (first in its saved list). */
+/**
+ * The tensors a kernel saves for its inputs (first in its saved list).
+ *
+ * @example Rows save the table and the ids
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * deepStrictEqual(savedInputs({ table: tf.zeros([4, 3]), ids: tf.zeros([2]) }).length, 2);
+ * ```
+ */
 export function savedInputs(X: KernelInputs): Tensor[] {
   return isRows(X) ? [X.table, X.ids] : [X];
 }
 
-/** The inverse of {@linkcode savedInputs}: the inputs, and the rest of the saved list. */
+/**
+ * The inverse of {@linkcode savedInputs}: the inputs, and the rest of the saved list.
+ *
+ * @example The inputs back, and the rest
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const [X, rest] = fromSaved([tf.zeros([6, 4]), tf.ones([1])], { T: 2, B: 3, D: 4, H: 1 });
+ * deepStrictEqual([(X as tf.Tensor).shape, rest.length], [[6, 4], 1]);
+ * ```
+ */
 export function fromSaved(saved: Tensor[], dims: Dims): [KernelInputs, Tensor[]] {
   return dims.rows
     ? [{ table: saved[0], ids: saved[1] }, saved.slice(2)]
@@ -79,6 +118,15 @@ export function fromSaved(saved: Tensor[], dims: Dims): [KernelInputs, Tensor[]]
  * The input side's gradients for rows of a table, from the input
  * pre-activations' gradient `dZx` `[T*B, W]`: rows of the same id summed into
  * `dP` `[V, W]`, then `dTable = dP Wx^T`, `dWx = table^T dP`, `db = sum(dZx)`.
+ *
+ * @example Two steps reading the same row add up
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const rows = { table: tf.ones([2, 1]), ids: tf.tensor1d([1, 1]) };
+ * const { dTable, db } = rowsGrads(tf.ones([2, 3]), rows, tf.ones([1, 3]));
+ * deepStrictEqual([await dTable.array(), await db.array()], [[[0], [6]], [2, 2, 2]]);
+ * ```
  */
 export function rowsGrads(
   dZx: Tensor,
@@ -98,7 +146,16 @@ export function rowsGrads(
   };
 }
 
-/** `Hsrc^T dZ` `[H, W]`: a recurrent kernel's gradient alone (rows mode, where X has its own). */
+/**
+ * `Hsrc^T dZ` `[H, W]`: a recurrent kernel's gradient alone (rows mode, where X has its own).
+ *
+ * @example Hsrc^T dZ
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * deepStrictEqual(await stateGrads(tf.ones([2, 3]), tf.ones([2, 1])).array(), [[2, 2, 2]]);
+ * ```
+ */
 export function stateGrads(dZ: Tensor, Hsrc: Tensor): Tensor {
   return tf.transpose(tf.matMul(tf.transpose(dZ), Hsrc));
 }
@@ -117,6 +174,14 @@ export interface Consts {
  * The scalars every step reuses.
  *
  * @returns the scalars 1, 2 and -1, owned by the enclosing tidy.
+ *
+ * @example Made once, inside a tidy
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const two = tf.tidy(() => consts().two.clone());
+ * deepStrictEqual(await two.array(), 2);
+ * ```
  */
 export function consts(): Consts {
   return { one: tf.scalar(1), two: tf.scalar(2), minusOne: tf.scalar(-1) };
@@ -127,6 +192,13 @@ export function consts(): Consts {
  * Used to double the pre-activations of the tanh blocks, so that
  * `tanh(a) = 2*sigmoid(2a) - 1` costs one (fast, vectorised) sigmoid: tfjs
  * wasm's `tanh` is scalar code, 4-7x slower than its `sigmoid`.
+ *
+ * @example Double the third block
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * deepStrictEqual(await blockScale([1, 1, 2], 1).array(), [1, 1, 2]);
+ * ```
  */
 export function blockScale(factors: readonly number[], H: number): Tensor {
   const values = new Float32Array(factors.length * H);
@@ -137,27 +209,72 @@ export function blockScale(factors: readonly number[], H: number): Tensor {
 /**
  * `2*s - 1`: tanh(a) from s = sigmoid(2a). (Adding -1: tfjs-wasm's tensor-minus-scalar
  * `sub` takes a slow broadcasting path, 2.5x the time of `add`.)
+ *
+ * @example tanh(0.5) from sigmoid(1)
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const y = tanhFromSigmoid(tf.sigmoid(tf.scalar(1)), consts());
+ * deepStrictEqual(Math.abs((await y.array() as number) - Math.tanh(0.5)) < 1e-6, true);
+ * ```
  */
 export function tanhFromSigmoid(s: Tensor, c: Consts): Tensor {
   return tf.add(tf.mul(s, c.two), c.minusOne);
 }
 
-/** tanh(a) as `2*sigmoid(2a) - 1` (see {@linkcode blockScale}). */
+/**
+ * tanh(a) as `2*sigmoid(2a) - 1` (see {@linkcode blockScale}).
+ *
+ * @example Same as tanh
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const y = fastTanh(tf.scalar(0.3), consts());
+ * deepStrictEqual(Math.abs((await y.array() as number) - Math.tanh(0.3)) < 1e-6, true);
+ * ```
+ */
 export function fastTanh(a: Tensor, c: Consts): Tensor {
   return tanhFromSigmoid(tf.sigmoid(tf.mul(a, c.two)), c);
 }
 
-/** `s * (1 - s)`: the derivative of the sigmoid, from its output. */
+/**
+ * `s * (1 - s)`: the derivative of the sigmoid, from its output.
+ *
+ * @example 1/4 at the middle
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * deepStrictEqual(await sigmoidDeriv(tf.scalar(0.5), consts()).array(), 0.25);
+ * ```
+ */
 export function sigmoidDeriv(s: Tensor, c: Consts): Tensor {
   return tf.mul(s, tf.sub(c.one, s));
 }
 
-/** `1 - y*y`: the derivative of tanh, from its output. */
+/**
+ * `1 - y*y`: the derivative of tanh, from its output.
+ *
+ * @example 1 at zero
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * deepStrictEqual(await tanhDeriv(tf.scalar(0), consts()).array(), 1);
+ * ```
+ */
 export function tanhDeriv(y: Tensor, c: Consts): Tensor {
   return tf.sub(c.one, tf.mul(y, y));
 }
 
-/** Stacks per-step `[B, W]` tensors into one step-major `[T*B, W]` matrix. */
+/**
+ * Stacks per-step `[B, W]` tensors into one step-major `[T*B, W]` matrix.
+ *
+ * @example Step-major rows
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * deepStrictEqual(await stackSteps([tf.tensor2d([[1]]), tf.tensor2d([[2]])]).array(), [[1], [2]]);
+ * ```
+ */
 export function stackSteps(steps: readonly Tensor[]): Tensor {
   return concat2d(steps, 0);
 }
@@ -168,6 +285,14 @@ export function stackSteps(steps: readonly Tensor[]): Tensor {
  * table, `[V, D] x [D, G*H]` and the rows gathered.
  *
  * @returns `[T*B, G*H]`.
+ *
+ * @example X Wx + b for every row
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const XW = projectInputs(tf.ones([2, 3]), tf.ones([3, 1]), tf.ones([1]));
+ * deepStrictEqual(await XW.array(), [[4], [4]]);
+ * ```
  */
 export function projectInputs(
   X: KernelInputs,
@@ -185,6 +310,14 @@ export function projectInputs(
 
 /**
  * The recurrent kernel with its column blocks scaled (see {@linkcode blockScale}).
+ *
+ * @example No scale, the same kernel
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const W = tf.ones([1, 2]);
+ * deepStrictEqual(scaleColumns(W), W);
+ * ```
  */
 export function scaleColumns(W: Tensor, scale?: Tensor): Tensor {
   return scale ? tf.mul(W, scale) : W;
@@ -201,6 +334,14 @@ export function scaleColumns(W: Tensor, scale?: Tensor): Tensor {
  * arithmetic of `X^T dZ`), so the small `[N, H+D+1]` block is the one packed;
  * and its transposed-operand matmuls are 15-40x slower than an explicit
  * `tf.transpose` and a plain matmul. The ones column gives `db` for free.
+ *
+ * @example Every weight gradient from one matmul
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const { dWh, dWx, db } = weightGrads(tf.ones([2, 3]), tf.ones([2, 1]), tf.ones([2, 4]));
+ * deepStrictEqual([dWh.shape, dWx.shape, await db.array()], [[1, 3], [4, 3], [2, 2, 2]]);
+ * ```
  */
 export function weightGrads(
   dZ: Tensor,
@@ -217,13 +358,32 @@ export function weightGrads(
   };
 }
 
-/** `dZ^T [sources..., 1]`: `[W, sum of widths + 1]`, one packed `[N, ...]` operand. */
+/**
+ * `dZ^T [sources..., 1]`: `[W, sum of widths + 1]`, one packed `[N, ...]` operand.
+ *
+ * @example With the ones column
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * deepStrictEqual(transposedGrads(tf.ones([2, 3]), [tf.ones([2, 1])]).shape, [3, 2]);
+ * ```
+ */
 export function transposedGrads(dZ: Tensor, sources: Tensor[]): Tensor {
   const N = dZ.shape[0] as number;
   return tf.matMul(tf.transpose(dZ), concat2d([...sources, tf.ones([N, 1])], 1));
 }
 
-/** `dX = dZ Wx^T` `[T, B, D]`, with an explicitly transposed `Wx`. */
+/**
+ * `dX = dZ Wx^T` `[T, B, D]`, with an explicitly transposed `Wx`.
+ *
+ * @example dZ Wx^T as [T, B, D]
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const dX = inputGrad(tf.ones([6, 3]), tf.ones([4, 3]), { T: 2, B: 3, D: 4, H: 1 });
+ * deepStrictEqual(dX.shape, [2, 3, 4]);
+ * ```
+ */
 export function inputGrad(dZ: Tensor, Wx: Tensor, dims: Dims): Tensor {
   return tf.reshape(tf.matMul(dZ, tf.transpose(Wx)), [dims.T, dims.B, dims.D]);
 }
@@ -231,6 +391,14 @@ export function inputGrad(dZ: Tensor, Wx: Tensor, dims: Dims): Tensor {
 /**
  * The states each step started from, step-major: `[h0; h_0; ...; h_{T-2}]`
  * `[T*B, H]`, from the initial state and the per-step states.
+ *
+ * @example h0 then every step but the last
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const H = previousStates(tf.tensor2d([[0]]), [tf.tensor2d([[1]]), tf.tensor2d([[2]])]);
+ * deepStrictEqual(await H.array(), [[0], [1]]);
+ * ```
  */
 export function previousStates(h0: Tensor, steps: readonly Tensor[]): Tensor {
   return stackSteps([h0, ...steps.slice(0, steps.length - 1)]);
@@ -248,7 +416,18 @@ function kernelTensors(
   return [xs, ...Object.values(weights), state.h, state.c];
 }
 
-/** Whether every tensor a sequence kernel reads is float32 (the kernels' only dtype). */
+/**
+ * Whether every tensor a sequence kernel reads is float32 (the kernels' only dtype).
+ *
+ * @example An int32 tensor fails it
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const w = { Wx: tf.zeros([1, 1]) as tf.Tensor2D, Wh: tf.zeros([1, 1]) as tf.Tensor2D, b: tf.zeros([1]) as tf.Tensor1D };
+ * deepStrictEqual(allFloat32(w, tf.zeros([1, 1, 1]), { h: tf.zeros([1, 1]) as tf.Tensor2D }), true);
+ * deepStrictEqual(allFloat32(w, tf.zeros([1, 1, 1], "int32"), { h: tf.zeros([1, 1]) as tf.Tensor2D }), false);
+ * ```
+ */
 export function allFloat32(weights: FusedWeights, xs: SequenceShape, state: State): boolean {
   return kernelTensors(weights, xs, state).every((t) => t === undefined || t.dtype === "float32");
 }
@@ -263,6 +442,15 @@ export function allFloat32(weights: FusedWeights, xs: SequenceShape, state: Stat
  * @param who the kernel, first word of the message.
  * @returns the sizes.
  * @throws {Error} for a shape that does not fit the spec, or a dtype other than float32.
+ *
+ * @example The sizes of a sequence
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const spec = { kind: "rnn", inputSize: 2, hiddenSize: 1 };
+ * const w = { Wx: tf.zeros([2, 1]) as tf.Tensor2D, Wh: tf.zeros([1, 1]) as tf.Tensor2D, b: tf.zeros([1]) as tf.Tensor1D };
+ * deepStrictEqual(kernelDims("doc", spec, w, tf.zeros([5, 3, 2]), { h: tf.zeros([3, 1]) as tf.Tensor2D }), { T: 5, B: 3, D: 2, H: 1 });
+ * ```
  */
 export function kernelDims(
   who: string,
