@@ -83,6 +83,18 @@ function saveSteps(
  * `[xs, Wx, Wh, b, h0]`.
  *
  * @returns the outputs `[T, B, H]`.
+ *
+ * @example Forward, then backward: one gradient per input
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const dims = { T: 2, B: 1, D: 1, H: 1 };
+ * const inputs = [tf.ones([2, 1, 1]), tf.ones([1, 3]), tf.ones([1, 3]), tf.zeros([3]), tf.zeros([1, 1])];
+ * let saved: tf.Tensor[] = [];
+ * const value = gruForward(inputs, dims, (t) => (saved = t));
+ * const grads = gruBackward(tf.onesLike(value), saved, dims);
+ * deepStrictEqual(grads.map((g) => g.shape), inputs.map((x) => x.shape));
+ * ```
  */
 export function gruForward(
   inputs: Tensor[],
@@ -112,7 +124,21 @@ export function gruForward(
   return saveSteps(save, dims, [X, Wx, Wh, h0], { hs, zs, rs, hcs, last: rhs });
 }
 
-/** Backward pass of {@linkcode gruForward}: gradients for `[xs, Wx, Wh, b, h0]`. */
+/**
+ * Backward pass of {@linkcode gruForward}: gradients for `[xs, Wx, Wh, b, h0]`.
+ *
+ * @example Gradients match the inputs' shapes
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const dims = { T: 2, B: 1, D: 1, H: 1 };
+ * const inputs = [tf.ones([2, 1, 1]), tf.ones([1, 3]), tf.ones([1, 3]), tf.zeros([3]), tf.zeros([1, 1])];
+ * let saved: tf.Tensor[] = [];
+ * const value = gruForward(inputs, dims, (t) => (saved = t));
+ * const grads = gruBackward(tf.onesLike(value), saved, dims);
+ * deepStrictEqual(grads.map((g) => g.shape), inputs.map((x) => x.shape));
+ * ```
+ */
 export function gruBackward(dValue: Tensor, saved: Tensor[], dims: Dims): Tensor[] {
   const [X, [Wx, Wh, Hprev, Z, R, HC, RH]] = fromSaved(saved, dims);
   const { T, B, H } = dims;
@@ -160,6 +186,18 @@ export function gruBackward(dValue: Tensor, saved: Tensor[], dims: Dims): Tensor
  * `[xs, Wx, Wh, b, h0, bhh]`.
  *
  * @returns the outputs `[T, B, H]`.
+ *
+ * @example Reset after: bhh is the last input
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const dims = { T: 2, B: 1, D: 1, H: 1 };
+ * const inputs = [tf.ones([2, 1, 1]), tf.ones([1, 3]), tf.ones([1, 3]), tf.zeros([3]), tf.zeros([1, 1]), tf.zeros([1])];
+ * let saved: tf.Tensor[] = [];
+ * const value = gruAfterForward(inputs, dims, (t) => (saved = t));
+ * const grads = gruAfterBackward(tf.onesLike(value), saved, dims);
+ * deepStrictEqual(grads.map((g) => g.shape), inputs.map((x) => x.shape));
+ * ```
  */
 export function gruAfterForward(
   inputs: Tensor[],
@@ -192,7 +230,21 @@ export function gruAfterForward(
   return saveSteps(save, dims, [X, Wx, Wh, h0], { hs, zs, rs, hcs, last: mhs });
 }
 
-/** Backward pass of {@linkcode gruAfterForward}: gradients for `[xs, Wx, Wh, b, h0, bhh]`. */
+/**
+ * Backward pass of {@linkcode gruAfterForward}: gradients for `[xs, Wx, Wh, b, h0, bhh]`.
+ *
+ * @example A gradient for bhh too
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const dims = { T: 2, B: 1, D: 1, H: 1 };
+ * const inputs = [tf.ones([2, 1, 1]), tf.ones([1, 3]), tf.ones([1, 3]), tf.zeros([3]), tf.zeros([1, 1]), tf.zeros([1])];
+ * let saved: tf.Tensor[] = [];
+ * const value = gruAfterForward(inputs, dims, (t) => (saved = t));
+ * const grads = gruAfterBackward(tf.onesLike(value), saved, dims);
+ * deepStrictEqual(grads.map((g) => g.shape), inputs.map((x) => x.shape));
+ * ```
+ */
 export function gruAfterBackward(dValue: Tensor, saved: Tensor[], dims: Dims): Tensor[] {
   const [X, [Wx, Wh, Hprev, Z, R, HC, MH2]] = fromSaved(saved, dims);
   const { T, B, D, H } = dims;

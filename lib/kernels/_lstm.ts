@@ -39,6 +39,18 @@ import { block, concat2d, split2d } from "./_copy.ts";
  * @param cellStates also return every step's cell state (see the result).
  * @returns `[T+1, B, H]`: the outputs `h_0 .. h_{T-1}`, then `c_{T-1}`; with
  *   `cellStates`, `[2T, B, H]`: `h_0 .. h_{T-1}`, then `c_0 .. c_{T-1}`.
+ *
+ * @example Forward, then backward: one gradient per input, c0 included
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const dims = { T: 2, B: 1, D: 1, H: 1 };
+ * const inputs = [tf.ones([2, 1, 1]), tf.ones([1, 4]), tf.ones([1, 4]), tf.zeros([4]), tf.zeros([1, 1]), tf.zeros([1, 1])];
+ * let saved: tf.Tensor[] = [];
+ * const value = lstmForward(inputs, dims, (t) => (saved = t));
+ * const grads = lstmBackward(tf.onesLike(value), saved, dims);
+ * deepStrictEqual(grads.map((g) => g.shape), inputs.map((x) => x.shape));
+ * ```
  */
 export function lstmForward(
   inputs: Tensor[],
@@ -89,6 +101,18 @@ export function lstmForward(
  * Backward pass: gradients for `[xs, Wx, Wh, b, h0, c0]` from the gradient of
  * the forward's result (`[T+1, B, H]`, or `[2T, B, H]` with `cellStates`,
  * whose `dC_t` blocks join the cell-state gradient at each step).
+ *
+ * @example With every step's cell state in the value
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const dims = { T: 2, B: 1, D: 1, H: 1 };
+ * const inputs = [tf.ones([2, 1, 1]), tf.ones([1, 4]), tf.ones([1, 4]), tf.zeros([4]), tf.zeros([1, 1]), tf.zeros([1, 1])];
+ * let saved: tf.Tensor[] = [];
+ * const value = lstmForward(inputs, dims, (t) => (saved = t), true);
+ * const grads = lstmBackward(tf.onesLike(value), saved, dims, true);
+ * deepStrictEqual(grads.map((g) => g.shape), inputs.map((x) => x.shape));
+ * ```
  */
 export function lstmBackward(
   dValue: Tensor,
@@ -139,6 +163,14 @@ export function lstmBackward(
 /**
  * Unpacks the forward's result into outputs, final state and, with
  * `cellStates` (a `[2T, B, H]` value), the cell states `[T, B, H]`.
+ *
+ * @example Outputs, final h and c
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const { outputs, c } = lstmUnpack(tf.tensor3d([[[1]], [[2]], [[9]]]), { T: 2, B: 1, D: 1, H: 1 });
+ * deepStrictEqual([await outputs.array(), await c.array()], [[[[1]], [[2]]], [[9]]]);
+ * ```
  */
 export function lstmUnpack(
   value: Tensor,

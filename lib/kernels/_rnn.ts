@@ -36,6 +36,18 @@ import { split2d } from "./_copy.ts";
  * Forward pass. Inputs `[xs, Wx, Wh, b, h0]`.
  *
  * @returns the outputs `[T, B, H]`.
+ *
+ * @example Forward, then backward: one gradient per input
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const dims = { T: 2, B: 1, D: 1, H: 1 };
+ * const inputs = [tf.ones([2, 1, 1]), tf.ones([1, 1]), tf.ones([1, 1]), tf.zeros([1]), tf.zeros([1, 1])];
+ * let saved: tf.Tensor[] = [];
+ * const value = rnnForward(inputs, dims, (t) => (saved = t), "tanh");
+ * const grads = rnnBackward(tf.onesLike(value), saved, dims, "tanh");
+ * deepStrictEqual(grads.map((g) => g.shape), inputs.map((x) => x.shape));
+ * ```
  */
 export function rnnForward(
   inputs: Tensor[],
@@ -64,7 +76,21 @@ export function rnnForward(
   return tf.reshape(outputs, [T, B, H]);
 }
 
-/** Backward pass of {@linkcode rnnForward}: gradients for `[xs, Wx, Wh, b, h0]`. */
+/**
+ * Backward pass of {@linkcode rnnForward}: gradients for `[xs, Wx, Wh, b, h0]`.
+ *
+ * @example A relu rnn
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const dims = { T: 2, B: 1, D: 1, H: 1 };
+ * const inputs = [tf.ones([2, 1, 1]), tf.ones([1, 1]), tf.ones([1, 1]), tf.zeros([1]), tf.zeros([1, 1])];
+ * let saved: tf.Tensor[] = [];
+ * const value = rnnForward(inputs, dims, (t) => (saved = t), "relu");
+ * const grads = rnnBackward(tf.onesLike(value), saved, dims, "relu");
+ * deepStrictEqual(grads.map((g) => g.shape), inputs.map((x) => x.shape));
+ * ```
+ */
 export function rnnBackward(
   dValue: Tensor,
   saved: Tensor[],
