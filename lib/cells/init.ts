@@ -24,7 +24,15 @@ import { cellParameters, checkSpec } from "./spec.ts";
  */
 export type InitName = "normal" | "xavier" | "orthogonal";
 
-/** The initialisers, for validation and help text. */
+/**
+ * The initialisers, for validation and help text.
+ *
+ * @example For a --init flag
+ * ```ts
+ * import { ok } from "node:assert";
+ * ok(INIT_NAMES.includes("orthogonal"));
+ * ```
+ */
 export const INIT_NAMES: readonly InitName[] = ["normal", "xavier", "orthogonal"];
 
 /** Options of {@linkcode initialWeights}. */

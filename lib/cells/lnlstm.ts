@@ -25,7 +25,15 @@ import { tidy } from "../ops/tidy.ts";
 import { UsageError } from "../errors.ts";
 import type { CellDefinition, FusedWeights, State } from "./definition.ts";
 
-/** The ε under every LayerNorm's square root. */
+/**
+ * The ε under every LayerNorm's square root.
+ *
+ * @example As PyTorch's LayerNorm default
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * strictEqual(LAYER_NORM_EPSILON, 1e-5);
+ * ```
+ */
 export const LAYER_NORM_EPSILON = 1e-5;
 
 /**

@@ -31,15 +31,39 @@ export const CELLS = {
 /** The built-in cell kinds. */
 export type CellKind = keyof typeof CELLS;
 
-/** The built-in cell kinds, for validation and help text. */
+/**
+ * The built-in cell kinds, for validation and help text.
+ *
+ * @example For a --cell flag
+ * ```ts
+ * import { ok } from "node:assert";
+ * ok(CELL_KINDS.includes("lnlstm"));
+ * ```
+ */
 export const CELL_KINDS: readonly CellKind[] = Object.keys(CELLS) as CellKind[];
 
-/** Number of gate blocks G per built-in kind in the fused storage. */
+/**
+ * Number of gate blocks G per built-in kind in the fused storage.
+ *
+ * @example Four blocks for an lstm
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * strictEqual(GATE_COUNT.lstm, 4);
+ * ```
+ */
 export const GATE_COUNT: Readonly<Record<string, number>> = Object.fromEntries(
   CELL_KINDS.map((kind) => [kind, CELLS[kind].gates.length]),
 );
 
-/** The gate blocks of each built-in kind, in fused storage order. */
+/**
+ * The gate blocks of each built-in kind, in fused storage order.
+ *
+ * @example The lstm's order
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * deepStrictEqual(GATE_BLOCKS.lstm, ["i", "f", "o", "c"]);
+ * ```
+ */
 export const GATE_BLOCKS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
   CELL_KINDS.map((kind) => [kind, CELLS[kind].gates]),
 );

@@ -243,7 +243,15 @@ export function toTensor(info: TensorInfo): Tensor1D {
   return tf.engine().makeTensorFromTensorInfo(info) as Tensor1D;
 }
 
-/** The uniforms every step program reads: step `t`, and the sizes B, H, T. */
+/**
+ * The uniforms every step program reads: step `t`, and the sizes B, H, T.
+ *
+ * @example The step first
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * strictEqual(STEP_UNIFORMS[0], "t");
+ * ```
+ */
 export const STEP_UNIFORMS: readonly string[] = ["t", "nb", "nh", "nt"];
 
 /**
