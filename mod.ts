@@ -24,17 +24,10 @@ export { loadNative, NATIVE_FLAGS } from "./lib/native/build.ts";
 export type { LoadOptions, NativeLoad } from "./lib/native/build.ts";
 export { UsageError } from "./lib/errors.ts";
 export { Rng } from "./lib/rng.ts";
-export { CELL_KINDS, GATE_BLOCKS, GATE_COUNT } from "./lib/cells/types.ts";
-export type {
-  CellKind,
-  CellSpec,
-  FusedVariables,
-  FusedWeights,
-  NamedWeights,
-  Nonlinearity,
-  SequenceResult,
-  State,
-} from "./lib/cells/types.ts";
+export * from "./lib/ops/mod.ts";
+export * from "./lib/cells/mod.ts";
+export * from "./lib/kernels/mod.ts";
+export * from "./lib/layers/mod.ts";
 export {
   appendJsonLine,
   CHECKPOINT_FORMAT,
@@ -146,103 +139,6 @@ export {
 export type { DecodeOptions, GenerateOptions, SampleTextOptions } from "./lib/lm/sample.ts";
 export { lmRunWriter, loadResumableRun, loadTrainedModel } from "./lib/lm/run.ts";
 export type { ResumableRun, RunConfig, TrainedModel, TrainSettings } from "./lib/lm/run.ts";
-export {
-  rnnGates,
-  rnnRecurrentGates,
-  rnnStep,
-  rnnWeightsFromNamed,
-  rnnWeightsToNamed,
-} from "./lib/cells/rnn.ts";
-export type { RnnGates, RnnStepOptions } from "./lib/cells/rnn.ts";
-export {
-  gruGates,
-  gruRecurrentGates,
-  gruStep,
-  gruWeightsFromNamed,
-  gruWeightsToNamed,
-} from "./lib/cells/gru.ts";
-export type { GruGates, GruStepOptions } from "./lib/cells/gru.ts";
-export {
-  lstmGates,
-  lstmRecurrentGates,
-  lstmStep,
-  lstmWeightsFromNamed,
-  lstmWeightsToNamed,
-} from "./lib/cells/lstm.ts";
-export type { LstmGates } from "./lib/cells/lstm.ts";
-export {
-  INIT_NAMES,
-  initialWeights,
-  normalMatrix,
-  orthogonalMatrix,
-  xavierMatrix,
-} from "./lib/cells/init.ts";
-export type { InitName, InitOptions } from "./lib/cells/init.ts";
-export {
-  checkSequence,
-  plainSequence,
-  runSequence,
-  useFusedSequences,
-} from "./lib/layers/sequence.ts";
-export type { PathOptions, SequenceOptions } from "./lib/layers/sequence.ts";
-export {
-  atLastStep,
-  lastStepMask,
-  lengthsTensor,
-  reverseWithinLengths,
-  stepMask,
-} from "./lib/layers/lengths.ts";
-export type { Lengths } from "./lib/layers/lengths.ts";
-export { fusedSequence, isSequenceRows } from "./lib/kernels/fused_sequence.ts";
-export type { SequenceRows } from "./lib/kernels/fused_sequence.ts";
-export { linear } from "./lib/kernels/linear.ts";
-export { gatherRows } from "./lib/kernels/gather_rows.ts";
-export { softmaxCrossEntropy } from "./lib/kernels/softmax_cross_entropy.ts";
-export { adamUpdate } from "./lib/kernels/adam_update.ts";
-export type { AdamCoefficients, AdamTensors } from "./lib/kernels/adam_update.ts";
-export { webgpuSequence } from "./lib/kernels/webgpu/sequence.ts";
-export {
-  checkTorchStateDict,
-  fusedFromTorch,
-  fusedToTorch,
-  torchShapes,
-  torchSuffix,
-} from "./lib/cells/torch.ts";
-export type { TorchCellWeights, TorchLayout, TorchStateDict } from "./lib/cells/torch.ts";
-export { recurrentStep } from "./lib/cells/step.ts";
-export { disposeStates, stateTensors } from "./lib/cells/state.ts";
-export { gruCell, lstmCell, rnnCell } from "./lib/layers/cell.ts";
-export type {
-  GruCellOptions,
-  LstmCellOptions,
-  RecurrentCell,
-  RnnCellOptions,
-} from "./lib/layers/cell.ts";
-export { recurrent } from "./lib/layers/stack.ts";
-export type {
-  Recurrent,
-  RecurrentForwardOptions,
-  RecurrentOptions,
-  RecurrentResult,
-  RecurrentStepOptions,
-  RecurrentStepResult,
-} from "./lib/layers/stack.ts";
-export { embedding, embeddingLookup } from "./lib/layers/embedding.ts";
-export type { Embedding, EmbeddingOptions, TokenIds } from "./lib/layers/embedding.ts";
-export { dense } from "./lib/layers/dense.ts";
-export type { Dense, DenseInit, DenseOptions } from "./lib/layers/dense.ts";
-export { dropout } from "./lib/layers/dropout.ts";
-export type { DropoutOptions } from "./lib/layers/dropout.ts";
-export { additiveAttention, dotProductAttention, maskedSoftmax } from "./lib/layers/attention.ts";
-export type {
-  AdditiveAttention,
-  AdditiveAttentionOptions,
-  AdditiveWeights,
-  AttentionOptions,
-  AttentionResult,
-  DotProductAttentionOptions,
-  ValidLengths,
-} from "./lib/layers/attention.ts";
 export * from "./lib/corpus/mod.ts";
 export { BUNDLED_CORPORA, bundledCorpus } from "./lib/corpus/bundled.ts";
 export type { BundledCorpusInfo, BundledCorpusName } from "./lib/corpus/bundled.ts";

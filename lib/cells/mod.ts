@@ -5,6 +5,7 @@
  * @module
  */
 export * from "./definition.ts";
+export * from "./types.ts";
 export * from "./registry.ts";
 export * from "./spec.ts";
 export * from "./step.ts";

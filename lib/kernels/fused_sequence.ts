@@ -77,7 +77,7 @@ export function isSequenceRows(xs: Tensor3D | SequenceRows): xs is SequenceRows 
 }
 
 /** Options of {@linkcode fusedSequence}. */
-export interface SequenceOptions {
+export interface FusedSequenceOptions {
   /**
    * Kinds with a memory cell (LSTM) only: also return the cell state after
    * every step (`cells` `[T, B, H]`), differentiable like the outputs.
@@ -232,7 +232,7 @@ export function fusedSequence(
   weights: FusedWeights,
   xs: Tensor3D | SequenceRows,
   state: State,
-  options: SequenceOptions = {},
+  options: FusedSequenceOptions = {},
 ): SequenceResult {
   const rows = isSequenceRows(xs);
   const dims = kernelDims("fusedSequence", spec, weights, rows ? rowsShape(xs) : xs, state);

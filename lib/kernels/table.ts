@@ -14,7 +14,7 @@
  */
 import type { Tensor3D } from "../ops/tensors.ts";
 import type { CellSpec, FusedWeights, SequenceResult, State } from "../cells/definition.ts";
-import { fusedSequence, type SequenceOptions, type SequenceRows } from "./fused_sequence.ts";
+import { fusedSequence, type FusedSequenceOptions, type SequenceRows } from "./fused_sequence.ts";
 import { webgpuSequence } from "./webgpu/sequence.ts";
 
 /** One entry of the table: how to run a whole sequence, and whether it takes rows of a table. */
@@ -25,7 +25,7 @@ export interface SequenceKernel {
     weights: FusedWeights,
     xs: Tensor3D | SequenceRows,
     state: State,
-    options: SequenceOptions,
+    options: FusedSequenceOptions,
   ): SequenceResult;
   /** Whether `run` takes rows of a table (`SequenceRows`) as well as inputs. */
   rows: boolean;

@@ -45,12 +45,6 @@ export interface EmbeddingOptions {
  */
 export type IdBatch = Tensor | Int32Array | number[] | number[][];
 
-/**
- * The old name of {@linkcode IdBatch}, kept only while the root `mod.ts` still exports it.
- * @deprecated Use {@linkcode IdBatch}; this name shadows corpus's `TokenIds`.
- */
-export type TokenIds = IdBatch;
-
 /** What {@linkcode embedding} returns. */
 export interface Embedding {
   /** V. */

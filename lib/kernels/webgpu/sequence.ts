@@ -26,7 +26,7 @@ import type {
   State,
 } from "../../cells/definition.ts";
 import { allFloat32, type Dims, inputGrad, kernelDims, weightGrads } from "../_common.ts";
-import type { SequenceOptions } from "../fused_sequence.ts";
+import type { FusedSequenceOptions } from "../fused_sequence.ts";
 import { weightGradsWgsl } from "./_grads.ts";
 import { webgpuBackend, type WebGpuBackendLike } from "./_program.ts";
 import { gruBackwardSteps, gruForwardSteps, gruViews } from "./_gru.ts";
@@ -268,7 +268,7 @@ export function webgpuSequence(
   weights: FusedWeights,
   xs: Tensor3D,
   state: State,
-  options: SequenceOptions = {},
+  options: FusedSequenceOptions = {},
 ): SequenceResult | null {
   const backend = webgpuBackend();
   const programs = spec.definition === undefined ? WGSL_SEQUENCES[spec.kind] : undefined;
