@@ -11,7 +11,8 @@
  *
  * @module
  */
-export { BACKEND_REQUESTS, describeBackend, probeWebGpu, tf, useBackend } from "./lib/tf.ts";
+export { BACKEND_REQUESTS, describeBackend, probeWebGpu, useBackend } from "./lib/tf.ts";
+export { tf } from "./lib/tfjs.ts";
 export type {
   AdapterProbe,
   BackendInfo,
