@@ -28,7 +28,7 @@ import process from "node:process";
 // @ts-types="npm:@types/cli-progress@3.11.6"
 import cliProgress from "npm:cli-progress@3.12.0";
 import { UsageError } from "../lib/errors.ts";
-import { decodeUtf8 } from "../lib/corpus/_decode.ts";
+import { decodeUtf8 } from "../lib/corpus/utf8.ts";
 
 // ---------------------------------------------------------------- flag table
 

@@ -7,7 +7,7 @@ const ROOT = new URL("..", import.meta.url);
  * below, never above: the folder names are the architecture.
  */
 const RANKS: [RegExp, number][] = [
-  [/^lib\/(tf|errors|rng)\.ts$/, 0],
+  [/^lib\/(tf|tfjs|errors|rng)\.ts$/, 0],
   [/^lib\/ops\//, 1],
   [/^lib\/(cells|corpus|native)\//, 2],
   [/^lib\/kernels\//, 3],
@@ -71,4 +71,37 @@ Deno.test("lib/ and scripts/ have no import cycles", async () => {
   };
   for (const file of files) visit(file, []);
   ok(cycles.length === 0, `import cycles:\n${cycles.join("\n")}`);
+});
+
+/** The folder that owns a file: `lib/kernels` for `lib/kernels/webgpu/_lstm.ts`, `scripts`. */
+function owner(path: string): string {
+  const parts = path.split("/");
+  return parts[0] === "lib" && parts.length > 2 ? `${parts[0]}/${parts[1]}` : parts[0];
+}
+
+Deno.test("`_` files are private to their folder (lib/ and scripts/)", async () => {
+  // tests/ may reach a private helper of the lib/ folder it mirrors: they test it.
+  const files = [...await libFiles(), ...await libFiles(new URL("scripts/", ROOT))];
+  const reaching: string[] = [];
+  for (const file of files) {
+    for (const target of await imports(file)) {
+      const name = target.split("/").at(-1) ?? "";
+      if (name.startsWith("_") && owner(target) !== owner(file)) {
+        reaching.push(`${file} -> ${target}`);
+      }
+    }
+  }
+  ok(reaching.length === 0, `imports of another folder's private files:\n${reaching.join("\n")}`);
+});
+
+Deno.test("every lib/ folder has a mod.ts that the root mod.ts re-exports", async () => {
+  const root = await Deno.readTextFile(new URL("mod.ts", ROOT));
+  const missing: string[] = [];
+  for await (const entry of Deno.readDir(new URL("lib/", ROOT))) {
+    if (!entry.isDirectory) continue;
+    const folderMod = `./lib/${entry.name}/mod.ts`;
+    const exists = await Deno.stat(new URL(folderMod, ROOT)).then(() => true, () => false);
+    if (!exists || !root.includes(`export * from "${folderMod}";`)) missing.push(folderMod);
+  }
+  ok(missing.length === 0, `folders without a re-exported mod.ts: ${missing.join(", ")}`);
 });

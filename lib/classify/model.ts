@@ -12,6 +12,7 @@
  *
  * @module
  */
+import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { CELL_KINDS, type CellKind } from "../cells/types.ts";
@@ -158,7 +159,7 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
   readonly rnn: Recurrent;
   /** Label logits from the sequence vector `[H * directions, L]`. */
   readonly output: Dense;
-  readonly #classWeights?: tf.Tensor1D;
+  readonly #classWeights?: Tensor1D;
 
   /** @param config a checked config, from {@linkcode classifierConfig}. */
   constructor(config: ClassifierConfig) {
@@ -185,7 +186,7 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
   }
 
   /** Every trainable variable: embedding, stack, output layer. */
-  get trainableVariables(): tf.Variable[] {
+  get trainableVariables(): Variable[] {
     return [
       ...this.embedding.trainableVariables,
       ...this.rnn.trainableVariables,
@@ -198,7 +199,7 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
    *
    * @returns `[B, L]`, a new tensor the caller disposes.
    */
-  logits(batch: LabelledBatch, options: Partial<LossOptions> = {}): tf.Tensor2D {
+  logits(batch: LabelledBatch, options: Partial<LossOptions> = {}): Tensor2D {
     const training = options.training ?? false;
     const seed = options.seed;
     return tf.tidy(() => {
@@ -218,22 +219,22 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
   }
 
   /** The sequence vectors `[B, H * dirs]` from the outputs `[T, B, H * dirs]` or final states. */
-  #pool(outputs: tf.Tensor3D, finals: tf.Tensor2D[], lengths: tf.Tensor1D): tf.Tensor2D {
+  #pool(outputs: Tensor3D, finals: Tensor2D[], lengths: Tensor1D): Tensor2D {
     const { head, bidirectional } = this.config;
     if (head === "last") {
       const dirs = bidirectional ? 2 : 1;
       const last = finals.slice(finals.length - dirs); // the last layer's directions
-      return dirs === 1 ? last[0] : tf.concat(last, 1) as tf.Tensor2D;
+      return dirs === 1 ? last[0] : tf.concat(last, 1) as Tensor2D;
     }
     const T = outputs.shape[0];
     const mask = tf.expandDims(tf.cast(stepMask(lengths, T), "float32"), 2); // [T, B, 1]
     if (head === "mean") {
       const sum = tf.sum(tf.mul(outputs, mask), 0); // [B, W]
-      return tf.div(sum, tf.reshape(tf.cast(lengths, "float32"), [-1, 1])) as tf.Tensor2D;
+      return tf.div(sum, tf.reshape(tf.cast(lengths, "float32"), [-1, 1])) as Tensor2D;
     }
     // max: padding steps get a large negative value so they never win.
     const masked = tf.add(tf.mul(outputs, mask), tf.mul(tf.sub(mask, 1), 1e9));
-    return tf.max(masked, 0) as tf.Tensor2D;
+    return tf.max(masked, 0) as Tensor2D;
   }
 
   /**
@@ -241,8 +242,8 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
    *
    * @returns `[B, L]`, a new tensor the caller disposes.
    */
-  probabilities(batch: LabelledBatch): tf.Tensor2D {
-    return tf.tidy(() => tf.softmax(this.logits(batch)) as tf.Tensor2D);
+  probabilities(batch: LabelledBatch): Tensor2D {
+    return tf.tidy(() => tf.softmax(this.logits(batch)) as Tensor2D);
   }
 
   /**
@@ -261,7 +262,7 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
   }
 
   /** The variables besides the stack, by checkpoint name. */
-  #own(): Record<string, tf.Variable> {
+  #own(): Record<string, Variable> {
     return {
       embedding: this.embedding.table,
       "out/W": this.output.kernel,
@@ -270,12 +271,12 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
   }
 
   /** `embedding`, `out/W`, `out/b`, `rnn/<layer>/<d2l name>`: new tensors the caller disposes. */
-  namedWeights(): Record<string, tf.Tensor> {
+  namedWeights(): Record<string, Tensor> {
     return namedWeightsOf(this.#own(), { rnn: this.rnn });
   }
 
   /** Replaces every weight; every name and shape is checked before anything changes. */
-  setNamedWeights(named: Record<string, tf.Tensor>): void {
+  setNamedWeights(named: Record<string, Tensor>): void {
     setNamedWeightsOf(named, this.#own(), { rnn: this.rnn });
   }
 

@@ -14,7 +14,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { readUtf8File } from "./_decode.ts";
+import { readUtf8File } from "./utf8.ts";
 import { Vocab } from "./vocab.ts";
 import type { TokenKind } from "./tokenize.ts";
 export { bucketBatches, labelledBatch, stratifiedSplit } from "./_labelled_split.ts";

@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto";
 import { UsageError } from "../errors.ts";
 import { TokenCounter } from "./_count.ts";
-import { Utf8StreamDecoder } from "./_decode.ts";
+import { Utf8StreamDecoder } from "./utf8.ts";
 import {
   checksumName,
   type CorpusSource,

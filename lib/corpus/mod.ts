@@ -17,32 +17,14 @@
  *
  * @module
  */
-export {
-  type Corpus,
-  DEFAULT_MEMORY_LIMIT_BYTES,
-  loadCorpus,
-  type LoadCorpusOptions,
-} from "./load.ts";
-export {
-  type BatchEpoch,
-  type BatchOptions,
-  countBatches,
-  type CountBatchesOptions,
-  type Minibatch,
-  minimumTokens,
-  randomBatches,
-  randomPermutation,
-  type Sampling,
-  sequentialBatches,
-} from "./batches.ts";
-export {
-  type Normalization,
-  NORMALIZATIONS,
-  TOKEN_KINDS,
-  tokenizeText,
-  type TokenKind,
-} from "./tokenize.ts";
-export { UNK, Vocab, type VocabJSON, type VocabOptions } from "./vocab.ts";
-export { FileTokenIds, MemoryTokenIds, type TokenIds } from "./store.ts";
-export { splitTrainValid, type TrainValidSplit } from "./split.ts";
-export { type CorpusSource, DEFAULT_CACHE_DIR, parseChecksum, type SourceInfo } from "./source.ts";
+export * from "./batches.ts";
+export * from "./bundled.ts";
+export * from "./labelled.ts";
+export * from "./load.ts";
+export * from "./pairs.ts";
+export * from "./source.ts";
+export * from "./split.ts";
+export * from "./store.ts";
+export * from "./tokenize.ts";
+export * from "./utf8.ts";
+export * from "./vocab.ts";

@@ -15,7 +15,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { readUtf8File } from "./_decode.ts";
+import { readUtf8File } from "./utf8.ts";
 import type { TokenKind } from "./tokenize.ts";
 import { Vocab } from "./vocab.ts";
 

@@ -12,7 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { UsageError } from "../errors.ts";
-import { countNewlines, type LineLocator } from "./_decode.ts";
+import { countNewlines, type LineLocator } from "./utf8.ts";
 import { writeAll } from "./store.ts";
 
 /** A corpus source: a path, a URL, `-` (stdin) or a byte stream. */

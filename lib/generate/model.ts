@@ -16,6 +16,7 @@
  *
  * @module
  */
+import type { Scalar, Tensor, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { expandTo } from "../ops/broadcast.ts";
 import { CELL_KINDS, type CellKind, type State } from "../cells/types.ts";
@@ -100,7 +101,7 @@ export function generatorConfig(
 /** What {@linkcode ConditionedGenerator.forward} returns: new tensors the caller disposes. */
 export interface GeneratorForward {
   /** `[T, B, V]` logits of the token after each step. */
-  logits: tf.Tensor3D;
+  logits: Tensor3D;
   /** The final state of every layer, to continue from. */
   state: State[];
 }
@@ -156,7 +157,7 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
   }
 
   /** Every trainable variable: embeddings, stack, output layer. */
-  get trainableVariables(): tf.Variable[] {
+  get trainableVariables(): Variable[] {
     return [
       ...this.embedding.trainableVariables,
       ...(this.condition?.trainableVariables ?? []),
@@ -176,9 +177,9 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
     const { hiddenSize: H, layers, cell, conditioning } = this.config;
     const B = conditions.length;
     return tf.tidy(() => {
-      const zeros = () => tf.zeros([B, H]) as tf.Tensor2D;
+      const zeros = () => tf.zeros([B, H]) as Tensor2D;
       const table = conditioning === "init"
-        ? this.condition!.apply(tf.tensor1d(conditions, "int32")) as tf.Tensor2D // [B, L*H]
+        ? this.condition!.apply(tf.tensor1d(conditions, "int32")) as Tensor2D // [B, L*H]
         : undefined;
       // Slices, not tf.split: split's gradient fails in tfjs 4.22 when a piece gets none.
       const hs = Array.from(
@@ -199,17 +200,17 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
    *   and training / dropout seed.
    */
   forward(
-    ids: tf.Tensor2D,
+    ids: Tensor2D,
     conditions: Int32Array,
     options: { lengths?: Int32Array; state?: State[]; training?: boolean; seed?: number } = {},
   ): GeneratorForward {
     const [T, B] = ids.shape;
     return tf.tidy(() => {
-      let xs = this.embedding.apply(ids) as tf.Tensor3D; // [T, B, E]
+      let xs = this.embedding.apply(ids) as Tensor3D; // [T, B, E]
       if (this.config.conditioning === "input") {
         const c = this.condition!.apply(tf.tensor1d(conditions, "int32")); // [B, Ec]
         const every = expandTo(tf.expandDims(c, 0), [T, B, c.shape[1]!]); // [T, B, Ec]
-        xs = tf.concat([xs, every], 2) as tf.Tensor3D; // [T, B, E + Ec]
+        xs = tf.concat([xs, every], 2) as Tensor3D; // [T, B, E + Ec]
       }
       const initialState = options.state ?? this.initialState(conditions);
       const { outputs, state } = this.rnn.forward(xs, {
@@ -224,7 +225,7 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
   }
 
   /** Per-token negative log-likelihoods `[T, B]` (zero past each length) of a batch. */
-  tokenLosses(batch: GeneratorBatch, options: Partial<LossOptions> = {}): tf.Tensor2D {
+  tokenLosses(batch: GeneratorBatch, options: Partial<LossOptions> = {}): Tensor2D {
     const { batchSize: B, numSteps: T } = batch;
     return tf.tidy(() => {
       const ids = tf.tensor2d(batch.inputs, [T, B], "int32");
@@ -236,21 +237,19 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
       const targets = tf.oneHot(tf.tensor2d(batch.targets, [T, B], "int32"), this.config.vocabSize);
       const nll = tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 2)); // [T, B]
       const mask = tf.cast(stepMask(tf.tensor1d(batch.lengths, "int32"), T), "float32");
-      return tf.mul(nll, mask) as tf.Tensor2D;
+      return tf.mul(nll, mask) as Tensor2D;
     });
   }
 
   /** Mean cross-entropy per predicted token (`<eos>` included) over the real steps. */
   loss(batch: GeneratorBatch, options: LossOptions): LossResult {
     const count = batch.lengths.reduce((a, b) => a + b, 0);
-    const loss = tf.tidy(() =>
-      tf.div(tf.sum(this.tokenLosses(batch, options)), count) as tf.Scalar
-    );
+    const loss = tf.tidy(() => tf.div(tf.sum(this.tokenLosses(batch, options)), count) as Scalar);
     return { loss, count };
   }
 
   /** The variables besides the stack, by checkpoint name. */
-  #own(): Record<string, tf.Variable> {
+  #own(): Record<string, Variable> {
     return {
       embedding: this.embedding.table,
       ...(this.condition ? { condition: this.condition.table } : {}),
@@ -260,12 +259,12 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
   }
 
   /** `embedding`, `condition`, `out/W`, `out/b`, `rnn/<layer>/<d2l name>`: new tensors. */
-  namedWeights(): Record<string, tf.Tensor> {
+  namedWeights(): Record<string, Tensor> {
     return namedWeightsOf(this.#own(), { rnn: this.rnn });
   }
 
   /** Replaces every weight; every name and shape is checked before anything changes. */
-  setNamedWeights(named: Record<string, tf.Tensor>): void {
+  setNamedWeights(named: Record<string, Tensor>): void {
     setNamedWeightsOf(named, this.#own(), { rnn: this.rnn });
   }
 

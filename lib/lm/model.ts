@@ -4,6 +4,16 @@
  *
  * @module
  */
+import type {
+  Scalar,
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Variable,
+  Variable1D,
+  Variable2D,
+} from "../ops/tensors.ts";
 import { namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
 import { embeddingLookup } from "../layers/embedding.ts";
@@ -85,7 +95,7 @@ export interface ForwardOptions {
 /** The output of {@linkcode LanguageModel.forward}. */
 export interface ForwardResult {
   /** Logits `[T*B, V]`, time-major: row `t*B + b` predicts the token after `x[b, t]`. */
-  logits: tf.Tensor2D;
+  logits: Tensor2D;
   /** The final state of every layer and direction (PyTorch's h_n order). */
   state: State[];
 }
@@ -146,11 +156,11 @@ export class LanguageModel implements TrainableModel<Minibatch> {
   /** The recurrent stack. */
   readonly rnn: Recurrent;
   /** `[V, E]`, only when `embeddingSize > 0`. */
-  readonly embedding?: tf.Variable<tf.Rank.R2>;
+  readonly embedding?: Variable2D;
   /** Output kernel `[H * directions, V]`. */
-  readonly outputKernel: tf.Variable<tf.Rank.R2>;
+  readonly outputKernel: Variable2D;
   /** Output bias `[V]`. */
-  readonly outputBias: tf.Variable<tf.Rank.R1>;
+  readonly outputBias: Variable1D;
 
   /** @param config a checked config, from {@linkcode modelConfig}. */
   constructor(config: ModelConfig) {
@@ -174,11 +184,11 @@ export class LanguageModel implements TrainableModel<Minibatch> {
     // Unnamed variables (tfjs names them by a counter), so two models can live in one process.
     if (E > 0) this.embedding = tf.variable(normalTensor(rng, [V, E], 0.01));
     this.outputKernel = tf.variable(normalTensor(rng, [H * directions, V], 0.01));
-    this.outputBias = tf.variable(tf.zeros([V]));
+    this.outputBias = tf.variable(tf.zeros([V]) as Tensor1D);
   }
 
   /** Every trainable variable, in a stable order. */
-  get trainableVariables(): tf.Variable[] {
+  get trainableVariables(): Variable[] {
     return [
       ...(this.embedding ? [this.embedding] : []),
       ...this.rnn.trainableVariables,
@@ -202,8 +212,8 @@ export class LanguageModel implements TrainableModel<Minibatch> {
       const ids = tf.transpose(tf.tensor2d(batch.x, [B, T], "int32")); // [T, B]
       const xs = this.embedding
         // The scatter gradient: tf.gather's needs UnsortedSegmentSum, which wasm lacks.
-        ? embeddingLookup(this.embedding, ids) as tf.Tensor3D // [T, B, E]
-        : tf.oneHot(ids, this.config.vocabSize).toFloat() as tf.Tensor3D; // [T, B, V]
+        ? embeddingLookup(this.embedding, ids) as Tensor3D // [T, B, E]
+        : tf.oneHot(ids, this.config.vocabSize).toFloat() as Tensor3D; // [T, B, V]
       const { outputs, state: next } = this.rnn.forward(xs, {
         initialState: state,
         training,
@@ -211,7 +221,7 @@ export class LanguageModel implements TrainableModel<Minibatch> {
         lengths,
       });
       const width = outputs.shape[2];
-      const flat = tf.reshape(outputs, [T * B, width]) as tf.Tensor2D; // [T*B, H*dirs]
+      const flat = tf.reshape(outputs, [T * B, width]) as Tensor2D; // [T*B, H*dirs]
       // A dense layer whose gradient avoids tfjs's slow transposed matmuls on wasm.
       const logits = linear(flat, this.outputKernel, this.outputBias); // [T*B, V]
       return { logits, state: next } as unknown as tf.TensorContainerObject;
@@ -238,12 +248,12 @@ export class LanguageModel implements TrainableModel<Minibatch> {
         loss: crossEntropy(logits, targets),
         carry: state,
       } as unknown as tf.TensorContainerObject;
-    }) as unknown as { loss: tf.Scalar; carry: State[] };
+    }) as unknown as { loss: Scalar; carry: State[] };
     return { loss: out.loss, count: batch.batchSize * batch.numSteps, carry: out.carry };
   }
 
   /** The variables besides the stack, by checkpoint name. */
-  #own(): Record<string, tf.Variable> {
+  #own(): Record<string, Variable> {
     return {
       ...(this.embedding ? { embedding: this.embedding } : {}),
       "out/W": this.outputKernel,
@@ -255,7 +265,7 @@ export class LanguageModel implements TrainableModel<Minibatch> {
    * The model's weights as a flat record of named tensors: `embedding`,
    * `rnn/<layer>/<d2l name>`, `out/W`, `out/b`. New tensors the caller disposes.
    */
-  namedWeights(): Record<string, tf.Tensor> {
+  namedWeights(): Record<string, Tensor> {
     return namedWeightsOf(this.#own(), { rnn: this.rnn });
   }
 
@@ -264,7 +274,7 @@ export class LanguageModel implements TrainableModel<Minibatch> {
    *
    * @throws {UsageError} naming a missing or extra key, or a shape that differs.
    */
-  setNamedWeights(named: Record<string, tf.Tensor>): void {
+  setNamedWeights(named: Record<string, Tensor>): void {
     setNamedWeightsOf(named, this.#own(), { rnn: this.rnn });
   }
 
@@ -276,7 +286,7 @@ export class LanguageModel implements TrainableModel<Minibatch> {
 }
 
 /** Normal(0, std) values from a seeded generator, so a seed fixes the model. */
-function normalTensor(rng: Rng, shape: [number, number], std: number): tf.Tensor2D {
+function normalTensor(rng: Rng, shape: [number, number], std: number): Tensor2D {
   const values = new Float32Array(shape[0] * shape[1]);
   for (let i = 0; i < values.length; i++) values[i] = rng.normal() * std;
   return tf.tensor2d(values, shape);
@@ -295,12 +305,12 @@ function normalTensor(rng: Rng, shape: [number, number], std: number): tf.Tensor
  * ok(Math.abs((await loss.data())[0] - Math.log(4)) < 1e-6);
  * ```
  */
-export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Scalar {
+export function crossEntropy(logits: Tensor2D, targets: Int32Array): Scalar {
   return tf.tidy(() => {
     const [N, V] = logits.shape;
     const labels = tf.oneHot(tf.tensor1d(targets, "int32"), V); // [N, V]
     const logp = tf.logSoftmax(logits); // [N, V]
-    return tf.neg(tf.div(tf.sum(tf.mul(labels, logp)), N)) as tf.Scalar;
+    return tf.neg(tf.div(tf.sum(tf.mul(labels, logp)), N)) as Scalar;
   });
 }
 

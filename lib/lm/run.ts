@@ -13,6 +13,7 @@
  *
  * @module
  */
+import type { Optimizer } from "../ops/tensors.ts";
 import type { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { perplexityPlotSvg } from "../training/plot.ts";
@@ -177,7 +178,7 @@ function trainedFrom(
 
 /** Everything needed to continue a language model's run where its checkpoint left it. */
 export interface ResumableRun extends TrainedModel {
-  optimizer: tf.Optimizer;
+  optimizer: Optimizer;
   optimizerName: OptimizerName;
   /** Where to continue; its `state` tensors are the caller's. */
   position: FitPosition;

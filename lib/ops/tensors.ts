@@ -30,9 +30,9 @@ export type Tensor4D = tf.Tensor4D;
 /** A trainable tensor of any rank (tfjs's `Variable`). */
 export type Variable = tf.Variable;
 /** A trainable vector, e.g. a bias. */
-export type Variable1D = tf.Variable<tf.Rank.R1>;
+export type Variable1D = Variable & Tensor1D;
 /** A trainable matrix, e.g. a kernel. */
-export type Variable2D = tf.Variable<tf.Rank.R2>;
+export type Variable2D = Variable & Tensor2D;
 /** A tensor's element type: "float32", "int32", "bool", ... */
 export type DataType = tf.DataType;
 /** A backend's view of a tensor (kernels and programs). */
@@ -45,3 +45,7 @@ export type NamedTensorMap = tf.NamedTensorMap;
 export type TensorContainer = tf.TensorContainer;
 /** The `save` callback of `tf.customGrad`. */
 export type GradSaveFunc = tf.GradSaveFunc;
+/** An optimizer (tfjs's `Optimizer`: sgd, adam, ...). */
+export type Optimizer = tf.Optimizer;
+/** A trainable scalar, e.g. an optimizer's step count. */
+export type VariableScalar = Variable & Scalar;

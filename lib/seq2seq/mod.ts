@@ -22,46 +22,11 @@
  *
  * @module
  */
-export {
-  BOS_ID,
-  buildPairVocabs,
-  checkPairVocab,
-  EOS_ID,
-  loadPairs,
-  PAD_ID,
-  PAIR_RESERVED,
-  parsePairs,
-  preprocessPairText,
-  tokenizePairs,
-  tokenizePairSide,
-} from "../corpus/pairs.ts";
-export type {
-  LoadPairsOptions,
-  PairNormalization,
-  PairVocabOptions,
-  PairVocabs,
-  ParsePairsOptions,
-  SentencePair,
-  TokenizedPair,
-} from "../corpus/pairs.ts";
-export { ATTENTION_KINDS, SEQ2SEQ_DEFAULTS, seq2seqConfig } from "./config.ts";
-export type { AttentionKind, Seq2SeqConfig } from "./config.ts";
-export { encodePairs, makePairBatch, pairBatches, splitPairs, targetTokens } from "./data.ts";
-export type { EncodedPair, PairBatch, PairBatchOptions, SplitPairsOptions } from "./data.ts";
-export { preparePairData } from "./dataset.ts";
-export type { PairData, PairDataSettings } from "./dataset.ts";
-export { disposeMemory, Seq2Seq } from "./model.ts";
-export type { DecodeStepResult, EncoderMemory } from "./model.ts";
-export { translateIds } from "./decode.ts";
-export type { Hypothesis, TranslateOptions } from "./decode.ts";
-export { evaluateTranslations, translateText, validationLoss } from "./evaluate.ts";
-export type {
-  TextTranslation,
-  TranslatedExample,
-  TranslateTextOptions,
-  TranslationEvaluation,
-} from "./evaluate.ts";
-export { corpusBleu, d2lBleu, exactMatch } from "./bleu.ts";
-export type { CorpusBleu } from "./bleu.ts";
-export { attentionHeatmapSvg } from "./heatmap.ts";
-export type { HeatmapOptions } from "./heatmap.ts";
+export * from "./bleu.ts";
+export * from "./config.ts";
+export * from "./data.ts";
+export * from "./dataset.ts";
+export * from "./decode.ts";
+export * from "./evaluate.ts";
+export * from "./heatmap.ts";
+export * from "./model.ts";

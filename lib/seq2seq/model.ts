@@ -18,6 +18,7 @@
  *
  * @module
  */
+import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { expandTo } from "../ops/broadcast.ts";
 import { UsageError } from "../errors.ts";
@@ -44,23 +45,23 @@ const DECODER_SEED = 1_000_003;
 /** What {@linkcode Seq2Seq.encode} returns: new tensors, freed with {@linkcode disposeMemory}. */
 export interface EncoderMemory {
   /** `[B, S, Hd]`: the encoder outputs, batch-major (keys and values of attention). */
-  outputs: tf.Tensor3D;
+  outputs: Tensor3D;
   /** `[B]` int32: real source steps. */
-  lengths: tf.Tensor1D;
+  lengths: Tensor1D;
   /** `[B, Hd]`: d2l's context (the top layer's final state). */
-  context: tf.Tensor2D;
+  context: Tensor2D;
   /** `[B, S, Hd]`: the outputs through the additive attention's `W_k`, projected once. */
-  keys?: tf.Tensor3D;
+  keys?: Tensor3D;
 }
 
 /** What {@linkcode Seq2Seq.decodeStep} returns: new tensors the caller disposes. */
 export interface DecodeStepResult {
   /** `[B, V]`. */
-  logits: tf.Tensor2D;
+  logits: Tensor2D;
   /** The decoder's next state, one per layer. */
   state: State[];
   /** `[B, S]`: the attention weights of this step (attention models only). */
-  weights?: tf.Tensor2D;
+  weights?: Tensor2D;
 }
 
 /** Frees an {@linkcode EncoderMemory}. */
@@ -142,7 +143,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
   }
 
   /** Every trainable variable, in a stable order. */
-  get trainableVariables(): tf.Variable[] {
+  get trainableVariables(): Variable[] {
     return [
       ...this.sourceEmbedding.trainableVariables,
       ...this.encoder.trainableVariables,
@@ -185,7 +186,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         seed: options.seed,
       });
       const decoderState = this.bridge(state);
-      const batchMajor = tf.transpose(outputs, [1, 0, 2]) as tf.Tensor3D; // [B, S, Hd]
+      const batchMajor = tf.transpose(outputs, [1, 0, 2]) as Tensor3D; // [B, S, Hd]
       const memory: EncoderMemory = {
         outputs: batchMajor,
         lengths: tf.tensor1d(lengths, "int32"),
@@ -202,15 +203,15 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
     const out: State[] = [];
     for (let l = 0; l < this.config.layers; l++) {
       const f = state[2 * l], r = state[2 * l + 1];
-      const h = tf.concat([f.h, r.h], 1) as tf.Tensor2D; // [B, 2H]
-      out.push(f.c && r.c ? { h, c: tf.concat([f.c, r.c], 1) as tf.Tensor2D } : { h });
+      const h = tf.concat([f.h, r.h], 1) as Tensor2D; // [B, 2H]
+      out.push(f.c && r.c ? { h, c: tf.concat([f.c, r.c], 1) as Tensor2D } : { h });
     }
     return out;
   }
 
   /** One attention lookup with the top decoder state as the query: context `[B, Hd]`. */
-  private attend(memory: EncoderMemory, top: tf.Tensor2D): AttentionResult {
-    const query = tf.expandDims(top, 1) as tf.Tensor3D; // [B, 1, Hd]
+  private attend(memory: EncoderMemory, top: Tensor2D): AttentionResult {
+    const query = tf.expandDims(top, 1) as Tensor3D; // [B, 1, Hd]
     const options = { validLengths: memory.lengths };
     if (!this.attention) {
       return dotProductAttention(query, memory.outputs, memory.outputs, options);
@@ -230,15 +231,15 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
    */
   decodeStep(
     memory: EncoderMemory,
-    previous: tf.Tensor1D,
+    previous: Tensor1D,
     state: State[],
     options: { training?: boolean; seed?: number } = {},
   ): DecodeStepResult {
     return tf.tidy(() => {
-      const embedded = this.targetEmbedding.apply(previous) as tf.Tensor2D; // [B, E]
+      const embedded = this.targetEmbedding.apply(previous) as Tensor2D; // [B, E]
       const step = this.stepFromEmbedded(memory, embedded, state, options);
       const result: DecodeStepResult = {
-        logits: this.output.apply(step.output) as tf.Tensor2D, // [B, V]
+        logits: this.output.apply(step.output) as Tensor2D, // [B, V]
         state: step.state,
       };
       if (step.weights) result.weights = step.weights;
@@ -249,20 +250,20 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
   /** One decoder step from an embedded token: the top output `[B, Hd]`, the state, the weights. */
   private stepFromEmbedded(
     memory: EncoderMemory,
-    embedded: tf.Tensor2D,
+    embedded: Tensor2D,
     state: State[],
     options: { training?: boolean; seed?: number },
-  ): { output: tf.Tensor2D; state: State[]; weights?: tf.Tensor2D } {
-    let x: tf.Tensor2D, weights: tf.Tensor2D | undefined;
+  ): { output: Tensor2D; state: State[]; weights?: Tensor2D } {
+    let x: Tensor2D, weights: Tensor2D | undefined;
     if (this.config.attention === "none") {
-      x = tf.concat([embedded, memory.context], 1) as tf.Tensor2D; // [B, E + Hd]
+      x = tf.concat([embedded, memory.context], 1) as Tensor2D; // [B, E + Hd]
     } else {
       const attended = this.attend(memory, state[state.length - 1].h);
-      weights = tf.squeeze(attended.weights, [1]) as tf.Tensor2D; // [B, S]
-      x = tf.concat([tf.squeeze(attended.context, [1]), embedded], 1) as tf.Tensor2D; // [B, Hd + E]
+      weights = tf.squeeze(attended.weights, [1]) as Tensor2D; // [B, S]
+      x = tf.concat([tf.squeeze(attended.context, [1]), embedded], 1) as Tensor2D; // [B, Hd + E]
     }
     const next = this.decoder.step(x, state, stepOptions(options));
-    return { output: next.output as tf.Tensor2D, state: next.state, weights };
+    return { output: next.output as Tensor2D, state: next.state, weights };
   }
 
   /**
@@ -270,7 +271,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
    *
    * @returns `[T, B, V]` logits, time-major (a new tensor the caller disposes).
    */
-  forward(batch: PairBatch, options: { training?: boolean; seed?: number } = {}): tf.Tensor3D {
+  forward(batch: PairBatch, options: { training?: boolean; seed?: number } = {}): Tensor3D {
     const { batchSize: B, targetSteps: T } = batch;
     const seed = options.seed ?? 0;
     return tf.tidy(() => {
@@ -280,9 +281,9 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
       });
       const targetIds = tf.transpose(tf.tensor2d(batch.targetInput, [B, T], "int32")); // [T, B]
       if (this.config.attention === "none") {
-        const embedded = this.targetEmbedding.apply(targetIds) as tf.Tensor3D; // [T, B, E]
+        const embedded = this.targetEmbedding.apply(targetIds) as Tensor3D; // [T, B, E]
         const context = expandTo(tf.expandDims(memory.context, 0), [T, B, this.decoderWidth]);
-        const xs = tf.concat([embedded, context], 2) as tf.Tensor3D; // [T, B, E + Hd]
+        const xs = tf.concat([embedded, context], 2) as Tensor3D; // [T, B, E + Hd]
         const { outputs } = this.decoder.forward(xs, {
           initialState: state,
           training: options.training,
@@ -291,8 +292,8 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         return this.output.apply(outputs); // [T, B, V]
       }
       // Embeddings and logits of every step at once; only the recurrence is a loop.
-      const embedded = tf.unstack(this.targetEmbedding.apply(targetIds)) as tf.Tensor2D[]; // T x [B, E]
-      const outputs: tf.Tensor2D[] = [];
+      const embedded = tf.unstack(this.targetEmbedding.apply(targetIds)) as Tensor2D[]; // T x [B, E]
+      const outputs: Tensor2D[] = [];
       let current = state;
       for (let t = 0; t < T; t++) {
         const step = this.stepFromEmbedded(memory, embedded[t], current, {
@@ -302,7 +303,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         outputs.push(step.output);
         current = step.state;
       }
-      return this.output.apply(tf.stack(outputs) as tf.Tensor3D) as tf.Tensor3D; // [T, B, V]
+      return this.output.apply(tf.stack(outputs) as Tensor3D) as Tensor3D; // [T, B, V]
     });
   }
 
@@ -320,8 +321,8 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
   }
 
   /** The variables besides the two stacks, by checkpoint name. */
-  #own(): Record<string, tf.Variable> {
-    const own: Record<string, tf.Variable> = {
+  #own(): Record<string, Variable> {
+    const own: Record<string, Variable> = {
       "encoder/embedding": this.sourceEmbedding.table,
       "decoder/embedding": this.targetEmbedding.table,
       "decoder/out/W": this.output.kernel,
@@ -340,7 +341,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
    * `encoder/embedding`, `decoder/embedding`, `decoder/out/W`, `decoder/out/b`,
    * `decoder/attention/W_q|W_k|w_v`, `encoder/rnn/<layer>/<d2l name>`, `decoder/rnn/...`.
    */
-  namedWeights(): Record<string, tf.Tensor> {
+  namedWeights(): Record<string, Tensor> {
     return namedWeightsOf(this.#own(), {
       "encoder/rnn": this.encoder,
       "decoder/rnn": this.decoder,
@@ -353,7 +354,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
    * @throws {UsageError} for a missing or extra key or a shape that differs,
    *   before anything changes.
    */
-  setNamedWeights(named: Record<string, tf.Tensor>): void {
+  setNamedWeights(named: Record<string, Tensor>): void {
     setNamedWeightsOf(named, this.#own(), {
       "encoder/rnn": this.encoder,
       "decoder/rnn": this.decoder,

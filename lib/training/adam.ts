@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { NamedTensorMap, Tensor, Variable, VariableScalar } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { adamUpdate } from "../kernels/adam_update.ts";
 
@@ -15,10 +16,10 @@ interface AdamSlots {
   beta1: number;
   beta2: number;
   epsilon: number;
-  accBeta1: tf.Variable<tf.Rank.R0>;
-  accBeta2: tf.Variable<tf.Rank.R0>;
-  accumulatedFirstMoment: ({ originalName: string; variable: tf.Variable } | undefined)[];
-  accumulatedSecondMoment: ({ originalName: string; variable: tf.Variable } | undefined)[];
+  accBeta1: VariableScalar;
+  accBeta2: VariableScalar;
+  accumulatedFirstMoment: ({ originalName: string; variable: Variable } | undefined)[];
+  accumulatedSecondMoment: ({ originalName: string; variable: Variable } | undefined)[];
   incrementIterations(): void;
 }
 
@@ -45,7 +46,7 @@ export class FusedAdam extends tf.AdamOptimizer {
 
   /** One update of every variable named in `variableGradients` (by `tf.Variable` name). */
   override applyGradients(
-    variableGradients: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[],
+    variableGradients: NamedTensorMap | { name: string; tensor: Tensor }[],
   ): void {
     const self = this as unknown as AdamSlots;
     const entries = Array.isArray(variableGradients)

@@ -21,6 +21,7 @@
  *
  * @module
  */
+import type { Tensor } from "../ops/tensors.ts";
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { tf } from "../tf.ts";
@@ -48,9 +49,9 @@ export interface CheckpointInput {
   /** The model kind (`TrainableModel.kind`: "lm", "classifier"...). @default "lm" */
   kind?: string;
   /** The model's tensors by name (e.g. `layer0/W_xh`). */
-  weights: Record<string, tf.Tensor>;
+  weights: Record<string, Tensor>;
   /** An optimizer's slot tensors by name (e.g. `adam/m/layer0/W_xh`). @default {} */
-  optimizer?: Record<string, tf.Tensor>;
+  optimizer?: Record<string, Tensor>;
   /** Model and training settings: JSON, no NaN, no class instances. */
   config: unknown;
   /** The vocabulary: JSON. */
@@ -63,8 +64,8 @@ export interface CheckpointInput {
 export interface LoadedCheckpoint {
   /** The model kind it holds; "lm" for a checkpoint written before kinds were recorded. */
   kind: string;
-  weights: Record<string, tf.Tensor>;
-  optimizer: Record<string, tf.Tensor>;
+  weights: Record<string, Tensor>;
+  optimizer: Record<string, Tensor>;
   config: JsonValue;
   vocab: JsonValue;
   progress: JsonValue;
@@ -118,7 +119,7 @@ export async function saveCheckpoint(
     const problem = jsonProblem(checkpoint[key], key);
     if (problem) throw new TypeError(`Cannot save checkpoint "${dir}": ${problem}`);
   }
-  const groups: [WeightGroup, Record<string, tf.Tensor>][] = [
+  const groups: [WeightGroup, Record<string, Tensor>][] = [
     ["model", checkpoint.weights],
     ["optimizer", checkpoint.optimizer ?? {}],
   ];
@@ -224,8 +225,8 @@ export async function loadCheckpoint(
         `${manifest.weightsSha256} (the file was changed or damaged)`,
     );
   }
-  const weights: Record<string, tf.Tensor> = {};
-  const optimizer: Record<string, tf.Tensor> = {};
+  const weights: Record<string, Tensor> = {};
+  const optimizer: Record<string, Tensor> = {};
   try {
     for (const { name, group, shape, dtype, byteOffset, byteLength } of manifest.weightSpecs) {
       const data = bin.slice(byteOffset, byteOffset + byteLength).buffer;

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Optimizer } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { applyGradients, computeGradients, globalNorm } from "./train.ts";
 import { disposeStates } from "../cells/state.ts";
@@ -98,7 +99,7 @@ export interface FitOptions<B> {
   epochs: number;
   /** Where to start: a saved position, or the beginning of epoch 1. */
   start?: FitPosition;
-  optimizer: tf.Optimizer;
+  optimizer: Optimizer;
   /** Largest global gradient norm; 0 disables. @default 1 */
   clip?: number;
   /**
@@ -190,7 +191,7 @@ function stepSeed(epoch: number, step: number): number {
 }
 
 /** Sets an optimizer's learning rate (SGD, momentum and Adam keep it in one field). */
-function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
+function setLearningRate(optimizer: Optimizer, rate: number): void {
   (optimizer as unknown as { learningRate: number }).learningRate = rate;
 }
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { Scalar, Tensor, Variable } from "../ops/tensors.ts";
 import type { tf } from "../tf.ts";
 import type { State } from "../cells/types.ts";
 
@@ -26,7 +27,7 @@ export interface LossOptions {
 /** What {@linkcode TrainableModel.loss} returns. */
 export interface LossResult {
   /** The mean loss over the batch's items. */
-  loss: tf.Scalar;
+  loss: Scalar;
   /**
    * How many items (tokens, examples, target tokens) the mean is over, known
    * without reading the GPU back, so an epoch's mean weighs batches right.
@@ -72,19 +73,19 @@ export interface TrainableModel<Batch> {
   /** Everything needed to build the model again: plain JSON, with the kind. */
   readonly config: unknown;
   /** Every trainable variable, in a stable order (the optimizer's slots follow it). */
-  readonly trainableVariables: tf.Variable[];
+  readonly trainableVariables: Variable[];
   /**
    * The loss of one batch. Called inside `tf.variableGrads`; must be
    * differentiable in {@linkcode trainableVariables}.
    */
   loss(batch: Batch, options: LossOptions): LossResult;
   /** The weights as named tensors for a checkpoint: new tensors the caller disposes. */
-  namedWeights(): Record<string, tf.Tensor>;
+  namedWeights(): Record<string, Tensor>;
   /**
    * Replaces every weight from a record like {@linkcode namedWeights}'s.
    * Checks every name and shape before anything changes.
    */
-  setNamedWeights(named: Record<string, tf.Tensor>): void;
+  setNamedWeights(named: Record<string, Tensor>): void;
   /** Frees every variable. */
   dispose(): void;
 }

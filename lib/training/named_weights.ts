@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { Tensor, Variable } from "../ops/tensors.ts";
 import type { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import type { NamedWeights } from "../cells/types.ts";
@@ -28,10 +29,10 @@ import type { Recurrent } from "../layers/stack.ts";
  * ```
  */
 export function namedWeightsOf(
-  own: Record<string, tf.Variable>,
+  own: Record<string, Variable>,
   stacks: Record<string, Recurrent>,
-): Record<string, tf.Tensor> {
-  const named: Record<string, tf.Tensor> = {};
+): Record<string, Tensor> {
+  const named: Record<string, Tensor> = {};
   for (const [key, variable] of Object.entries(own)) named[key] = variable.clone();
   for (const [prefix, stack] of Object.entries(stacks)) {
     for (const [layer, weights] of Object.entries(stack.getWeights())) {
@@ -51,11 +52,11 @@ export function namedWeightsOf(
  * @throws {UsageError} naming the key and what was expected.
  */
 export function setNamedWeightsOf(
-  named: Record<string, tf.Tensor>,
-  own: Record<string, tf.Variable>,
+  named: Record<string, Tensor>,
+  own: Record<string, Variable>,
   stacks: Record<string, Recurrent>,
 ): void {
-  const layers: Record<string, Record<string, Record<string, tf.Tensor>>> = {};
+  const layers: Record<string, Record<string, Record<string, Tensor>>> = {};
   for (const prefix of Object.keys(stacks)) layers[prefix] = {};
   for (const [key, tensor] of Object.entries(named)) {
     if (key in own) continue;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Optimizer, Tensor, Variable } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { makeOptimizer, type OptimizerName } from "./train.ts";
@@ -21,8 +22,8 @@ export interface OptimizerJson {
 /** Adam's private running powers; tfjs recomputes them on `setWeights` with pow(), which can differ in the last bit. */
 interface AdamInternals {
   learningRate: number;
-  accBeta1?: tf.Variable;
-  accBeta2?: tf.Variable;
+  accBeta1?: Variable;
+  accBeta2?: Variable;
 }
 
 /**
@@ -43,12 +44,12 @@ interface AdamInternals {
  * ```
  */
 export async function captureOptimizer(
-  optimizer: tf.Optimizer,
+  optimizer: Optimizer,
   name: OptimizerName,
-): Promise<{ tensors: Record<string, tf.Tensor>; json: OptimizerJson; dispose(): void }> {
+): Promise<{ tensors: Record<string, Tensor>; json: OptimizerJson; dispose(): void }> {
   const internals = optimizer as unknown as AdamInternals;
   const weights = await optimizer.getWeights();
-  const tensors: Record<string, tf.Tensor> = {};
+  const tensors: Record<string, Tensor> = {};
   weights.forEach(({ tensor }, i) => tensors[String(i).padStart(4, "0")] = tensor);
   const json: OptimizerJson = { name, learningRate: internals.learningRate };
   if (internals.accBeta1 && internals.accBeta2) {
@@ -68,8 +69,8 @@ export async function captureOptimizer(
  */
 export async function restoreOptimizer(
   json: OptimizerJson,
-  tensors: Record<string, tf.Tensor>,
-): Promise<tf.Optimizer> {
+  tensors: Record<string, Tensor>,
+): Promise<Optimizer> {
   const optimizer = makeOptimizer(json.name, json.learningRate);
   const keys = Object.keys(tensors).sort();
   if (keys.length > 0) {

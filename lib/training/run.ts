@@ -16,6 +16,7 @@
  *
  * @module
  */
+import type { Optimizer, Tensor2D } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import {
@@ -276,7 +277,7 @@ export class RunWriter {
    */
   async save<B>(
     model: TrainableModel<B>,
-    optimizer: { optimizer: tf.Optimizer; name: OptimizerName },
+    optimizer: { optimizer: Optimizer; name: OptimizerName },
     position: FitPosition,
     options: SaveOptions = {},
   ): Promise<void> {
@@ -467,7 +468,7 @@ export async function checkResumableRun(dir: string): Promise<void> {
 
 /** Everything needed to continue a run where its checkpoint left it. */
 export interface ResumableCheckpoint<M> extends LoadedModel<M> {
-  optimizer: tf.Optimizer;
+  optimizer: Optimizer;
   optimizerName: OptimizerName;
   /** Where to continue; its `state` tensors are the caller's. */
   position: FitPosition;
@@ -512,7 +513,7 @@ export async function loadResumable<M extends TrainableModel<unknown>>(
       const match = /^carry\/(\d+)\/(h|c)$/.exec(key);
       if (!match) continue;
       const record = carried[Number(match[1])] ??= {} as State;
-      record[match[2] as "h" | "c"] = tf.clone(tensor) as tf.Tensor2D;
+      record[match[2] as "h" | "c"] = tf.clone(tensor) as Tensor2D;
     }
     // Checkpoints written before the core was model-agnostic count `tokens`.
     const { tokens, ...saved } = progress.position;

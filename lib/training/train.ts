@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { NamedTensorMap, Optimizer, Scalar } from "../ops/tensors.ts";
 import { addAll, tf } from "../tf.ts";
 import { stateTensors } from "../cells/state.ts";
 import { UsageError } from "../errors.ts";
@@ -27,7 +28,7 @@ export const OPTIMIZERS: readonly OptimizerName[] = ["sgd", "adam"];
  * ok(makeOptimizer("adam", 0.01));
  * ```
  */
-export function makeOptimizer(name: OptimizerName, learningRate: number): tf.Optimizer {
+export function makeOptimizer(name: OptimizerName, learningRate: number): Optimizer {
   if (!(learningRate > 0)) {
     throw new UsageError(
       `Cannot make optimizer "${name}": learning rate is ${learningRate}, expected > 0`,
@@ -50,9 +51,9 @@ export function makeOptimizer(name: OptimizerName, learningRate: number): tf.Opt
  * ok(Math.abs((await globalNorm({ a: tf.tensor([3]), b: tf.tensor([4]) }).data())[0] - 5) < 1e-6);
  * ```
  */
-export function globalNorm(grads: tf.NamedTensorMap): tf.Scalar {
+export function globalNorm(grads: NamedTensorMap): Scalar {
   return tf.tidy(() =>
-    tf.sqrt(addAll(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar
+    tf.sqrt(addAll(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as Scalar
   );
 }
 
@@ -75,15 +76,15 @@ export function globalNorm(grads: tf.NamedTensorMap): tf.Scalar {
  * ```
  */
 export function clipByGlobalNorm(
-  grads: tf.NamedTensorMap,
+  grads: NamedTensorMap,
   maxNorm: number,
-  norm: tf.Scalar = globalNorm(grads),
-): { grads: tf.NamedTensorMap; norm: tf.Scalar } {
+  norm: Scalar = globalNorm(grads),
+): { grads: NamedTensorMap; norm: Scalar } {
   if (!(maxNorm > 0) || maxNorm === Infinity) return { grads, norm };
   const clipped = tf.tidy(() => {
     // min(1, theta / norm); the epsilon only guards a zero norm.
     const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-12)));
-    const out: tf.NamedTensorMap = {};
+    const out: NamedTensorMap = {};
     for (const [name, g] of Object.entries(grads)) out[name] = tf.mul(g, scale);
     return out;
   });
@@ -104,11 +105,11 @@ export interface TrainStepOptions {
 /** Loss, gradients and the carried state of one minibatch: tensors the caller disposes. */
 export interface Gradients {
   /** The model's mean loss over the batch. */
-  loss: tf.Scalar;
+  loss: Scalar;
   /** How many items the mean is over (the model's `count`). */
   count: number;
   /** Gradient of the loss for every trainable variable, by variable name. */
-  grads: tf.NamedTensorMap;
+  grads: NamedTensorMap;
   /**
    * The state to carry into the next batch, detached from the graph, when the
    * model returns one (a language model's final recurrent state).
@@ -168,11 +169,11 @@ export function computeGradients<B>(
  *   `norm` itself when given).
  */
 export function applyGradients(
-  optimizer: tf.Optimizer,
-  grads: tf.NamedTensorMap,
+  optimizer: Optimizer,
+  grads: NamedTensorMap,
   clip = 1,
-  norm?: tf.Scalar,
-): tf.Scalar {
+  norm?: Scalar,
+): Scalar {
   const { grads: clipped, norm: used } = clipByGlobalNorm(grads, clip, norm);
   optimizer.applyGradients(clipped);
   tf.dispose(Object.values(clipped));
@@ -182,11 +183,11 @@ export function applyGradients(
 /** What one step leaves behind: tensors the caller disposes. */
 export interface TrainStepResult {
   /** The model's mean loss over the batch (before the update). */
-  loss: tf.Scalar;
+  loss: Scalar;
   /** How many items the mean is over. */
   count: number;
   /** Global gradient norm before clipping. */
-  gradNorm: tf.Scalar;
+  gradNorm: Scalar;
   /** The state to carry into the next batch, detached, when the model returns one. */
   state?: State[];
 }
@@ -214,7 +215,7 @@ export interface TrainStepResult {
  */
 export function trainStep<B>(
   model: TrainableModel<B>,
-  optimizer: tf.Optimizer,
+  optimizer: Optimizer,
   batch: B,
   carry: State[] | undefined,
   options: TrainStepOptions = {},

@@ -1,7 +1,7 @@
 import { deepStrictEqual, rejects } from "node:assert";
 import { UsageError } from "../../lib/errors.ts";
 import { Rng } from "../../lib/rng.ts";
-import { Utf8StreamDecoder } from "../../lib/corpus/_decode.ts";
+import { Utf8StreamDecoder } from "../../lib/corpus/utf8.ts";
 import {
   createTokenizer,
   type Normalization,

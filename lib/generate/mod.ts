@@ -1,0 +1,10 @@
+/**
+ * 1 vs N: the generator conditioned on a label, its batches, evaluation and
+ * sampling.
+ *
+ * @module
+ */
+export * from "./batch.ts";
+export * from "./evaluate.ts";
+export * from "./model.ts";
+export * from "./sample.ts";
