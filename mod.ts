@@ -11,7 +11,7 @@
  *
  * @module
  */
-export { addAll, BACKEND_REQUESTS, describeBackend, probeWebGpu, useBackend } from "./lib/tf.ts";
+export { BACKEND_REQUESTS, describeBackend, probeWebGpu, useBackend } from "./lib/tf.ts";
 export type {
   AdapterProbe,
   BackendInfo,

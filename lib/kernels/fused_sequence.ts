@@ -26,6 +26,8 @@ import { hasCellState } from "../cells/registry.ts";
 import { cellParameters } from "../cells/spec.ts";
 import { UsageError } from "../errors.ts";
 import { type Dims, kernelDims, type SequenceShape } from "./_common.ts";
+
+export type { Dims };
 import { block } from "./_copy.ts";
 import { gruAfterBackward, gruAfterForward, gruBackward, gruForward } from "./_gru.ts";
 import { lstmBackward, lstmForward, lstmUnpack } from "./_lstm.ts";

@@ -150,7 +150,7 @@ export const LM_KIND = "lm";
  */
 export class LanguageModel implements TrainableModel<Minibatch> {
   /** Always `"lm"`. */
-  readonly kind = LM_KIND;
+  readonly kind: typeof LM_KIND = LM_KIND;
   /** The configuration the model was built from. */
   readonly config: ModelConfig;
   /** The recurrent stack. */

@@ -34,12 +34,13 @@ import {
   CHECKPOINT_FORMAT_VERSION,
   type CheckpointManifest,
   DEFAULT_KIND,
+  type WeightDtype,
   type WeightEntry,
   type WeightGroup,
 } from "./_checkpoint_manifest.ts";
 
 export { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, DEFAULT_KIND };
-export type { CheckpointManifest, JsonValue, WeightEntry, WeightGroup };
+export type { CheckpointManifest, JsonValue, WeightDtype, WeightEntry, WeightGroup };
 
 const MANIFEST = "manifest.json";
 const WEIGHTS = "weights.bin";

@@ -5,7 +5,6 @@
  *
  * @module
  */
-export * from "./adam.ts";
 export * from "./checkpoint.ts";
 export * from "./config_checks.ts";
 export * from "./fit.ts";

@@ -11,7 +11,7 @@ import { stateTensors } from "../cells/state.ts";
 import { UsageError } from "../errors.ts";
 import type { State } from "../cells/types.ts";
 import type { TrainableModel } from "./model.ts";
-import { FusedAdam } from "./adam.ts";
+import { FusedAdam } from "./_adam.ts";
 
 /** The optimizers a run may use. */
 export type OptimizerName = "sgd" | "adam";

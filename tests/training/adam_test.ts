@@ -6,7 +6,7 @@ import { NATIVE } from "../_native.ts";
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import { Rng } from "../../lib/rng.ts";
-import { FusedAdam } from "../../lib/training/adam.ts";
+import { FusedAdam } from "../../lib/training/_adam.ts";
 import { adamUpdate } from "../../lib/kernels/adam_update.ts";
 import { captureOptimizer, restoreOptimizer } from "../../lib/training/optimizer_state.ts";
 import { assertClose, normals, onBackend } from "../kernels/_helpers.ts";
