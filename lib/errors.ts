@@ -19,7 +19,11 @@
  * ```
  */
 export class UsageError extends Error {
-  /** @param message one line: the failed action, then the state, with the bad value quoted. */
+  /**
+   * A usage error with its message.
+   *
+   * @param message one line: the failed action, then the state, with the bad value quoted.
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "UsageError";

@@ -19,7 +19,11 @@
 export class Rng {
   #state: number;
 
-  /** @param seed any integer; the same seed gives the same sequence. */
+  /**
+   * A generator seeded with `seed`.
+   *
+   * @param seed any integer; the same seed gives the same sequence.
+   */
   constructor(seed: number) {
     this.#state = seed >>> 0;
   }

@@ -92,7 +92,9 @@ export interface BackendInfo {
 
 /** A description of the WebGPU adapter this process can see, or null if none. */
 export interface AdapterProbe {
+  /** The adapter's description (vendor and device). */
   description: string;
+  /** True for a software adapter (llvmpipe, SwiftShader). */
   isFallbackAdapter: boolean;
 }
 

@@ -22,9 +22,13 @@ import {
 export interface DatasetSettings {
   /** A folder of `<label>.txt` files or a `label<TAB>text` file. */
   source: string;
+  /** How texts are split into tokens (`char` or `word`). */
   token: TokenKind;
+  /** Whether accents are folded to plain letters before tokenizing. */
   foldAccents: boolean;
+  /** Fraction of the examples held out for validation, per class. */
   validFraction: number;
+  /** Fraction of the examples held out for testing, per class. */
   testFraction: number;
   /** Seed of the split. */
   seed: number;
@@ -38,10 +42,15 @@ export interface DatasetSettings {
 
 /** What {@linkcode prepareDataset} returns. */
 export interface Dataset {
+  /** The settings the data set was built with. */
   settings: DatasetSettings;
+  /** The examples and their label names. */
   data: LabelledData;
+  /** Which examples went to train, valid and test. */
   split: StratifiedSplit;
+  /** The split as saved in the run directory (`split.json`). */
   record: SplitRecord;
+  /** The token vocabulary built from the training texts. */
   vocab: Vocab;
   /** Every example's ids, by example index (tokens outside the vocabulary are `<unk>`). */
   sequences: Int32Array[];

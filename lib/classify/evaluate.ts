@@ -19,6 +19,7 @@ import { type ClassificationMetrics, classificationMetrics } from "./metrics.ts"
 
 /** Options of {@linkcode classifierBatches}. */
 export interface ClassifierBatchOptions {
+  /** Examples per forward pass. */
   batchSize: number;
   /** Shuffles (training); without it the batches go shortest first, every example once. */
   rng?: Rng;
@@ -101,7 +102,9 @@ export async function evaluateClassifier(
 
 /** One label and its probability. */
 export interface LabelScore {
+  /** The label's name. */
   label: string;
+  /** Its softmax probability, 0-1. */
   probability: number;
 }
 

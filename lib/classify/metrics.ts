@@ -18,8 +18,11 @@ import { UsageError } from "../errors.ts";
 
 /** Precision, recall, F1 and support of one label. */
 export interface LabelMetrics {
+  /** True positives over predicted positives (0 when none were predicted). */
   precision: number;
+  /** True positives over actual positives. */
   recall: number;
+  /** Harmonic mean of precision and recall. */
   f1: number;
   /** How many examples truly have this label. */
   support: number;

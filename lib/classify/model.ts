@@ -36,6 +36,7 @@ export const CLASSIFIER_HEADS: readonly ClassifierHead[] = ["last", "mean", "max
 
 /** Everything that fixes a classifier's shapes; saved with every checkpoint. */
 export interface ClassifierConfig {
+  /** Always `"classifier"`. */
   kind: "classifier";
   /** V, token ids (the vocabulary's size). */
   vocabSize: number;
@@ -43,15 +44,19 @@ export interface ClassifierConfig {
   numLabels: number;
   /** The id written past each sequence's end (its embedding row stays zero). */
   padId: number;
+  /** The recurrent cell kind (a registry kind). */
   cell: CellKind;
   /** E. */
   embeddingSize: number;
   /** H, per layer and direction. */
   hiddenSize: number;
+  /** Stacked recurrent layers. */
   layers: number;
+  /** Whether each layer also reads the sequence backwards. */
   bidirectional: boolean;
   /** Dropout between recurrent layers and before the output layer, training only. */
   dropout: number;
+  /** What the output layer reads: the final state, or a pooling over time. */
   head: ClassifierHead;
   /**
    * gru only: reset gate after the recurrent matmul (PyTorch's `nn.GRU`, so a
@@ -60,6 +65,7 @@ export interface ClassifierConfig {
   resetAfter: boolean;
   /** Initialiser of the recurrent kernels. */
   init: InitName;
+  /** Seed of the weight initialisation. */
   seed: number;
   /** Loss weight of each label (e.g. inverse frequency), or null for equal weights. */
   classWeights: number[] | null;
@@ -161,7 +167,11 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
   readonly output: Dense;
   readonly #classWeights?: Tensor1D;
 
-  /** @param config a checked config, from {@linkcode classifierConfig}. */
+  /**
+   * Builds the weights from a config.
+   *
+   * @param config a checked config, from {@linkcode classifierConfig}.
+   */
   constructor(config: ClassifierConfig) {
     this.config = config;
     const { vocabSize: V, embeddingSize: E, hiddenSize: H, seed } = config;

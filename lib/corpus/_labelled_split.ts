@@ -27,20 +27,27 @@ export interface SplitOptions {
 
 /** Example indices of the three splits, each sorted ascending. */
 export interface StratifiedSplit {
+  /** Indices of the training examples. */
   train: number[];
+  /** Indices of the validation examples. */
   valid: number[];
+  /** Indices of the test examples. */
   test: number[];
 }
 
 /** What a run records of its split: enough to check or rebuild it. */
 export interface SplitRecord {
+  /** Seed of the shuffle inside each class. */
   seed: number;
+  /** Fraction of each class held out for validation. */
   validFraction: number;
+  /** Fraction of each class held out for testing. */
   testFraction: number;
   /** Examples of each label in train, valid and test. */
   counts: number[][];
   /** The held-out example indices (train is every other index not dropped). */
   valid: number[];
+  /** Indices of the test examples. */
   test: number[];
   /** Repeats of an earlier (text, label) pair, in no part (only with `texts`). */
   dropped?: number[];

@@ -30,7 +30,9 @@ export interface Minibatch {
   x: Int32Array;
   /** Targets: the inputs shifted by one token. */
   y: Int32Array;
+  /** Rows of a minibatch. */
   batchSize: number;
+  /** Time steps of a minibatch. */
   numSteps: number;
 }
 
@@ -55,13 +57,17 @@ export interface BatchEpoch extends Iterable<Minibatch> {
   readonly offset: number;
   /** How many minibatches this epoch yields. */
   readonly numBatches: number;
+  /** Rows of a minibatch. */
   readonly batchSize: number;
+  /** Time steps of a minibatch. */
   readonly numSteps: number;
 }
 
 /** Options of {@linkcode countBatches}. */
 export interface CountBatchesOptions {
+  /** Rows of a minibatch. */
   batchSize: number;
+  /** Time steps of a minibatch. */
   numSteps: number;
   /** `sequential` (default) or `random`. */
   sampling?: Sampling;

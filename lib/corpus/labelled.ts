@@ -37,7 +37,9 @@ export const LABELLED_RESERVED: readonly string[] = [PAD, BOS, EOS];
 
 /** One example: its text and its label's id (an index into {@linkcode LabelledData.labels}). */
 export interface LabelledExample {
+  /** The example's text. */
   text: string;
+  /** Index of its label in the label list. */
   label: number;
 }
 

@@ -33,13 +33,17 @@ export type PairNormalization = "d2l" | "raw";
 
 /** One sentence pair (after normalisation when it came from {@linkcode parsePairs}). */
 export interface SentencePair {
+  /** The source sentence. */
   source: string;
+  /** Its translation. */
   target: string;
 }
 
 /** A pair as token lists (no `<eos>`; batching appends it). */
 export interface TokenizedPair {
+  /** The source sentence's tokens. */
   source: string[];
+  /** The target sentence's tokens. */
   target: string[];
 }
 
@@ -47,7 +51,11 @@ export interface TokenizedPair {
 export interface ParsePairsOptions {
   /** What the text is called in error messages. @default "the pairs" */
   name?: string;
-  /** @default "d2l" */
+  /**
+   * How sentences are normalised before tokenizing (d2l's rules by default).
+   *
+   * @default "d2l"
+   */
   normalize?: PairNormalization;
 }
 
@@ -173,7 +181,9 @@ export interface PairVocabOptions {
 
 /** The two vocabularies of a pair corpus. */
 export interface PairVocabs {
+  /** Vocabulary of the source language. */
   source: Vocab;
+  /** Vocabulary of the target language. */
   target: Vocab;
 }
 

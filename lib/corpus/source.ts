@@ -32,6 +32,7 @@ export interface SourceInfo {
 
 /** An expected digest. */
 export interface Checksum {
+  /** The hash function of the expected digest. */
   algorithm: "sha256" | "sha1";
   /** Lower-case hex. */
   hex: string;
@@ -39,6 +40,7 @@ export interface Checksum {
 
 /** A source opened for reading. */
 export interface OpenedSource {
+  /** Where the bytes came from and how many there were. */
   info: SourceInfo;
   /** The bytes; cancel it to close the source early. */
   stream: ReadableStream<Uint8Array>;

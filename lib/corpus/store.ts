@@ -100,7 +100,11 @@ function checkView(start: number, end: number, length: number): void {
 export class MemoryTokenIds implements TokenIds {
   readonly #data: IdArray | Int32Array;
 
-  /** @param data the ids (not copied). */
+  /**
+   * Wraps ids already in memory.
+   *
+   * @param data the ids (not copied).
+   */
   constructor(data: IdArray | Int32Array) {
     this.#data = data;
   }
@@ -260,7 +264,9 @@ export interface TokenStoreOptions {
  * ```
  */
 export class TokenStoreWriter {
+  /** Bytes per id in the file (1, 2 or 4). */
   readonly width: IdWidth;
+  /** Number of ids. */
   readonly length: number;
   readonly #path?: string;
   #memory?: IdArray;

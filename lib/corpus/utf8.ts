@@ -119,6 +119,8 @@ export class Utf8StreamDecoder {
   #tail = new Uint8Array(0);
 
   /**
+   * A decoder for one named input.
+   *
    * @param name the source, as the user named it (for messages).
    * @param options how to find the line of a bad byte.
    */

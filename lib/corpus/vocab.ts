@@ -33,9 +33,13 @@ export interface VocabOptions {
 
 /** A vocabulary as saved in a checkpoint (JSON). */
 export interface VocabJSON {
+  /** Marks the JSON as a vocabulary of this project. */
   format: typeof VOCAB_FORMAT;
+  /** Version of the JSON layout. */
   version: 1;
+  /** How the text was tokenized. */
   token: TokenKind;
+  /** How the text was normalised before tokenizing. */
   normalize: Normalization;
   /** The reserved tokens, also `tokens[1..1 + reserved.length)`. */
   reserved: string[];

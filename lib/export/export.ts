@@ -27,6 +27,7 @@ export interface ExportOptions {
   checkpoint: string;
   /** A run directory's best or last checkpoint. @default "best" */
   which?: CheckpointChoice;
+  /** `onnx` or `safetensors`. */
   format: ExportFormat;
   /**
    * The file to write; for a seq2seq model in ONNX, a directory that gets
@@ -39,7 +40,9 @@ export interface ExportOptions {
 
 /** What {@linkcode exportCheckpoint} did. */
 export interface ExportResult {
+  /** The checkpoint's model kind (lm, classifier, generator, seq2seq). */
   kind: string;
+  /** The format written. */
   format: ExportFormat;
   /** The checkpoint directory read. */
   checkpoint: string;

@@ -32,10 +32,13 @@ export const EXPORTABLE_KINDS: readonly string[] = Object.keys(BUILDERS);
 
 /** What {@linkcode loadForExport} returns; the caller disposes `model`. */
 export interface LoadedForExport {
+  /** The checkpoint's model kind. */
   kind: string;
+  /** The model, ready to export. */
   model: ExportableModel;
   /** The saved run config (`model`, and `data` or `corpus`). */
   config: JsonValue;
+  /** The vocabulary as saved in the checkpoint. */
   vocab: JsonValue;
   /** The checkpoint directory read. */
   path: string;

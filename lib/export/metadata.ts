@@ -103,6 +103,7 @@ function specialIds(vocab: Vocab): Record<string, number> {
 
 /** What a checkpoint holds, as {@linkcode exportMetadata} reads it. */
 export interface ExportSource {
+  /** The model kind written into the metadata. */
   kind: string;
   /** The saved run config (`model`, and `data` or `corpus`). */
   config: JsonValue;

@@ -110,8 +110,11 @@ export type Dim = number | string;
 
 /** A graph input or output as declared: name, element type, shape. */
 export interface ValueInfo {
+  /** The value's name in the graph. */
   name: string;
+  /** Its element type. */
   type: OnnxType;
+  /** Its shape: sizes, or names for dynamic axes. */
   shape: Dim[];
 }
 
@@ -122,17 +125,25 @@ export type AttributeValue = number | string | number[] | string[] | { float: nu
 
 /** One node of a graph. */
 export interface OnnxNode {
+  /** The ONNX operator (`LSTM`, `MatMul`, ...). */
   opType: string;
+  /** Names of the input values. */
   inputs: string[];
+  /** Names of the output values. */
   outputs: string[];
+  /** The node's name. */
   name: string;
+  /** The operator's attributes by name. */
   attributes?: Record<string, AttributeValue>;
 }
 
 /** A constant tensor (an initializer): its name, type, shape and values. */
 export interface OnnxTensor {
+  /** The initializer's name. */
   name: string;
+  /** Its element type. */
   type: OnnxType;
+  /** Its shape. */
   dims: number[];
   /** Values in row-major order. */
   values: Float32Array | Int32Array | BigInt64Array | Uint8Array;
@@ -140,10 +151,15 @@ export interface OnnxTensor {
 
 /** Everything a model file holds, in plain terms. */
 export interface OnnxModel {
+  /** The graph's name. */
   graphName: string;
+  /** The operators, in topological order. */
   nodes: OnnxNode[];
+  /** The weights. */
   initializers: OnnxTensor[];
+  /** The graph's inputs. */
   inputs: ValueInfo[];
+  /** The graph's outputs. */
   outputs: ValueInfo[];
   /** `metadata_props`, written in key order as given. */
   metadata: Record<string, string>;

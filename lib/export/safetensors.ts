@@ -10,12 +10,15 @@ import { UsageError } from "../errors.ts";
 
 /** A named tensor: row-major float32 values and a shape. */
 export interface NamedArray {
+  /** The tensor's shape. */
   shape: number[];
+  /** Its values, row-major. */
   data: Float32Array;
 }
 
 /** What a safetensors file holds. */
 export interface SafetensorsContents {
+  /** The tensors by name. */
   tensors: Record<string, NamedArray>;
   /** The header's `__metadata__` (strings only), empty when absent. */
   metadata: Record<string, string>;

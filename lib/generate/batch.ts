@@ -18,14 +18,19 @@ export interface GeneratorBatch {
   lengths: Int32Array;
   /** `[B]` each sequence's condition id. */
   conditions: Int32Array;
+  /** Rows of a minibatch. */
   batchSize: number;
+  /** Time steps of a minibatch. */
   numSteps: number;
 }
 
 /** The ids of the reserved tokens (a labelled vocabulary's: `<pad>` 1, `<bos>` 2, `<eos>` 3). */
 export interface SpecialIds {
+  /** Id of the padding token. */
   padId: number;
+  /** Id of the begin-of-sequence token. */
   bosId: number;
+  /** Id of the end-of-sequence token. */
   eosId: number;
 }
 

@@ -39,13 +39,17 @@ export const CONDITIONINGS: readonly Conditioning[] = ["init", "input", "none"];
 
 /** Everything that fixes a generator's shapes; saved with every checkpoint. */
 export interface GeneratorConfig {
+  /** Always `"generator"`. */
   kind: "generator";
   /** V, token ids, `<pad>`, `<bos>` and `<eos>` included. */
   vocabSize: number;
   /** C, the number of conditions (labels). */
   numConditions: number;
+  /** Id of the padding token. */
   padId: number;
+  /** How the condition enters the network. */
   conditioning: Conditioning;
+  /** The recurrent cell kind (a registry kind). */
   cell: CellKind;
   /** E, the token embedding width. */
   embeddingSize: number;
@@ -53,10 +57,13 @@ export interface GeneratorConfig {
   conditionSize: number;
   /** H. */
   hiddenSize: number;
+  /** Stacked recurrent layers. */
   layers: number;
   /** Dropout between recurrent layers, training only. */
   dropout: number;
+  /** How the weights are initialised. */
   init: InitName;
+  /** Seed of the weight initialisation. */
   seed: number;
 }
 
@@ -131,11 +138,16 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
   readonly embedding: Embedding;
   /** Condition vectors `[C, layers * H]` (init) or `[C, conditionSize]` (input); none for `none`. */
   readonly condition?: Embedding;
+  /** The recurrent stack. */
   readonly rnn: Recurrent;
   /** Next-token logits from the last layer's output `[H, V]`. */
   readonly output: Dense;
 
-  /** @param config a checked config, from {@linkcode generatorConfig}. */
+  /**
+   * Builds the weights from a config.
+   *
+   * @param config a checked config, from {@linkcode generatorConfig}.
+   */
   constructor(config: GeneratorConfig) {
     this.config = config;
     const { vocabSize: V, embeddingSize: E, hiddenSize: H, layers, seed } = config;

@@ -13,7 +13,9 @@ import type { State } from "../cells/types.ts";
 
 /** Token ids that can be read in pieces (a corpus split, in memory or on disk). */
 export interface ReadableIds {
+  /** Number of ids. */
   readonly length: number;
+  /** Reads `count` ids from `start`. */
   read(start: number, count: number): Int32Array;
 }
 

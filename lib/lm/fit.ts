@@ -20,6 +20,7 @@ import type { Minibatch, Sampling } from "../corpus/batches.ts";
 
 /** An epoch of a language model, as `train --json` prints it and metrics.jsonl keeps it. */
 export interface LmEpochMetrics {
+  /** The epoch, from 1. */
   epoch: number;
   /** exp(mean training cross-entropy per token). */
   trainPerplexity: number;
@@ -29,6 +30,7 @@ export interface LmEpochMetrics {
   tokens: number;
   /** Training time of the epoch (validation excluded), seconds. */
   seconds: number;
+  /** Training tokens per second this epoch. */
   tokensPerSec: number;
 }
 
@@ -44,6 +46,7 @@ export interface LmFitOptions extends
   valid?: ReadableIds;
   /** Rows and steps of the validation pass. */
   batchSize: number;
+  /** Time steps of a validation minibatch. */
   numSteps: number;
   /** Called after each epoch with where the next one starts; awaited. */
   onEpoch?: (metrics: LmEpochMetrics, next: FitPosition, info: EpochInfo) => void | Promise<void>;
@@ -51,6 +54,7 @@ export interface LmFitOptions extends
 
 /** What {@linkcode fitLanguageModel} returns. */
 export interface LmFitResult extends Omit<FitResult, "history"> {
+  /** One record per finished epoch. */
   history: LmEpochMetrics[];
 }
 

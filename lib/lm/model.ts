@@ -69,8 +69,11 @@ export const MODEL_DEFAULTS: Omit<ModelConfig, "vocabSize" | "cell" | "hiddenSiz
 
 /** A minibatch of token ids, row-major `[B, T]`. */
 export interface TokenBatch {
+  /** Token ids, `[batchSize * numSteps]`, row-major. */
   x: Int32Array;
+  /** Rows of the batch. */
   batchSize: number;
+  /** Time steps of the batch. */
   numSteps: number;
   /** Per-row lengths for a padded batch (see {@linkcode ForwardOptions.lengths}). */
   lengths?: Int32Array;
@@ -162,7 +165,11 @@ export class LanguageModel implements TrainableModel<Minibatch> {
   /** Output bias `[V]`. */
   readonly outputBias: Variable1D;
 
-  /** @param config a checked config, from {@linkcode modelConfig}. */
+  /**
+   * Builds the weights from a config.
+   *
+   * @param config a checked config, from {@linkcode modelConfig}.
+   */
   constructor(config: ModelConfig) {
     this.config = config;
     const { vocabSize: V, hiddenSize: H, embeddingSize: E } = config;

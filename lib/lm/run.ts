@@ -39,12 +39,17 @@ export { checkRunDir, resolveCheckpointDir, RunWriter } from "../training/run.ts
 
 /** How a language model is trained: saved in its run config. */
 export interface TrainSettings {
+  /** Rows of a training minibatch. */
   batchSize: number;
+  /** Time steps of a training minibatch. */
   numSteps: number;
+  /** The optimizer's name. */
   optimizer: OptimizerName;
+  /** The learning rate. */
   lr: number;
   /** Largest global gradient norm; 0 disables. */
   clip: number;
+  /** How minibatches are drawn. */
   sampling: Sampling;
   /** Seed of the minibatches and samples. */
   seed: number;
@@ -62,7 +67,9 @@ export interface TrainSettings {
 
 /** What a language model's run saves as its config. */
 export interface RunConfig {
+  /** The model's configuration. */
   model: ModelConfig;
+  /** Where the corpus came from and how it was tokenized. */
   corpus: {
     source: string;
     token: TokenKind;
@@ -70,12 +77,15 @@ export interface RunConfig {
     minFreq: number;
     validFraction: number;
   };
+  /** How the model was trained. */
   train: TrainSettings;
 }
 
 /** A model loaded from a checkpoint, with what it was trained with. */
 export interface TrainedModel {
+  /** The model, weights loaded. */
   model: LanguageModel;
+  /** Its vocabulary. */
   vocab: Vocab;
   /** The run's config as saved: `{ model, corpus, train }`. */
   config: RunConfig;
@@ -178,7 +188,9 @@ function trainedFrom(
 
 /** Everything needed to continue a language model's run where its checkpoint left it. */
 export interface ResumableRun extends TrainedModel {
+  /** The optimizer with its saved slots. */
   optimizer: Optimizer;
+  /** The optimizer's name. */
   optimizerName: OptimizerName;
   /** Where to continue; its `state` tensors are the caller's. */
   position: FitPosition;

@@ -18,7 +18,9 @@ import { BOS_ID, EOS_ID, PAD_ID, type TokenizedPair } from "../corpus/pairs.ts";
 
 /** A pair as ids, without `<eos>`. */
 export interface EncodedPair {
+  /** Source token ids, ending in `<eos>`. */
   source: Int32Array;
+  /** Target token ids, ending in `<eos>`. */
   target: Int32Array;
 }
 
@@ -72,11 +74,23 @@ export interface SplitPairsOptions {
    * @default "random"
    */
   mode?: "d2l" | "random";
-  /** @default 512 */
+  /**
+   * Training pairs to keep (the first ones).
+   *
+   * @default 512
+   */
   numTrain?: number;
-  /** @default 128 */
+  /**
+   * Validation pairs to keep.
+   *
+   * @default 128
+   */
   numValid?: number;
-  /** @default 0.1 */
+  /**
+   * Fraction held out for validation when `numValid` is not given.
+   *
+   * @default 0.1
+   */
   validFraction?: number;
   /** Needed by `random`. */
   rng?: Rng;

@@ -24,7 +24,9 @@ import { type EncodedPair, encodePairs, splitPairs } from "./data.ts";
 export interface PairDataSettings {
   /** A `source<TAB>target[<TAB>anything]` file. */
   source: string;
+  /** How sentences are tokenized. */
   token: TokenKind;
+  /** How sentences are normalised first. */
   normalize: PairNormalization;
   /** Tokens seen fewer times (in the vocabulary's pairs) become `<unk>`. */
   minFreq: number;
@@ -35,22 +37,31 @@ export interface PairDataSettings {
    * training part only.
    */
   split: "d2l" | "random";
+  /** Training pairs. */
   numTrain: number;
+  /** Validation pairs. */
   numValid: number;
+  /** Fraction held out for validation. */
   validFraction: number;
   /** d2l's fixed length (cut or pad every side to it, `<eos>` included); null: variable. */
   numSteps: number | null;
+  /** Seed of the shuffle before the split. */
   seed: number;
 }
 
 /** What {@linkcode preparePairData} returns. */
 export interface PairData {
+  /** The settings the data set was built with. */
   settings: PairDataSettings;
+  /** Source and target vocabularies. */
   vocabs: PairVocabs;
   /** The training pairs as text (normalised), and encoded. */
   trainText: SentencePair[];
+  /** The training pairs as ids. */
   train: EncodedPair[];
+  /** The validation pairs as text (for BLEU). */
   validText: SentencePair[];
+  /** The validation pairs as ids. */
   valid: EncodedPair[];
 }
 

@@ -51,8 +51,11 @@ export async function validationLoss(
 
 /** One translated example. */
 export interface TranslatedExample {
+  /** The source sentence. */
   source: string;
+  /** The model's translation. */
   translation: string;
+  /** The reference translation, when known. */
   reference?: string;
   /** The hypothesis's normalised log-probability. */
   score: number;
@@ -66,6 +69,7 @@ export interface TranslationEvaluation {
   bleu: number;
   /** Mean of d2l's per-sentence BLEU (k = 2). */
   d2lBleu: number;
+  /** Fraction of translations equal to their reference, 0-1. */
   exactMatch: number;
   /** The first few sentences. */
   examples: TranslatedExample[];
@@ -109,12 +113,15 @@ export async function evaluateTranslations(
 
 /** Options of {@linkcode translateText}. */
 export interface TranslateTextOptions extends TranslateOptions {
+  /** How sentences are tokenized. */
   token?: TokenKind;
+  /** How sentences are normalised first. */
   normalize?: PairNormalization;
 }
 
 /** One sentence's translations. */
 export interface TextTranslation {
+  /** The source sentence. */
   source: string;
   /** The source tokens as the model saw them (`<eos>` last). */
   sourceTokens: string[];

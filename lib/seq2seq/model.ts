@@ -109,7 +109,11 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
   /** Decoder outputs to logits `[Hd, Vt]`. */
   readonly output: Dense;
 
-  /** @param config a checked config, from {@linkcode seq2seqConfig}. */
+  /**
+   * Builds the weights from a config.
+   *
+   * @param config a checked config, from {@linkcode seq2seqConfig}.
+   */
   constructor(config: Seq2SeqConfig) {
     this.config = config;
     const { embeddingSize: E, hiddenSize: H, layers, cell, dropout, resetAfter } = config;

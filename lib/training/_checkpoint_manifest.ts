@@ -27,7 +27,9 @@ export interface WeightEntry {
   name: string;
   /** `model` for `weights`, `optimizer` for `optimizer`. */
   group: WeightGroup;
+  /** The tensor's shape. */
   shape: number[];
+  /** Its element type. */
   dtype: WeightDtype;
   /** Start in `weights.bin`, in bytes. */
   byteOffset: number;

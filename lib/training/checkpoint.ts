@@ -65,11 +65,17 @@ export interface CheckpointInput {
 export interface LoadedCheckpoint {
   /** The model kind it holds; "lm" for a checkpoint written before kinds were recorded. */
   kind: string;
+  /** The model's weights by name. */
   weights: Record<string, Tensor>;
+  /** The optimizer's slots by name. */
   optimizer: Record<string, Tensor>;
+  /** The run config as saved. */
   config: JsonValue;
+  /** The vocabulary as saved. */
   vocab: JsonValue;
+  /** Where training stood. */
   progress: JsonValue;
+  /** The manifest read from disk. */
   manifest: CheckpointManifest;
   /** Where it was read from: `dir`, or the `.old-` sibling a crash left. */
   path: string;

@@ -22,6 +22,7 @@ export const SAMPLINGS: readonly Sampling[] = ["sequential", "random"];
 
 /** Metrics of one finished epoch, the same for every kind of model. */
 export interface EpochMetrics {
+  /** The epoch, from 1. */
   epoch: number;
   /** Mean training loss over the epoch's items (each batch weighed by its count). */
   trainLoss: number;
@@ -29,6 +30,7 @@ export interface EpochMetrics {
   items: number;
   /** Training time of the epoch (validation excluded), seconds. */
   seconds: number;
+  /** Training items per second this epoch. */
   itemsPerSec: number;
   /** What `validate` returned after the epoch; `{}` without one. */
   validation: Record<string, number>;
@@ -36,8 +38,11 @@ export interface EpochMetrics {
 
 /** Progress inside an epoch. */
 export interface StepProgress {
+  /** The epoch, from 1. */
   epoch: number;
+  /** Steps done this epoch. */
   step: number;
+  /** Steps in the epoch. */
   steps: number;
   /** Mean training loss so far this epoch. */
   loss: number;
@@ -45,7 +50,9 @@ export interface StepProgress {
 
 /** The best value of the monitored validation metric so far, and its epoch. */
 export interface BestSoFar {
+  /** The epoch that reached it. */
   epoch: number;
+  /** The metric's value. */
   value: number;
 }
 
@@ -99,6 +106,7 @@ export interface FitOptions<B> {
   epochs: number;
   /** Where to start: a saved position, or the beginning of epoch 1. */
   start?: FitPosition;
+  /** The optimizer that applies the gradients. */
   optimizer: Optimizer;
   /** Largest global gradient norm; 0 disables. @default 1 */
   clip?: number;
@@ -126,6 +134,7 @@ export interface FitOptions<B> {
   checkEpoch?: (metrics: EpochMetrics) => string | undefined;
   /** stop: throw {@linkcode NonFiniteLossError}; skip: drop the step and halve the learning rate. @default "stop" */
   onNonFinite?: NonFinitePolicy;
+  /** Called after each step, for progress lines. */
   onStep?: (progress: StepProgress) => void;
   /** Called when a non-finite step was skipped, with the new learning rate. */
   onSkip?: (progress: StepProgress, learningRate: number) => void;
@@ -164,6 +173,8 @@ export interface FitResult {
  */
 export class NonFiniteLossError extends Error {
   /**
+   * The error for a loss or gradient norm that is not finite.
+   *
    * @param epoch where it happened (1-based).
    * @param step the minibatch within that epoch (1-based).
    * @param loss the loss there; @param gradNorm the gradient's global norm there.

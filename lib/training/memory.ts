@@ -12,6 +12,7 @@ export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
 
 /** The memory a run may use, and where that figure comes from. */
 export interface MemoryLimit {
+  /** Estimated bytes. */
   bytes: number;
   /** In words, e.g. "available system memory" or "the wasm backend's 4 GiB heap". */
   source: string;
@@ -96,7 +97,9 @@ export interface SequenceMemoryShape {
   steps: number;
   /** Width of each step's input (the embedding). */
   inputSize: number;
+  /** Hidden units per layer and direction. */
   hiddenSize: number;
+  /** Stacked layers. */
   layers: number;
   /** Gate blocks per cell: 1 rnn, 3 gru, 4 lstm. */
   gates: number;

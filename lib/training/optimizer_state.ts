@@ -12,10 +12,13 @@ import { makeOptimizer, type OptimizerName } from "./train.ts";
 
 /** The JSON half of an optimizer's state. */
 export interface OptimizerJson {
+  /** The optimizer's name. */
   name: OptimizerName;
+  /** Its learning rate. */
   learningRate: number;
   /** Adam's beta1^t and beta2^t as it holds them (float32 values). */
   accBeta1?: number;
+  /** Adam's running beta2 power (absent for sgd). */
   accBeta2?: number;
 }
 

@@ -39,7 +39,9 @@ import { UsageError } from "../errors.ts";
 
 /** One epoch of a training history (the `epoch` events of `train --json`). */
 export interface PerplexityPoint {
+  /** The epoch, from 1. */
   epoch: number;
+  /** Training perplexity of the epoch. */
   trainPerplexity: number;
   /** Absent when the epoch had no validation pass. */
   validPerplexity?: number;

@@ -365,8 +365,11 @@ export interface CheckpointContents {
   path: string;
   /** The model kind it holds. */
   kind: string;
+  /** The run config as saved. */
   config: JsonValue;
+  /** The vocabulary as saved. */
   vocab: JsonValue;
+  /** Where training stood. */
   progress: JsonValue;
 }
 
@@ -375,6 +378,7 @@ export type ModelFactory<M> = (config: JsonValue, checkpoint: CheckpointContents
 
 /** A model loaded from a checkpoint, with what was saved beside it. */
 export interface LoadedModel<M> extends CheckpointContents {
+  /** The model, weights loaded. */
   model: M;
 }
 
@@ -468,7 +472,9 @@ export async function checkResumableRun(dir: string): Promise<void> {
 
 /** Everything needed to continue a run where its checkpoint left it. */
 export interface ResumableCheckpoint<M> extends LoadedModel<M> {
+  /** The optimizer with its saved slots. */
   optimizer: Optimizer;
+  /** The optimizer's name. */
   optimizerName: OptimizerName;
   /** Where to continue; its `state` tensors are the caller's. */
   position: FitPosition;
