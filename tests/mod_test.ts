@@ -44,3 +44,43 @@ Deno.test("mod.ts only re-exports", async () => {
   );
   ok(code.trim() === "", `mod.ts has more than re-exports: ${code.trim().slice(0, 80)}`);
 });
+
+/** `deno doc --json mod.ts`: the public API as Deno documents it. */
+async function publicSymbols(): Promise<
+  {
+    name: string;
+    declarations: {
+      kind: string;
+      location: { filename: string; line: number };
+      jsDoc?: { tags?: { kind: string }[] };
+    }[];
+  }[]
+> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "--json", "mod.ts"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  ok(code === 0, new TextDecoder().decode(stderr));
+  const doc = JSON.parse(new TextDecoder().decode(stdout));
+  return Object.values(doc.nodes as Record<string, { symbols: never[] }>)[0].symbols;
+}
+
+Deno.test("every public function and class has an @example (deno test --doc runs them)", async () => {
+  const missing: string[] = [];
+  for (const symbol of await publicSymbols()) {
+    for (const declaration of symbol.declarations) {
+      if (declaration.kind !== "function" && declaration.kind !== "class") continue;
+      const tags = declaration.jsDoc?.tags ?? [];
+      if (!tags.some((tag) => tag.kind === "example")) {
+        const file = declaration.location.filename.slice(ROOT.href.length);
+        missing.push(`${symbol.name} (${file}:${declaration.location.line})`);
+      }
+    }
+  }
+  ok(
+    missing.length === 0,
+    `public functions and classes without an @example:\n${missing.join("\n")}`,
+  );
+});

@@ -105,6 +105,13 @@ export function countBatches(ids: TokenIds | number, options: CountBatchesOption
  * The fewest tokens that give at least one minibatch whatever the offset:
  * `batchSize * numSteps + numSteps` (the offset may take `numSteps - 1`
  * tokens, and the targets one more).
+ *
+ * @example Enough for one batch
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { minimumTokens } from "./batches.ts";
+ * strictEqual(minimumTokens(2, 3), 9);
+ * ```
  */
 export function minimumTokens(batchSize: number, numSteps: number): number {
   return batchSize * numSteps + numSteps;

@@ -220,6 +220,15 @@ export function buildPairVocabs(
  * ids 0-3), as one read from a checkpoint must.
  *
  * @throws {UsageError} when it does not.
+ *
+ * @example Pair layout or not
+ * ```ts
+ * import { throws } from "node:assert";
+ * import { checkPairVocab, PAIR_RESERVED } from "./pairs.ts";
+ * import { Vocab } from "./vocab.ts";
+ * checkPairVocab(Vocab.build(["a", "b"], { reserved: PAIR_RESERVED }), "source");
+ * throws(() => checkPairVocab(Vocab.build(["a", "b"]), "source"));
+ * ```
  */
 export function checkPairVocab(vocab: Vocab, side: string): void {
   const head = vocab.tokens.slice(0, 4).join(" ");

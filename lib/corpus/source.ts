@@ -93,7 +93,19 @@ export function parseChecksum(text: string): Checksum {
   return { algorithm, hex };
 }
 
-/** Lower-case hex digest of `bytes`. */
+/**
+ * Lower-case hex digest of `bytes`.
+ *
+ * @example SHA-256 of "abc"
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { hexDigest } from "./source.ts";
+ * strictEqual(
+ *   hexDigest("sha256", "abc"),
+ *   "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+ * );
+ * ```
+ */
 export function hexDigest(algorithm: Checksum["algorithm"], bytes: Uint8Array | string): string {
   return createHash(algorithm).update(bytes).digest("hex");
 }
@@ -101,6 +113,18 @@ export function hexDigest(algorithm: Checksum["algorithm"], bytes: Uint8Array | 
 /**
  * A file as a stream of `chunkBytes` chunks; the file is closed at the end
  * or when the stream is cancelled.
+ *
+ * @example Read a file in small chunks
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { fileStream } from "./source.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "hello world");
+ * let bytes = 0;
+ * for await (const chunk of fileStream(await Deno.open(path), 4)) bytes += chunk.length;
+ * strictEqual(bytes, 11);
+ * await Deno.remove(path);
+ * ```
  */
 export function fileStream(file: Deno.FsFile, chunkBytes = 1 << 20): ReadableStream<Uint8Array> {
   let open = true;
@@ -131,7 +155,19 @@ export function fileStream(file: Deno.FsFile, chunkBytes = 1 << 20): ReadableStr
   });
 }
 
-/** The 1-based line of a byte offset in a file (counts `\n` before it). */
+/**
+ * The 1-based line of a byte offset in a file (counts `\n` before it).
+ *
+ * @example The line of a byte
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { lineOfOffset } from "./source.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "a\nb\nc");
+ * strictEqual(await lineOfOffset(path, 4), 3);
+ * await Deno.remove(path);
+ * ```
+ */
 export async function lineOfOffset(path: string, offset: number): Promise<number> {
   let lines = 1, seen = 0;
   const file = await Deno.open(path, { read: true });
@@ -248,6 +284,19 @@ export interface FetchToCacheOptions {
  * @throws {UsageError} when the request fails, the server answers with an
  *   error status, or the download does not match the checksum; an `Error`
  *   when the transfer breaks off. Nothing is left in the cache then.
+ *
+ * @example A download, then the cache
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { fetchToCache } from "./source.ts";
+ * const cacheDir = await Deno.makeTempDir();
+ * const url = new URL("data:text/plain,hello");
+ * const first = await fetchToCache(url, { cacheDir });
+ * const again = await fetchToCache(url, { cacheDir });
+ * strictEqual(await Deno.readTextFile(first.path), "hello");
+ * strictEqual(again.fromCache, true);
+ * await Deno.remove(cacheDir, { recursive: true });
+ * ```
  */
 export async function fetchToCache(
   url: URL,
@@ -312,7 +361,16 @@ export async function fetchToCache(
   return { path, fromCache: false };
 }
 
-/** `SHA-256` or `SHA-1`. */
+/**
+ * `SHA-256` or `SHA-1`.
+ *
+ * @example Name a checksum
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { checksumName, parseChecksum } from "./source.ts";
+ * strictEqual(checksumName(parseChecksum("0".repeat(40))), "SHA-1");
+ * ```
+ */
 export function checksumName(checksum: Checksum): string {
   return checksum.algorithm === "sha256" ? "SHA-256" : "SHA-1";
 }

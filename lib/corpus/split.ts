@@ -22,6 +22,14 @@ export interface TrainValidSplit {
  * Checks a validation fraction: a number in `[0, 1)`.
  *
  * @throws {UsageError} otherwise.
+ *
+ * @example In [0, 1) or not
+ * ```ts
+ * import { throws } from "node:assert";
+ * import { checkValidFraction } from "./split.ts";
+ * checkValidFraction(0.1);
+ * throws(() => checkValidFraction(1), /not in \[0, 1\)/);
+ * ```
  */
 export function checkValidFraction(validFraction: number): void {
   if (typeof validFraction !== "number" || !(validFraction >= 0 && validFraction < 1)) {
@@ -31,7 +39,16 @@ export function checkValidFraction(validFraction: number): void {
   }
 }
 
-/** Number of tokens held out: `floor(length * validFraction)`. */
+/**
+ * Number of tokens held out: `floor(length * validFraction)`.
+ *
+ * @example A tenth of 95 tokens
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { validLength } from "./split.ts";
+ * strictEqual(validLength(95, 0.1), 9);
+ * ```
+ */
 export function validLength(length: number, validFraction: number): number {
   return Math.floor(length * validFraction);
 }

@@ -39,20 +39,60 @@ export interface TokenIds {
   close(): void;
 }
 
-/** The narrowest width for ids in `[0, limit)`. */
+/**
+ * The narrowest width for ids in `[0, limit)`.
+ *
+ * @example Bytes per id
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { widthFor } from "./store.ts";
+ * strictEqual(widthFor(256), 1);
+ * strictEqual(widthFor(257), 2);
+ * strictEqual(widthFor(70000), 4);
+ * ```
+ */
 export function widthFor(limit: number): IdWidth {
   return limit <= 0x100 ? 1 : limit <= 0x10000 ? 2 : 4;
 }
 
-/** A typed array of `width`-byte ids. */
+/**
+ * A typed array of `width`-byte ids.
+ *
+ * @example Two-byte ids
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { idArray } from "./store.ts";
+ * ok(idArray(2, 3) instanceof Uint16Array);
+ * ```
+ */
 export function idArray(width: IdWidth, length: number): IdArray;
-/** A typed array of `width`-byte ids over bytes (`byteOffset` aligned to `width`). */
+/**
+ * A typed array of `width`-byte ids over bytes (`byteOffset` aligned to `width`).
+ *
+ * @example A view of two-byte ids
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { idArray } from "./store.ts";
+ * const bytes = new Uint8Array(Uint16Array.of(1, 2, 3).buffer);
+ * deepStrictEqual([...idArray(2, bytes.buffer, 2, 2)], [2, 3]);
+ * ```
+ */
 export function idArray(
   width: IdWidth,
   buffer: ArrayBufferLike,
   byteOffset: number,
   length: number,
 ): IdArray;
+/**
+ * The implementation of both forms above.
+ *
+ * @example Four-byte ids
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { idArray } from "./store.ts";
+ * ok(idArray(4, 2) instanceof Uint32Array);
+ * ```
+ */
 export function idArray(
   width: IdWidth,
   a: number | ArrayBufferLike,
@@ -174,6 +214,18 @@ class IdFile {
 /**
  * Ids in a binary file, read with positioned reads; memory use does not
  * depend on the length.
+ *
+ * @example Ids read from a file
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { FileTokenIds } from "./store.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array(Uint16Array.of(5, 300, 7).buffer));
+ * const ids = await FileTokenIds.open(path, 2);
+ * deepStrictEqual([...ids.read(1, 2)], [300, 7]);
+ * ids.close();
+ * await Deno.remove(path);
+ * ```
  */
 export class FileTokenIds implements TokenIds {
   readonly #file: IdFile;
@@ -348,7 +400,21 @@ export class TokenStoreWriter {
   }
 }
 
-/** Writes all of `bytes` (a write may take only part). */
+/**
+ * Writes all of `bytes` (a write may take only part).
+ *
+ * @example Write every byte
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { writeAll } from "./store.ts";
+ * const path = await Deno.makeTempFile();
+ * const file = await Deno.open(path, { write: true });
+ * await writeAll(file, new Uint8Array(1000));
+ * file.close();
+ * strictEqual((await Deno.stat(path)).size, 1000);
+ * await Deno.remove(path);
+ * ```
+ */
 export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   let done = 0;
   while (done < bytes.length) done += await file.write(bytes.subarray(done));

@@ -77,7 +77,16 @@ export function findInvalidUtf8(
   return { index: -1, incomplete: false };
 }
 
-/** Number of `\n` bytes in `bytes[0..end)`. */
+/**
+ * Number of `\n` bytes in `bytes[0..end)`.
+ *
+ * @example Lines in a chunk
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { countNewlines } from "./utf8.ts";
+ * strictEqual(countNewlines(new TextEncoder().encode("a\nb\nc")), 2);
+ * ```
+ */
 export function countNewlines(bytes: Uint8Array, end = bytes.length): number {
   let count = 0;
   let i = bytes.indexOf(10);

@@ -161,6 +161,16 @@ function buildLanguageModel(config: JsonValue, checkpoint: CheckpointContents): 
  * @throws {UsageError} when the directory is not a checkpoint of this tool,
  *   holds another kind of model, or its config, vocabulary and weights do not
  *   fit together (naming both values).
+ *
+ * @example A directory that is not a checkpoint
+ * ```ts
+ * import { rejects } from "node:assert";
+ * import { UsageError } from "../errors.ts";
+ * import { loadTrainedModel } from "./run.ts";
+ * const dir = await Deno.makeTempDir();
+ * await rejects(loadTrainedModel(dir), UsageError);
+ * await Deno.remove(dir);
+ * ```
  */
 export async function loadTrainedModel(
   dir: string,
@@ -205,6 +215,16 @@ export interface ResumableRun extends TrainedModel {
  *
  * @throws {UsageError} when the checkpoint is not resumable (no position
  *   saved) or holds another kind of model.
+ *
+ * @example A directory that is not a run
+ * ```ts
+ * import { rejects } from "node:assert";
+ * import { UsageError } from "../errors.ts";
+ * import { loadResumableRun } from "./run.ts";
+ * const dir = await Deno.makeTempDir();
+ * await rejects(loadResumableRun(dir), UsageError);
+ * await Deno.remove(dir);
+ * ```
  */
 export async function loadResumableRun(dir: string): Promise<ResumableRun> {
   const run = await loadResumable(dir, { kind: LM_KIND, build: buildLanguageModel });

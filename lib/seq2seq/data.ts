@@ -18,9 +18,9 @@ import { BOS_ID, EOS_ID, PAD_ID, type TokenizedPair } from "../corpus/pairs.ts";
 
 /** A pair as ids, without `<eos>`. */
 export interface EncodedPair {
-  /** Source token ids, ending in `<eos>`. */
+  /** Source token ids, without `<eos>` (batches add it). */
   source: Int32Array;
-  /** Target token ids, ending in `<eos>`. */
+  /** Target token ids, without `<eos>` (batches add it). */
   target: Int32Array;
 }
 
@@ -247,7 +247,20 @@ export function makePairBatch(
   };
 }
 
-/** The target tokens a batch's loss counts. */
+/**
+ * The target tokens a batch's loss counts.
+ *
+ * @example Tokens the loss counts
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { makePairBatch, targetTokens } from "./data.ts";
+ * const batch = makePairBatch([
+ *   { source: Int32Array.of(7), target: Int32Array.of(9, 9) },
+ *   { source: Int32Array.of(7), target: Int32Array.of(9) },
+ * ]);
+ * strictEqual(targetTokens(batch), 5); // each target and its <eos>
+ * ```
+ */
 export function targetTokens(batch: PairBatch): number {
   return batch.targetLengths.reduce((a, b) => a + b, 0);
 }

@@ -84,6 +84,22 @@ function tokensOf(vocab: Vocab, ids: readonly number[]): string[] {
  * Translates every pair's source and scores it against its target.
  *
  * @param options decoding options, and how many `examples` to return (default 5).
+ *
+ * @example Score an untrained model
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { Seq2Seq } from "./model.ts";
+ * import { seq2seqConfig } from "./config.ts";
+ * import { evaluateTranslations } from "./evaluate.ts";
+ * import { PAIR_RESERVED } from "../corpus/pairs.ts";
+ * import { Vocab } from "../corpus/vocab.ts";
+ * const vocab = Vocab.build(["a", "b", "c", "d", "e"], { reserved: PAIR_RESERVED });
+ * const model = new Seq2Seq(seq2seqConfig({ sourceVocabSize: vocab.size, targetVocabSize: vocab.size, embeddingSize: 4, hiddenSize: 4 }));
+ * const pairs = [{ source: Int32Array.of(4, 5), target: Int32Array.of(5, 4) }];
+ * const result = await evaluateTranslations(model, pairs, { source: vocab, target: vocab }, { maxLengthExtra: 2 });
+ * ok(result.bleu >= 0 && result.bleu <= 1);
+ * model.dispose();
+ * ```
  */
 export async function evaluateTranslations(
   model: Seq2Seq,

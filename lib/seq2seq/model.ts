@@ -64,7 +64,24 @@ export interface DecodeStepResult {
   weights?: Tensor2D;
 }
 
-/** Frees an {@linkcode EncoderMemory}. */
+/**
+ * Frees an {@linkcode EncoderMemory}.
+ *
+ * @example Encode, then free
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { disposeMemory, Seq2Seq } from "./model.ts";
+ * import { seq2seqConfig } from "./config.ts";
+ * const model = new Seq2Seq(seq2seqConfig({ sourceVocabSize: 9, targetVocabSize: 9, embeddingSize: 4, hiddenSize: 4 }));
+ * const before = tf.memory().numTensors;
+ * const { memory, state } = model.encode(Int32Array.of(4, 3), Int32Array.of(2));
+ * disposeMemory(memory);
+ * tf.dispose(state.flatMap((s) => Object.values(s)));
+ * strictEqual(tf.memory().numTensors, before);
+ * model.dispose();
+ * ```
+ */
 export function disposeMemory(memory: EncoderMemory): void {
   tf.dispose([memory.outputs, memory.lengths, memory.context]);
   if (memory.keys) memory.keys.dispose();

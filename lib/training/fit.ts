@@ -170,6 +170,14 @@ export interface FitResult {
 /**
  * Thrown inside {@linkcode fit} when the loss or gradient stops being a
  * finite number, or an epoch's metrics show the run diverged.
+ *
+ * @example What the error says
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { NonFiniteLossError } from "./fit.ts";
+ * const error = new NonFiniteLossError(2, 17, NaN, 3.5);
+ * ok(error.message.includes("17"));
+ * ```
  */
 export class NonFiniteLossError extends Error {
   /**

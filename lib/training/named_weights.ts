@@ -50,6 +50,16 @@ export function namedWeightsOf(
  * anything changes; the tensors are copied, not disposed.
  *
  * @throws {UsageError} naming the key and what was expected.
+ *
+ * @example Set a weight by name
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { setNamedWeightsOf } from "./named_weights.ts";
+ * const out = tf.variable(tf.zeros([2]));
+ * setNamedWeightsOf({ "out/b": tf.ones([2]) }, { "out/b": out }, {});
+ * deepStrictEqual([...out.dataSync()], [1, 1]);
+ * ```
  */
 export function setNamedWeightsOf(
   named: Record<string, Tensor>,

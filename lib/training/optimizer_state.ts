@@ -69,6 +69,14 @@ export async function captureOptimizer(
  *
  * @param tensors the saved tensors (not disposed here; the optimizer copies them).
  * @throws {UsageError} when the saved state does not fit the optimizer.
+ *
+ * @example An sgd optimizer back from its JSON
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { restoreOptimizer } from "./optimizer_state.ts";
+ * const optimizer = await restoreOptimizer({ name: "sgd", learningRate: 0.1 }, {});
+ * strictEqual(optimizer.getClassName(), "SGD");
+ * ```
  */
 export async function restoreOptimizer(
   json: OptimizerJson,

@@ -399,6 +399,16 @@ export interface LoadModelOptions<M> {
  * @throws {UsageError} when it is not a checkpoint, holds another kind
  *   ("Cannot load checkpoint DIR: it holds a classifier model, expected lm"),
  *   or its weights do not fit the model the factory built.
+ *
+ * @example A directory that is not a checkpoint
+ * ```ts
+ * import { rejects } from "node:assert";
+ * import { UsageError } from "../errors.ts";
+ * import { loadModel } from "./run.ts";
+ * const dir = await Deno.makeTempDir();
+ * await rejects(loadModel(dir, { kind: "lm", build: () => { throw new Error("not reached"); } }), UsageError);
+ * await Deno.remove(dir);
+ * ```
  */
 export async function loadModel<M extends TrainableModel<unknown>>(
   dir: string,
@@ -413,7 +423,17 @@ export async function loadModel<M extends TrainableModel<unknown>>(
   }
 }
 
-/** Refuses a checkpoint of another kind, before anything is built. */
+/**
+ * Refuses a checkpoint of another kind, before anything is built.
+ *
+ * @example Another kind of model
+ * ```ts
+ * import { throws } from "node:assert";
+ * import { checkKind } from "./run.ts";
+ * checkKind({ kind: "lm", path: "runs/a" }, "lm");
+ * throws(() => checkKind({ kind: "lm", path: "runs/a" }, "classifier"), /holds a lm model, expected classifier/);
+ * ```
+ */
 export function checkKind(loaded: { kind: string; path: string }, expected: string): void {
   if (loaded.kind !== expected) {
     throw new UsageError(
@@ -490,6 +510,16 @@ export interface ResumableCheckpoint<M> extends LoadedModel<M> {
  *
  * @throws {UsageError} when the checkpoint is not resumable (no position
  *   saved), holds another kind, or does not fit the model.
+ *
+ * @example A directory that is not a run
+ * ```ts
+ * import { rejects } from "node:assert";
+ * import { UsageError } from "../errors.ts";
+ * import { loadResumable } from "./run.ts";
+ * const dir = await Deno.makeTempDir();
+ * await rejects(loadResumable(dir, { kind: "lm", build: () => { throw new Error("not reached"); } }), UsageError);
+ * await Deno.remove(dir);
+ * ```
  */
 export async function loadResumable<M extends TrainableModel<unknown>>(
   dir: string,

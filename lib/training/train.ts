@@ -167,6 +167,17 @@ export function computeGradients<B>(
  * @param norm the gradients' global norm when already computed.
  * @returns the global norm before clipping (a scalar the caller disposes;
  *   `norm` itself when given).
+ *
+ * @example One sgd step
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * import { applyGradients, makeOptimizer } from "./train.ts";
+ * const w = tf.variable(tf.ones([2]));
+ * const norm = applyGradients(makeOptimizer("sgd", 0.5), { [w.name]: tf.ones([2]) }, 0);
+ * deepStrictEqual([...w.dataSync()], [0.5, 0.5]);
+ * norm.dispose();
+ * ```
  */
 export function applyGradients(
   optimizer: Optimizer,
