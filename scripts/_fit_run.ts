@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { TrainSettings } from "../lib/training/settings.ts";
 import type { tf } from "../lib/tf.ts";
 import { emitJson, info } from "./_cli.ts";
 import { watchSignals } from "./_signals.ts";
@@ -23,14 +24,7 @@ import { makeOptimizer, type OptimizerName } from "../lib/training/train.ts";
 import type { TrainableModel } from "../lib/training/model.ts";
 import type { HistoryRow, RunWriter } from "../lib/training/run.ts";
 
-/** The training settings a task saves with its run (the loop's included). */
-export interface TrainSettings extends LoopSettings {
-  batchSize: number;
-  optimizer: OptimizerName;
-  lr: number;
-  clip: number;
-  seed: number;
-}
+export type { TrainSettings };
 
 /** The training settings from parsed flags. */
 export function trainSettings(

@@ -6,20 +6,13 @@
  *
  * @module
  */
+import type { LoopSettings } from "../lib/training/settings.ts";
 import { info, Progress } from "./_cli.ts";
 import type { FitPosition } from "../lib/training/fit.ts";
 import type { LrSchedule, LrScheduleName } from "../lib/training/schedule.ts";
 
 /** The loop settings a run saves with its training settings. */
-export interface LoopSettings {
-  /** The run's total epochs (absent in runs saved before it was recorded). */
-  epochs?: number;
-  /** Early stopping: epochs without a better validation score; 0 never. */
-  patience?: number;
-  lrSchedule?: LrScheduleName;
-  warmupSteps?: number;
-  weightDecay?: number;
-}
+export type { LoopSettings };
 
 /** The loop settings from parsed flags (a fresh run). */
 export function loopSettings(flags: {

@@ -11,6 +11,11 @@
  * @module
  */
 import {
+  type ClassifyRunConfig,
+  loadClassifierRun,
+  resumeClassifierRun,
+} from "../lib/classify/run.ts";
+import {
   defineFlags,
   emitJson,
   helpText,
@@ -36,28 +41,15 @@ import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import {
-  fitRun,
-  runBasics,
-  runOptimizer,
-  runTrainSettings,
-  type TrainSettings,
-} from "./_fit_run.ts";
+import { fitRun, runBasics, runOptimizer, runTrainSettings } from "./_fit_run.ts";
 import { resumingText } from "./_loop.ts";
 import { lockRunDir } from "../lib/training/run_lock.ts";
 import { metricPlotSvg } from "../lib/training/plot.ts";
-import type { JsonValue } from "../lib/training/checkpoint.ts";
-import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
-import {
-  type Dataset,
-  type DatasetSettings,
-  prepareDataset,
-  splitNotes,
-} from "../lib/classify/data.ts";
+import { checkRunDir, RunWriter } from "../lib/training/run.ts";
+import { type Dataset, prepareDataset, splitNotes } from "../lib/classify/data.ts";
 import {
   balancedClassWeights,
   CLASSIFIER_HEADS,
-  type ClassifierConfig,
   classifierConfig,
   SequenceClassifier,
 } from "../lib/classify/model.ts";
@@ -120,15 +112,7 @@ export const CLASSIFY_FLAGS = defineFlags(
   ] as const,
 );
 
-/** What a classify run saves as its config. */
-interface RunConfig {
-  model: ClassifierConfig;
-  data: DatasetSettings & { labels: string[] };
-  train: TrainSettings;
-}
-
-const build = (config: JsonValue) =>
-  new SequenceClassifier(classifierConfig((config as unknown as RunConfig).model));
+type RunConfig = ClassifyRunConfig;
 
 /** Runs `deno task classify` with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -151,13 +135,11 @@ export async function main(args: string[]): Promise<number> {
   const backend = await startBackend(flags.backend, flags.threads);
   if (flags.evaluate) return await evaluateRun(flags.checkpoint, flags.split, flags.json);
   const log = flags.json ? () => {} : info;
-  const resumed = flags.resume === undefined
-    ? undefined
-    : await loadResumable(flags.resume, { kind: "classifier", build });
+  const resumed = flags.resume === undefined ? undefined : await resumeClassifierRun(flags.resume);
   const out = flags.resume ?? flags.out;
   await checkRunDir(out, { mode: runMode(flags), kind: "classifier" });
   using _lock = await lockRunDir(out);
-  const saved = resumed?.config as unknown as RunConfig | undefined;
+  const saved = resumed?.config;
   const settings = runTrainSettings(args, flags, saved?.train);
   const set = await prepareDataset(
     saved?.data ?? datasetSettings(flags),
@@ -300,10 +282,10 @@ async function evaluateRun(
   trained?: number,
 ): Promise<number> {
   const write = trained !== undefined; // a run just trained: write its report
-  const loaded = await loadModel(dir, { kind: "classifier", build, which: "best" });
+  const loaded = await loadClassifierRun(dir);
   const model = loaded.model;
   try {
-    const config = loaded.config as unknown as RunConfig;
+    const config = loaded.config;
     const set = prepared ?? await prepareDataset(config.data, Vocab.fromJSON(loaded.vocab));
     checkLabels(set, config);
     const batches = classifierBatches(set.sequences, set.labels, set.split[split], {
@@ -367,9 +349,9 @@ async function predict(flags: {
     const lines = await readInputLines("predict-file", flags.predictFile);
     texts.push(...lines.map((line) => line.trim()));
   }
-  const loaded = await loadModel(flags.checkpoint, { kind: "classifier", build, which: "best" });
+  const loaded = await loadClassifierRun(flags.checkpoint);
   try {
-    const config = loaded.config as unknown as RunConfig;
+    const config = loaded.config;
     const vocab = Vocab.fromJSON(loaded.vocab);
     // UTF-16 length: at least the tokens of either kind, without splitting a huge line.
     checkSequenceMemory(texts.map((t) => t.length), config.model, [

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { loadClassifierRun } from "../lib/classify/run.ts";
 import {
   defineFlags,
   didYouMean,
@@ -47,14 +48,8 @@ import {
 } from "./_fit_run.ts";
 import { resumingText } from "./_loop.ts";
 import { lockRunDir } from "../lib/training/run_lock.ts";
-import type { JsonValue } from "../lib/training/checkpoint.ts";
 import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
 import { type DatasetSettings, prepareDataset, splitNotes } from "../lib/classify/data.ts";
-import {
-  type ClassifierConfig,
-  classifierConfig,
-  SequenceClassifier,
-} from "../lib/classify/model.ts";
 import { predictLabels } from "../lib/classify/evaluate.ts";
 import {
   ConditionedGenerator,
@@ -153,8 +148,7 @@ interface RunConfig {
   train: TrainSettings;
 }
 
-const build = (config: JsonValue) =>
-  new ConditionedGenerator(generatorConfig((config as unknown as RunConfig).model));
+const build = (config: RunConfig) => new ConditionedGenerator(generatorConfig(config.model));
 
 type Flags = ReturnType<typeof parseFlags<typeof GENERATE_FLAGS>>["values"];
 
@@ -178,7 +172,7 @@ export async function main(args: string[]): Promise<number> {
   if (flags.checkpoint !== undefined) {
     const loaded = await loadModel(flags.checkpoint, { kind: "generator", build, which: "best" });
     try {
-      const config = loaded.config as unknown as RunConfig;
+      const config = loaded.config;
       await samples(loaded.model, Vocab.fromJSON(loaded.vocab), config, loaded.path, flags);
       return 0;
     } finally {
@@ -192,7 +186,7 @@ export async function main(args: string[]): Promise<number> {
   const out = flags.resume ?? flags.out;
   await checkRunDir(out, { mode: runMode(flags), kind: "generator" });
   using _lock = await lockRunDir(out);
-  const saved = resumed?.config as unknown as RunConfig | undefined;
+  const saved = resumed?.config;
   const settings = runTrainSettings(args, flags, saved?.train);
   const set = await prepareDataset(
     saved?.data ?? datasetSettings(flags),
@@ -382,14 +376,9 @@ async function closeTheLoop(
   flags: Flags,
   decode: Parameters<typeof sampleSequences>[3],
 ): Promise<void> {
-  const loaded = await loadModel(flags.classifier!, {
-    kind: "classifier",
-    which: "best",
-    build: (c) =>
-      new SequenceClassifier(classifierConfig((c as unknown as { model: ClassifierConfig }).model)),
-  });
+  const loaded = await loadClassifierRun(flags.classifier!);
   try {
-    const data = (loaded.config as unknown as RunConfig).data;
+    const data = loaded.config.data;
     const classifierVocab = Vocab.fromJSON(loaded.vocab);
     let hits = 0, total = 0;
     const rows = [];

@@ -57,8 +57,7 @@ interface RunConfig {
   train: TrainSettings;
 }
 
-const build = (config: JsonValue) =>
-  new Seq2Seq(seq2seqConfig((config as unknown as RunConfig).model));
+const build = (config: RunConfig) => new Seq2Seq(seq2seqConfig(config.model));
 
 const vocabsOf = (json: JsonValue): PairVocabs => {
   const { source, target } = json as { source: unknown; target: unknown };
@@ -110,7 +109,7 @@ export async function main(args: string[]): Promise<number> {
     throw error;
   }
   using _lock = await lockRunDir(out);
-  const saved = resumed?.config as unknown as RunConfig | undefined;
+  const saved = resumed?.config;
   const settings = runTrainSettings(args, flags, saved?.train);
   const data = await preparePairData(
     saved?.data ?? pairDataSettings(flags),
@@ -225,7 +224,7 @@ async function evaluateRun(
   const loaded = await loadModel(dir, { kind: KIND, build, which: options.which });
   const model = loaded.model;
   try {
-    const config = loaded.config as unknown as RunConfig;
+    const config = loaded.config;
     const data = options.prepared ??
       await preparePairData(config.data, vocabsOf(loaded.vocab));
     const decoding: TranslateOptions = decodeOptions(flags);
@@ -316,7 +315,7 @@ async function translate(flags: Flags): Promise<number> {
   ];
   const loaded = await loadModel(flags.checkpoint, { kind: KIND, build, which: flags.which });
   try {
-    const config = loaded.config as unknown as RunConfig;
+    const config = loaded.config;
     const vocabs = vocabsOf(loaded.vocab);
     const decoding = decodeOptions(flags);
     // UTF-16 length: at least the tokens of either kind, without splitting a huge line.

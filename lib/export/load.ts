@@ -17,14 +17,16 @@ import { type Seq2SeqConfig, seq2seqConfig } from "../seq2seq/config.ts";
 /** A model of one of the exportable kinds. */
 export type ExportableModel = LanguageModel | SequenceClassifier | ConditionedGenerator | Seq2Seq;
 
-/** The model kinds a checkpoint may hold, with how each is rebuilt from its run config. */
-const BUILDERS: Record<string, (config: JsonValue) => ExportableModel> = {
-  lm: (c) => new LanguageModel(modelConfig((c as unknown as { model: ModelConfig }).model)),
-  classifier: (c) =>
-    new SequenceClassifier(classifierConfig((c as unknown as { model: ClassifierConfig }).model)),
-  generator: (c) =>
-    new ConditionedGenerator(generatorConfig((c as unknown as { model: GeneratorConfig }).model)),
-  seq2seq: (c) => new Seq2Seq(seq2seqConfig((c as unknown as { model: Seq2SeqConfig }).model)),
+/**
+ * The model kinds a checkpoint may hold, with how each is rebuilt from its run
+ * config. Each builder reads its own kind's `model` section; `never` lets the
+ * table hold them all (a function of `{ model: X }` accepts `{ model: never }`).
+ */
+const BUILDERS: Record<string, (config: { model: never }) => ExportableModel> = {
+  lm: (c: { model: ModelConfig }) => new LanguageModel(modelConfig(c.model)),
+  classifier: (c: { model: ClassifierConfig }) => new SequenceClassifier(classifierConfig(c.model)),
+  generator: (c: { model: GeneratorConfig }) => new ConditionedGenerator(generatorConfig(c.model)),
+  seq2seq: (c: { model: Seq2SeqConfig }) => new Seq2Seq(seq2seqConfig(c.model)),
 };
 
 /** The kinds {@linkcode loadForExport} reads. */
@@ -72,7 +74,7 @@ export async function loadForExport(
   }
   const loaded = await loadModel(path, {
     kind,
-    build: build as (c: JsonValue) => ExportableModel & TrainableModel<unknown>,
+    build: build as (c: { model: never }) => ExportableModel & TrainableModel<unknown>,
   });
   return {
     kind,

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { tidy } from "../ops/tidy.ts";
 import type { Scalar, Tensor, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { expandTo } from "../ops/broadcast.ts";
@@ -217,7 +218,7 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
     options: { lengths?: Int32Array; state?: State[]; training?: boolean; seed?: number } = {},
   ): GeneratorForward {
     const [T, B] = ids.shape;
-    return tf.tidy(() => {
+    return tidy((): GeneratorForward => {
       let xs = this.embedding.apply(ids) as Tensor3D; // [T, B, E]
       if (this.config.conditioning === "input") {
         const c = this.condition!.apply(tf.tensor1d(conditions, "int32")); // [B, Ec]
@@ -232,8 +233,8 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
         ...(options.lengths ? { lengths: tf.tensor1d(options.lengths, "int32") } : {}),
       });
       const logits = this.output.apply(outputs); // [T, B, V]
-      return { logits, state } as unknown as tf.TensorContainerObject;
-    }) as unknown as GeneratorForward;
+      return { logits, state };
+    });
   }
 
   /** Per-token negative log-likelihoods `[T, B]` (zero past each length) of a batch. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { tidy } from "../ops/tidy.ts";
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { crossEntropy, type LanguageModel, timeMajor } from "./model.ts";
@@ -110,13 +111,13 @@ function evaluateRows(
       x.set(window.subarray(0, steps), r * steps);
       y.set(window.subarray(1, steps + 1), r * steps);
     }
-    const next = tf.tidy(() => {
+    const next = tidy((): { total: tf.Scalar; final: State[] } => {
       const batch = { x, batchSize: rows, numSteps: steps };
       const { logits, state: final } = model.forward(batch, { state });
       const loss = crossEntropy(logits, timeMajor(y, rows, steps));
-      const total = tf.add(lossSum, tf.mul(loss, rows * steps));
-      return { total, final } as unknown as tf.TensorContainerObject;
-    }) as unknown as { total: tf.Scalar; final: State[] };
+      const total = tf.add(lossSum, tf.mul(loss, rows * steps)) as tf.Scalar;
+      return { total, final };
+    });
     lossSum.dispose();
     disposeStates(state);
     lossSum = next.total;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { tidy } from "../ops/tidy.ts";
 import type {
   Scalar,
   Tensor,
@@ -215,7 +216,7 @@ export class LanguageModel implements TrainableModel<Minibatch> {
   forward(batch: TokenBatch, options: ForwardOptions = {}): ForwardResult {
     const { batchSize: B, numSteps: T } = batch;
     const { state, training = false, seed, lengths = batch.lengths } = options;
-    return tf.tidy(() => {
+    return tidy((): ForwardResult => {
       const ids = tf.transpose(tf.tensor2d(batch.x, [B, T], "int32")); // [T, B]
       const xs = this.embedding
         // The scatter gradient: tf.gather's needs UnsortedSegmentSum, which wasm lacks.
@@ -231,8 +232,8 @@ export class LanguageModel implements TrainableModel<Minibatch> {
       const flat = tf.reshape(outputs, [T * B, width]) as Tensor2D; // [T*B, H*dirs]
       // A dense layer whose gradient avoids tfjs's slow transposed matmuls on wasm.
       const logits = linear(flat, this.outputKernel, this.outputBias); // [T*B, V]
-      return { logits, state: next } as unknown as tf.TensorContainerObject;
-    }) as unknown as ForwardResult;
+      return { logits, state: next };
+    });
   }
 
   /**
@@ -245,7 +246,7 @@ export class LanguageModel implements TrainableModel<Minibatch> {
    */
   loss(batch: Minibatch, options: LossOptions = { training: false }): LossResult {
     const targets = timeMajor(batch.y, batch.batchSize, batch.numSteps);
-    const out = tf.tidy(() => {
+    const out = tidy((): { loss: Scalar; carry: State[] } => {
       const { logits, state } = this.forward(batch, {
         state: options.carry,
         training: options.training,
@@ -254,8 +255,8 @@ export class LanguageModel implements TrainableModel<Minibatch> {
       return {
         loss: crossEntropy(logits, targets),
         carry: state,
-      } as unknown as tf.TensorContainerObject;
-    }) as unknown as { loss: Scalar; carry: State[] };
+      };
+    });
     return { loss: out.loss, count: batch.batchSize * batch.numSteps, carry: out.carry };
   }
 

@@ -13,8 +13,8 @@
  *
  * @module
  */
+import type { TrainSettings } from "../training/settings.ts";
 import type { Optimizer } from "../ops/tensors.ts";
-import type { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { perplexityPlotSvg } from "../training/plot.ts";
 import { LanguageModel, LM_KIND, type ModelConfig, modelConfig } from "./model.ts";
@@ -23,12 +23,12 @@ import type { Normalization, TokenKind } from "../corpus/tokenize.ts";
 import type { Sampling } from "../corpus/batches.ts";
 import type { FitPosition } from "../training/fit.ts";
 import type { OptimizerName } from "../training/train.ts";
-import type { LrScheduleName } from "../training/schedule.ts";
 import {
   type CheckpointChoice,
   type CheckpointContents,
   type HistoryRow,
   loadModel,
+  type LoadModelOptions,
   loadResumable,
   RunWriter,
 } from "../training/run.ts";
@@ -37,32 +37,12 @@ import type { LmEpochMetrics } from "./fit.ts";
 
 export { checkRunDir, resolveCheckpointDir, RunWriter } from "../training/run.ts";
 
-/** How a language model is trained: saved in its run config. */
-export interface TrainSettings {
-  /** Rows of a training minibatch. */
-  batchSize: number;
+/** How a language model is trained: the core's settings, with its minibatch shape and sampling. */
+export interface LmTrainSettings extends TrainSettings {
   /** Time steps of a training minibatch. */
   numSteps: number;
-  /** The optimizer's name. */
-  optimizer: OptimizerName;
-  /** The learning rate. */
-  lr: number;
-  /** Largest global gradient norm; 0 disables. */
-  clip: number;
   /** How minibatches are drawn. */
   sampling: Sampling;
-  /** Seed of the minibatches and samples. */
-  seed: number;
-  /** The run's total epochs (absent in runs saved before it was recorded). */
-  epochs?: number;
-  /** Early stopping: epochs without a better validation perplexity; 0 never. */
-  patience?: number;
-  /** The learning-rate schedule (absent in older runs: constant). */
-  lrSchedule?: LrScheduleName;
-  /** Linear warmup steps of the schedule. */
-  warmupSteps?: number;
-  /** Decoupled weight decay (AdamW; L2 with sgd). */
-  weightDecay?: number;
 }
 
 /** What a language model's run saves as its config. */
@@ -78,7 +58,7 @@ export interface RunConfig {
     validFraction: number;
   };
   /** How the model was trained. */
-  train: TrainSettings;
+  train: LmTrainSettings;
 }
 
 /** A model loaded from a checkpoint, with what it was trained with. */
@@ -134,13 +114,27 @@ function perplexityPlot(
   return drawable.length === 0 ? undefined : perplexityPlotSvg(drawable);
 }
 
-/** The factory the core calls to rebuild a language model from its saved config. */
-function buildLanguageModel(config: JsonValue, checkpoint: CheckpointContents): LanguageModel {
-  const run = config as unknown as RunConfig;
-  const path = checkpoint.path;
-  if (!run || typeof run !== "object" || !run.model || !run.corpus) {
+/** A language model's saved config, refused unless it has the sections every reader needs. */
+function readRunConfig(json: JsonValue, path: string): RunConfig {
+  if (!json || typeof json !== "object" || Array.isArray(json) || !json.model || !json.corpus) {
     throw new UsageError(`Cannot load "${path}": its config has no model and corpus sections`);
   }
+  return json as unknown as RunConfig; // the one boundary where saved JSON becomes the type
+}
+
+/** The language model's half of loading a checkpoint: its kind, its config, its factory. */
+const LM_RUN: LoadModelOptions<LanguageModel, RunConfig> = {
+  kind: LM_KIND,
+  config: readRunConfig,
+  build: buildLanguageModel,
+};
+
+/** The factory the core calls to rebuild a language model from its saved config. */
+function buildLanguageModel(
+  run: RunConfig,
+  checkpoint: CheckpointContents<RunConfig>,
+): LanguageModel {
+  const path = checkpoint.path;
   const settings = modelConfig(run.model);
   const vocab = Vocab.fromJSON(checkpoint.vocab);
   if (vocab.size !== settings.vocabSize) {
@@ -176,18 +170,14 @@ export async function loadTrainedModel(
   dir: string,
   options: { which?: CheckpointChoice } = {},
 ): Promise<TrainedModel> {
-  const loaded = await loadModel(dir, {
-    kind: LM_KIND,
-    build: buildLanguageModel,
-    which: options.which,
-  });
+  const loaded = await loadModel(dir, { ...LM_RUN, which: options.which });
   return trainedFrom(loaded);
 }
 
 function trainedFrom(
-  loaded: { model: LanguageModel; config: JsonValue; vocab: JsonValue; path: string },
+  loaded: { model: LanguageModel; config: RunConfig; vocab: JsonValue; path: string },
 ): TrainedModel {
-  const config = loaded.config as unknown as RunConfig;
+  const config = loaded.config;
   return {
     model: loaded.model,
     vocab: Vocab.fromJSON(loaded.vocab),
@@ -227,7 +217,7 @@ export interface ResumableRun extends TrainedModel {
  * ```
  */
 export async function loadResumableRun(dir: string): Promise<ResumableRun> {
-  const run = await loadResumable(dir, { kind: LM_KIND, build: buildLanguageModel });
+  const run = await loadResumable(dir, LM_RUN);
   return {
     ...trainedFrom(run),
     optimizer: run.optimizer,

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { tidy } from "../ops/tidy.ts";
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import type { LanguageModel } from "./model.ts";
@@ -165,11 +166,13 @@ function step(
   ids: Int32Array,
   state: State[] | undefined,
 ): { last: tf.Tensor1D; state: State[] } {
-  return tf.tidy(() => {
+  return tidy((): { last: tf.Tensor1D; state: State[] } => {
     const out = model.forward({ x: ids, batchSize: 1, numSteps: ids.length }, { state });
-    const last = tf.reshape(tf.slice(out.logits, [ids.length - 1, 0], [1, -1]), [-1]);
-    return { last, state: out.state } as unknown as tf.TensorContainerObject;
-  }) as unknown as { last: tf.Tensor1D; state: State[] };
+    const last = tf.reshape(tf.slice(out.logits, [ids.length - 1, 0], [1, -1]), [
+      -1,
+    ]) as tf.Tensor1D;
+    return { last, state: out.state };
+  });
 }
 
 /** Options of {@linkcode sampleText}. */

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { tidy } from "../ops/tidy.ts";
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { BOS_ID, EOS_ID } from "../corpus/pairs.ts";
@@ -262,10 +263,10 @@ function stateList(states: State[]): tf.Tensor[] {
 
 /** The rows `index` of every state (new tensors). */
 function gatherStates(states: State[], index: tf.Tensor1D): State[] {
-  return tf.tidy(() =>
+  return tidy((): State[] =>
     states.map((s) => {
       const h = gatherRows(s.h, index);
       return s.c ? { h, c: gatherRows(s.c, index) } : { h };
-    }) as unknown as tf.TensorContainer
-  ) as unknown as State[];
+    })
+  );
 }

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { tidy } from "../ops/tidy.ts";
 import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { expandTo } from "../ops/broadcast.ts";
@@ -193,7 +194,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         `Cannot encode: ${source.length} ids for ${B} sentences, expected B * S`,
       );
     }
-    return tf.tidy(() => {
+    return tidy((): { memory: EncoderMemory; state: State[] } => {
       // Time-major ids; a small vocabulary is folded into the encoder's first layer.
       const timeMajor = new Int32Array(S * B);
       for (let b = 0; b < B; b++) {
@@ -214,8 +215,8 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         context: tf.clone(decoderState[decoderState.length - 1].h), // [B, Hd]
       };
       if (this.attention) memory.keys = this.attention.projectKeys(batchMajor);
-      return { memory, state: decoderState } as unknown as tf.TensorContainerObject;
-    }) as unknown as { memory: EncoderMemory; state: State[] };
+      return { memory, state: decoderState };
+    });
   }
 
   /** Encoder states (PyTorch order) to one decoder state per layer. */
@@ -256,7 +257,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
     state: State[],
     options: { training?: boolean; seed?: number } = {},
   ): DecodeStepResult {
-    return tf.tidy(() => {
+    return tidy((): DecodeStepResult => {
       const embedded = this.targetEmbedding.apply(previous) as Tensor2D; // [B, E]
       const step = this.stepFromEmbedded(memory, embedded, state, options);
       const result: DecodeStepResult = {
@@ -264,8 +265,8 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         state: step.state,
       };
       if (step.weights) result.weights = step.weights;
-      return result as unknown as tf.TensorContainerObject;
-    }) as unknown as DecodeStepResult;
+      return result;
+    });
   }
 
   /** One decoder step from an embedded token: the top output `[B, Hd]`, the state, the weights. */

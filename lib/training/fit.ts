@@ -209,9 +209,17 @@ function stepSeed(epoch: number, step: number): number {
   return (Math.imul(epoch, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca77)) >>> 0;
 }
 
-/** Sets an optimizer's learning rate (SGD, momentum and Adam keep it in one field). */
+/**
+ * The learning rate field of an optimizer: SGD, momentum and Adam keep it in
+ * one (protected in tfjs's types, so this is the one place that reaches it).
+ */
+function rateField(optimizer: Optimizer): { learningRate: number } {
+  return optimizer as unknown as { learningRate: number };
+}
+
+/** Sets an optimizer's learning rate. */
 function setLearningRate(optimizer: Optimizer, rate: number): void {
-  (optimizer as unknown as { learningRate: number }).learningRate = rate;
+  rateField(optimizer).learningRate = rate;
 }
 
 /**
@@ -400,7 +408,7 @@ async function guardedStep<B>(
   const gradNorm = (await norm.data())[0];
   result.loss.dispose();
   if (Number.isFinite(loss) && Number.isFinite(gradNorm)) {
-    const rate = (options.optimizer as unknown as { learningRate: number }).learningRate;
+    const rate = rateField(options.optimizer).learningRate;
     decayWeights(model.trainableVariables, rate, options.weightDecay ?? 0);
     tf.dispose(applyGradients(options.optimizer, result.grads, options.clip ?? 1, norm));
     return { loss, count: result.count, state: result.state };
@@ -411,7 +419,7 @@ async function guardedStep<B>(
     disposeStates(state);
     throw new NonFiniteLossError(at.epoch, at.step + 1, loss, gradNorm);
   }
-  const rate = (options.optimizer as unknown as { learningRate: number }).learningRate / 2;
+  const rate = rateField(options.optimizer).learningRate / 2;
   setLearningRate(options.optimizer, rate);
   options.onSkip?.({ ...at, step: at.step + 1, loss }, rate);
   return undefined;

@@ -16,4 +16,5 @@ export * from "./plot.ts";
 export * from "./run.ts";
 export * from "./run_lock.ts";
 export * from "./schedule.ts";
+export * from "./settings.ts";
 export * from "./train.ts";

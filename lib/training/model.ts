@@ -8,7 +8,6 @@
  * @module
  */
 import type { Scalar, Tensor, Variable } from "../ops/tensors.ts";
-import type { tf } from "../tf.ts";
 import type { State } from "../cells/types.ts";
 
 /** Options of {@linkcode TrainableModel.loss}. */

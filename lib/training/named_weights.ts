@@ -8,7 +8,6 @@
  * @module
  */
 import type { Tensor, Variable } from "../ops/tensors.ts";
-import type { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import type { NamedWeights } from "../cells/types.ts";
 import type { Recurrent } from "../layers/stack.ts";

@@ -101,7 +101,7 @@ export function perplexityPlotSvg(
   options: PerplexityPlotOptions = {},
 ): Promise<string> {
   return metricPlotSvg(
-    history as unknown as readonly Record<string, unknown>[],
+    history,
     [{ key: "trainPerplexity", label: "train" }, { key: "validPerplexity", label: "valid" }],
     { ...options, yLabel: "perplexity" },
   );
@@ -141,14 +141,16 @@ export interface MetricPlotOptions extends PerplexityPlotOptions {
  * ```
  */
 export async function metricPlotSvg(
-  history: readonly Record<string, unknown>[],
+  history: readonly object[],
   series: readonly MetricSeries[],
   options: MetricPlotOptions,
 ): Promise<string> {
   const what = options.yLabel;
   if (history.length === 0) throw new UsageError(`Cannot plot ${what}: the history is empty`);
   const rows: { epoch: number; value: number; series: string }[] = [];
-  const sorted = [...history].sort((a, b) => (a.epoch as number) - (b.epoch as number));
+  // Any record with the series' fields: read them by name (checked below).
+  const points = history.map((row) => row as Record<string, unknown>);
+  const sorted = points.sort((a, b) => (a.epoch as number) - (b.epoch as number));
   for (const point of sorted) {
     check(point.epoch, what, "epoch", point.epoch, false);
     series.forEach(({ key, label }, i) => {

@@ -195,9 +195,12 @@ async function describeRun(dir: string): Promise<{ text: string; kind?: string }
 }
 
 /** Options of {@linkcode RunWriter.open}. */
-export interface RunWriterOptions {
-  /** Everything needed to rebuild the run: plain JSON (model, data and training settings). */
-  config: unknown;
+export interface RunWriterOptions<C = unknown> {
+  /**
+   * Everything needed to rebuild the run: plain JSON (model, data and training
+   * settings), of the task's config type `C`; `loadModel<M, C>` reads it back.
+   */
+  config: C;
   /** The model kind saved in every checkpoint. */
   kind: string;
   /** The vocabulary or other data description saved with each checkpoint (JSON). @default null */
@@ -234,16 +237,16 @@ export interface SaveOptions {
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export class RunWriter {
+export class RunWriter<C = unknown> {
   /** Where the last checkpoint is. */
   readonly checkpointDir: string;
   /** Where the best checkpoint is. */
   readonly bestDir: string;
   readonly #history: HistoryRow[] = [];
-  readonly #options: RunWriterOptions;
+  readonly #options: RunWriterOptions<C>;
   #claimed: boolean;
 
-  private constructor(readonly dir: string, options: RunWriterOptions) {
+  private constructor(readonly dir: string, options: RunWriterOptions<C>) {
     this.checkpointDir = `${dir}/checkpoint`;
     this.bestDir = `${dir}/best`;
     this.#options = options;
@@ -255,8 +258,13 @@ export class RunWriter {
    * A writer for `dir`; a resumed run (given its `history`) appends to it.
    * Check the directory first with {@linkcode checkRunDir}.
    */
-  static open(dir: string, options: RunWriterOptions): RunWriter {
+  static open<C>(dir: string, options: RunWriterOptions<C>): RunWriter<C> {
     return new RunWriter(dir, options);
+  }
+
+  /** The run's config, as every checkpoint saves it. */
+  get config(): C {
+    return this.#options.config;
   }
 
   /** The rows of every epoch saved so far. */
@@ -359,14 +367,17 @@ function finiteOrNull<T extends Record<string, unknown>>(row: T): T {
   ) as T;
 }
 
-/** A checkpoint read back: the JSON parts and the model tensors, kind checked. */
-export interface CheckpointContents {
+/**
+ * A checkpoint read back: the JSON parts and the model tensors, kind checked.
+ * `C` is the task's run config type (see {@linkcode LoadModelOptions.config}).
+ */
+export interface CheckpointContents<C = JsonValue> {
   /** The checkpoint directory it came from. */
   path: string;
   /** The model kind it holds. */
   kind: string;
-  /** The run config as saved. */
-  config: JsonValue;
+  /** The run config as saved, as the task reads it. */
+  config: C;
   /** The vocabulary as saved. */
   vocab: JsonValue;
   /** Where training stood. */
@@ -374,20 +385,27 @@ export interface CheckpointContents {
 }
 
 /** Builds a model of the caller's kind from a checkpoint's config (weights are set after). */
-export type ModelFactory<M> = (config: JsonValue, checkpoint: CheckpointContents) => M;
+export type ModelFactory<M, C = JsonValue> = (config: C, checkpoint: CheckpointContents<C>) => M;
 
 /** A model loaded from a checkpoint, with what was saved beside it. */
-export interface LoadedModel<M> extends CheckpointContents {
+export interface LoadedModel<M, C = JsonValue> extends CheckpointContents<C> {
   /** The model, weights loaded. */
   model: M;
 }
 
 /** Options of {@linkcode loadModel} and {@linkcode loadResumable}. */
-export interface LoadModelOptions<M> {
+export interface LoadModelOptions<M, C = JsonValue> {
   /** The kind expected; another kind is a UsageError. */
   kind: string;
   /** Makes the model from the saved config; may throw UsageError for a bad config. */
-  build: ModelFactory<M>;
+  build: ModelFactory<M, C>;
+  /**
+   * Reads the saved config JSON as the task's config type `C`, throwing a
+   * UsageError for one it cannot use. The default takes the JSON as it is:
+   * the config was written by the same task's {@linkcode RunWriter}, and the
+   * task's `build` checks what it reads (for example `classifierConfig()`).
+   */
+  config?: (json: JsonValue, path: string) => C;
   /** For a run directory: its best or last checkpoint. @default "last" */
   which?: CheckpointChoice;
 }
@@ -410,10 +428,10 @@ export interface LoadModelOptions<M> {
  * await Deno.remove(dir);
  * ```
  */
-export async function loadModel<M extends TrainableModel<unknown>>(
+export async function loadModel<M extends TrainableModel<unknown>, C = JsonValue>(
   dir: string,
-  options: LoadModelOptions<M>,
-): Promise<LoadedModel<M>> {
+  options: LoadModelOptions<M, C>,
+): Promise<LoadedModel<M, C>> {
   const path = await resolveCheckpointDir(dir, options.which);
   const loaded = await loadCheckpoint(path);
   try {
@@ -443,13 +461,14 @@ export function checkKind(loaded: { kind: string; path: string }, expected: stri
 }
 
 /** The model of a loaded checkpoint; the checkpoint's tensors stay the caller's. */
-function buildFrom<M extends TrainableModel<unknown>>(
+function buildFrom<M extends TrainableModel<unknown>, C>(
   loaded: LoadedCheckpoint,
-  options: LoadModelOptions<M>,
-): LoadedModel<M> {
+  options: LoadModelOptions<M, C>,
+): LoadedModel<M, C> {
   checkKind(loaded, options.kind);
-  const { path, kind, config, vocab, progress } = loaded;
-  const contents: CheckpointContents = { path, kind, config, vocab, progress };
+  const { path, kind, vocab, progress } = loaded;
+  const config = (options.config ?? savedAsWritten<C>)(loaded.config, path);
+  const contents: CheckpointContents<C> = { path, kind, config, vocab, progress };
   const model = options.build(config, contents);
   const weights = Object.fromEntries(
     Object.entries(loaded.weights).filter(([key]) => !key.startsWith("carry/")),
@@ -490,8 +509,16 @@ export async function checkResumableRun(dir: string): Promise<void> {
   );
 }
 
+/**
+ * The saved config as the task's type: the one place a run config's JSON
+ * meets its TypeScript type. Its writer was the same task's `RunWriter<C>`.
+ */
+function savedAsWritten<C>(json: JsonValue): C {
+  return json as C;
+}
+
 /** Everything needed to continue a run where its checkpoint left it. */
-export interface ResumableCheckpoint<M> extends LoadedModel<M> {
+export interface ResumableCheckpoint<M, C = JsonValue> extends LoadedModel<M, C> {
   /** The optimizer with its saved slots. */
   optimizer: Optimizer;
   /** The optimizer's name. */
@@ -521,10 +548,10 @@ export interface ResumableCheckpoint<M> extends LoadedModel<M> {
  * await Deno.remove(dir);
  * ```
  */
-export async function loadResumable<M extends TrainableModel<unknown>>(
+export async function loadResumable<M extends TrainableModel<unknown>, C = JsonValue>(
   dir: string,
-  options: LoadModelOptions<M>,
-): Promise<ResumableCheckpoint<M>> {
+  options: LoadModelOptions<M, C>,
+): Promise<ResumableCheckpoint<M, C>> {
   await checkResumableRun(dir);
   const path = await resolveCheckpointDir(dir, "last");
   const loaded = await loadCheckpoint(path);
