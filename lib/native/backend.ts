@@ -67,6 +67,33 @@ export function valuesOf(backend: unknown, t: tf.TensorInfo): Float32Array {
 }
 
 /**
+ * The int32 values of a tensor on a cpu-based backend, without a copy where
+ * they are kept as an Int32Array (else a copy, to read only).
+ *
+ * @throws {Error} for values that are not int32.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * ok(int32ValuesOf(tf.backend(), tf.tensor1d([4, 5], "int32"))[1] === 5);
+ * ```
+ */
+export function int32ValuesOf(backend: unknown, t: tf.TensorInfo): Int32Array {
+  if (t.dtype !== "int32") {
+    throw new Error(`native: expected int32 values, got ${t.dtype} [${t.shape}]`);
+  }
+  const data = (backend as CpuBackend).data;
+  const values = data.has(t.dataId) ? data.get(t.dataId)?.values : undefined;
+  if (values instanceof Int32Array) return values;
+  if (Array.isArray(values) || ArrayBuffer.isView(values)) {
+    return Int32Array.from(values as ArrayLike<number>);
+  }
+  if (t instanceof tf.Tensor) return t.dataSync() as Int32Array;
+  throw new Error(`native: no values for an int32 tensor [${t.shape}]`);
+}
+
+/**
  * The loaded native functions, when the native backend is the active one.
  *
  * @returns the symbols, or null on every other backend.

@@ -109,7 +109,7 @@ int rnn_set_threads(int n) {
 }
 
 /* The version of this file's ABI: build.ts checks it after loading. */
-int rnn_abi_version(void) { return 1; }
+int rnn_abi_version(void) { return 2; }
 
 /* [lo, hi): part's share of n items. */
 static void share(int n, int part, int parts, int *lo, int *hi) {
@@ -796,6 +796,58 @@ void rnn_adam(long n, float *p, const float *g, float *m, float *v, double lr, d
     m[i] = (float)mi;
     v[i] = (float)vi;
   }
+}
+
+/* ---------------------------------------------------------------- losses */
+
+/*
+ * Mean softmax cross-entropy of x [N, C] against labels [N] (weights [C] or
+ * NULL: PyTorch's CrossEntropyLoss(weight)): *loss = sum_n w[y_n] * -log
+ * softmax(x_n)[y_n] / sum_n w[y_n], probs [N, C] = softmax(x) for the backward
+ * pass. In double, rounded once, rows in order (deterministic). Returns 0, or
+ * 1 + the first row whose label is outside [0, C) (nothing written past it).
+ */
+int rnn_xent_forward(int N, int C, const float *x, const int32_t *labels, const float *weights,
+                     float *probs, float *loss) {
+  double total = 0, weight_sum = 0;
+  for (int n = 0; n < N; n++) {
+    const float *row = x + (size_t)n * C;
+    float *out = probs + (size_t)n * C;
+    int y = labels[n];
+    if (y < 0 || y >= C) return n + 1;
+    double max = -INFINITY, sum = 0;
+    for (int k = 0; k < C; k++) max = row[k] > max ? row[k] : max;
+    for (int k = 0; k < C; k++) sum += exp((double)row[k] - max);
+    double inv = 1.0 / sum;
+    for (int k = 0; k < C; k++) out[k] = (float)(exp((double)row[k] - max) * inv);
+    double w = weights ? weights[y] : 1.0;
+    total += w * (max + log(sum) - row[y]);
+    weight_sum += w;
+  }
+  *loss = (float)(total / weight_sum);
+  return 0;
+}
+
+/*
+ * dx [N, C] = dy * w[y_n] / sum_m w[y_m] * (probs_n - onehot(y_n)), the
+ * gradient of rnn_xent_forward's loss. Returns as rnn_xent_forward does.
+ */
+int rnn_xent_backward(int N, int C, float dy, const float *probs, const int32_t *labels,
+                      const float *weights, float *dx) {
+  double weight_sum = 0;
+  for (int n = 0; n < N; n++) {
+    if (labels[n] < 0 || labels[n] >= C) return n + 1;
+    weight_sum += weights ? weights[labels[n]] : 1.0;
+  }
+  for (int n = 0; n < N; n++) {
+    int y = labels[n];
+    double scale = (double)dy * (weights ? weights[y] : 1.0) / weight_sum;
+    const float *p = probs + (size_t)n * C;
+    float *d = dx + (size_t)n * C;
+    for (int k = 0; k < C; k++) d[k] = (float)(scale * p[k]);
+    d[y] = (float)(scale * p[y] - scale);
+  }
+  return 0;
 }
 
 /* ---------------------------------------------------------- elementwise */
