@@ -378,6 +378,62 @@ static int project(seq *s) {
   return 0;
 }
 
+/*
+ * The LSTM cell on one 8-row block of a panel's product `tmp` [m, NR] (gates
+ * interleaved: U columns each of i, f, o, g): every gate's activation in one
+ * branch-free loop over the block (so that it vectorises: a scalar exp per
+ * value was most of the forward pass), then tanh(c) likewise, then h.
+ */
+static void lstm_block(seq *s, int t, int row0, int m, int u0, int un, const float *tmp,
+                       float *Aout) {
+  int B = s->B, H = s->H, U = s->U, W = 4 * H;
+  float pre[MR * NR], cs[MR * NR / 4];
+  /* Per column: sigmoid(x) = 0 + 1 / (1 + exp(-x)); tanh(x) = 1 - 2 / (1 + exp(2x)). */
+  float k[NR], a[NR], d[NR];
+  for (int j = 0; j < NR; j++) {
+    int g = j / U;
+    k[j] = g == 3 ? 2.0f : -1.0f, a[j] = g == 3 ? 1.0f : 0.0f, d[j] = g == 3 ? -2.0f : 1.0f;
+  }
+  for (int r = 0; r < m; r++) {
+    const float *xw = s->XW + ((size_t)t * B + row0 + r) * W;
+    for (int g = 0; g < 4; g++)
+      for (int uu = 0; uu < U; uu++)
+        pre[r * NR + g * U + uu] = tmp[r * NR + g * U + uu] + (uu < un ? xw[g * H + u0 + uu] : 0.0f);
+  }
+  for (int j = 0; j < m * NR; j++) {
+    int col = j % NR;
+    pre[j] = a[col] + d[col] / (1.0f + exp_f(k[col] * pre[j]));
+  }
+  float *A = acts(s), *E = extra(s);
+  for (int r = 0; r < m; r++) {
+    int row = row0 + r;
+    size_t n = (size_t)t * B + row;
+    const float *cprev = t == 0 ? s->c0 + (size_t)row * H : E + (n - B) * H;
+    const float *z = pre + r * NR;
+    float *act = A + n * W;
+    for (int uu = 0; uu < un; uu++) {
+      int u = u0 + uu;
+      float i = z[uu], f = z[U + uu], g = z[3 * U + uu];
+      float c = f * cprev[u] + i * g;
+      act[u] = i, act[H + u] = f, act[2 * H + u] = z[2 * U + uu], act[3 * H + u] = g;
+      E[n * H + u] = c;
+      cs[r * U + uu] = c;
+    }
+  }
+  for (int j = 0; j < m * U; j++) cs[j] = 1.0f - 2.0f / (1.0f + exp_f(2.0f * cs[j]));
+  for (int r = 0; r < m; r++) {
+    int row = row0 + r;
+    size_t n = (size_t)t * B + row;
+    for (int uu = 0; uu < un; uu++) {
+      int u = u0 + uu;
+      float tc = cs[r * U + uu], out = pre[r * NR + 2 * U + uu] * tc;
+      E[(size_t)s->T * B * H + n * H + u] = tc;
+      s->value[n * H + u] = out;
+      Aout[apack(row, u, H)] = out;
+    }
+  }
+}
+
 /* One forward step for the panels of this part: Z = h_{t-1} Wh (interleaved), then the cell. */
 static void forward_part(void *ctx, int part, int parts) {
   seq *s = ctx;
@@ -393,6 +449,10 @@ static void forward_part(void *ctx, int part, int parts) {
     for (int ib = 0; ib < blocks; ib++) {
       micro(H, Ain + (size_t)ib * H * MR, s->WhP + (size_t)p * H * NR, tmp, NR, MR, NR, 0);
       int m = B - ib * MR < MR ? B - ib * MR : MR;
+      if (s->kind == LSTM) {
+        lstm_block(s, t, ib * MR, m, u0, un, tmp, Aout);
+        continue;
+      }
       for (int r = 0; r < m; r++) {
         int row = ib * MR + r;
         size_t n = (size_t)t * B + row;
