@@ -386,23 +386,17 @@ static int project(seq *s) {
  */
 static void lstm_block(seq *s, int t, int row0, int m, int u0, int un, const float *tmp,
                        float *Aout) {
-  int B = s->B, H = s->H, U = s->U, W = 4 * H;
-  float pre[MR * NR], cs[MR * NR / 4];
-  /* Per column: sigmoid(x) = 0 + 1 / (1 + exp(-x)); tanh(x) = 1 - 2 / (1 + exp(2x)). */
-  float k[NR], a[NR], d[NR];
-  for (int j = 0; j < NR; j++) {
-    int g = j / U;
-    k[j] = g == 3 ? 2.0f : -1.0f, a[j] = g == 3 ? 1.0f : 0.0f, d[j] = g == 3 ? -2.0f : 1.0f;
-  }
+  enum { U = NR / 4 }; /* units per panel: a constant, so the loops below have fixed lengths */
+  int B = s->B, H = s->H, W = 4 * H;
+  float pre[MR * NR], cs[MR * U];
   for (int r = 0; r < m; r++) {
     const float *xw = s->XW + ((size_t)t * B + row0 + r) * W;
+    float *z = pre + r * NR;
     for (int g = 0; g < 4; g++)
       for (int uu = 0; uu < U; uu++)
-        pre[r * NR + g * U + uu] = tmp[r * NR + g * U + uu] + (uu < un ? xw[g * H + u0 + uu] : 0.0f);
-  }
-  for (int j = 0; j < m * NR; j++) {
-    int col = j % NR;
-    pre[j] = a[col] + d[col] / (1.0f + exp_f(k[col] * pre[j]));
+        z[g * U + uu] = tmp[r * NR + g * U + uu] + (uu < un ? xw[g * H + u0 + uu] : 0.0f);
+    for (int j = 0; j < 3 * U; j++) z[j] = sigmoid_f(z[j]);     /* i, f, o */
+    for (int j = 3 * U; j < 4 * U; j++) z[j] = tanh_f(z[j]);    /* g */
   }
   float *A = acts(s), *E = extra(s);
   for (int r = 0; r < m; r++) {
@@ -420,7 +414,7 @@ static void lstm_block(seq *s, int t, int row0, int m, int u0, int un, const flo
       cs[r * U + uu] = c;
     }
   }
-  for (int j = 0; j < m * U; j++) cs[j] = 1.0f - 2.0f / (1.0f + exp_f(2.0f * cs[j]));
+  for (int j = 0; j < m * U; j++) cs[j] = tanh_f(cs[j]);
   for (int r = 0; r < m; r++) {
     int row = row0 + r;
     size_t n = (size_t)t * B + row;
@@ -627,6 +621,33 @@ done:
 }
 
 /* One backward step for this part's units: dhRec = dZh_{t+1} Wh^T, then the cell's gradients. */
+/*
+ * The LSTM cell's backward on one row's units [u0, u0+un): the pre-activation
+ * gradients dZ and the carried dc, in one loop without branches (it vectorises).
+ */
+static void lstm_grad_row(seq *s, int t, int row, int u0, int un, const float *rec) {
+  int T = s->T, B = s->B, H = s->H, W = 4 * H;
+  size_t n = (size_t)t * B + row;
+  const float *restrict dv = s->dvalue + n * H + u0, *restrict a = acts(s) + n * W + u0;
+  const float *restrict tcs = extra(s) + (size_t)T * B * H + n * H + u0;
+  const float *restrict cps = t == 0 ? s->c0 + (size_t)row * H + u0 : extra(s) + (n - B) * H + u0;
+  const float *restrict dcs = s->cell_states && t < T - 1
+                                  ? s->dvalue + ((size_t)(T + t) * B + row) * H + u0
+                                  : NULL;
+  float *restrict dz = s->dZx + n * W + u0, *restrict cr = s->carry + (size_t)row * H + u0;
+  for (int uu = 0; uu < un; uu++) {
+    float dh = dv[uu] + rec[uu], dc = cr[uu] + (dcs ? dcs[uu] : 0.0f);
+    float i = a[uu], f = a[H + uu], o = a[2 * H + uu], g = a[3 * H + uu];
+    float tc = tcs[uu], cp = cps[uu];
+    dc += dh * o * (1.0f - tc * tc);
+    dz[uu] = dc * g * i * (1.0f - i);
+    dz[H + uu] = dc * cp * f * (1.0f - f);
+    dz[2 * H + uu] = dh * tc * o * (1.0f - o);
+    dz[3 * H + uu] = dc * i * (1.0f - g * g);
+    cr[uu] = dc * f;
+  }
+}
+
 static void backward_part(void *ctx, int part, int parts) {
   seq *s = ctx;
   int t = s->t, T = s->T, B = s->B, H = s->H, W = s->G * H;
@@ -649,23 +670,16 @@ static void backward_part(void *ctx, int part, int parts) {
         const float *dv = s->dvalue + n * H, *rec = tmp + r * NR, *a = A + n * W;
         const float *hp = hprev_row(s, t, row);
         float *dzx = s->dZx + n * W, *dzh = s->dZh + n * W;
-        float *cr = s->carry + (size_t)row * H;
+        if (s->kind == LSTM) {
+          lstm_grad_row(s, t, row, u0, un, rec);
+          for (int uu = 0; uu < un; uu++)
+            for (int g = 0; g < 4; g++) Aout[apack(row, g * H + u0 + uu, W)] = dzh[g * H + u0 + uu];
+          continue;
+        }
         for (int uu = 0; uu < un; uu++) {
           int u = u0 + uu;
           float dh = dv[u] + rec[uu];
-          if (s->kind == LSTM) {
-            float dc = cr[u];
-            if (s->cell_states && t < T - 1) dc += s->dvalue[((size_t)(T + t) * B + row) * H + u];
-            float i = a[u], f = a[H + u], o = a[2 * H + u], g = a[3 * H + u];
-            float tc = E[(size_t)T * B * H + n * H + u];
-            float cp = t == 0 ? s->c0[(size_t)row * H + u] : E[(n - B) * H + u];
-            dc += dh * o * (1.0f - tc * tc);
-            dzx[u] = dc * g * i * (1.0f - i);
-            dzx[H + u] = dc * cp * f * (1.0f - f);
-            dzx[2 * H + u] = dh * tc * o * (1.0f - o);
-            dzx[3 * H + u] = dc * i * (1.0f - g * g);
-            cr[u] = dc * f;
-          } else if (s->kind == GRU_AFTER) {
+          if (s->kind == GRU_AFTER) {
             dh += s->carry2[(size_t)row * H + u];
             float zg = a[u], rg = a[H + u], nc = a[2 * H + u], hn = E[n * H + u];
             float dan = dh * (1.0f - zg) * (1.0f - nc * nc);
