@@ -233,7 +233,22 @@ function fusedMatMulKernel(args: Args): tf.TensorInfo {
 
 const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2 };
 
-/** Add, Sub, Multiply of float32 operands of one shape, or with a scalar; else cpu's. */
+/**
+ * An operand's element strides along each dim of the broadcast `outShape`: 0
+ * where the operand has size 1 there or lacks the dim (tfjs aligns shapes at
+ * the right).
+ */
+function broadcastStrides(shape: number[], outShape: number[]): Int32Array {
+  const strides = new Int32Array(outShape.length);
+  let stride = 1;
+  for (let i = shape.length - 1, o = outShape.length - 1; i >= 0; i--, o--) {
+    strides[o] = shape[i] === 1 ? 0 : stride;
+    stride *= shape[i];
+  }
+  return strides;
+}
+
+/** Add, Sub, Multiply of float32 operands: same shape, a scalar, or broadcast (rank <= 8). */
 function binaryKernel(name: string): tf.KernelFunc {
   return (args: Args) => {
     const backend = args.backend as unknown as CpuBackend;
@@ -252,6 +267,23 @@ function binaryKernel(name: string): tf.KernelFunc {
           BigInt(A.length),
           Bv,
           BigInt(Bv.length),
+          out,
+        );
+        return backend.makeTensorInfo(shape, "float32", out);
+      }
+      if (n > 0 && shape.length <= 8) {
+        // Broadcast (a bias row, a mask column): cpu's kernel indexes every element in JS.
+        checkLength(`native ${name}`, "a", A, a.shape.reduce((x, y) => x * y, 1));
+        checkLength(`native ${name}`, "b", Bv, b.shape.reduce((x, y) => x * y, 1));
+        const out = new Float32Array(n);
+        lib.rnn_binary_bcast(
+          BINARY_OPS[name],
+          shape.length,
+          Int32Array.from(shape),
+          broadcastStrides(a.shape, shape),
+          broadcastStrides(b.shape, shape),
+          A,
+          Bv,
           out,
         );
         return backend.makeTensorInfo(shape, "float32", out);

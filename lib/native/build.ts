@@ -98,6 +98,10 @@ export const NATIVE_SYMBOLS = {
     parameters: ["i32", "i64", "buffer", "i64", "buffer", "i64", "buffer"],
     result: "void",
   },
+  rnn_binary_bcast: {
+    parameters: ["i32", "i32", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "void",
+  },
   rnn_transpose: { parameters: ["i32", "i32", "buffer", "buffer"], result: "void" },
   rnn_xent_forward: {
     parameters: ["i32", "i32", "buffer", "buffer", "buffer", "buffer", "buffer"],

@@ -948,6 +948,32 @@ void rnn_binary(int op, long n, const float *a, long na, const float *b, long nb
   }
 }
 
+/*
+ * out = a op b with broadcasting: out has `rank` dims `shape`; astr, bstr are
+ * each operand's element strides per output dim (0 where it is broadcast).
+ * The last dim is the inner loop; the others are walked with a counter.
+ */
+void rnn_binary_bcast(int op, int rank, const int32_t *shape, const int32_t *astr,
+                      const int32_t *bstr, const float *a, const float *b, float *out) {
+  long inner = shape[rank - 1], outer = 1;
+  for (int d = 0; d < rank - 1; d++) outer *= shape[d];
+  long sa = astr[rank - 1], sb = bstr[rank - 1], ao = 0, bo = 0;
+  int32_t at[8] = {0};
+  for (long o = 0; o < outer; o++) {
+    const float *x = a + ao, *y = b + bo;
+    float *z = out + o * inner;
+    if (op == 0) for (long i = 0; i < inner; i++) z[i] = x[i * sa] + y[i * sb];
+    else if (op == 1) for (long i = 0; i < inner; i++) z[i] = x[i * sa] - y[i * sb];
+    else for (long i = 0; i < inner; i++) z[i] = x[i * sa] * y[i * sb];
+    for (int d = rank - 2; d >= 0; d--) { /* the next outer index */
+      ao += astr[d], bo += bstr[d];
+      if (++at[d] < shape[d]) break;
+      ao -= (long)astr[d] * shape[d], bo -= (long)bstr[d] * shape[d];
+      at[d] = 0;
+    }
+  }
+}
+
 /* out [C, R] = in [R, C] transposed, in 32x32 tiles. */
 void rnn_transpose(int R, int C, const float *in, float *out) {
   for (int i0 = 0; i0 < R; i0 += 32)

@@ -114,6 +114,21 @@ int main(void) {
     float in[6] = {1, 2, 3, 4, 5, 6}, out[6];
     rnn_transpose(2, 3, in, out);
     rnn_binary(2, 6, in, 6, out, 6, out);
+    {
+      /* [2, 3, 4] = [2, 1, 4] op [3, 1]: strides 0 where broadcast; exact-size buffers. */
+      int32_t shape[3] = {2, 3, 4}, as[3] = {4, 0, 1}, bs[3] = {0, 1, 0};
+      float *a = buf(8), *b = buf(3), *o = buf(24);
+      for (int op = 0; op < 3; op++) {
+        rnn_binary_bcast(op, 3, shape, as, bs, a, b, o);
+        for (int i = 0; i < 2; i++)
+          for (int j = 0; j < 3; j++)
+            for (int k = 0; k < 4; k++) {
+              float x = a[i * 4 + k], y = b[j], want = op == 0 ? x + y : op == 1 ? x - y : x * y;
+              if (o[(i * 3 + j) * 4 + k] != want) bad++;
+            }
+      }
+      free(a), free(b), free(o);
+    }
     int xent[][2] = {{1, 1}, {3, 5}, {17, 28}, {64, 1000}};
     for (int i = 0; i < 4; i++) bad += check_xent(xent[i][0], xent[i][1], 0) + check_xent(xent[i][0], xent[i][1], 1);
   }

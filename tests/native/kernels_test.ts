@@ -84,7 +84,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "native Add/Sub/Multiply, Transpose and PadV2 equal cpu's",
+  name: "native Add/Sub/Multiply (same shape, scalar, broadcast), Transpose and PadV2 equal cpu's",
   ignore,
   fn: async () => {
     const rng = new Rng(2);
@@ -97,7 +97,12 @@ Deno.test({
         tf.mul(a, b),
         tf.mul(a, s),
         tf.sub(s, a),
-        tf.add(a, tf.tensor1d(y.subarray(0, 7))), // broadcast: cpu's kernel
+        tf.add(a, tf.tensor1d(y.subarray(0, 7))), // broadcast: a bias row
+        tf.mul(tf.reshape(a, [2, 3, 7]), tf.tensor3d(y.subarray(0, 14), [2, 1, 7])),
+        tf.sub(tf.tensor2d(x.subarray(0, 3), [3, 1]), tf.tensor2d(y.subarray(0, 4), [1, 4])),
+        tf.mul(tf.tensor1d(y.subarray(0, 7)), tf.reshape(a, [3, 2, 7])),
+        tf.add(tf.reshape(a, [6, 7, 1]), tf.tensor2d(y.subarray(0, 6), [1, 6])), // [6, 7, 6]
+        tf.sub(a, tf.tensor2d([[0.25]])),
         tf.transpose(a),
         tf.pad(a, [[1, 2], [0, 3]], 1.5),
         tf.pad(tf.reshape(a, [2, 3, 7]), [[0, 1], [1, 0], [2, 2]]),
