@@ -344,6 +344,43 @@ function padKernel(args: Args): tf.TensorInfo {
   return backend.makeTensorInfo(outShape, "float32", out);
 }
 
+/**
+ * Slice of a float32 tensor by block copies of its contiguous runs (cpu's
+ * kernel reads and writes a strided slice element by element through index
+ * arithmetic: most of a seq2seq training step).
+ */
+function sliceKernel(args: Args): tf.TensorInfo {
+  const backend = args.backend as unknown as CpuBackend;
+  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { begin, size } = args.attrs as unknown as { begin: number[]; size: number[] };
+  if (x.dtype !== "float32" || x.shape.length === 0) {
+    return cpuKernel("Slice")(args) as tf.TensorInfo;
+  }
+  const [start, extent] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
+  tf.slice_util.assertParamsValid(x as tf.Tensor, start, extent);
+  const input = valuesOf(backend, x);
+  const rank = x.shape.length;
+  checkLength("native slice", "x", input, x.shape.reduce((p, d) => p * d, 1));
+  // The innermost dims taken whole join the contiguous run copied at once.
+  let inner = rank - 1, run = extent[rank - 1];
+  while (inner > 0 && extent[inner] === x.shape[inner]) run *= extent[--inner];
+  const strides = new Array(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * x.shape[i + 1];
+  const out = new Float32Array(extent.reduce((p, d) => p * d, 1));
+  let at = 0;
+  const copy = (dim: number, offset: number) => {
+    if (dim === inner) {
+      const from = offset + start[dim] * strides[dim];
+      out.set(input.subarray(from, from + run), at);
+      at += run;
+      return;
+    }
+    for (let i = 0; i < extent[dim]; i++) copy(dim + 1, offset + (start[dim] + i) * strides[dim]);
+  };
+  if (out.length > 0) copy(0, 0);
+  return backend.makeTensorInfo(extent, "float32", out);
+}
+
 let registered = false;
 
 /** Registers the backend and its kernels with tfjs once. */
@@ -361,6 +398,7 @@ function register(): void {
     Multiply: binaryKernel("Multiply"),
     Transpose: transposeKernel as tf.KernelFunc,
     PadV2: padKernel as tf.KernelFunc,
+    Slice: sliceKernel as tf.KernelFunc,
   };
   for (const [kernelName, kernelFunc] of Object.entries(own)) {
     tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });

@@ -84,7 +84,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "native Add/Sub/Multiply (same shape, scalar, broadcast), Transpose and PadV2 equal cpu's",
+  name:
+    "native Add/Sub/Multiply (same shape, scalar, broadcast), Transpose, PadV2 and Slice equal cpu's",
   ignore,
   fn: async () => {
     const rng = new Rng(2);
@@ -103,6 +104,11 @@ Deno.test({
         tf.mul(tf.tensor1d(y.subarray(0, 7)), tf.reshape(a, [3, 2, 7])),
         tf.add(tf.reshape(a, [6, 7, 1]), tf.tensor2d(y.subarray(0, 6), [1, 6])), // [6, 7, 6]
         tf.sub(a, tf.tensor2d([[0.25]])),
+        tf.slice(a, [1, 2], [3, 4]), // strided rows
+        tf.slice(a, [2, 0], [3, -1]), // contiguous
+        tf.slice(tf.reshape(a, [2, 3, 7]), [0, 1, 0], [2, 2, 7]), // whole last dim: runs of 14
+        tf.slice(tf.reshape(a, [2, 3, 7]), [1, 0, 6], [1, 3, 1]),
+        tf.slice(a, [0, 0], [0, 3]), // empty
         tf.transpose(a),
         tf.pad(a, [[1, 2], [0, 3]], 1.5),
         tf.pad(tf.reshape(a, [2, 3, 7]), [[0, 1], [1, 0], [2, 2]]),
