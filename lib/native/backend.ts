@@ -381,6 +381,29 @@ function sliceKernel(args: Args): tf.TensorInfo {
   return backend.makeTensorInfo(extent, "float32", out);
 }
 
+/** SplitV as native slices (cpu's calls its own element-wise slice for each piece). */
+function splitVKernel(args: Args): tf.TensorInfo[] {
+  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { numOrSizeSplits, axis } = args.attrs as unknown as {
+    numOrSizeSplits: number | number[];
+    axis: number;
+  };
+  const dim = tf.util.parseAxisParam(axis, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, dim);
+  const begin = new Array(x.shape.length).fill(0);
+  return sizes.map((piece) => {
+    const size = [...x.shape];
+    size[dim] = piece;
+    const out = sliceKernel({
+      inputs: { x },
+      backend: args.backend,
+      attrs: { begin: [...begin], size },
+    });
+    begin[dim] += piece;
+    return out;
+  });
+}
+
 let registered = false;
 
 /** Registers the backend and its kernels with tfjs once. */
@@ -399,6 +422,7 @@ function register(): void {
     Transpose: transposeKernel as tf.KernelFunc,
     PadV2: padKernel as tf.KernelFunc,
     Slice: sliceKernel as tf.KernelFunc,
+    SplitV: splitVKernel as tf.KernelFunc,
   };
   for (const [kernelName, kernelFunc] of Object.entries(own)) {
     tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });

@@ -85,7 +85,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "native Add/Sub/Multiply (same shape, scalar, broadcast), Transpose, PadV2 and Slice equal cpu's",
+    "native Add/Sub/Multiply (same shape, scalar, broadcast), Transpose, PadV2, Slice and SplitV equal cpu's",
   ignore,
   fn: async () => {
     const rng = new Rng(2);
@@ -109,6 +109,8 @@ Deno.test({
         tf.slice(tf.reshape(a, [2, 3, 7]), [0, 1, 0], [2, 2, 7]), // whole last dim: runs of 14
         tf.slice(tf.reshape(a, [2, 3, 7]), [1, 0, 6], [1, 3, 1]),
         tf.slice(a, [0, 0], [0, 3]), // empty
+        ...tf.split(a, [2, 5], 1),
+        ...tf.split(tf.reshape(a, [2, 3, 7]), 3, 1),
         tf.transpose(a),
         tf.pad(a, [[1, 2], [0, 3]], 1.5),
         tf.pad(tf.reshape(a, [2, 3, 7]), [[0, 1], [1, 0], [2, 2]]),
