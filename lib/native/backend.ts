@@ -404,6 +404,44 @@ function splitVKernel(args: Args): tf.TensorInfo[] {
   });
 }
 
+/**
+ * Sum of float32 values over one contiguous range of axes, `[outer, reduce,
+ * inner]`, without the transpose cpu's kernel makes first (its N-D transpose
+ * indexes every element). Sums in float64 in the same order as cpu's (equal
+ * results); every other case is cpu's.
+ */
+function sumKernel(args: Args): tf.TensorInfo {
+  const backend = args.backend as unknown as CpuBackend;
+  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { axis, keepDims } = args.attrs as unknown as {
+    axis: number | number[];
+    keepDims: boolean;
+  };
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+  const contiguous = axes.every((a, i) => i === 0 || a === axes[i - 1] + 1);
+  if (x.dtype !== "float32" || axes.length === 0 || !contiguous) {
+    return cpuKernel("Sum")(args) as tf.TensorInfo;
+  }
+  const first = axes[0], last = axes[axes.length - 1];
+  const size = (dims: number[]) => dims.reduce((p, d) => p * d, 1);
+  const outer = size(x.shape.slice(0, first)), reduce = size(x.shape.slice(first, last + 1));
+  const inner = size(x.shape.slice(last + 1));
+  const input = valuesOf(backend, x);
+  checkLength("native sum", "x", input, outer * reduce * inner);
+  const acc = new Float64Array(outer * inner);
+  for (let o = 0; o < outer; o++) {
+    const at = o * inner;
+    for (let r = 0; r < reduce; r++) {
+      const from = (o * reduce + r) * inner;
+      for (let i = 0; i < inner; i++) acc[at + i] += input[from + i];
+    }
+  }
+  const shape = keepDims
+    ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d))
+    : x.shape.filter((_, i) => i < first || i > last);
+  return backend.makeTensorInfo(shape, "float32", Float32Array.from(acc));
+}
+
 let registered = false;
 
 /** Registers the backend and its kernels with tfjs once. */
@@ -423,6 +461,7 @@ function register(): void {
     PadV2: padKernel as tf.KernelFunc,
     Slice: sliceKernel as tf.KernelFunc,
     SplitV: splitVKernel as tf.KernelFunc,
+    Sum: sumKernel as tf.KernelFunc,
   };
   for (const [kernelName, kernelFunc] of Object.entries(own)) {
     tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });

@@ -85,7 +85,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "native Add/Sub/Multiply (same shape, scalar, broadcast), Transpose, PadV2, Slice and SplitV equal cpu's",
+    "native Add/Sub/Multiply (same shape, scalar, broadcast), Transpose, PadV2, Slice, SplitV and Sum equal cpu's",
   ignore,
   fn: async () => {
     const rng = new Rng(2);
@@ -111,6 +111,12 @@ Deno.test({
         tf.slice(a, [0, 0], [0, 3]), // empty
         ...tf.split(a, [2, 5], 1),
         ...tf.split(tf.reshape(a, [2, 3, 7]), 3, 1),
+        tf.sum(a),
+        tf.sum(a, 0),
+        tf.sum(a, 1, true),
+        tf.sum(tf.reshape(a, [2, 3, 7]), 1),
+        tf.sum(tf.reshape(a, [2, 3, 7]), [0, 1]),
+        tf.sum(tf.reshape(a, [2, 3, 7]), [0, 2]), // not contiguous: cpu's
         tf.transpose(a),
         tf.pad(a, [[1, 2], [0, 3]], 1.5),
         tf.pad(tf.reshape(a, [2, 3, 7]), [[0, 1], [1, 0], [2, 2]]),
