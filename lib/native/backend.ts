@@ -293,7 +293,7 @@ function binaryKernel(name: string): tf.KernelFunc {
   };
 }
 
-/** A 2-D float32 transpose natively; every other case cpu's. */
+/** A 2-D float32 transpose natively, N-D ones that keep the last axis by rows; else cpu's. */
 function transposeKernel(args: Args): tf.TensorInfo {
   const backend = args.backend as unknown as CpuBackend;
   const { x } = args.inputs as Record<string, tf.TensorInfo>;
@@ -306,7 +306,41 @@ function transposeKernel(args: Args): tf.TensorInfo {
     symbols.rnn_transpose(R, C, input, out);
     return backend.makeTensorInfo([C, R], "float32", out);
   }
+  const rank = x.shape.length;
+  if (x.dtype === "float32" && rank > 2 && perm[rank - 1] === rank - 1) {
+    return keptLastAxisTranspose(backend, x, perm);
+  }
   return cpuKernel("Transpose")(args) as tf.TensorInfo;
+}
+
+/**
+ * A transpose that keeps the last axis in place (`[T, B, H] -> [B, T, H]`):
+ * whole rows copied (cpu's indexes every element through its coordinates).
+ */
+function keptLastAxisTranspose(
+  backend: CpuBackend,
+  x: tf.TensorInfo,
+  perm: number[],
+): tf.TensorInfo {
+  const rank = x.shape.length, run = x.shape[rank - 1];
+  const input = valuesOf(backend, x);
+  checkLength("native transpose", "x", input, x.shape.reduce((p, d) => p * d, 1));
+  const strides = new Array(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * x.shape[i + 1];
+  const outShape = perm.map((p) => x.shape[p]);
+  const out = new Float32Array(input.length);
+  let at = 0;
+  const copy = (dim: number, offset: number) => {
+    if (dim === rank - 1) {
+      out.set(input.subarray(offset, offset + run), at);
+      at += run;
+      return;
+    }
+    const stride = strides[perm[dim]];
+    for (let i = 0; i < outShape[dim]; i++) copy(dim + 1, offset + i * stride);
+  };
+  if (out.length > 0) copy(0, 0);
+  return backend.makeTensorInfo(outShape, "float32", out);
 }
 
 /** Constant padding of float32 tensors by block copies (cpu's indexes every element). */

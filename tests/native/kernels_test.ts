@@ -85,7 +85,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "native Add/Sub/Multiply (same shape, scalar, broadcast), Transpose, PadV2, Slice, SplitV and Sum equal cpu's",
+    "native Add/Sub/Multiply (same shape, scalar, broadcast), Transpose, N-D Transpose, PadV2, Slice, SplitV and Sum equal cpu's",
   ignore,
   fn: async () => {
     const rng = new Rng(2);
@@ -111,6 +111,9 @@ Deno.test({
         tf.slice(a, [0, 0], [0, 3]), // empty
         ...tf.split(a, [2, 5], 1),
         ...tf.split(tf.reshape(a, [2, 3, 7]), 3, 1),
+        tf.transpose(tf.reshape(a, [2, 3, 7]), [1, 0, 2]),
+        tf.transpose(tf.reshape(a, [3, 2, 1, 7]), [2, 0, 1, 3]),
+        tf.transpose(tf.reshape(a, [2, 3, 7]), [2, 0, 1]), // moves the last axis: cpu's
         tf.sum(a),
         tf.sum(a, 0),
         tf.sum(a, 1, true),
