@@ -11,6 +11,7 @@ import { Rng } from "../lib/rng.ts";
 import { type CellKind, GATE_COUNT } from "../lib/cells/types.ts";
 import { fusedSequence } from "../lib/kernels/fused_sequence.ts";
 import { linear } from "../lib/kernels/linear.ts";
+import { crossEntropy } from "../lib/lm/model.ts";
 
 import {
   BATCH,
@@ -76,19 +77,15 @@ export function profileProject(kind: CellKind, V: number, backend: string, json:
   const params = [Wx, Wh, b, Wq, bq];
   const optimizer = tf.train.sgd(0); // lr 0: the weights stay put between repetitions
   const spec = { kind, inputSize: V, hiddenSize: H };
-  const idx = tf.tensor2d(
-    Int32Array.from({ length: N }, () => Math.floor(rng.next() * V)),
-    [T, B],
-    "int32",
-  );
+  const targets = Int32Array.from({ length: N }, () => Math.floor(rng.next() * V));
+  const idx = tf.tensor2d(targets, [T, B], "int32");
   const xs = tf.oneHot(idx, V).toFloat() as tf.Tensor3D;
-  const labels = tf.oneHot(tf.reshape(idx, [-1]), V);
   const h = tf.zeros([B, H]) as tf.Tensor2D, c = tf.zeros([B, H]) as tf.Tensor2D;
   const w = { Wx, Wh, b } as never;
   const loss = () => {
     const r = fusedSequence(spec, w, xs, { h, c });
     const logits = linear(tf.reshape(r.outputs, [N, H]), Wq as tf.Tensor2D, bq as tf.Tensor1D);
-    return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+    return crossEntropy(logits, targets); // the LM's own loss: fused where the backend has it
   };
   const outs = tf.randomNormal([N, H]) as tf.Tensor2D;
   const grads = tf.variableGrads(loss, params).grads;
@@ -99,10 +96,7 @@ export function profileProject(kind: CellKind, V: number, backend: string, json:
     }),
     outputLayer: timeIt(() => {
       tf.grads((o: tf.Tensor, q: tf.Tensor, qb: tf.Tensor) =>
-        tf.losses.softmaxCrossEntropy(
-          labels,
-          linear(o as tf.Tensor2D, q as tf.Tensor2D, qb as tf.Tensor1D),
-        ) as tf.Scalar
+        crossEntropy(linear(o as tf.Tensor2D, q as tf.Tensor2D, qb as tf.Tensor1D), targets)
       )([outs, Wq, bq]);
     }),
     clipAndSgd: timeIt(() => clipAndApply(grads, optimizer)),
@@ -156,7 +150,7 @@ export function profileProject(kind: CellKind, V: number, backend: string, json:
         }% of the step; limit ${row.tokensPerSecAtLimit} tokens/s`,
     );
   }
-  tf.dispose([...params, idx, xs, labels, h, c, outs]);
+  tf.dispose([...params, idx, xs, h, c, outs]);
   tf.dispose(grads);
   optimizer.dispose();
 }

@@ -11,7 +11,8 @@
  * Why one op: written with tf ops (one-hot, log-softmax, products, sums) the
  * loss of a classifier's small `[64, 18]` logits costs about twenty ops
  * forward and back, each more dispatch than arithmetic. On wasm a JavaScript
- * kernel does each direction in one pass (in float64, rounded once); on every
+ * kernel does each direction in one pass (in float64, rounded once), on
+ * native a C kernel does the same (`_native_cross_entropy.ts`); on every
  * other backend the same formulas run as tf ops. Both directions are checked
  * against a float64 reference and finite differences.
  *
@@ -25,6 +26,8 @@ import {
   useWasmPath,
   type WasmHeapBackend,
 } from "./_wasm_heap.ts";
+import { NATIVE_BACKEND, nativeKernels } from "../native/backend.ts";
+import { nativeCrossEntropyBackward, nativeCrossEntropyForward } from "./_native_cross_entropy.ts";
 
 const FORWARD_KERNEL = "RnnDenoCrossEntropy";
 const BACKWARD_KERNEL = "RnnDenoCrossEntropyGrad";
@@ -84,6 +87,17 @@ function backwardKernel(args: KernelArgs): tf.TensorInfo {
 
 registerWasmKernel(FORWARD_KERNEL, forwardKernel);
 registerWasmKernel(BACKWARD_KERNEL, backwardKernel);
+// The same kernel names on the native backend: one C call each way.
+for (
+  const [kernelName, kernelFunc] of [
+    [FORWARD_KERNEL, nativeCrossEntropyForward],
+    [BACKWARD_KERNEL, nativeCrossEntropyBackward],
+  ] as const
+) {
+  if (!tf.getKernel(kernelName, NATIVE_BACKEND)) {
+    tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });
+  }
+}
 
 /** Each row's weight `w[y_n]` `[N]` (ones without class weights). */
 function rowWeights(labels: tf.Tensor1D, N: number, weights?: tf.Tensor1D): tf.Tensor1D {
@@ -121,7 +135,7 @@ function backwardOps(
  * @param labels int32 `[N]`, each in `[0, C)`.
  * @param classWeights `[C]`, each > 0, or undefined for the plain mean.
  * @returns a scalar, owned by the caller.
- * @throws {Error} (on wasm) for a label outside `[0, C)`.
+ * @throws {Error} (on wasm and native) for a label outside `[0, C)`.
  *
  * @example Two rows, uniform logits: the loss is log C
  * ```ts
@@ -136,14 +150,15 @@ export function softmaxCrossEntropy(
   labels: tf.Tensor1D,
   classWeights?: tf.Tensor1D,
 ): tf.Scalar {
-  const wasm = useWasmPath(classWeights ? [logits, classWeights] : [logits]) &&
-    labels.dtype === "int32";
+  const float32 = [logits, classWeights].every((t) => !t || t.dtype === "float32");
+  const fused = (useWasmPath(classWeights ? [logits, classWeights] : [logits]) ||
+    (nativeKernels() !== null && float32)) && labels.dtype === "int32";
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
     const inputs: tf.NamedTensorMap = classWeights
       ? { logits: x, labels, weights: classWeights }
       : { logits: x, labels };
-    const [loss, probs] = wasm
+    const [loss, probs] = fused
       ? tf.engine().runKernel(FORWARD_KERNEL, inputs) as unknown as tf.Tensor[]
       : tf.tidy(() => forwardOps(x, labels, classWeights));
     // Labels and weights too: the caller's tidy may free them before the backward pass runs.
@@ -152,7 +167,7 @@ export function softmaxCrossEntropy(
       value: loss as tf.Scalar,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [p, y, w] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D?];
-        if (!wasm) return tf.tidy(() => backwardOps(dy, p, y, w));
+        if (!fused) return tf.tidy(() => backwardOps(dy, p, y, w));
         const named: tf.NamedTensorMap = w
           ? { dy, probs: p, labels: y, weights: w }
           : { dy, probs: p, labels: y };

@@ -27,6 +27,7 @@ import { CELL_KINDS } from "../cells/types.ts";
 import type { InitName } from "../cells/init.ts";
 import { Rng } from "../rng.ts";
 import { linear } from "../kernels/linear.ts";
+import { softmaxCrossEntropy } from "../kernels/softmax_cross_entropy.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
 import type { Minibatch } from "../corpus/batches.ts";
 
@@ -314,12 +315,7 @@ function normalTensor(rng: Rng, shape: [number, number], std: number): Tensor2D 
  * ```
  */
 export function crossEntropy(logits: Tensor2D, targets: Int32Array): Scalar {
-  return tf.tidy(() => {
-    const [N, V] = logits.shape;
-    const labels = tf.oneHot(tf.tensor1d(targets, "int32"), V); // [N, V]
-    const logp = tf.logSoftmax(logits); // [N, V]
-    return tf.neg(tf.div(tf.sum(tf.mul(labels, logp)), N)) as Scalar;
-  });
+  return tf.tidy(() => softmaxCrossEntropy(logits, tf.tensor1d(targets, "int32")));
 }
 
 /**

@@ -67,6 +67,33 @@ export function valuesOf(backend: unknown, t: tf.TensorInfo): Float32Array {
 }
 
 /**
+ * The int32 values of a tensor on a cpu-based backend, without a copy where
+ * they are kept as an Int32Array (else a copy, to read only).
+ *
+ * @throws {Error} for values that are not int32.
+ *
+ * @example
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * ok(int32ValuesOf(tf.backend(), tf.tensor1d([4, 5], "int32"))[1] === 5);
+ * ```
+ */
+export function int32ValuesOf(backend: unknown, t: tf.TensorInfo): Int32Array {
+  if (t.dtype !== "int32") {
+    throw new Error(`native: expected int32 values, got ${t.dtype} [${t.shape}]`);
+  }
+  const data = (backend as CpuBackend).data;
+  const values = data.has(t.dataId) ? data.get(t.dataId)?.values : undefined;
+  if (values instanceof Int32Array) return values;
+  if (Array.isArray(values) || ArrayBuffer.isView(values)) {
+    return Int32Array.from(values as ArrayLike<number>);
+  }
+  if (t instanceof tf.Tensor) return t.dataSync() as Int32Array;
+  throw new Error(`native: no values for an int32 tensor [${t.shape}]`);
+}
+
+/**
  * The loaded native functions, when the native backend is the active one.
  *
  * @returns the symbols, or null on every other backend.
@@ -206,7 +233,22 @@ function fusedMatMulKernel(args: Args): tf.TensorInfo {
 
 const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2 };
 
-/** Add, Sub, Multiply of float32 operands of one shape, or with a scalar; else cpu's. */
+/**
+ * An operand's element strides along each dim of the broadcast `outShape`: 0
+ * where the operand has size 1 there or lacks the dim (tfjs aligns shapes at
+ * the right).
+ */
+function broadcastStrides(shape: number[], outShape: number[]): Int32Array {
+  const strides = new Int32Array(outShape.length);
+  let stride = 1;
+  for (let i = shape.length - 1, o = outShape.length - 1; i >= 0; i--, o--) {
+    strides[o] = shape[i] === 1 ? 0 : stride;
+    stride *= shape[i];
+  }
+  return strides;
+}
+
+/** Add, Sub, Multiply of float32 operands: same shape, a scalar, or broadcast (rank <= 8). */
 function binaryKernel(name: string): tf.KernelFunc {
   return (args: Args) => {
     const backend = args.backend as unknown as CpuBackend;
@@ -229,12 +271,29 @@ function binaryKernel(name: string): tf.KernelFunc {
         );
         return backend.makeTensorInfo(shape, "float32", out);
       }
+      if (n > 0 && shape.length <= 8) {
+        // Broadcast (a bias row, a mask column): cpu's kernel indexes every element in JS.
+        checkLength(`native ${name}`, "a", A, a.shape.reduce((x, y) => x * y, 1));
+        checkLength(`native ${name}`, "b", Bv, b.shape.reduce((x, y) => x * y, 1));
+        const out = new Float32Array(n);
+        lib.rnn_binary_bcast(
+          BINARY_OPS[name],
+          shape.length,
+          Int32Array.from(shape),
+          broadcastStrides(a.shape, shape),
+          broadcastStrides(b.shape, shape),
+          A,
+          Bv,
+          out,
+        );
+        return backend.makeTensorInfo(shape, "float32", out);
+      }
     }
     return cpuKernel(name)(args) as tf.TensorInfo;
   };
 }
 
-/** A 2-D float32 transpose natively; every other case cpu's. */
+/** A 2-D float32 transpose natively, N-D ones that keep the last axis by rows; else cpu's. */
 function transposeKernel(args: Args): tf.TensorInfo {
   const backend = args.backend as unknown as CpuBackend;
   const { x } = args.inputs as Record<string, tf.TensorInfo>;
@@ -247,7 +306,41 @@ function transposeKernel(args: Args): tf.TensorInfo {
     symbols.rnn_transpose(R, C, input, out);
     return backend.makeTensorInfo([C, R], "float32", out);
   }
+  const rank = x.shape.length;
+  if (x.dtype === "float32" && rank > 2 && perm[rank - 1] === rank - 1) {
+    return keptLastAxisTranspose(backend, x, perm);
+  }
   return cpuKernel("Transpose")(args) as tf.TensorInfo;
+}
+
+/**
+ * A transpose that keeps the last axis in place (`[T, B, H] -> [B, T, H]`):
+ * whole rows copied (cpu's indexes every element through its coordinates).
+ */
+function keptLastAxisTranspose(
+  backend: CpuBackend,
+  x: tf.TensorInfo,
+  perm: number[],
+): tf.TensorInfo {
+  const rank = x.shape.length, run = x.shape[rank - 1];
+  const input = valuesOf(backend, x);
+  checkLength("native transpose", "x", input, x.shape.reduce((p, d) => p * d, 1));
+  const strides = new Array(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * x.shape[i + 1];
+  const outShape = perm.map((p) => x.shape[p]);
+  const out = new Float32Array(input.length);
+  let at = 0;
+  const copy = (dim: number, offset: number) => {
+    if (dim === rank - 1) {
+      out.set(input.subarray(offset, offset + run), at);
+      at += run;
+      return;
+    }
+    const stride = strides[perm[dim]];
+    for (let i = 0; i < outShape[dim]; i++) copy(dim + 1, offset + i * stride);
+  };
+  if (out.length > 0) copy(0, 0);
+  return backend.makeTensorInfo(outShape, "float32", out);
 }
 
 /** Constant padding of float32 tensors by block copies (cpu's indexes every element). */
@@ -285,6 +378,104 @@ function padKernel(args: Args): tf.TensorInfo {
   return backend.makeTensorInfo(outShape, "float32", out);
 }
 
+/**
+ * Slice of a float32 tensor by block copies of its contiguous runs (cpu's
+ * kernel reads and writes a strided slice element by element through index
+ * arithmetic: most of a seq2seq training step).
+ */
+function sliceKernel(args: Args): tf.TensorInfo {
+  const backend = args.backend as unknown as CpuBackend;
+  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { begin, size } = args.attrs as unknown as { begin: number[]; size: number[] };
+  if (x.dtype !== "float32" || x.shape.length === 0) {
+    return cpuKernel("Slice")(args) as tf.TensorInfo;
+  }
+  const [start, extent] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
+  tf.slice_util.assertParamsValid(x as tf.Tensor, start, extent);
+  const input = valuesOf(backend, x);
+  const rank = x.shape.length;
+  checkLength("native slice", "x", input, x.shape.reduce((p, d) => p * d, 1));
+  // The innermost dims taken whole join the contiguous run copied at once.
+  let inner = rank - 1, run = extent[rank - 1];
+  while (inner > 0 && extent[inner] === x.shape[inner]) run *= extent[--inner];
+  const strides = new Array(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * x.shape[i + 1];
+  const out = new Float32Array(extent.reduce((p, d) => p * d, 1));
+  let at = 0;
+  const copy = (dim: number, offset: number) => {
+    if (dim === inner) {
+      const from = offset + start[dim] * strides[dim];
+      out.set(input.subarray(from, from + run), at);
+      at += run;
+      return;
+    }
+    for (let i = 0; i < extent[dim]; i++) copy(dim + 1, offset + (start[dim] + i) * strides[dim]);
+  };
+  if (out.length > 0) copy(0, 0);
+  return backend.makeTensorInfo(extent, "float32", out);
+}
+
+/** SplitV as native slices (cpu's calls its own element-wise slice for each piece). */
+function splitVKernel(args: Args): tf.TensorInfo[] {
+  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { numOrSizeSplits, axis } = args.attrs as unknown as {
+    numOrSizeSplits: number | number[];
+    axis: number;
+  };
+  const dim = tf.util.parseAxisParam(axis, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, dim);
+  const begin = new Array(x.shape.length).fill(0);
+  return sizes.map((piece) => {
+    const size = [...x.shape];
+    size[dim] = piece;
+    const out = sliceKernel({
+      inputs: { x },
+      backend: args.backend,
+      attrs: { begin: [...begin], size },
+    });
+    begin[dim] += piece;
+    return out;
+  });
+}
+
+/**
+ * Sum of float32 values over one contiguous range of axes, `[outer, reduce,
+ * inner]`, without the transpose cpu's kernel makes first (its N-D transpose
+ * indexes every element). Sums in float64 in the same order as cpu's (equal
+ * results); every other case is cpu's.
+ */
+function sumKernel(args: Args): tf.TensorInfo {
+  const backend = args.backend as unknown as CpuBackend;
+  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { axis, keepDims } = args.attrs as unknown as {
+    axis: number | number[];
+    keepDims: boolean;
+  };
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+  const contiguous = axes.every((a, i) => i === 0 || a === axes[i - 1] + 1);
+  if (x.dtype !== "float32" || axes.length === 0 || !contiguous) {
+    return cpuKernel("Sum")(args) as tf.TensorInfo;
+  }
+  const first = axes[0], last = axes[axes.length - 1];
+  const size = (dims: number[]) => dims.reduce((p, d) => p * d, 1);
+  const outer = size(x.shape.slice(0, first)), reduce = size(x.shape.slice(first, last + 1));
+  const inner = size(x.shape.slice(last + 1));
+  const input = valuesOf(backend, x);
+  checkLength("native sum", "x", input, outer * reduce * inner);
+  const acc = new Float64Array(outer * inner);
+  for (let o = 0; o < outer; o++) {
+    const at = o * inner;
+    for (let r = 0; r < reduce; r++) {
+      const from = (o * reduce + r) * inner;
+      for (let i = 0; i < inner; i++) acc[at + i] += input[from + i];
+    }
+  }
+  const shape = keepDims
+    ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d))
+    : x.shape.filter((_, i) => i < first || i > last);
+  return backend.makeTensorInfo(shape, "float32", Float32Array.from(acc));
+}
+
 let registered = false;
 
 /** Registers the backend and its kernels with tfjs once. */
@@ -302,6 +493,9 @@ function register(): void {
     Multiply: binaryKernel("Multiply"),
     Transpose: transposeKernel as tf.KernelFunc,
     PadV2: padKernel as tf.KernelFunc,
+    Slice: sliceKernel as tf.KernelFunc,
+    SplitV: splitVKernel as tf.KernelFunc,
+    Sum: sumKernel as tf.KernelFunc,
   };
   for (const [kernelName, kernelFunc] of Object.entries(own)) {
     tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });

@@ -98,7 +98,19 @@ export const NATIVE_SYMBOLS = {
     parameters: ["i32", "i64", "buffer", "i64", "buffer", "i64", "buffer"],
     result: "void",
   },
+  rnn_binary_bcast: {
+    parameters: ["i32", "i32", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "void",
+  },
   rnn_transpose: { parameters: ["i32", "i32", "buffer", "buffer"], result: "void" },
+  rnn_xent_forward: {
+    parameters: ["i32", "i32", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  rnn_xent_backward: {
+    parameters: ["i32", "i32", "f32", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
   rnn_adam: {
     parameters: [
       ...["i64", "buffer", "buffer", "buffer", "buffer"],
@@ -112,7 +124,7 @@ export const NATIVE_SYMBOLS = {
 export type NativeSymbols = Deno.DynamicLibrary<typeof NATIVE_SYMBOLS>["symbols"];
 
 /** The ABI version `kernels.c` reports; a library that reports another is rebuilt. */
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 
 /** What {@linkcode loadNative} gives: the library, or why there is none. */
 export type NativeLoad =

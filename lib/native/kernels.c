@@ -109,7 +109,7 @@ int rnn_set_threads(int n) {
 }
 
 /* The version of this file's ABI: build.ts checks it after loading. */
-int rnn_abi_version(void) { return 1; }
+int rnn_abi_version(void) { return 2; }
 
 /* [lo, hi): part's share of n items. */
 static void share(int n, int part, int parts, int *lo, int *hi) {
@@ -378,6 +378,56 @@ static int project(seq *s) {
   return 0;
 }
 
+/*
+ * The LSTM cell on one 8-row block of a panel's product `tmp` [m, NR] (gates
+ * interleaved: U columns each of i, f, o, g): every gate's activation in one
+ * branch-free loop over the block (so that it vectorises: a scalar exp per
+ * value was most of the forward pass), then tanh(c) likewise, then h.
+ */
+static void lstm_block(seq *s, int t, int row0, int m, int u0, int un, const float *tmp,
+                       float *Aout) {
+  enum { U = NR / 4 }; /* units per panel: a constant, so the loops below have fixed lengths */
+  int B = s->B, H = s->H, W = 4 * H;
+  float pre[MR * NR], cs[MR * U];
+  for (int r = 0; r < m; r++) {
+    const float *xw = s->XW + ((size_t)t * B + row0 + r) * W;
+    float *z = pre + r * NR;
+    for (int g = 0; g < 4; g++)
+      for (int uu = 0; uu < U; uu++)
+        z[g * U + uu] = tmp[r * NR + g * U + uu] + (uu < un ? xw[g * H + u0 + uu] : 0.0f);
+    for (int j = 0; j < 3 * U; j++) z[j] = sigmoid_f(z[j]);     /* i, f, o */
+    for (int j = 3 * U; j < 4 * U; j++) z[j] = tanh_f(z[j]);    /* g */
+  }
+  float *A = acts(s), *E = extra(s);
+  for (int r = 0; r < m; r++) {
+    int row = row0 + r;
+    size_t n = (size_t)t * B + row;
+    const float *cprev = t == 0 ? s->c0 + (size_t)row * H : E + (n - B) * H;
+    const float *z = pre + r * NR;
+    float *act = A + n * W;
+    for (int uu = 0; uu < un; uu++) {
+      int u = u0 + uu;
+      float i = z[uu], f = z[U + uu], g = z[3 * U + uu];
+      float c = f * cprev[u] + i * g;
+      act[u] = i, act[H + u] = f, act[2 * H + u] = z[2 * U + uu], act[3 * H + u] = g;
+      E[n * H + u] = c;
+      cs[r * U + uu] = c;
+    }
+  }
+  for (int j = 0; j < m * U; j++) cs[j] = tanh_f(cs[j]);
+  for (int r = 0; r < m; r++) {
+    int row = row0 + r;
+    size_t n = (size_t)t * B + row;
+    for (int uu = 0; uu < un; uu++) {
+      int u = u0 + uu;
+      float tc = cs[r * U + uu], out = pre[r * NR + 2 * U + uu] * tc;
+      E[(size_t)s->T * B * H + n * H + u] = tc;
+      s->value[n * H + u] = out;
+      Aout[apack(row, u, H)] = out;
+    }
+  }
+}
+
 /* One forward step for the panels of this part: Z = h_{t-1} Wh (interleaved), then the cell. */
 static void forward_part(void *ctx, int part, int parts) {
   seq *s = ctx;
@@ -393,6 +443,10 @@ static void forward_part(void *ctx, int part, int parts) {
     for (int ib = 0; ib < blocks; ib++) {
       micro(H, Ain + (size_t)ib * H * MR, s->WhP + (size_t)p * H * NR, tmp, NR, MR, NR, 0);
       int m = B - ib * MR < MR ? B - ib * MR : MR;
+      if (s->kind == LSTM) {
+        lstm_block(s, t, ib * MR, m, u0, un, tmp, Aout);
+        continue;
+      }
       for (int r = 0; r < m; r++) {
         int row = ib * MR + r;
         size_t n = (size_t)t * B + row;
@@ -567,6 +621,33 @@ done:
 }
 
 /* One backward step for this part's units: dhRec = dZh_{t+1} Wh^T, then the cell's gradients. */
+/*
+ * The LSTM cell's backward on one row's units [u0, u0+un): the pre-activation
+ * gradients dZ and the carried dc, in one loop without branches (it vectorises).
+ */
+static void lstm_grad_row(seq *s, int t, int row, int u0, int un, const float *rec) {
+  int T = s->T, B = s->B, H = s->H, W = 4 * H;
+  size_t n = (size_t)t * B + row;
+  const float *restrict dv = s->dvalue + n * H + u0, *restrict a = acts(s) + n * W + u0;
+  const float *restrict tcs = extra(s) + (size_t)T * B * H + n * H + u0;
+  const float *restrict cps = t == 0 ? s->c0 + (size_t)row * H + u0 : extra(s) + (n - B) * H + u0;
+  const float *restrict dcs = s->cell_states && t < T - 1
+                                  ? s->dvalue + ((size_t)(T + t) * B + row) * H + u0
+                                  : NULL;
+  float *restrict dz = s->dZx + n * W + u0, *restrict cr = s->carry + (size_t)row * H + u0;
+  for (int uu = 0; uu < un; uu++) {
+    float dh = dv[uu] + rec[uu], dc = cr[uu] + (dcs ? dcs[uu] : 0.0f);
+    float i = a[uu], f = a[H + uu], o = a[2 * H + uu], g = a[3 * H + uu];
+    float tc = tcs[uu], cp = cps[uu];
+    dc += dh * o * (1.0f - tc * tc);
+    dz[uu] = dc * g * i * (1.0f - i);
+    dz[H + uu] = dc * cp * f * (1.0f - f);
+    dz[2 * H + uu] = dh * tc * o * (1.0f - o);
+    dz[3 * H + uu] = dc * i * (1.0f - g * g);
+    cr[uu] = dc * f;
+  }
+}
+
 static void backward_part(void *ctx, int part, int parts) {
   seq *s = ctx;
   int t = s->t, T = s->T, B = s->B, H = s->H, W = s->G * H;
@@ -589,23 +670,16 @@ static void backward_part(void *ctx, int part, int parts) {
         const float *dv = s->dvalue + n * H, *rec = tmp + r * NR, *a = A + n * W;
         const float *hp = hprev_row(s, t, row);
         float *dzx = s->dZx + n * W, *dzh = s->dZh + n * W;
-        float *cr = s->carry + (size_t)row * H;
+        if (s->kind == LSTM) {
+          lstm_grad_row(s, t, row, u0, un, rec);
+          for (int uu = 0; uu < un; uu++)
+            for (int g = 0; g < 4; g++) Aout[apack(row, g * H + u0 + uu, W)] = dzh[g * H + u0 + uu];
+          continue;
+        }
         for (int uu = 0; uu < un; uu++) {
           int u = u0 + uu;
           float dh = dv[u] + rec[uu];
-          if (s->kind == LSTM) {
-            float dc = cr[u];
-            if (s->cell_states && t < T - 1) dc += s->dvalue[((size_t)(T + t) * B + row) * H + u];
-            float i = a[u], f = a[H + u], o = a[2 * H + u], g = a[3 * H + u];
-            float tc = E[(size_t)T * B * H + n * H + u];
-            float cp = t == 0 ? s->c0[(size_t)row * H + u] : E[(n - B) * H + u];
-            dc += dh * o * (1.0f - tc * tc);
-            dzx[u] = dc * g * i * (1.0f - i);
-            dzx[H + u] = dc * cp * f * (1.0f - f);
-            dzx[2 * H + u] = dh * tc * o * (1.0f - o);
-            dzx[3 * H + u] = dc * i * (1.0f - g * g);
-            cr[u] = dc * f;
-          } else if (s->kind == GRU_AFTER) {
+          if (s->kind == GRU_AFTER) {
             dh += s->carry2[(size_t)row * H + u];
             float zg = a[u], rg = a[H + u], nc = a[2 * H + u], hn = E[n * H + u];
             float dan = dh * (1.0f - zg) * (1.0f - nc * nc);
@@ -798,6 +872,58 @@ void rnn_adam(long n, float *p, const float *g, float *m, float *v, double lr, d
   }
 }
 
+/* ---------------------------------------------------------------- losses */
+
+/*
+ * Mean softmax cross-entropy of x [N, C] against labels [N] (weights [C] or
+ * NULL: PyTorch's CrossEntropyLoss(weight)): *loss = sum_n w[y_n] * -log
+ * softmax(x_n)[y_n] / sum_n w[y_n], probs [N, C] = softmax(x) for the backward
+ * pass. In double, rounded once, rows in order (deterministic). Returns 0, or
+ * 1 + the first row whose label is outside [0, C) (nothing written past it).
+ */
+int rnn_xent_forward(int N, int C, const float *x, const int32_t *labels, const float *weights,
+                     float *probs, float *loss) {
+  double total = 0, weight_sum = 0;
+  for (int n = 0; n < N; n++) {
+    const float *row = x + (size_t)n * C;
+    float *out = probs + (size_t)n * C;
+    int y = labels[n];
+    if (y < 0 || y >= C) return n + 1;
+    double max = -INFINITY, sum = 0;
+    for (int k = 0; k < C; k++) max = row[k] > max ? row[k] : max;
+    for (int k = 0; k < C; k++) sum += exp((double)row[k] - max);
+    double inv = 1.0 / sum;
+    for (int k = 0; k < C; k++) out[k] = (float)(exp((double)row[k] - max) * inv);
+    double w = weights ? weights[y] : 1.0;
+    total += w * (max + log(sum) - row[y]);
+    weight_sum += w;
+  }
+  *loss = (float)(total / weight_sum);
+  return 0;
+}
+
+/*
+ * dx [N, C] = dy * w[y_n] / sum_m w[y_m] * (probs_n - onehot(y_n)), the
+ * gradient of rnn_xent_forward's loss. Returns as rnn_xent_forward does.
+ */
+int rnn_xent_backward(int N, int C, float dy, const float *probs, const int32_t *labels,
+                      const float *weights, float *dx) {
+  double weight_sum = 0;
+  for (int n = 0; n < N; n++) {
+    if (labels[n] < 0 || labels[n] >= C) return n + 1;
+    weight_sum += weights ? weights[labels[n]] : 1.0;
+  }
+  for (int n = 0; n < N; n++) {
+    int y = labels[n];
+    double scale = (double)dy * (weights ? weights[y] : 1.0) / weight_sum;
+    const float *p = probs + (size_t)n * C;
+    float *d = dx + (size_t)n * C;
+    for (int k = 0; k < C; k++) d[k] = (float)(scale * p[k]);
+    d[y] = (float)(scale * p[y] - scale);
+  }
+  return 0;
+}
+
 /* ---------------------------------------------------------- elementwise */
 
 /*
@@ -819,6 +945,32 @@ void rnn_binary(int op, long n, const float *a, long na, const float *b, long nb
     if (op == 0) for (long i = 0; i < n; i++) out[i] = s + b[i];
     else if (op == 1) for (long i = 0; i < n; i++) out[i] = s - b[i];
     else for (long i = 0; i < n; i++) out[i] = s * b[i];
+  }
+}
+
+/*
+ * out = a op b with broadcasting: out has `rank` dims `shape`; astr, bstr are
+ * each operand's element strides per output dim (0 where it is broadcast).
+ * The last dim is the inner loop; the others are walked with a counter.
+ */
+void rnn_binary_bcast(int op, int rank, const int32_t *shape, const int32_t *astr,
+                      const int32_t *bstr, const float *a, const float *b, float *out) {
+  long inner = shape[rank - 1], outer = 1;
+  for (int d = 0; d < rank - 1; d++) outer *= shape[d];
+  long sa = astr[rank - 1], sb = bstr[rank - 1], ao = 0, bo = 0;
+  int32_t at[8] = {0};
+  for (long o = 0; o < outer; o++) {
+    const float *x = a + ao, *y = b + bo;
+    float *z = out + o * inner;
+    if (op == 0) for (long i = 0; i < inner; i++) z[i] = x[i * sa] + y[i * sb];
+    else if (op == 1) for (long i = 0; i < inner; i++) z[i] = x[i * sa] - y[i * sb];
+    else for (long i = 0; i < inner; i++) z[i] = x[i * sa] * y[i * sb];
+    for (int d = rank - 2; d >= 0; d--) { /* the next outer index */
+      ao += astr[d], bo += bstr[d];
+      if (++at[d] < shape[d]) break;
+      ao -= (long)astr[d] * shape[d], bo -= (long)bstr[d] * shape[d];
+      at[d] = 0;
+    }
   }
 }
 

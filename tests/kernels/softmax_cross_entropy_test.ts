@@ -3,7 +3,7 @@
  * weighted), gradient against finite differences, wasm and cpu alike, and the
  * labels may be freed before the backward pass.
  */
-import { throws } from "node:assert";
+import { ok, throws } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import { softmaxCrossEntropy } from "../../lib/kernels/softmax_cross_entropy.ts";
 import {
@@ -15,6 +15,7 @@ import {
   read,
   toTensor,
 } from "../layers/_fd.ts";
+import { NATIVE } from "../_native.ts";
 
 const [N, C] = [6, 5];
 const LABELS = [0, 4, 2, 2, 1, 4];
@@ -34,7 +35,7 @@ function loss64(x: Float64Array, weights?: number[]): number {
   return total / weightSum;
 }
 
-for (const backend of ["wasm", "cpu"]) {
+for (const backend of ["wasm", "cpu", ...NATIVE]) {
   for (const weighted of [false, true]) {
     const name = weighted ? "class-weighted" : "plain";
     Deno.test(`softmaxCrossEntropy() ${name}: value and gradient against float64 on ${backend}`, async () => {
@@ -87,11 +88,43 @@ Deno.test("softmaxCrossEntropy() keeps labels made in a tidy for its backward pa
   });
 });
 
-Deno.test("softmaxCrossEntropy() on wasm refuses a label outside [0, C)", async () => {
-  await onBackend("wasm", () => {
-    throws(
-      () => softmaxCrossEntropy(tf.zeros([2, 3]) as tf.Tensor2D, tf.tensor1d([0, 3], "int32")),
-      /label 3 at 1 is outside \[0, 3\)/,
-    );
+for (const backend of ["wasm", ...NATIVE]) {
+  Deno.test(`softmaxCrossEntropy() on ${backend} refuses a label outside [0, C)`, async () => {
+    await onBackend(backend, () => {
+      for (const bad of [3, -1]) {
+        throws(
+          () =>
+            softmaxCrossEntropy(tf.zeros([2, 3]) as tf.Tensor2D, tf.tensor1d([0, bad], "int32")),
+          new RegExp(`label ${bad} at 1 is outside \\[0, 3\\)`),
+        );
+      }
+    });
   });
+}
+
+Deno.test({
+  name: "softmaxCrossEntropy() on native is one C kernel each way and agrees with wasm",
+  ignore: NATIVE.length === 0,
+  fn: async () => {
+    const data = randomData([N, C], 5, 2);
+    const weights = () => tf.tensor1d(WEIGHTS);
+    const run = (x: tf.Tensor) => {
+      const labels = tf.tensor1d(LABELS, "int32");
+      return tf.grad((z: tf.Tensor) => softmaxCrossEntropy(z as tf.Tensor2D, labels, weights()))(
+        x,
+      );
+    };
+    let onWasm: Float64Array = new Float64Array();
+    await onBackend("wasm", async () => {
+      onWasm = await read(run(toTensor(data)));
+    });
+    await onBackend("native", async () => {
+      const x = toTensor(data);
+      const { kernelNames } = await tf.profile(() => run(x));
+      for (const kernel of ["RnnDenoCrossEntropy", "RnnDenoCrossEntropyGrad"]) {
+        ok(kernelNames.includes(kernel), `${kernel} not in ${kernelNames}`);
+      }
+      await assertClose(run(x), onWasm, 1e-6, "gradient vs wasm");
+    });
+  },
 });

@@ -58,6 +58,43 @@ static void run_sequence(int kind, int T, int B, int D, int H, int rows, int cel
   free(work), free(dv), free(dX), free(dWx), free(dWh), free(db), free(dbhh), free(dh0), free(dc0);
 }
 
+/* Softmax cross-entropy on exact-size buffers against a float64 loop; bad labels refused. */
+static int check_xent(int N, int C, int weighted) {
+  float *x = buf((size_t)N * C), *w = weighted ? buf(C) : NULL, *p = buf((size_t)N * C);
+  float *dx = buf((size_t)N * C), *loss = buf(1);
+  int32_t *y = malloc((N ? N : 1) * sizeof(int32_t));
+  for (int n = 0; n < N; n++) y[n] = (n * 7) % C;
+  if (w) for (int k = 0; k < C; k++) w[k] += 1.0f;
+  int bad = rnn_xent_forward(N, C, x, y, w, p, loss) != 0;
+  bad += rnn_xent_backward(N, C, 2.0f, p, y, w, dx) != 0;
+  double total = 0, wsum = 0;
+  for (int n = 0; n < N; n++) {
+    double m = -INFINITY, s = 0;
+    for (int k = 0; k < C; k++) m = fmax(m, x[n * C + k]);
+    for (int k = 0; k < C; k++) s += exp(x[n * C + k] - m);
+    double wy = w ? w[y[n]] : 1;
+    total += wy * (m + log(s) - x[n * C + y[n]]);
+    wsum += wy;
+  }
+  for (int n = 0; n < N; n++) {
+    double m = -INFINITY, s = 0, wy = w ? w[y[n]] : 1;
+    for (int k = 0; k < C; k++) m = fmax(m, x[n * C + k]);
+    for (int k = 0; k < C; k++) s += exp(x[n * C + k] - m);
+    for (int k = 0; k < C; k++) {
+      double g = 2.0 * wy / wsum * (exp(x[n * C + k] - m) / s - (k == y[n]));
+      if (fabs(g - dx[n * C + k]) > 1e-6) bad++;
+    }
+  }
+  if (fabs(total / wsum - loss[0]) > 1e-6 * (1 + fabs(total / wsum))) bad++;
+  y[N - 1] = C;
+  if (rnn_xent_forward(N, C, x, y, w, p, loss) != N || rnn_xent_backward(N, C, 1, p, y, w, dx) != N) bad++;
+  y[N - 1] = -1;
+  if (rnn_xent_forward(N, C, x, y, w, p, loss) != N) bad++;
+  free(x), free(w), free(p), free(dx), free(loss), free(y);
+  if (bad) printf("xent %dx%d weighted=%d: %d wrong\n", N, C, weighted, bad);
+  return bad;
+}
+
 int main(void) {
   int bad = 0;
   for (int threads = 1; threads <= 2; threads++) {
@@ -77,6 +114,23 @@ int main(void) {
     float in[6] = {1, 2, 3, 4, 5, 6}, out[6];
     rnn_transpose(2, 3, in, out);
     rnn_binary(2, 6, in, 6, out, 6, out);
+    {
+      /* [2, 3, 4] = [2, 1, 4] op [3, 1]: strides 0 where broadcast; exact-size buffers. */
+      int32_t shape[3] = {2, 3, 4}, as[3] = {4, 0, 1}, bs[3] = {0, 1, 0};
+      float *a = buf(8), *b = buf(3), *o = buf(24);
+      for (int op = 0; op < 3; op++) {
+        rnn_binary_bcast(op, 3, shape, as, bs, a, b, o);
+        for (int i = 0; i < 2; i++)
+          for (int j = 0; j < 3; j++)
+            for (int k = 0; k < 4; k++) {
+              float x = a[i * 4 + k], y = b[j], want = op == 0 ? x + y : op == 1 ? x - y : x * y;
+              if (o[(i * 3 + j) * 4 + k] != want) bad++;
+            }
+      }
+      free(a), free(b), free(o);
+    }
+    int xent[][2] = {{1, 1}, {3, 5}, {17, 28}, {64, 1000}};
+    for (int i = 0; i < 4; i++) bad += check_xent(xent[i][0], xent[i][1], 0) + check_xent(xent[i][0], xent[i][1], 1);
   }
 #ifdef HARNESS_OOB
   float *victim = malloc(4 * sizeof(float));

@@ -84,7 +84,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "native Add/Sub/Multiply, Transpose and PadV2 equal cpu's",
+  name:
+    "native Add/Sub/Multiply (same shape, scalar, broadcast), Transpose, N-D Transpose, PadV2, Slice, SplitV and Sum equal cpu's",
   ignore,
   fn: async () => {
     const rng = new Rng(2);
@@ -97,7 +98,28 @@ Deno.test({
         tf.mul(a, b),
         tf.mul(a, s),
         tf.sub(s, a),
-        tf.add(a, tf.tensor1d(y.subarray(0, 7))), // broadcast: cpu's kernel
+        tf.add(a, tf.tensor1d(y.subarray(0, 7))), // broadcast: a bias row
+        tf.mul(tf.reshape(a, [2, 3, 7]), tf.tensor3d(y.subarray(0, 14), [2, 1, 7])),
+        tf.sub(tf.tensor2d(x.subarray(0, 3), [3, 1]), tf.tensor2d(y.subarray(0, 4), [1, 4])),
+        tf.mul(tf.tensor1d(y.subarray(0, 7)), tf.reshape(a, [3, 2, 7])),
+        tf.add(tf.reshape(a, [6, 7, 1]), tf.tensor2d(y.subarray(0, 6), [1, 6])), // [6, 7, 6]
+        tf.sub(a, tf.tensor2d([[0.25]])),
+        tf.slice(a, [1, 2], [3, 4]), // strided rows
+        tf.slice(a, [2, 0], [3, -1]), // contiguous
+        tf.slice(tf.reshape(a, [2, 3, 7]), [0, 1, 0], [2, 2, 7]), // whole last dim: runs of 14
+        tf.slice(tf.reshape(a, [2, 3, 7]), [1, 0, 6], [1, 3, 1]),
+        tf.slice(a, [0, 0], [0, 3]), // empty
+        ...tf.split(a, [2, 5], 1),
+        ...tf.split(tf.reshape(a, [2, 3, 7]), 3, 1),
+        tf.transpose(tf.reshape(a, [2, 3, 7]), [1, 0, 2]),
+        tf.transpose(tf.reshape(a, [3, 2, 1, 7]), [2, 0, 1, 3]),
+        tf.transpose(tf.reshape(a, [2, 3, 7]), [2, 0, 1]), // moves the last axis: cpu's
+        tf.sum(a),
+        tf.sum(a, 0),
+        tf.sum(a, 1, true),
+        tf.sum(tf.reshape(a, [2, 3, 7]), 1),
+        tf.sum(tf.reshape(a, [2, 3, 7]), [0, 1]),
+        tf.sum(tf.reshape(a, [2, 3, 7]), [0, 2]), // not contiguous: cpu's
         tf.transpose(a),
         tf.pad(a, [[1, 2], [0, 3]], 1.5),
         tf.pad(tf.reshape(a, [2, 3, 7]), [[0, 1], [1, 0], [2, 2]]),
