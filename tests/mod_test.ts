@@ -84,3 +84,15 @@ Deno.test("every public function and class has an @example (deno test --doc runs
     `public functions and classes without an @example:\n${missing.join("\n")}`,
   );
 });
+
+Deno.test("deno doc --lint mod.ts finds nothing: every public symbol documented, no private types", async () => {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "--lint", "mod.ts"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder().decode(stderr);
+  ok(code === 0, text.split("\n").filter((l) => /^error|-->/.test(l)).slice(0, 40).join("\n"));
+});

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import type { Scalar, Tensor } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import {
   heapOffset,
@@ -31,9 +32,13 @@ const ADAM_KERNEL = "RnnDenoAdamUpdate";
 
 /** Adam's constants for one step. */
 export interface AdamCoefficients {
+  /** The step size. */
   learningRate: number;
+  /** Decay of the first moment (0.9 in tfjs). */
   beta1: number;
+  /** Decay of the second moment (0.999 in tfjs). */
   beta2: number;
+  /** Added to the root of the second moment. */
   epsilon: number;
 }
 
@@ -65,16 +70,22 @@ registerWasmKernel(ADAM_KERNEL, adamKernel);
 
 /** What one update reads: the variable's value `p`, its gradient `g` and moments `m`, `v` (all one shape), and β1ᵗ, β2ᵗ (float32 scalars, t this step from 1). */
 export interface AdamTensors {
-  p: tf.Tensor;
-  g: tf.Tensor;
-  m: tf.Tensor;
-  v: tf.Tensor;
-  accBeta1: tf.Scalar;
-  accBeta2: tf.Scalar;
+  /** The variable's value. */
+  p: Tensor;
+  /** Its gradient. */
+  g: Tensor;
+  /** The first moment. */
+  m: Tensor;
+  /** The second moment. */
+  v: Tensor;
+  /** β1ᵗ. */
+  accBeta1: Scalar;
+  /** β2ᵗ. */
+  accBeta2: Scalar;
 }
 
 /** The same update as tf ops, in tfjs's order (every backend but wasm). */
-function adamOps(t: AdamTensors, k: AdamCoefficients): [tf.Tensor, tf.Tensor, tf.Tensor] {
+function adamOps(t: AdamTensors, k: AdamCoefficients): [Tensor, Tensor, Tensor] {
   return tf.tidy(() => {
     const m2 = tf.add(tf.mul(t.m, k.beta1), tf.mul(t.g, 1 - k.beta1));
     const v2 = tf.add(tf.mul(t.v, k.beta2), tf.mul(tf.square(t.g), 1 - k.beta2));
@@ -90,7 +101,7 @@ function adamNative(
   lib: NonNullable<ReturnType<typeof nativeKernels>>,
   t: AdamTensors,
   k: AdamCoefficients,
-): [tf.Tensor, tf.Tensor, tf.Tensor] {
+): [Tensor, Tensor, Tensor] {
   const backend = tf.backend();
   const n = t.p.size;
   const [p, g, m, v] = [t.p, t.g, t.m, t.v].map((x) => {
@@ -126,7 +137,7 @@ function adamNative(
 export function adamUpdate(
   tensors: AdamTensors,
   coefficients: AdamCoefficients,
-): [tf.Tensor, tf.Tensor, tf.Tensor] {
+): [Tensor, Tensor, Tensor] {
   const native = nativeKernels();
   if (native && Object.values(tensors).every((t) => t.dtype === "float32")) {
     return adamNative(native, tensors, coefficients);
@@ -136,5 +147,5 @@ export function adamUpdate(
     ADAM_KERNEL,
     { ...tensors },
     coefficients as unknown as tf.NamedAttrMap,
-  ) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+  ) as unknown as [Tensor, Tensor, Tensor];
 }

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import type { NamedTensorMap, Scalar, Tensor, Tensor1D, Tensor2D } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import {
   heapOffset,
@@ -100,12 +101,12 @@ for (
 }
 
 /** Each row's weight `w[y_n]` `[N]` (ones without class weights). */
-function rowWeights(labels: tf.Tensor1D, N: number, weights?: tf.Tensor1D): tf.Tensor1D {
+function rowWeights(labels: Tensor1D, N: number, weights?: Tensor1D): Tensor1D {
   return weights ? tf.gather(weights, labels) : tf.ones([N]);
 }
 
 /** `[loss, softmax]` with tf ops (every backend but wasm). */
-function forwardOps(logits: tf.Tensor2D, labels: tf.Tensor1D, weights?: tf.Tensor1D): tf.Tensor[] {
+function forwardOps(logits: Tensor2D, labels: Tensor1D, weights?: Tensor1D): Tensor[] {
   const [N, C] = logits.shape;
   const logp = tf.logSoftmax(logits);
   const nll = tf.neg(tf.sum(tf.mul(tf.oneHot(labels, C), logp), 1)); // [N]
@@ -115,11 +116,11 @@ function forwardOps(logits: tf.Tensor2D, labels: tf.Tensor1D, weights?: tf.Tenso
 
 /** The logits' gradient with tf ops (every backend but wasm). */
 function backwardOps(
-  dy: tf.Tensor,
-  probs: tf.Tensor2D,
-  labels: tf.Tensor1D,
-  weights?: tf.Tensor1D,
-): tf.Tensor {
+  dy: Tensor,
+  probs: Tensor2D,
+  labels: Tensor1D,
+  weights?: Tensor1D,
+): Tensor {
   const [N, C] = probs.shape;
   const w = rowWeights(labels, N, weights);
   const scale = tf.mul(tf.div(w, tf.sum(w)), dy); // [N]
@@ -146,34 +147,34 @@ function backwardOps(
  * ```
  */
 export function softmaxCrossEntropy(
-  logits: tf.Tensor2D,
-  labels: tf.Tensor1D,
-  classWeights?: tf.Tensor1D,
-): tf.Scalar {
+  logits: Tensor2D,
+  labels: Tensor1D,
+  classWeights?: Tensor1D,
+): Scalar {
   const float32 = [logits, classWeights].every((t) => !t || t.dtype === "float32");
   const fused = (useWasmPath(classWeights ? [logits, classWeights] : [logits]) ||
     (nativeKernels() !== null && float32)) && labels.dtype === "int32";
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
-    const inputs: tf.NamedTensorMap = classWeights
+  const op = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = args as [Tensor2D, tf.GradSaveFunc];
+    const inputs: NamedTensorMap = classWeights
       ? { logits: x, labels, weights: classWeights }
       : { logits: x, labels };
     const [loss, probs] = fused
-      ? tf.engine().runKernel(FORWARD_KERNEL, inputs) as unknown as tf.Tensor[]
+      ? tf.engine().runKernel(FORWARD_KERNEL, inputs) as unknown as Tensor[]
       : tf.tidy(() => forwardOps(x, labels, classWeights));
     // Labels and weights too: the caller's tidy may free them before the backward pass runs.
     save(classWeights ? [probs, labels, classWeights] : [probs, labels]);
     return {
-      value: loss as tf.Scalar,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [p, y, w] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D?];
+      value: loss as Scalar,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [p, y, w] = saved as [Tensor2D, Tensor1D, Tensor1D?];
         if (!fused) return tf.tidy(() => backwardOps(dy, p, y, w));
-        const named: tf.NamedTensorMap = w
+        const named: NamedTensorMap = w
           ? { dy, probs: p, labels: y, weights: w }
           : { dy, probs: p, labels: y };
-        return tf.engine().runKernel(BACKWARD_KERNEL, named) as tf.Tensor;
+        return tf.engine().runKernel(BACKWARD_KERNEL, named) as Tensor;
       },
     };
   });
-  return op(logits) as tf.Scalar;
+  return op(logits) as Scalar;
 }

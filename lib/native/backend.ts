@@ -14,6 +14,7 @@
  *
  * @module
  */
+import type { DataType, TensorInfo } from "../ops/tensors.ts";
 import { registerBackendStarter, tf, type UseBackendOptions } from "../tf.ts";
 import { loadNative, type NativeSymbols } from "./build.ts";
 
@@ -34,8 +35,8 @@ let threads = 1;
 /** The part of tfjs's `MathBackendCPU` the kernels use. */
 interface CpuBackend {
   data: { get(id: tf.DataId): { values?: unknown } | undefined; has(id: tf.DataId): boolean };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
-  disposeIntermediateTensorInfo(info: tf.TensorInfo): void;
+  makeTensorInfo(shape: number[], dtype: DataType, values?: Float32Array): TensorInfo;
+  disposeIntermediateTensorInfo(info: TensorInfo): void;
 }
 
 /**
@@ -51,7 +52,7 @@ interface CpuBackend {
  * ok(valuesOf(tf.backend(), tf.tensor1d([1, 2]))[1] === 2);
  * ```
  */
-export function valuesOf(backend: unknown, t: tf.TensorInfo): Float32Array {
+export function valuesOf(backend: unknown, t: TensorInfo): Float32Array {
   if (t.dtype !== "float32") {
     throw new Error(`native: expected float32 values, got ${t.dtype} [${t.shape}]`);
   }
@@ -79,7 +80,7 @@ export function valuesOf(backend: unknown, t: tf.TensorInfo): Float32Array {
  * ok(int32ValuesOf(tf.backend(), tf.tensor1d([4, 5], "int32"))[1] === 5);
  * ```
  */
-export function int32ValuesOf(backend: unknown, t: tf.TensorInfo): Int32Array {
+export function int32ValuesOf(backend: unknown, t: TensorInfo): Int32Array {
   if (t.dtype !== "int32") {
     throw new Error(`native: expected int32 values, got ${t.dtype} [${t.shape}]`);
   }
@@ -150,10 +151,10 @@ interface MatMulAttrs {
 /** op(A) op(B) for rank >= 2 operands whose batch sizes match or are 1; null: not handled. */
 function matMul(
   backend: CpuBackend,
-  a: tf.TensorInfo,
-  b: tf.TensorInfo,
+  a: TensorInfo,
+  b: TensorInfo,
   attrs: MatMulAttrs,
-): tf.TensorInfo | null {
+): TensorInfo | null {
   const lib = symbols;
   if (!lib || a.dtype !== "float32" || b.dtype !== "float32") return null;
   const ra = a.shape.length, rb = b.shape.length;
@@ -192,24 +193,24 @@ function cpuKernel(name: string): tf.KernelFunc {
 
 type Args = Parameters<tf.KernelFunc>[0];
 
-function batchMatMulKernel(args: Args): tf.TensorInfo {
-  const { a, b } = args.inputs as Record<string, tf.TensorInfo>;
+function batchMatMulKernel(args: Args): TensorInfo {
+  const { a, b } = args.inputs as Record<string, TensorInfo>;
   return matMul(
     args.backend as unknown as CpuBackend,
     a,
     b,
     args.attrs as unknown as MatMulAttrs,
   ) ??
-    cpuKernel("BatchMatMul")(args) as tf.TensorInfo;
+    cpuKernel("BatchMatMul")(args) as TensorInfo;
 }
 
 /** `_FusedMatMul`: the product natively; bias and a linear or relu activation added here. */
-function fusedMatMulKernel(args: Args): tf.TensorInfo {
+function fusedMatMulKernel(args: Args): TensorInfo {
   const backend = args.backend as unknown as CpuBackend;
-  const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo>;
+  const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo>;
   const attrs = args.attrs as unknown as MatMulAttrs;
   const activation = attrs.activation ?? "linear";
-  const fallback = () => cpuKernel("_FusedMatMul")(args) as tf.TensorInfo;
+  const fallback = () => cpuKernel("_FusedMatMul")(args) as TensorInfo;
   if (preluActivationWeights || (activation !== "linear" && activation !== "relu")) {
     return fallback();
   }
@@ -221,7 +222,7 @@ function fusedMatMulKernel(args: Args): tf.TensorInfo {
       inputs: { a: product, b: bias },
       backend: args.backend,
       attrs: {},
-    }) as tf.TensorInfo;
+    }) as TensorInfo;
     backend.disposeIntermediateTensorInfo(product);
   }
   if (activation === "relu") {
@@ -252,7 +253,7 @@ function broadcastStrides(shape: number[], outShape: number[]): Int32Array {
 function binaryKernel(name: string): tf.KernelFunc {
   return (args: Args) => {
     const backend = args.backend as unknown as CpuBackend;
-    const { a, b } = args.inputs as Record<string, tf.TensorInfo>;
+    const { a, b } = args.inputs as Record<string, TensorInfo>;
     const lib = symbols;
     if (lib && a.dtype === "float32" && b.dtype === "float32") {
       const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
@@ -289,14 +290,14 @@ function binaryKernel(name: string): tf.KernelFunc {
         return backend.makeTensorInfo(shape, "float32", out);
       }
     }
-    return cpuKernel(name)(args) as tf.TensorInfo;
+    return cpuKernel(name)(args) as TensorInfo;
   };
 }
 
 /** A 2-D float32 transpose natively, N-D ones that keep the last axis by rows; else cpu's. */
-function transposeKernel(args: Args): tf.TensorInfo {
+function transposeKernel(args: Args): TensorInfo {
   const backend = args.backend as unknown as CpuBackend;
-  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { x } = args.inputs as Record<string, TensorInfo>;
   const { perm } = args.attrs as unknown as { perm: number[] };
   if (symbols && x.dtype === "float32" && x.shape.length === 2 && perm[0] === 1) {
     const [R, C] = x.shape;
@@ -310,7 +311,7 @@ function transposeKernel(args: Args): tf.TensorInfo {
   if (x.dtype === "float32" && rank > 2 && perm[rank - 1] === rank - 1) {
     return keptLastAxisTranspose(backend, x, perm);
   }
-  return cpuKernel("Transpose")(args) as tf.TensorInfo;
+  return cpuKernel("Transpose")(args) as TensorInfo;
 }
 
 /**
@@ -319,9 +320,9 @@ function transposeKernel(args: Args): tf.TensorInfo {
  */
 function keptLastAxisTranspose(
   backend: CpuBackend,
-  x: tf.TensorInfo,
+  x: TensorInfo,
   perm: number[],
-): tf.TensorInfo {
+): TensorInfo {
   const rank = x.shape.length, run = x.shape[rank - 1];
   const input = valuesOf(backend, x);
   checkLength("native transpose", "x", input, x.shape.reduce((p, d) => p * d, 1));
@@ -344,15 +345,15 @@ function keptLastAxisTranspose(
 }
 
 /** Constant padding of float32 tensors by block copies (cpu's indexes every element). */
-function padKernel(args: Args): tf.TensorInfo {
+function padKernel(args: Args): TensorInfo {
   const backend = args.backend as unknown as CpuBackend;
-  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { x } = args.inputs as Record<string, TensorInfo>;
   const { paddings, constantValue } = args.attrs as unknown as {
     paddings: [number, number][];
     constantValue: number;
   };
   if (x.dtype !== "float32" || x.shape.length === 0) {
-    return cpuKernel("PadV2")(args) as tf.TensorInfo;
+    return cpuKernel("PadV2")(args) as TensorInfo;
   }
   const input = valuesOf(backend, x);
   const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
@@ -383,12 +384,12 @@ function padKernel(args: Args): tf.TensorInfo {
  * kernel reads and writes a strided slice element by element through index
  * arithmetic: most of a seq2seq training step).
  */
-function sliceKernel(args: Args): tf.TensorInfo {
+function sliceKernel(args: Args): TensorInfo {
   const backend = args.backend as unknown as CpuBackend;
-  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { x } = args.inputs as Record<string, TensorInfo>;
   const { begin, size } = args.attrs as unknown as { begin: number[]; size: number[] };
   if (x.dtype !== "float32" || x.shape.length === 0) {
-    return cpuKernel("Slice")(args) as tf.TensorInfo;
+    return cpuKernel("Slice")(args) as TensorInfo;
   }
   const [start, extent] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
   tf.slice_util.assertParamsValid(x as tf.Tensor, start, extent);
@@ -416,8 +417,8 @@ function sliceKernel(args: Args): tf.TensorInfo {
 }
 
 /** SplitV as native slices (cpu's calls its own element-wise slice for each piece). */
-function splitVKernel(args: Args): tf.TensorInfo[] {
-  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+function splitVKernel(args: Args): TensorInfo[] {
+  const { x } = args.inputs as Record<string, TensorInfo>;
   const { numOrSizeSplits, axis } = args.attrs as unknown as {
     numOrSizeSplits: number | number[];
     axis: number;
@@ -444,9 +445,9 @@ function splitVKernel(args: Args): tf.TensorInfo[] {
  * indexes every element). Sums in float64 in the same order as cpu's (equal
  * results); every other case is cpu's.
  */
-function sumKernel(args: Args): tf.TensorInfo {
+function sumKernel(args: Args): TensorInfo {
   const backend = args.backend as unknown as CpuBackend;
-  const { x } = args.inputs as Record<string, tf.TensorInfo>;
+  const { x } = args.inputs as Record<string, TensorInfo>;
   const { axis, keepDims } = args.attrs as unknown as {
     axis: number | number[];
     keepDims: boolean;
@@ -454,7 +455,7 @@ function sumKernel(args: Args): tf.TensorInfo {
   const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
   const contiguous = axes.every((a, i) => i === 0 || a === axes[i - 1] + 1);
   if (x.dtype !== "float32" || axes.length === 0 || !contiguous) {
-    return cpuKernel("Sum")(args) as tf.TensorInfo;
+    return cpuKernel("Sum")(args) as TensorInfo;
   }
   const first = axes[0], last = axes[axes.length - 1];
   const size = (dims: number[]) => dims.reduce((p, d) => p * d, 1);

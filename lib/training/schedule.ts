@@ -6,6 +6,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { Variable } from "../ops/tensors.ts";
 
 /** The schedules of {@linkcode scheduledRate}. */
 export type LrScheduleName = "constant" | "step" | "cosine";
@@ -89,7 +90,7 @@ export function isScheduled(schedule: LrSchedule | undefined): boolean {
  * ```
  */
 export function decayWeights(
-  variables: readonly tf.Variable[],
+  variables: readonly Variable[],
   learningRate: number,
   weightDecay: number,
 ): void {
