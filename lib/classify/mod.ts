@@ -8,3 +8,4 @@ export * from "./evaluate.ts";
 export * from "./metrics.ts";
 export * from "./model.ts";
 export * from "./plot.ts";
+export * from "./run.ts";
