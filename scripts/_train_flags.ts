@@ -29,7 +29,7 @@ import { CELL_KINDS, type Nonlinearity } from "../lib/cells/types.ts";
 import type { InitName } from "../lib/cells/init.ts";
 import { modelConfig } from "../lib/lm/model.ts";
 import { OPTIMIZERS } from "../lib/training/train.ts";
-import { SAMPLINGS } from "../lib/training/fit.ts";
+import { SAMPLINGS } from "../lib/corpus/batches.ts";
 import { NORMALIZATIONS, TOKEN_KINDS } from "../lib/corpus/tokenize.ts";
 import type { RunConfig } from "../lib/lm/run.ts";
 

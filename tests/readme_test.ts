@@ -48,6 +48,7 @@ Deno.test("README's import-by-URL examples run as written from an empty director
       const { code: exit, stderr } = await new Deno.Command(Deno.execPath(), {
         args: [
           "run",
+          "--check", // a user who type-checks their script sees what this one does
           `--allow-import=${server.host}`,
           `--allow-net=${server.host}`,
           "--allow-read",

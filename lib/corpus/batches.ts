@@ -49,6 +49,17 @@ export interface BatchOptions {
 /** The two ways to sample. */
 export type Sampling = "sequential" | "random";
 
+/**
+ * The minibatch schemes, for validation and help text.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * deepStrictEqual(SAMPLINGS, ["sequential", "random"]);
+ * ```
+ */
+export const SAMPLINGS: readonly Sampling[] = ["sequential", "random"];
+
 /** One epoch of minibatches. */
 export interface BatchEpoch extends Iterable<Minibatch> {
   /** How the minibatches are sampled. */

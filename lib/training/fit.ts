@@ -11,14 +11,10 @@ import { tf } from "../tf.ts";
 import { applyGradients, computeGradients, globalNorm } from "./train.ts";
 import { disposeStates } from "../cells/state.ts";
 import type { Rng } from "../rng.ts";
-import type { Sampling } from "../corpus/batches.ts";
 import type { State } from "../cells/types.ts";
 import type { TrainableModel } from "./model.ts";
 import { UsageError } from "../errors.ts";
 import { decayWeights, isScheduled, type LrSchedule, scheduledRate } from "./schedule.ts";
-
-/** The minibatch schemes of a language model, for validation and help text. */
-export const SAMPLINGS: readonly Sampling[] = ["sequential", "random"];
 
 /** Metrics of one finished epoch, the same for every kind of model. */
 export interface EpochMetrics {
