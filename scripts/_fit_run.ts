@@ -22,7 +22,15 @@ import { type EpochMetrics, fit, type FitOptions, type FitPosition } from "../li
 import { Rng } from "../lib/rng.ts";
 import { makeOptimizer, type OptimizerName } from "../lib/training/train.ts";
 import type { TrainableModel } from "../lib/training/model.ts";
-import type { HistoryRow, RunWriter } from "../lib/training/run.ts";
+import {
+  checkRunDir,
+  type HistoryRow,
+  type LoadModelOptions,
+  loadResumable,
+  type ResumableCheckpoint,
+  type RunWriter,
+} from "../lib/training/run.ts";
+import { lockRunDir } from "../lib/training/run_lock.ts";
 
 export type { TrainSettings };
 
@@ -47,6 +55,45 @@ export function runTrainSettings(
 ): TrainSettings {
   const base = saved ?? trainSettings(flags);
   return { ...base, ...runSchedule(args, flags, saved, 0) };
+}
+
+/** A run directory opened for training: locked until disposed (`using`). */
+export interface OpenedRun<M, C> extends Disposable {
+  /** The run directory written: `--resume`'s, else `--out`. */
+  out: string;
+  /** The checkpoint `--resume` continues, with its config typed; undefined for a new run. */
+  resumed: ResumableCheckpoint<M, C> | undefined;
+  /** The training settings: the resumed run's (with `--epochs`/`--patience` given anew), else the flags'. */
+  settings: TrainSettings;
+}
+
+/**
+ * Opens the run directory a task trains into, the same way for every task:
+ * loads the run `--resume` names (typed by the task's `kind`), checks the
+ * directory against `--resume`/`--overwrite`, takes its lock, and works out the
+ * training settings. A resumed model is disposed if the directory is refused.
+ */
+export async function openTrainingRun<
+  M extends { dispose(): void },
+  C extends { train: TrainSettings },
+>(
+  args: readonly string[],
+  flags: Parameters<typeof trainSettings>[0] & { resume?: string; out: string; overwrite: boolean },
+  kind: LoadModelOptions<M & TrainableModel<unknown>, C>,
+): Promise<OpenedRun<M & TrainableModel<unknown>, C>> {
+  const resumed = flags.resume === undefined ? undefined : await loadResumable(flags.resume, kind);
+  const out = flags.resume ?? flags.out;
+  const mode = flags.resume !== undefined ? "resume" : flags.overwrite ? "overwrite" : "new";
+  try {
+    await checkRunDir(out, { mode, kind: kind.kind });
+  } catch (error) {
+    resumed?.model.dispose();
+    resumed?.optimizer.dispose();
+    throw error;
+  }
+  const lock = await lockRunDir(out);
+  const settings = runTrainSettings(args, flags, resumed?.config.train);
+  return { out, resumed, settings, [Symbol.dispose]: () => lock[Symbol.dispose]() };
 }
 
 /** The optimizer of a run: the resumed one in its saved state, or a fresh one. */

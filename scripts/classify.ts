@@ -10,11 +10,7 @@
  *
  * @module
  */
-import {
-  type ClassifyRunConfig,
-  loadClassifierRun,
-  resumeClassifierRun,
-} from "../lib/classify/run.ts";
+import { CLASSIFIER_RUN, type ClassifyRunConfig, loadClassifierRun } from "../lib/classify/run.ts";
 import {
   defineFlags,
   emitJson,
@@ -34,18 +30,16 @@ import {
   datasetSettings,
   epochOf,
   FIT_FLAGS,
-  runMode,
   SIZE_FLAGS,
 } from "./_labelled_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import { fitRun, runBasics, runOptimizer, runTrainSettings } from "./_fit_run.ts";
+import { fitRun, openTrainingRun, runBasics, runOptimizer } from "./_fit_run.ts";
 import { resumingText } from "./_loop.ts";
-import { lockRunDir } from "../lib/training/run_lock.ts";
 import { metricPlotSvg } from "../lib/training/plot.ts";
-import { checkRunDir, RunWriter } from "../lib/training/run.ts";
+import { RunWriter } from "../lib/training/run.ts";
 import { type Dataset, prepareDataset, splitNotes } from "../lib/classify/data.ts";
 import {
   balancedClassWeights,
@@ -135,12 +129,9 @@ export async function main(args: string[]): Promise<number> {
   const backend = await startBackend(flags.backend, flags.threads);
   if (flags.evaluate) return await evaluateRun(flags.checkpoint, flags.split, flags.json);
   const log = flags.json ? () => {} : info;
-  const resumed = flags.resume === undefined ? undefined : await resumeClassifierRun(flags.resume);
-  const out = flags.resume ?? flags.out;
-  await checkRunDir(out, { mode: runMode(flags), kind: "classifier" });
-  using _lock = await lockRunDir(out);
+  using run = await openTrainingRun(args, flags, CLASSIFIER_RUN);
+  const { out, resumed, settings } = run;
   const saved = resumed?.config;
-  const settings = runTrainSettings(args, flags, saved?.train);
   const set = await prepareDataset(
     saved?.data ?? datasetSettings(flags),
     resumed ? Vocab.fromJSON(resumed.vocab) : undefined,

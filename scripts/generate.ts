@@ -32,7 +32,6 @@ import {
   datasetSettings,
   epochOf,
   FIT_FLAGS,
-  runMode,
   SIZE_FLAGS,
 } from "./_labelled_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
@@ -41,14 +40,13 @@ import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
 import {
   fitRun,
+  openTrainingRun,
   runBasics,
   runOptimizer,
-  runTrainSettings,
   type TrainSettings,
 } from "./_fit_run.ts";
 import { resumingText } from "./_loop.ts";
-import { lockRunDir } from "../lib/training/run_lock.ts";
-import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
+import { loadModel, RunWriter } from "../lib/training/run.ts";
 import { type DatasetSettings, prepareDataset, splitNotes } from "../lib/classify/data.ts";
 import { predictLabels } from "../lib/classify/evaluate.ts";
 import {
@@ -180,14 +178,9 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   const log = flags.json ? () => {} : info;
-  const resumed = flags.resume === undefined
-    ? undefined
-    : await loadResumable(flags.resume, { kind: "generator", build });
-  const out = flags.resume ?? flags.out;
-  await checkRunDir(out, { mode: runMode(flags), kind: "generator" });
-  using _lock = await lockRunDir(out);
+  using run = await openTrainingRun(args, flags, { kind: "generator", build });
+  const { out, resumed, settings } = run;
   const saved = resumed?.config;
-  const settings = runTrainSettings(args, flags, saved?.train);
   const set = await prepareDataset(
     saved?.data ?? datasetSettings(flags),
     resumed ? Vocab.fromJSON(resumed.vocab) : undefined,

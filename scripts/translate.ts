@@ -19,17 +19,16 @@ import {
   readInputLines,
   runMain,
 } from "./_cli.ts";
-import { checkResume, epochOf, runMode } from "./_labelled_flags.ts";
+import { checkResume, epochOf } from "./_labelled_flags.ts";
 import { decodeOptions, pairDataSettings, TRANSLATE_FLAGS } from "./_translate_flags.ts";
 import {
   fitRun,
+  openTrainingRun,
   runBasics,
   runOptimizer,
-  runTrainSettings,
   type TrainSettings,
 } from "./_fit_run.ts";
 import { resumingText } from "./_loop.ts";
-import { lockRunDir } from "../lib/training/run_lock.ts";
 import { checkSequenceMemory } from "./_labelled_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
@@ -37,7 +36,7 @@ import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
 import { type PairVocabs, preprocessPairText, tokenizePairSide } from "../lib/corpus/pairs.ts";
 import type { JsonValue } from "../lib/training/checkpoint.ts";
-import { checkRunDir, loadModel, loadResumable, RunWriter } from "../lib/training/run.ts";
+import { loadModel, RunWriter } from "../lib/training/run.ts";
 import { type Seq2SeqConfig, seq2seqConfig } from "../lib/seq2seq/config.ts";
 import { Seq2Seq } from "../lib/seq2seq/model.ts";
 import { type PairData, type PairDataSettings, preparePairData } from "../lib/seq2seq/dataset.ts";
@@ -97,20 +96,9 @@ export async function main(args: string[]): Promise<number> {
     "checkpoint-every",
   ]);
   const log = flags.json ? () => {} : info;
-  const resumed = flags.resume === undefined
-    ? undefined
-    : await loadResumable(flags.resume, { kind: KIND, build });
-  const out = flags.resume ?? flags.out;
-  try {
-    await checkRunDir(out, { mode: runMode(flags), kind: KIND });
-  } catch (error) {
-    resumed?.model.dispose();
-    resumed?.optimizer.dispose();
-    throw error;
-  }
-  using _lock = await lockRunDir(out);
+  using run = await openTrainingRun(args, flags, { kind: KIND, build });
+  const { out, resumed, settings } = run;
   const saved = resumed?.config;
-  const settings = runTrainSettings(args, flags, saved?.train);
   const data = await preparePairData(
     saved?.data ?? pairDataSettings(flags),
     resumed ? vocabsOf(resumed.vocab) : undefined,
