@@ -27,6 +27,11 @@ interface OutputBackend {
   makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
 }
 
+/** The backend a kernel runs on, as these kernels use it (tfjs types it as `KernelBackend`). */
+function outputOf(args: Parameters<tf.KernelFunc>[0]): OutputBackend {
+  return args.backend as unknown as OutputBackend;
+}
+
 function loaded() {
   const lib = nativeKernels();
   if (!lib) throw new Error("softmaxCrossEntropy: the native kernels are not loaded");
@@ -76,7 +81,7 @@ export function nativeCrossEntropyForward(args: KernelArgs): tf.TensorInfo[] {
   const probs = new Float32Array(N * C), loss = new Float32Array(1);
   const status = loaded().rnn_xent_forward(N, C, X, ys, W, probs, loss);
   if (status !== 0) throw badLabel(status, ys, C);
-  const backend = args.backend as unknown as OutputBackend;
+  const backend = outputOf(args);
   return [
     backend.makeTensorInfo([], "float32", loss),
     backend.makeTensorInfo([N, C], "float32", probs),
@@ -104,5 +109,5 @@ export function nativeCrossEntropyBackward(args: KernelArgs): tf.TensorInfo {
   const dx = new Float32Array(N * C);
   const status = loaded().rnn_xent_backward(N, C, G[0], P, ys, W, dx);
   if (status !== 0) throw badLabel(status, ys, C);
-  return (args.backend as unknown as OutputBackend).makeTensorInfo([N, C], "float32", dx);
+  return outputOf(args).makeTensorInfo([N, C], "float32", dx);
 }

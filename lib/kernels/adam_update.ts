@@ -22,6 +22,7 @@ import {
   heapOffset,
   type KernelArgs,
   registerWasmKernel,
+  runKernel,
   useWasmPath,
   type WasmHeapBackend,
 } from "./_wasm_heap.ts";
@@ -143,9 +144,5 @@ export function adamUpdate(
     return adamNative(native, tensors, coefficients);
   }
   if (!useWasmPath(Object.values(tensors))) return adamOps(tensors, coefficients);
-  return tf.engine().runKernel(
-    ADAM_KERNEL,
-    { ...tensors },
-    coefficients as unknown as tf.NamedAttrMap,
-  ) as unknown as [Tensor, Tensor, Tensor];
+  return runKernel<[Tensor, Tensor, Tensor]>(ADAM_KERNEL, { ...tensors }, coefficients);
 }

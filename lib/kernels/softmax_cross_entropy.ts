@@ -24,6 +24,7 @@ import {
   heapOffset,
   type KernelArgs,
   registerWasmKernel,
+  runKernel,
   useWasmPath,
   type WasmHeapBackend,
 } from "./_wasm_heap.ts";
@@ -160,7 +161,7 @@ export function softmaxCrossEntropy(
       ? { logits: x, labels, weights: classWeights }
       : { logits: x, labels };
     const [loss, probs] = fused
-      ? tf.engine().runKernel(FORWARD_KERNEL, inputs) as unknown as Tensor[]
+      ? runKernel<Tensor[]>(FORWARD_KERNEL, inputs)
       : tf.tidy(() => forwardOps(x, labels, classWeights));
     // Labels and weights too: the caller's tidy may free them before the backward pass runs.
     save(classWeights ? [probs, labels, classWeights] : [probs, labels]);

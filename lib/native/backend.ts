@@ -193,22 +193,32 @@ function cpuKernel(name: string): tf.KernelFunc {
 
 type Args = Parameters<tf.KernelFunc>[0];
 
+/** The cpu backend a kernel runs on (tfjs types it as the abstract `KernelBackend`). */
+function cpuOf(args: Args): CpuBackend {
+  return args.backend as unknown as CpuBackend;
+}
+
+/** A kernel's attributes as it reads them (tfjs types them as a loose `NamedAttrMap`). */
+function attrsOf<A>(args: Args): A {
+  return args.attrs as unknown as A;
+}
+
 function batchMatMulKernel(args: Args): TensorInfo {
   const { a, b } = args.inputs as Record<string, TensorInfo>;
   return matMul(
-    args.backend as unknown as CpuBackend,
+    cpuOf(args),
     a,
     b,
-    args.attrs as unknown as MatMulAttrs,
+    attrsOf<MatMulAttrs>(args),
   ) ??
     cpuKernel("BatchMatMul")(args) as TensorInfo;
 }
 
 /** `_FusedMatMul`: the product natively; bias and a linear or relu activation added here. */
 function fusedMatMulKernel(args: Args): TensorInfo {
-  const backend = args.backend as unknown as CpuBackend;
+  const backend = cpuOf(args);
   const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo>;
-  const attrs = args.attrs as unknown as MatMulAttrs;
+  const attrs = attrsOf<MatMulAttrs>(args);
   const activation = attrs.activation ?? "linear";
   const fallback = () => cpuKernel("_FusedMatMul")(args) as TensorInfo;
   if (preluActivationWeights || (activation !== "linear" && activation !== "relu")) {
@@ -252,7 +262,7 @@ function broadcastStrides(shape: number[], outShape: number[]): Int32Array {
 /** Add, Sub, Multiply of float32 operands: same shape, a scalar, or broadcast (rank <= 8). */
 function binaryKernel(name: string): tf.KernelFunc {
   return (args: Args) => {
-    const backend = args.backend as unknown as CpuBackend;
+    const backend = cpuOf(args);
     const { a, b } = args.inputs as Record<string, TensorInfo>;
     const lib = symbols;
     if (lib && a.dtype === "float32" && b.dtype === "float32") {
@@ -296,9 +306,9 @@ function binaryKernel(name: string): tf.KernelFunc {
 
 /** A 2-D float32 transpose natively, N-D ones that keep the last axis by rows; else cpu's. */
 function transposeKernel(args: Args): TensorInfo {
-  const backend = args.backend as unknown as CpuBackend;
+  const backend = cpuOf(args);
   const { x } = args.inputs as Record<string, TensorInfo>;
-  const { perm } = args.attrs as unknown as { perm: number[] };
+  const { perm } = attrsOf<{ perm: number[] }>(args);
   if (symbols && x.dtype === "float32" && x.shape.length === 2 && perm[0] === 1) {
     const [R, C] = x.shape;
     const input = valuesOf(backend, x);
@@ -346,12 +356,12 @@ function keptLastAxisTranspose(
 
 /** Constant padding of float32 tensors by block copies (cpu's indexes every element). */
 function padKernel(args: Args): TensorInfo {
-  const backend = args.backend as unknown as CpuBackend;
+  const backend = cpuOf(args);
   const { x } = args.inputs as Record<string, TensorInfo>;
-  const { paddings, constantValue } = args.attrs as unknown as {
+  const { paddings, constantValue } = attrsOf<{
     paddings: [number, number][];
     constantValue: number;
-  };
+  }>(args);
   if (x.dtype !== "float32" || x.shape.length === 0) {
     return cpuKernel("PadV2")(args) as TensorInfo;
   }
@@ -385,9 +395,9 @@ function padKernel(args: Args): TensorInfo {
  * arithmetic: most of a seq2seq training step).
  */
 function sliceKernel(args: Args): TensorInfo {
-  const backend = args.backend as unknown as CpuBackend;
+  const backend = cpuOf(args);
   const { x } = args.inputs as Record<string, TensorInfo>;
-  const { begin, size } = args.attrs as unknown as { begin: number[]; size: number[] };
+  const { begin, size } = attrsOf<{ begin: number[]; size: number[] }>(args);
   if (x.dtype !== "float32" || x.shape.length === 0) {
     return cpuKernel("Slice")(args) as TensorInfo;
   }
@@ -419,10 +429,10 @@ function sliceKernel(args: Args): TensorInfo {
 /** SplitV as native slices (cpu's calls its own element-wise slice for each piece). */
 function splitVKernel(args: Args): TensorInfo[] {
   const { x } = args.inputs as Record<string, TensorInfo>;
-  const { numOrSizeSplits, axis } = args.attrs as unknown as {
+  const { numOrSizeSplits, axis } = attrsOf<{
     numOrSizeSplits: number | number[];
     axis: number;
-  };
+  }>(args);
   const dim = tf.util.parseAxisParam(axis, x.shape)[0];
   const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, dim);
   const begin = new Array(x.shape.length).fill(0);
@@ -446,12 +456,12 @@ function splitVKernel(args: Args): TensorInfo[] {
  * results); every other case is cpu's.
  */
 function sumKernel(args: Args): TensorInfo {
-  const backend = args.backend as unknown as CpuBackend;
+  const backend = cpuOf(args);
   const { x } = args.inputs as Record<string, TensorInfo>;
-  const { axis, keepDims } = args.attrs as unknown as {
+  const { axis, keepDims } = attrsOf<{
     axis: number | number[];
     keepDims: boolean;
-  };
+  }>(args);
   const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
   const contiguous = axes.every((a, i) => i === 0 || a === axes[i - 1] + 1);
   if (x.dtype !== "float32" || axes.length === 0 || !contiguous) {

@@ -6,7 +6,8 @@
  * @example Translate with an untrained model
  * ```ts
  * import { strictEqual } from "node:assert";
- * import { buildPairVocabs, Seq2Seq, seq2seqConfig, translateText } from "./mod.ts";
+ * import { Seq2Seq, seq2seqConfig, translateText } from "./mod.ts";
+ * import { buildPairVocabs } from "../corpus/mod.ts";
  * const vocabs = buildPairVocabs([{ source: ["go", "."], target: ["va", "!"] }], { minFreq: 1 });
  * const model = new Seq2Seq(seq2seqConfig({
  *   sourceVocabSize: vocabs.source.size,
