@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { type CellKind } from "../lib/cells/types.ts";
 
 import { type BenchOptions, progress } from "./_bench_common.ts";
+import { listOf } from "./_cli.ts";
 
 // ---- PyTorch --------------------------------------------------------------------
 
@@ -53,6 +54,47 @@ export async function peerPython(flag: string): Promise<string> {
     "no python3 with torch (tried python3, /usr/bin/python3): " +
       "pip install torch==2.13.0, or pass --torch none",
   );
+}
+
+/** The flags of a bench with a PyTorch peer: which Python, and at which thread counts. */
+export const PEER_FLAGS = [
+  {
+    name: "python",
+    type: "string",
+    default: "",
+    help: "Python with torch (default: python3 on PATH if it has torch, else /usr/bin/python3).",
+  },
+  {
+    name: "torch-threads",
+    type: "string",
+    default: "1,2",
+    valueName: "list",
+    validate: listOf((t) => /^[1-9]\d*$/.test(t), "expected integers >= 1, comma-separated"),
+    help: "PyTorch threads, comma-separated: one peer row per count.",
+  },
+] as const;
+
+/** One PyTorch peer run of a bench: its Python, thread count and the label of its rows. */
+export interface PeerRun {
+  /** The Python with torch. */
+  python: string;
+  /** torch's thread count for this run. */
+  threads: number;
+  /** The rows' backend label: "pytorch 2.13.0+cpu, 2 threads". */
+  backend: string;
+}
+
+/** The peer runs `--python` and `--torch-threads` ask for, one per thread count. */
+export async function peerRuns(
+  flags: { python: string; torchThreads: string },
+): Promise<PeerRun[]> {
+  const python = await peerPython(flags.python);
+  const version = await torchVersion(python);
+  return flags.torchThreads.split(",").map(Number).map((threads) => ({
+    python,
+    threads,
+    backend: `pytorch ${version}, ${threads} thread${threads === 1 ? "" : "s"}`,
+  }));
 }
 
 /**

@@ -12,15 +12,7 @@
  *
  * @module
  */
-import {
-  defineFlags,
-  emitJson,
-  helpText,
-  info,
-  listOf,
-  parseFlags,
-  positiveInteger,
-} from "./_cli.ts";
+import { defineFlags, emitJson, helpText, info, parseFlags, positiveInteger } from "./_cli.ts";
 import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
@@ -30,7 +22,7 @@ import { makeOptimizer } from "../lib/training/train.ts";
 import { prepareDataset } from "../lib/classify/data.ts";
 import { classifierConfig, SequenceClassifier } from "../lib/classify/model.ts";
 import { classifierBatches } from "../lib/classify/evaluate.ts";
-import { peerPython, torchRows, torchVersion } from "./_bench_torch.ts";
+import { PEER_FLAGS, peerRuns, torchRows } from "./_bench_torch.ts";
 import { timeTrainSteps } from "./_bench_common.ts";
 
 /** The flags of `deno task bench classify`. */
@@ -79,20 +71,7 @@ export const BENCH_CLASSIFY_FLAGS = defineFlags(
       default: "scripts/torch_classify.py",
       help: "The PyTorch peer, or none.",
     },
-    {
-      name: "python",
-      type: "string",
-      default: "",
-      help: "Python with torch (default: python3 on PATH if it has torch, else /usr/bin/python3).",
-    },
-    {
-      name: "torch-threads",
-      type: "string",
-      default: "1,2",
-      valueName: "list",
-      validate: listOf((t) => /^[1-9]\d*$/.test(t), "expected integers >= 1, comma-separated"),
-      help: "PyTorch threads, comma-separated: one peer row per count.",
-    },
+    ...PEER_FLAGS,
     BACKEND_FLAG,
     THREADS_FLAG,
     JSON_FLAG,
@@ -150,12 +129,11 @@ export async function benchClassify(args: string[]): Promise<void> {
     examplesPerSec: examples / seconds,
   }];
   if (flags.torch !== "none") {
-    const python = await peerPython(flags.python);
-    const version = await torchVersion(python);
+    const peers = await peerRuns(flags);
     const dir = await Deno.makeTempDir();
     try {
       await Deno.writeTextFile(`${dir}/split.json`, JSON.stringify(set.record));
-      for (const threads of flags.torchThreads.split(",").map(Number)) {
+      for (const { python, threads, backend } of peers) {
         const args = [
           ...[flags.torch, "--data", flags.data, "--split", `${dir}/split.json`],
           ...["--cell", flags.cell, "--hidden-size", String(flags.hiddenSize)],
@@ -173,7 +151,7 @@ export async function benchClassify(args: string[]): Promise<void> {
           event: "bench",
           impl: "torch",
           ...shape,
-          backend: `pytorch ${version}, ${threads} thread${threads === 1 ? "" : "s"}`,
+          backend,
           examplesPerSec: epochs.at(-1)!.examplesPerSec,
         });
       }

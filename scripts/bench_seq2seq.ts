@@ -8,15 +8,7 @@
  *
  * @module
  */
-import {
-  defineFlags,
-  emitJson,
-  helpText,
-  info,
-  listOf,
-  parseFlags,
-  positiveInteger,
-} from "./_cli.ts";
+import { defineFlags, emitJson, helpText, info, parseFlags, positiveInteger } from "./_cli.ts";
 import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
@@ -28,7 +20,7 @@ import { Seq2Seq } from "../lib/seq2seq/model.ts";
 import { preparePairData } from "../lib/seq2seq/dataset.ts";
 import { pairBatches, targetTokens } from "../lib/seq2seq/data.ts";
 import { translateIds } from "../lib/seq2seq/decode.ts";
-import { peerPython, torchRows, torchVersion } from "./_bench_torch.ts";
+import { PEER_FLAGS, peerRuns, torchRows } from "./_bench_torch.ts";
 import { timeTrainSteps } from "./_bench_common.ts";
 
 /** The flags of `deno task bench seq2seq`. */
@@ -75,20 +67,7 @@ export const BENCH_SEQ2SEQ_FLAGS = defineFlags(
       validate: positiveInteger,
       help: "Epochs the PyTorch peer trains (its speed is their mean).",
     },
-    {
-      name: "python",
-      type: "string",
-      default: "",
-      help: "Python with torch (default: python3 on PATH if it has torch, else /usr/bin/python3).",
-    },
-    {
-      name: "torch-threads",
-      type: "string",
-      default: "1,2",
-      valueName: "list",
-      validate: listOf((t) => /^[1-9]\d*$/.test(t), "expected integers >= 1, comma-separated"),
-      help: "PyTorch threads, comma-separated: one peer row per count.",
-    },
+    ...PEER_FLAGS,
     BACKEND_FLAG,
     THREADS_FLAG,
     JSON_FLAG,
@@ -150,14 +129,12 @@ export async function benchSeq2seq(args: string[]): Promise<void> {
       ...await timeProject(data, attention, flags),
     });
     if (flags.torch !== "none" && attention !== "dot") {
-      const python = await peerPython(flags.python);
-      const version = await torchVersion(python);
-      for (const threads of flags.torchThreads.split(",").map(Number)) {
+      for (const { python, threads, backend } of await peerRuns(flags)) {
         rows.push({
           event: "bench",
           impl: "torch",
           attention,
-          backend: `pytorch ${version}, ${threads} thread${threads === 1 ? "" : "s"}`,
+          backend,
           targetTokensPerSec: await timeTorch({ ...flags, python }, attention, threads),
         });
       }
