@@ -24,6 +24,7 @@ export * from "./lib/errors.ts";
 export * from "./lib/rng.ts";
 export * from "./lib/ops/mod.ts";
 export * from "./lib/corpus/mod.ts";
+export * from "./lib/supervised/mod.ts";
 export * from "./lib/cells/mod.ts";
 export * from "./lib/kernels/mod.ts";
 export * from "./lib/layers/mod.ts";

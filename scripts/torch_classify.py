@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch peer of `deno task classify`: the same model on the same split.
 
-Reads the labelled folder the way lib/corpus/labelled.ts does (sorted
+Reads the labelled folder the way lib/supervised/labelled.ts does (sorted
 <label>.txt files, trimmed non-blank lines, NFC or folded accents, char
 tokens), takes the split a Deno run recorded (`split.json` in its run
 directory) so both models see the same train / valid / test examples, builds

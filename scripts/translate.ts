@@ -34,7 +34,7 @@ import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import { type PairVocabs, preprocessPairText, tokenizePairSide } from "../lib/corpus/pairs.ts";
+import { type PairVocabs, preprocessPairText, tokenizePairSide } from "../lib/supervised/pairs.ts";
 import type { JsonValue } from "../lib/training/checkpoint.ts";
 import { loadModel, RunWriter } from "../lib/training/run.ts";
 import { type Seq2SeqConfig, seq2seqConfig } from "../lib/seq2seq/config.ts";

@@ -9,7 +9,7 @@ const ROOT = new URL("..", import.meta.url);
 const RANKS: [RegExp, number][] = [
   [/^lib\/(tf|tfjs|errors|rng)\.ts$/, 0],
   [/^lib\/ops\//, 1],
-  [/^lib\/(cells|corpus|native)\//, 2],
+  [/^lib\/(cells|corpus|supervised|native)\//, 2],
   [/^lib\/kernels\//, 3],
   [/^lib\/layers\//, 4],
   [/^lib\/training\//, 5],

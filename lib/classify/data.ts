@@ -16,7 +16,7 @@ import {
   type SplitRecord,
   type StratifiedSplit,
   stratifiedSplit,
-} from "../corpus/labelled.ts";
+} from "../supervised/labelled.ts";
 
 /** How a data set is read and split: saved in a run's config. */
 export interface DatasetSettings {

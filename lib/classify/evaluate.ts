@@ -13,7 +13,7 @@ import {
   encodeLabelled,
   type LabelledBatch,
   labelledBatch,
-} from "../corpus/labelled.ts";
+} from "../supervised/labelled.ts";
 import type { SequenceClassifier } from "./model.ts";
 import { type ClassificationMetrics, classificationMetrics } from "./metrics.ts";
 
@@ -70,7 +70,7 @@ export interface ClassifierScores extends ClassificationMetrics {
  * @example
  * ```ts
  * import { ok } from "node:assert";
- * import { labelledBatch } from "../corpus/labelled.ts";
+ * import { labelledBatch } from "../supervised/labelled.ts";
  * import { classifierConfig, SequenceClassifier } from "./model.ts";
  * const model = new SequenceClassifier(classifierConfig({ vocabSize: 6, numLabels: 2, hiddenSize: 3 }));
  * const scores = await evaluateClassifier(model, [labelledBatch([Int32Array.of(4, 5)], [1], 1)]);
@@ -126,7 +126,7 @@ export interface PredictOptions {
  * @example
  * ```ts
  * import { strictEqual } from "node:assert";
- * import { labelledVocab } from "../corpus/labelled.ts";
+ * import { labelledVocab } from "../supervised/labelled.ts";
  * import { classifierConfig, SequenceClassifier } from "./model.ts";
  * const vocab = labelledVocab(["ab"]);
  * const model = new SequenceClassifier(classifierConfig({ vocabSize: vocab.size, numLabels: 2, hiddenSize: 3 }));

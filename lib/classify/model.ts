@@ -24,7 +24,7 @@ import { dropout } from "../layers/dropout.ts";
 import { stepMask } from "../layers/lengths.ts";
 import { softmaxCrossEntropy } from "../kernels/softmax_cross_entropy.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
-import type { LabelledBatch } from "../corpus/labelled.ts";
+import type { LabelledBatch } from "../supervised/labelled.ts";
 import { namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
 
@@ -145,7 +145,7 @@ export function balancedClassWeights(labels: ArrayLike<number>, numLabels: numbe
  * @example Label probabilities of a padded batch of two sequences
  * ```ts
  * import { deepStrictEqual } from "node:assert";
- * import { labelledBatch } from "../corpus/labelled.ts";
+ * import { labelledBatch } from "../supervised/labelled.ts";
  * const model = new SequenceClassifier(classifierConfig({ vocabSize: 8, numLabels: 3, hiddenSize: 4 }));
  * const batch = labelledBatch([Int32Array.of(4, 5, 6), Int32Array.of(7)], [0, 2], 1);
  * const probs = model.probabilities(batch); // [B, L]

@@ -19,9 +19,7 @@
  */
 export * from "./batches.ts";
 export * from "./bundled.ts";
-export * from "./labelled.ts";
 export * from "./load.ts";
-export * from "./pairs.ts";
 export * from "./source.ts";
 export * from "./split.ts";
 export * from "./store.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { BOS, EOS, LABELLED_RESERVED, PAD } from "../corpus/labelled.ts";
+import { BOS, EOS, LABELLED_RESERVED, PAD } from "../supervised/labelled.ts";
 
 /** A padded, time-major minibatch of sequences and their conditions. */
 export interface GeneratorBatch {

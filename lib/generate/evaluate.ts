@@ -8,7 +8,7 @@
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
-import { bucketBatches } from "../corpus/labelled.ts";
+import { bucketBatches } from "../supervised/labelled.ts";
 import { type GeneratorBatch, generatorBatch } from "./batch.ts";
 import type { ConditionedGenerator } from "./model.ts";
 

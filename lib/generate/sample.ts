@@ -46,7 +46,7 @@ export interface SampleSequencesOptions extends DecodeOptions {
  * @example Greedy decoding is the same every time
  * ```ts
  * import { deepStrictEqual } from "node:assert";
- * import { labelledVocab } from "../corpus/labelled.ts";
+ * import { labelledVocab } from "../supervised/labelled.ts";
  * import { ConditionedGenerator, generatorConfig } from "./model.ts";
  * const vocab = labelledVocab(["abc"]);
  * const model = new ConditionedGenerator(generatorConfig({ vocabSize: vocab.size, numConditions: 2, hiddenSize: 4 }));

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { EOS_ID, PAD_ID } from "../corpus/pairs.ts";
+import { EOS_ID, PAD_ID } from "../supervised/pairs.ts";
 
 /** A translation. */
 export interface Hypothesis {

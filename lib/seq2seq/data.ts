@@ -14,7 +14,7 @@
 import { UsageError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
 import type { Vocab } from "../corpus/vocab.ts";
-import { BOS_ID, EOS_ID, PAD_ID, type TokenizedPair } from "../corpus/pairs.ts";
+import { BOS_ID, EOS_ID, PAD_ID, type TokenizedPair } from "../supervised/pairs.ts";
 
 /** A pair as ids, without `<eos>`. */
 export interface EncodedPair {
@@ -50,7 +50,7 @@ export interface PairBatch {
  * @example
  * ```ts
  * import { deepStrictEqual } from "node:assert";
- * import { buildPairVocabs } from "../corpus/pairs.ts";
+ * import { buildPairVocabs } from "../supervised/pairs.ts";
  * const pairs = [{ source: ["a", "b"], target: ["c"] }];
  * const vocabs = buildPairVocabs(pairs, { minFreq: 1 });
  * deepStrictEqual([...encodePairs(pairs, vocabs)[0].source], [4, 5]);

@@ -17,7 +17,7 @@ import {
   type PairVocabs,
   type SentencePair,
   tokenizePairs,
-} from "../corpus/pairs.ts";
+} from "../supervised/pairs.ts";
 import { type EncodedPair, encodePairs, splitPairs } from "./data.ts";
 
 /** How a pair corpus is read and split (plain JSON). */

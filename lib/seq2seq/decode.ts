@@ -16,7 +16,7 @@
 import { tidy } from "../ops/tidy.ts";
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
-import { BOS_ID, EOS_ID } from "../corpus/pairs.ts";
+import { BOS_ID, EOS_ID } from "../supervised/pairs.ts";
 import type { State } from "../cells/types.ts";
 import { gatherRows } from "../kernels/gather_rows.ts";
 import { makePairBatch } from "./data.ts";

@@ -7,7 +7,11 @@
  */
 import type { Vocab } from "../corpus/vocab.ts";
 import type { TokenKind } from "../corpus/tokenize.ts";
-import { type PairNormalization, preprocessPairText, tokenizePairSide } from "../corpus/pairs.ts";
+import {
+  type PairNormalization,
+  preprocessPairText,
+  tokenizePairSide,
+} from "../supervised/pairs.ts";
 import { type EncodedPair, pairBatches } from "./data.ts";
 import type { Seq2Seq } from "./model.ts";
 import { type Hypothesis, translateIds, type TranslateOptions } from "./decode.ts";
@@ -91,7 +95,7 @@ function tokensOf(vocab: Vocab, ids: readonly number[]): string[] {
  * import { Seq2Seq } from "./model.ts";
  * import { seq2seqConfig } from "./config.ts";
  * import { evaluateTranslations } from "./evaluate.ts";
- * import { PAIR_RESERVED } from "../corpus/pairs.ts";
+ * import { PAIR_RESERVED } from "../supervised/pairs.ts";
  * import { Vocab } from "../corpus/vocab.ts";
  * const vocab = Vocab.build(["a", "b", "c", "d", "e"], { reserved: PAIR_RESERVED });
  * const model = new Seq2Seq(seq2seqConfig({ sourceVocabSize: vocab.size, targetVocabSize: vocab.size, embeddingSize: 4, hiddenSize: 4 }));
@@ -156,7 +160,7 @@ export interface TextTranslation {
  * import { strictEqual } from "node:assert";
  * import { Seq2Seq } from "./model.ts";
  * import { seq2seqConfig } from "./config.ts";
- * import { buildPairVocabs } from "../corpus/pairs.ts";
+ * import { buildPairVocabs } from "../supervised/pairs.ts";
  * const vocabs = buildPairVocabs([{ source: ["go"], target: ["va"] }], { minFreq: 1 });
  * const model = new Seq2Seq(seq2seqConfig({ sourceVocabSize: 5, targetVocabSize: 5, embeddingSize: 3, hiddenSize: 3 }));
  * const [t] = await translateText(model, vocabs, ["Go."], { maxLengthExtra: 2 });

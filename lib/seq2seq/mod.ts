@@ -7,7 +7,7 @@
  * ```ts
  * import { strictEqual } from "node:assert";
  * import { Seq2Seq, seq2seqConfig, translateText } from "./mod.ts";
- * import { buildPairVocabs } from "../corpus/mod.ts";
+ * import { buildPairVocabs } from "../supervised/mod.ts";
  * const vocabs = buildPairVocabs([{ source: ["go", "."], target: ["va", "!"] }], { minFreq: 1 });
  * const model = new Seq2Seq(seq2seqConfig({
  *   sourceVocabSize: vocabs.source.size,

@@ -10,7 +10,7 @@ import {
   labelledVocab,
   loadLabelled,
   stratifiedSplit,
-} from "../../lib/corpus/labelled.ts";
+} from "../../lib/supervised/labelled.ts";
 
 async function folder(files: Record<string, string>): Promise<string> {
   const dir = await Deno.makeTempDir();

@@ -8,7 +8,7 @@ import {
   labelledBatch,
   labelledVocab,
   stratifiedSplit,
-} from "../../lib/corpus/labelled.ts";
+} from "../../lib/supervised/labelled.ts";
 import {
   balancedClassWeights,
   classifierConfig,

@@ -7,7 +7,7 @@
  */
 import { saveCheckpoint } from "../../lib/training/checkpoint.ts";
 import { Vocab } from "../../lib/corpus/vocab.ts";
-import { labelledVocab } from "../../lib/corpus/labelled.ts";
+import { labelledVocab } from "../../lib/supervised/labelled.ts";
 import { LanguageModel, type ModelConfig, modelConfig } from "../../lib/lm/model.ts";
 import {
   type ClassifierConfig,
@@ -21,7 +21,7 @@ import {
 } from "../../lib/generate/model.ts";
 import { Seq2Seq } from "../../lib/seq2seq/model.ts";
 import { type Seq2SeqConfig, seq2seqConfig } from "../../lib/seq2seq/config.ts";
-import { PAIR_RESERVED } from "../../lib/corpus/pairs.ts";
+import { PAIR_RESERVED } from "../../lib/supervised/pairs.ts";
 import type { TrainableModel } from "../../lib/training/model.ts";
 import { randomize } from "./_ort.ts";
 

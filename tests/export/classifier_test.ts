@@ -1,6 +1,6 @@
 import { tf } from "../../lib/tf.ts";
 import { classifierConfig, SequenceClassifier } from "../../lib/classify/model.ts";
-import { labelledBatch } from "../../lib/corpus/labelled.ts";
+import { labelledBatch } from "../../lib/supervised/labelled.ts";
 import type { CellKind } from "../../lib/cells/types.ts";
 import { classifierGraph } from "../../lib/export/_onnx_classifier.ts";
 import { encodeOnnxModel } from "../../lib/export/onnx_proto.ts";

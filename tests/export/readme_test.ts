@@ -9,7 +9,7 @@ import { tf } from "../../lib/tf.ts";
 import { exportCheckpoint } from "../../lib/export/export.ts";
 import { loadForExport } from "../../lib/export/load.ts";
 import { SequenceClassifier } from "../../lib/classify/model.ts";
-import { labelledBatch } from "../../lib/corpus/labelled.ts";
+import { labelledBatch } from "../../lib/supervised/labelled.ts";
 import { classifierRun, LABELS } from "./_checkpoints.ts";
 import { withTempDir } from "./_ort.ts";
 

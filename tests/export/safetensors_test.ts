@@ -3,7 +3,7 @@ import { tf } from "../../lib/tf.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { LanguageModel, type ModelConfig, modelConfig } from "../../lib/lm/model.ts";
 import { classifierConfig, SequenceClassifier } from "../../lib/classify/model.ts";
-import { labelledBatch } from "../../lib/corpus/labelled.ts";
+import { labelledBatch } from "../../lib/supervised/labelled.ts";
 import { decodeSafetensors, encodeSafetensors } from "../../lib/export/safetensors.ts";
 import { loadTorchStateDictInto, torchStateDictOf } from "../../lib/export/state_dict.ts";
 import { randomize } from "./_ort.ts";

@@ -7,7 +7,7 @@
 import { tf } from "../../lib/tf.ts";
 import { classifierConfig, SequenceClassifier } from "../../lib/classify/model.ts";
 import { LanguageModel, modelConfig } from "../../lib/lm/model.ts";
-import { labelledBatch } from "../../lib/corpus/labelled.ts";
+import { labelledBatch } from "../../lib/supervised/labelled.ts";
 import { decodeSafetensors } from "../../lib/export/safetensors.ts";
 import { loadTorchStateDictInto } from "../../lib/export/state_dict.ts";
 import { assertClose } from "./_ort.ts";

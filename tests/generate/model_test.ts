@@ -2,7 +2,7 @@ import { deepStrictEqual, ok, strictEqual, throws } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import { Rng } from "../../lib/rng.ts";
 import { makeOptimizer, trainStep } from "../../lib/training/train.ts";
-import { encodeLabelled, labelledVocab } from "../../lib/corpus/labelled.ts";
+import { encodeLabelled, labelledVocab } from "../../lib/supervised/labelled.ts";
 import { generatorBatch } from "../../lib/generate/batch.ts";
 import { ConditionedGenerator, CONDITIONINGS, generatorConfig } from "../../lib/generate/model.ts";
 import { evaluateGenerator, generatorBatches } from "../../lib/generate/evaluate.ts";

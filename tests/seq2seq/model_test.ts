@@ -5,7 +5,7 @@ import { type AttentionKind, seq2seqConfig } from "../../lib/seq2seq/config.ts";
 import { makePairBatch, pairBatches } from "../../lib/seq2seq/data.ts";
 import { disposeMemory, Seq2Seq } from "../../lib/seq2seq/model.ts";
 import { translateIds } from "../../lib/seq2seq/decode.ts";
-import { BOS_ID } from "../../lib/corpus/pairs.ts";
+import { BOS_ID } from "../../lib/supervised/pairs.ts";
 import { Rng } from "../../lib/rng.ts";
 
 const V = 11;

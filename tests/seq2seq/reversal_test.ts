@@ -1,7 +1,7 @@
 import { ok } from "node:assert";
 import { tf, useBackend } from "../../lib/tf.ts";
 import { Rng } from "../../lib/rng.ts";
-import { buildPairVocabs, tokenizePairs } from "../../lib/corpus/pairs.ts";
+import { buildPairVocabs, tokenizePairs } from "../../lib/supervised/pairs.ts";
 import { encodePairs, pairBatches } from "../../lib/seq2seq/data.ts";
 import { Seq2Seq } from "../../lib/seq2seq/model.ts";
 import { seq2seqConfig } from "../../lib/seq2seq/config.ts";

@@ -2,7 +2,7 @@
  * Issue 21, item 16: the README's figures and commands match what ships.
  */
 import { deepStrictEqual, strictEqual } from "node:assert";
-import { loadLabelled } from "../../lib/corpus/labelled.ts";
+import { loadLabelled } from "../../lib/supervised/labelled.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const README = await Deno.readTextFile(`${ROOT}README.md`);

@@ -14,9 +14,9 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { readUtf8File } from "./utf8.ts";
-import { Vocab } from "./vocab.ts";
-import type { TokenKind } from "./tokenize.ts";
+import { readUtf8File } from "../corpus/utf8.ts";
+import { Vocab } from "../corpus/vocab.ts";
+import type { TokenKind } from "../corpus/tokenize.ts";
 export { bucketBatches, labelledBatch, stratifiedSplit } from "./_labelled_split.ts";
 export type {
   BucketOptions,

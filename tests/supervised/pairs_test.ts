@@ -6,7 +6,7 @@ import {
   parsePairs,
   preprocessPairText,
   tokenizePairs,
-} from "../../lib/corpus/pairs.ts";
+} from "../../lib/supervised/pairs.ts";
 
 Deno.test("preprocessPairText does d2l's fra-eng preprocessing", () => {
   // Non-breaking spaces (U+202F, U+00A0) become spaces; lower case; a space before , . ! ?

@@ -15,9 +15,9 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { readUtf8File } from "./utf8.ts";
-import type { TokenKind } from "./tokenize.ts";
-import { Vocab } from "./vocab.ts";
+import { readUtf8File } from "../corpus/utf8.ts";
+import type { TokenKind } from "../corpus/tokenize.ts";
+import { Vocab } from "../corpus/vocab.ts";
 
 /** The reserved tokens of both sides, ids 1, 2, 3 (after `<unk>` at 0). */
 export const PAIR_RESERVED: readonly string[] = ["<pad>", "<bos>", "<eos>"];
@@ -225,7 +225,7 @@ export function buildPairVocabs(
  * ```ts
  * import { throws } from "node:assert";
  * import { checkPairVocab, PAIR_RESERVED } from "./pairs.ts";
- * import { Vocab } from "./vocab.ts";
+ * import { Vocab } from "../corpus/vocab.ts";
  * checkPairVocab(Vocab.build(["a", "b"], { reserved: PAIR_RESERVED }), "source");
  * throws(() => checkPairVocab(Vocab.build(["a", "b"]), "source"));
  * ```
