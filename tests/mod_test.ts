@@ -96,3 +96,10 @@ Deno.test("deno doc --lint mod.ts finds nothing: every public symbol documented,
   const text = new TextDecoder().decode(stderr);
   ok(code === 0, text.split("\n").filter((l) => /^error|-->/.test(l)).slice(0, 40).join("\n"));
 });
+
+Deno.test("mod.ts's tf is the same TensorFlow.js as the pinned npm specifier a user imports", async () => {
+  const { tf } = await import("../mod.ts");
+  const tfjs = await import("npm:@tensorflow/tfjs@4.22.0");
+  ok(tf.engine() === tfjs.engine(), "two tfjs engines: tensors of one would not run on the other");
+  ok(tf.Tensor === tfjs.Tensor);
+});
