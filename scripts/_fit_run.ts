@@ -31,6 +31,7 @@ import {
   type RunWriter,
 } from "../lib/training/run.ts";
 import { lockRunDir } from "../lib/training/run_lock.ts";
+import { runMode } from "./_labelled_flags.ts";
 
 export type { TrainSettings };
 
@@ -74,18 +75,17 @@ export interface OpenedRun<M, C> extends Disposable {
  * training settings. A resumed model is disposed if the directory is refused.
  */
 export async function openTrainingRun<
-  M extends { dispose(): void },
+  M extends TrainableModel<unknown>,
   C extends { train: TrainSettings },
 >(
   args: readonly string[],
   flags: Parameters<typeof trainSettings>[0] & { resume?: string; out: string; overwrite: boolean },
-  kind: LoadModelOptions<M & TrainableModel<unknown>, C>,
-): Promise<OpenedRun<M & TrainableModel<unknown>, C>> {
+  kind: LoadModelOptions<M, C>,
+): Promise<OpenedRun<M, C>> {
   const resumed = flags.resume === undefined ? undefined : await loadResumable(flags.resume, kind);
   const out = flags.resume ?? flags.out;
-  const mode = flags.resume !== undefined ? "resume" : flags.overwrite ? "overwrite" : "new";
   try {
-    await checkRunDir(out, { mode, kind: kind.kind });
+    await checkRunDir(out, { mode: runMode(flags), kind: kind.kind });
   } catch (error) {
     resumed?.model.dispose();
     resumed?.optimizer.dispose();

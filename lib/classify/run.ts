@@ -13,8 +13,6 @@ import {
   type LoadedModel,
   loadModel,
   type LoadModelOptions,
-  loadResumable,
-  type ResumableCheckpoint,
 } from "../training/run.ts";
 
 /** What a classify run saves as its config. */
@@ -65,26 +63,4 @@ export function loadClassifierRun(
   which: CheckpointChoice = "best",
 ): Promise<LoadedModel<SequenceClassifier, ClassifyRunConfig>> {
   return loadModel(dir, { ...CLASSIFIER_RUN, which });
-}
-
-/**
- * Loads a classify run to continue it (`--resume`).
- *
- * @throws {UsageError} when it is not a run folder, holds no training
- *   position, or holds another kind.
- *
- * @example A directory that is not a run
- * ```ts
- * import { rejects } from "node:assert";
- * import { UsageError } from "../errors.ts";
- * import { resumeClassifierRun } from "./run.ts";
- * const dir = await Deno.makeTempDir();
- * await rejects(resumeClassifierRun(dir), UsageError);
- * await Deno.remove(dir);
- * ```
- */
-export function resumeClassifierRun(
-  dir: string,
-): Promise<ResumableCheckpoint<SequenceClassifier, ClassifyRunConfig>> {
-  return loadResumable(dir, CLASSIFIER_RUN);
 }
