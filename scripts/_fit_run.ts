@@ -1,8 +1,9 @@
 /**
- * The training loop of a task script, shared by `classify`, `generate` and
- * `translate`: `fit` with a progress bar, a checkpoint (and the best) after
- * every epoch, one printed line or JSON row per epoch, and Ctrl-C / SIGTERM
- * saving a checkpoint to `--resume` from.
+ * The training loop of every task script (`train`, `classify`, `generate`,
+ * `translate`): opening the run directory, the optimizer, and `fit` with a
+ * progress bar, a checkpoint (and the best) after every epoch, one printed
+ * line or JSON row per epoch, `--on-nan`, and Ctrl-C / SIGTERM saving a
+ * checkpoint to `--resume` from.
  *
  * @module
  */
@@ -18,7 +19,16 @@ import {
   runSchedule,
   stoppedText,
 } from "./_loop.ts";
-import { type EpochMetrics, fit, type FitOptions, type FitPosition } from "../lib/training/fit.ts";
+import {
+  type EpochMetrics,
+  fit,
+  type FitOptions,
+  type FitPosition,
+  type FitResult,
+  NonFiniteLossError,
+  type NonFinitePolicy,
+} from "../lib/training/fit.ts";
+import { disposeStates } from "../lib/cells/state.ts";
 import { Rng } from "../lib/rng.ts";
 import { makeOptimizer, type OptimizerName } from "../lib/training/train.ts";
 import type { TrainableModel } from "../lib/training/model.ts";
@@ -31,7 +41,8 @@ import {
   type RunWriter,
 } from "../lib/training/run.ts";
 import { lockRunDir } from "../lib/training/run_lock.ts";
-import { runMode } from "./_labelled_flags.ts";
+import { runMode } from "./_task_flags.ts";
+import { UsageError } from "../lib/errors.ts";
 
 export type { TrainSettings };
 
@@ -70,7 +81,7 @@ export interface OpenedRun<M, C> extends Disposable {
 
 /**
  * Opens the run directory a task trains into, the same way for every task:
- * loads the run `--resume` names (typed by the task's `kind`), checks the
+ * refuses `--resume` with `--overwrite`, loads the run `--resume` names (typed by the task's `kind`), checks the
  * directory against `--resume`/`--overwrite`, takes its lock, and works out the
  * training settings. A resumed model is disposed if the directory is refused.
  */
@@ -82,6 +93,9 @@ export async function openTrainingRun<
   flags: Parameters<typeof trainSettings>[0] & { resume?: string; out: string; overwrite: boolean },
   kind: LoadModelOptions<M, C>,
 ): Promise<OpenedRun<M, C>> {
+  if (flags.resume !== undefined && flags.overwrite) {
+    throw new UsageError("Cannot train with --resume and --overwrite: choose one");
+  }
   const resumed = flags.resume === undefined ? undefined : await loadResumable(flags.resume, kind);
   const out = flags.resume ?? flags.out;
   try {
@@ -118,7 +132,7 @@ export function runBasics(
     optimizer: tf.Optimizer;
     optimizerName: OptimizerName;
   },
-  flags: { json: boolean; checkpointEvery: number },
+  flags: { json: boolean; checkpointEvery: number; onNan: NonFinitePolicy },
   train: TrainSettings,
   start?: FitPosition,
 ) {
@@ -131,6 +145,7 @@ export function runBasics(
     patience: train.patience ?? 0,
     start,
     clip: train.clip,
+    onNonFinite: flags.onNan,
     rng: new Rng(train.seed),
     ...loopOptions(train, flags.checkpointEvery, async (position) => {
       await run.save(training.model, {
@@ -149,7 +164,7 @@ export interface EpochReport {
 
 /** Options of {@linkcode fitRun}. */
 export interface FitRunOptions<B>
-  extends Omit<FitOptions<B>, "onStep" | "onEpoch" | "shouldStop" | "optimizer"> {
+  extends Omit<FitOptions<B>, "onStep" | "onEpoch" | "onSkip" | "shouldStop" | "optimizer"> {
   run: RunWriter;
   optimizer: tf.Optimizer;
   optimizerName: OptimizerName;
@@ -160,21 +175,31 @@ export interface FitRunOptions<B>
   stepText: (loss: number) => string;
   /** The epoch's row and line, from its metrics. */
   report: (metrics: EpochMetrics, improved: boolean) => EpochReport;
-  /** Called after each epoch's checkpoint is written. */
-  afterSave?: (epoch: number) => Promise<void>;
+  /** Per-epoch work after the epoch's checkpoint is written and its line printed (e.g. a sample). */
+  afterEpoch?: (epoch: number) => Promise<void>;
+}
+
+/** What {@linkcode fitRun} returns: the core's result, and the exit code of an interrupted run. */
+export interface FitRunResult extends Omit<FitResult, "stoppedAt"> {
+  /** 130 (SIGINT) or 143 (SIGTERM) when a signal stopped the run, after saving where it stopped. */
+  exitCode?: number;
 }
 
 /**
- * Trains with {@linkcode fit}, saving and reporting every epoch.
+ * Trains with {@linkcode fit}, saving and reporting every epoch, the same way
+ * for every task: a progress bar, a checkpoint (and the best) after every
+ * epoch, one printed line or JSON row per epoch, a warning per step skipped by
+ * `--on-nan skip`, a diverged run's error naming the last good checkpoint, and
+ * Ctrl-C / SIGTERM saving a checkpoint to `--resume` from.
  *
- * @returns undefined when every epoch ran (or patience stopped it), else the
- *   exit code of an interrupted run (130 for SIGINT, 143 for SIGTERM), after
- *   saving where it stopped.
+ * @throws {Error} when the run diverges (`--on-nan stop`, or an epoch that is
+ *   not finite): the core's message, where the last good checkpoint is, and
+ *   what to try.
  */
 export async function fitRun<B>(
   model: TrainableModel<B>,
   options: FitRunOptions<B>,
-): Promise<number | undefined> {
+): Promise<FitRunResult> {
   const { run, optimizer, optimizerName, json } = options;
   const progress = new RunProgress(options.epochs, json);
   const stop = watchSignals(() => progress.stop());
@@ -186,19 +211,28 @@ export async function fitRun<B>(
         if (stop.signal) return; // the acknowledgement stays on screen
         progress.step(epoch, step, steps, options.stepText(loss));
       },
+      onSkip: ({ epoch, step, loss }, rate) =>
+        info(
+          `warning: skipped epoch ${epoch}, step ${step} (loss ${loss}); learning rate now ${rate}`,
+        ),
       onEpoch: async (metrics, next, { improved }) => {
         progress.epochDone(metrics.epoch);
         const { row, line } = options.report(metrics, improved);
         await run.save(model, { optimizer, name: optimizerName }, next, { row, best: improved });
-        await options.afterSave?.(metrics.epoch);
         if (json) emitJson(row);
         else console.log(line + (improved ? " (best)" : ""));
+        await options.afterEpoch?.(metrics.epoch);
       },
+    }).catch((error) => {
+      progress.stop();
+      throw error instanceof NonFiniteLossError ? divergedError(error, run, options) : error;
     });
     progress.stop();
-    if (!result.stoppedAt) return undefined;
-    await run.save(model, { optimizer, name: optimizerName }, result.stoppedAt);
-    const { epoch, step } = result.stoppedAt;
+    const { stoppedAt, ...rest } = result;
+    if (!stoppedAt) return rest;
+    await run.save(model, { optimizer, name: optimizerName }, stoppedAt);
+    disposeStates(stoppedAt.state);
+    const { epoch, step } = stoppedAt;
     if (json) {
       emitJson({
         event: "interrupted",
@@ -208,18 +242,27 @@ export async function fitRun<B>(
         step,
       });
     }
-    info(
-      stoppedText(
-        stop.signal,
-        result.stoppedAt,
-        result.stoppedSteps,
-        run.checkpointDir,
-        options.out,
-      ),
-    );
-    return stop.signal === "SIGINT" ? 130 : 143;
+    info(stoppedText(stop.signal, stoppedAt, result.stoppedSteps, run.checkpointDir, options.out));
+    return { ...rest, exitCode: stop.signal === "SIGINT" ? 130 : 143 };
   } finally {
     progress.stop();
     stop.dispose();
   }
+}
+
+/** A diverged run's error: what the core saw, where the last good checkpoint is, what to try. */
+function divergedError(
+  error: NonFiniteLossError,
+  run: RunWriter,
+  options: { out: string; onNonFinite?: NonFinitePolicy },
+): Error {
+  const last = run.history.at(-1);
+  const kept = last
+    ? `the last good checkpoint (epoch ${last.epoch}) is in ${run.checkpointDir}`
+    : `no checkpoint was written (${options.out} is as it was)`;
+  // --on-nan skip drops bad steps, not a diverged epoch: then a lower --lr helps.
+  const advice = options.onNonFinite === "skip" || error.detail !== undefined
+    ? "try a lower --lr or a smaller --clip"
+    : "--on-nan skip drops such steps instead";
+  return new Error(`${error.message}; ${kept}; ${advice}`);
 }

@@ -1,20 +1,11 @@
 /**
- * Flags and run plumbing that `deno task classify` and `deno task generate`
- * share: the data set, the recurrent sizes, the optimiser, the run
- * directory, and the batches `fit` draws.
+ * Flags and plumbing that the tasks on labelled sequences share (`deno task
+ * classify`, `generate`, and `translate`'s sizes): the data set, the
+ * recurrent sizes, the memory check, and the batches `fit` draws.
  *
  * @module
  */
-import {
-  inRange,
-  nonEmpty,
-  nonNegative,
-  nonNegativeInteger,
-  positive,
-  positiveInteger,
-} from "./_cli.ts";
-import { LOOP_FLAGS } from "./_flags.ts";
-import { UsageError } from "../lib/errors.ts";
+import { inRange, positiveInteger } from "./_cli.ts";
 import { CELL_KINDS, type CellKind, GATE_COUNT } from "../lib/cells/types.ts";
 import {
   checkMemory,
@@ -23,7 +14,6 @@ import {
   type SequenceMemoryShape,
 } from "../lib/training/memory.ts";
 import { tf } from "../lib/tf.ts";
-import { OPTIMIZERS } from "../lib/training/train.ts";
 import { TOKEN_KINDS } from "../lib/corpus/tokenize.ts";
 import type { DatasetSettings } from "../lib/classify/data.ts";
 
@@ -86,51 +76,6 @@ export const SIZE_FLAGS = [
   },
 ] as const;
 
-/** Training flags of both tasks. */
-export const FIT_FLAGS = [
-  {
-    name: "epochs",
-    type: "integer",
-    default: 10,
-    validate: positiveInteger,
-    help: "Passes over the training split.",
-  },
-  {
-    name: "batch-size",
-    type: "integer",
-    default: 64,
-    validate: positiveInteger,
-    help: "Examples per minibatch (bucketed by length).",
-  },
-  { name: "optimizer", type: "choice", choices: OPTIMIZERS, default: "adam", help: "Optimizer." },
-  { name: "lr", type: "number", default: 0.003, validate: positive, help: "Learning rate." },
-  {
-    name: "clip",
-    type: "number",
-    default: 1,
-    validate: nonNegative,
-    help: "Largest global gradient norm; 0 disables.",
-  },
-  {
-    name: "patience",
-    type: "integer",
-    default: 3,
-    validate: nonNegativeInteger,
-    help: "Stop after this many epochs without a better validation score (early stopping); " +
-      "0 never.",
-  },
-  ...LOOP_FLAGS,
-  { name: "seed", type: "integer", default: 0, help: "Seed of weights, split, batches, samples." },
-  { name: "overwrite", type: "boolean", help: "Train into a run directory that holds a run." },
-  {
-    name: "resume",
-    type: "string",
-    validate: nonEmpty,
-    help: "Continue the run in this directory (settings come from its checkpoint; it trains to " +
-      "the run's own total epochs unless --epochs gives a new one).",
-  },
-] as const;
-
 /** The data settings from parsed flags. */
 export function datasetSettings(flags: {
   data: string;
@@ -154,30 +99,6 @@ export function datasetSettings(flags: {
 /** An array of batches with the `numBatches` that `fit` asks for. */
 export function epochOf<B>(batches: B[]): B[] & { numBatches: number } {
   return Object.assign(batches, { numBatches: batches.length });
-}
-
-/** The run directory mode from the flags. */
-export function runMode(
-  flags: { resume?: string; overwrite: boolean },
-): "resume" | "overwrite" | "new" {
-  return flags.resume !== undefined ? "resume" : flags.overwrite ? "overwrite" : "new";
-}
-
-/**
- * Refuses, beside `--resume`, a flag whose setting the checkpoint fixes
- * (sizes, data, split): only the ones in `allowed` may be given.
- */
-export function checkResume(args: readonly string[], allowed: readonly string[]): void {
-  if (!args.some((a) => a === "--resume" || a.startsWith("--resume="))) return;
-  const given = args.filter((a) => a.startsWith("--")).map((a) => a.slice(2).split("=")[0]);
-  const fixed = given.find((name) => name !== "resume" && !allowed.includes(name));
-  if (fixed !== undefined) {
-    throw new UsageError(
-      `Cannot resume with --${fixed}: the checkpoint fixes it, expected only ${
-        allowed.map((a) => `--${a}`).join(", ")
-      } beside --resume`,
-    );
-  }
 }
 
 /** The recurrent widths of a model config, as {@linkcode checkSequenceMemory} reads them. */

@@ -22,7 +22,7 @@ import {
   LOOP_FLAGS,
   NUM_STEPS_FLAG,
   THREADS_FLAG,
-} from "./_flags.ts";
+} from "./_task_flags.ts";
 import { givenFlag, loopSettings } from "./_loop.ts";
 import { UsageError } from "../lib/errors.ts";
 import { CELL_KINDS, type Nonlinearity } from "../lib/cells/types.ts";

@@ -14,22 +14,18 @@ import {
   nonNegativeInteger,
   positiveInteger,
 } from "./_cli.ts";
-import type { FlagSpec, FlagValue } from "./_cli.ts";
-import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG, WHICH_FLAG } from "./_flags.ts";
-import { FIT_FLAGS, SIZE_FLAGS } from "./_labelled_flags.ts";
+import {
+  BACKEND_FLAG,
+  JSON_FLAG,
+  THREADS_FLAG,
+  TRAINING_FLAGS,
+  WHICH_FLAG,
+  withDefaults,
+} from "./_task_flags.ts";
+import { SIZE_FLAGS } from "./_labelled_flags.ts";
 import { TOKEN_KINDS } from "../lib/corpus/tokenize.ts";
 import { ATTENTION_KINDS } from "../lib/seq2seq/config.ts";
 import type { PairDataSettings } from "../lib/seq2seq/dataset.ts";
-
-/** The same flags with other defaults (by flag name); types and checks stay. */
-function withDefaults<const T extends readonly FlagSpec[]>(
-  table: T,
-  defaults: Record<string, FlagValue>,
-): T {
-  return table.map((spec) =>
-    spec.name in defaults ? { ...spec, default: defaults[spec.name] } : spec
-  ) as unknown as T;
-}
 
 /** The flags of `deno task translate`. */
 export const TRANSLATE_FLAGS = defineFlags(
@@ -108,7 +104,7 @@ export const TRANSLATE_FLAGS = defineFlags(
       help: "none: the encoder's last state is the context of every step (d2l 10.7); " +
         "additive: Bahdanau attention (d2l 11.4); dot: scaled dot product.",
     },
-    ...withDefaults(FIT_FLAGS, { epochs: 30, "batch-size": 128, lr: 0.005 }),
+    ...withDefaults(TRAINING_FLAGS, { epochs: 30, "batch-size": 128, lr: 0.005 }),
     {
       name: "out",
       type: "string",

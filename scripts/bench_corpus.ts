@@ -31,7 +31,7 @@ import {
   type TokenKind,
 } from "../lib/corpus/tokenize.ts";
 import { defineFlags, helpText, parseFlags, runMain } from "./_cli.ts";
-import { BATCH_SIZE_FLAG, JSON_FLAG, NUM_STEPS_FLAG } from "./_flags.ts";
+import { BATCH_SIZE_FLAG, JSON_FLAG, NUM_STEPS_FLAG } from "./_task_flags.ts";
 
 /** One size's result (also the `--json` record). */
 export interface CorpusBenchResult {

@@ -9,7 +9,7 @@
  * @module
  */
 import { defineFlags, emitJson, helpText, info, parseFlags, positiveInteger } from "./_cli.ts";
-import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_flags.ts";
+import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_task_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";

@@ -44,7 +44,7 @@ import { runTorch } from "./_bench_torch.ts";
 import { profileProject } from "./_bench_profile.ts";
 import { startThreadedWasm } from "./_wasm_threads.ts";
 import { startBackend } from "./_backend.ts";
-import { THREADS_FLAG } from "./_flags.ts";
+import { THREADS_FLAG } from "./_task_flags.ts";
 import {
   BATCH,
   type BenchOptions,

@@ -22,14 +22,19 @@ import {
   readInputLines,
   runMain,
 } from "./_cli.ts";
-import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_flags.ts";
 import {
+  BACKEND_FLAG,
   checkResume,
+  INIT_FLAG,
+  JSON_FLAG,
+  THREADS_FLAG,
+  TRAINING_FLAGS,
+} from "./_task_flags.ts";
+import {
   checkSequenceMemory,
   DATA_FLAGS,
   datasetSettings,
   epochOf,
-  FIT_FLAGS,
   SIZE_FLAGS,
 } from "./_labelled_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
@@ -65,7 +70,8 @@ export const CLASSIFY_FLAGS = defineFlags(
       help: "Sequence vector: last (final state) or mean/max over the real steps.",
     },
     { name: "class-weights", type: "boolean", help: "Weigh the loss by inverse label frequency." },
-    ...FIT_FLAGS,
+    ...TRAINING_FLAGS,
+    INIT_FLAG,
     {
       name: "out",
       type: "string",
@@ -125,7 +131,7 @@ export async function main(args: string[]): Promise<number> {
     await startBackend(flags.backend, flags.threads);
     return await predict(flags);
   }
-  checkResume(args, ["epochs", "patience", "backend", "json", "checkpoint-every"]);
+  checkResume(args, []);
   const backend = await startBackend(flags.backend, flags.threads);
   if (flags.evaluate) return await evaluateRun(flags.checkpoint, flags.split, flags.json);
   const log = flags.json ? () => {} : info;
@@ -148,6 +154,7 @@ export async function main(args: string[]): Promise<number> {
       bidirectional: flags.bidirectional,
       dropout: flags.dropout,
       head: flags.head,
+      init: flags.init,
       seed: flags.seed,
       classWeights: flags.classWeights
         ? balancedClassWeights(set.split.train.map((i) => set.labels[i]), set.data.labels.length)
@@ -180,7 +187,7 @@ export async function main(args: string[]): Promise<number> {
       plots: { "loss.svg": lossPlot, "accuracy.svg": accuracyPlot },
     });
     const validBatches = classifierBatches(set.sequences, set.labels, valid, { batchSize: 256 });
-    const interrupted = await fitRun(model, {
+    const { exitCode } = await fitRun(model, {
       ...runBasics(run, { model, optimizer, optimizerName }, flags, settings, resumed?.position),
       batches: (_epoch, rng) =>
         epochOf(classifierBatches(set.sequences, set.labels, train, {
@@ -216,13 +223,13 @@ export async function main(args: string[]): Promise<number> {
             `${Math.round(metrics.itemsPerSec)} examples/s`,
         };
       },
-      afterSave: async (epoch) => {
+      afterEpoch: async (epoch) => {
         if (epoch === 1 || resumed) {
           await Deno.writeTextFile(`${out}/split.json`, JSON.stringify(set.record));
         }
       },
     });
-    if (interrupted !== undefined) return interrupted;
+    if (exitCode !== undefined) return exitCode;
     return await evaluateRun(out, "test", flags.json, set, run.history.length);
   } finally {
     model.dispose();

@@ -5,7 +5,7 @@
  * @module
  */
 import { defineFlags, emitJson, helpText, info, parseFlags, runMain } from "./_cli.ts";
-import { CHECKPOINT_FLAG, JSON_FLAG, WHICH_FLAG } from "./_flags.ts";
+import { CHECKPOINT_FLAG, JSON_FLAG, WHICH_FLAG } from "./_task_flags.ts";
 import { useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
 import { EXPORT_FORMATS, exportCheckpoint } from "../lib/export/export.ts";

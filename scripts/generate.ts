@@ -24,14 +24,19 @@ import {
   positiveInteger,
   runMain,
 } from "./_cli.ts";
-import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_flags.ts";
 import {
+  BACKEND_FLAG,
   checkResume,
+  INIT_FLAG,
+  JSON_FLAG,
+  THREADS_FLAG,
+  TRAINING_FLAGS,
+} from "./_task_flags.ts";
+import {
   checkSequenceMemory,
   DATA_FLAGS,
   datasetSettings,
   epochOf,
-  FIT_FLAGS,
   SIZE_FLAGS,
 } from "./_labelled_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
@@ -77,7 +82,8 @@ export const GENERATE_FLAGS = defineFlags(
       validate: positiveInteger,
       help: "Condition embedding width (input design).",
     },
-    ...FIT_FLAGS,
+    ...TRAINING_FLAGS,
+    INIT_FLAG,
     {
       name: "out",
       type: "string",
@@ -163,9 +169,7 @@ export async function main(args: string[]): Promise<number> {
     );
     return 0;
   }
-  checkResume(args, [
-    ...["epochs", "patience", "backend", "json", "condition", "count", "checkpoint-every"],
-  ]);
+  checkResume(args, ["condition", "count"]);
   const backend = await startBackend(flags.backend, flags.threads);
   if (flags.checkpoint !== undefined) {
     const loaded = await loadModel(flags.checkpoint, { kind: "generator", build, which: "best" });
@@ -197,6 +201,7 @@ export async function main(args: string[]): Promise<number> {
       hiddenSize: flags.hiddenSize,
       layers: flags.layers,
       dropout: flags.dropout,
+      init: flags.init,
       seed: flags.seed,
     }),
     data: { ...set.settings, labels: set.data.labels },
@@ -231,7 +236,7 @@ export async function main(args: string[]): Promise<number> {
     const batchesOf = (indices: number[]) =>
       generatorBatches(set.sequences, set.labels, indices, { batchSize: 256 });
     const validBatches = batchesOf(valid);
-    const interrupted = await fitRun(model, {
+    const { exitCode } = await fitRun(model, {
       ...runBasics(run, { model, optimizer, optimizerName }, flags, settings, resumed?.position),
       batches: (_epoch, rng) =>
         epochOf(generatorBatches(set.sequences, set.labels, train, {
@@ -263,7 +268,7 @@ export async function main(args: string[]): Promise<number> {
         };
       },
     });
-    if (interrupted !== undefined) return interrupted;
+    if (exitCode !== undefined) return exitCode;
     const best = await loadModel(out, { kind: "generator", build, which: "best" });
     try {
       const s = await evaluateGenerator(best.model, batchesOf(test));

@@ -15,7 +15,13 @@ import {
   positive,
   runMain,
 } from "./_cli.ts";
-import { BACKEND_FLAG, CHECKPOINT_FLAG, JSON_FLAG, THREADS_FLAG, WHICH_FLAG } from "./_flags.ts";
+import {
+  BACKEND_FLAG,
+  CHECKPOINT_FLAG,
+  JSON_FLAG,
+  THREADS_FLAG,
+  WHICH_FLAG,
+} from "./_task_flags.ts";
 import { startBackend } from "./_backend.ts";
 import { loadTrainedModel } from "../lib/lm/run.ts";
 import { sampleText } from "../lib/lm/sample.ts";

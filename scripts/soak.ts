@@ -42,7 +42,7 @@ import {
   positiveInteger,
   runMain,
 } from "./_cli.ts";
-import { BATCH_SIZE_FLAG, NUM_STEPS_FLAG, THREADS_FLAG } from "./_flags.ts";
+import { BATCH_SIZE_FLAG, NUM_STEPS_FLAG, THREADS_FLAG } from "./_task_flags.ts";
 import { startBackend } from "./_backend.ts";
 
 /** The flags of `scripts/soak.ts`. */

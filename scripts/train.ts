@@ -9,21 +9,20 @@
  * @module
  */
 import { emitJson, helpText, info, parseFlags, runMain } from "./_cli.ts";
-import { checkResumeFlags, configFromFlags, TRAIN_FLAGS } from "./_train_flags.ts";
-import { loopOptions, resumingText, RunProgress, runSchedule, stoppedText } from "./_loop.ts";
-import { lockRunDir } from "../lib/training/run_lock.ts";
-import { watchSignals } from "./_signals.ts";
+import { checkResumeFlags, configFromFlags, TRAIN_FLAGS, type TrainFlags } from "./_train_flags.ts";
+import { resumingText } from "./_loop.ts";
+import { fitRun, type OpenedRun, openTrainingRun, runBasics, runOptimizer } from "./_fit_run.ts";
 import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
 import { LanguageModel } from "../lib/lm/model.ts";
-import { makeOptimizer } from "../lib/training/train.ts";
 import { disposeStates } from "../lib/cells/state.ts";
-import { type FitPosition, NonFiniteLossError } from "../lib/training/fit.ts";
-import { fitLanguageModel, type LmEpochMetrics } from "../lib/lm/fit.ts";
-import { Rng } from "../lib/rng.ts";
+import type { FitPosition } from "../lib/training/fit.ts";
+import { lmEpochMetrics, lmFitParts } from "../lib/lm/fit.ts";
 import { loadCorpus } from "../lib/corpus/load.ts";
+import { Vocab } from "../lib/corpus/vocab.ts";
 import { minimumTokens, randomBatches, sequentialBatches } from "../lib/corpus/batches.ts";
-import { checkRunDir, lmRunWriter, loadResumableRun, type RunConfig } from "../lib/lm/run.ts";
+import { LM_RUN, lmHistory, lmRunWriter, type RunConfig } from "../lib/lm/run.ts";
+import type { TrainSettings } from "../lib/training/settings.ts";
 import { prefixTokens, sampleText } from "../lib/lm/sample.ts";
 import { asciiLine } from "../lib/training/plot.ts";
 import { checkMemory, memoryLimit } from "../lib/training/memory.ts";
@@ -39,23 +38,17 @@ export async function main(args: string[]): Promise<number> {
     console.log(helpText("deno task train", "Train a recurrent language model.", TRAIN_FLAGS));
     return 0;
   }
-  if (flags.resume !== undefined && flags.overwrite) {
-    throw new UsageError("Cannot train with --resume and --overwrite: choose one");
-  }
   const backend = await startBackend(flags.backend, flags.threads);
-  const resumed = flags.resume === undefined ? undefined : await loadResumableRun(flags.resume);
-  let owned = true; // the resumed model and optimizer, until the try below takes them
+  using opened = await openTrainingRun(args, flags, LM_RUN);
+  const { out, resumed, settings } = opened;
+  let owned = true; // the resumed model and optimizer, until train() takes them
   try {
-    if (resumed) checkResumeFlags(args, flags, resumed.config);
-    const out = flags.resume ?? flags.out;
-    await checkRunDir(out, {
-      mode: resumed ? "resume" : flags.overwrite ? "overwrite" : "new",
-      kind: "lm",
-    });
-    if (resumed && nothingLeft(out, resumed.config, resumed.position, args, flags)) return 0;
-    using _lock = await lockRunDir(out);
+    if (resumed) {
+      checkResumeFlags(args, flags, resumed.config);
+      if (nothingLeft(out, settings, resumed.position, flags)) return 0;
+    }
     owned = false;
-    return await train(args, flags, out, resumed, backend);
+    return await train(flags, opened, backend);
   } finally {
     if (resumed && owned) {
       resumed.model.dispose();
@@ -65,16 +58,7 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-type Flags = ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>["values"];
-type Resumed = Awaited<ReturnType<typeof loadResumableRun>>;
 type Backend = Awaited<ReturnType<typeof startBackend>>;
-
-/** The run's total epochs and patience: the saved ones on --resume unless given anew. */
-function schedule(args: string[], flags: Flags, saved?: RunConfig): [number, number] {
-  // Runs saved before --patience existed never stopped early.
-  const { epochs, patience } = runSchedule(args, flags, saved?.train, 0);
-  return [epochs, patience];
-}
 
 /**
  * On --resume of a finished run: says so, and how to extend it; true when
@@ -82,12 +66,12 @@ function schedule(args: string[], flags: Flags, saved?: RunConfig): [number, num
  */
 function nothingLeft(
   out: string,
-  config: RunConfig,
+  settings: TrainSettings,
   position: FitPosition,
-  args: string[],
-  flags: Flags,
+  flags: TrainFlags,
 ): boolean {
-  const [epochs, patience] = schedule(args, flags, config);
+  const epochs = settings.epochs!;
+  const patience = settings.patience ?? 0;
   const done = position.epoch - 1;
   const best = position.best;
   const early = position.step === 0 && patience > 0 && best !== undefined &&
@@ -107,19 +91,17 @@ function nothingLeft(
 }
 
 async function train(
-  args: string[],
-  flags: Flags,
-  out: string,
-  resumed: Resumed | undefined,
+  flags: TrainFlags,
+  opened: OpenedRun<LanguageModel, RunConfig>,
   backend: Backend,
 ): Promise<number> {
+  const { out, resumed, settings } = opened;
   const log = flags.json ? () => {} : info;
-  const [epochs, patience] = schedule(args, flags, resumed?.config);
-  const corpusSettings = resumed?.config.corpus ?? configFromFlags(flags, 1).corpus;
+  const vocab = resumed ? Vocab.fromJSON(resumed.vocab) : undefined;
   const corpus = await loadCorpus({
-    ...corpusSettings,
+    ...(resumed?.config.corpus ?? configFromFlags(flags, 1).corpus),
     checksum: flags.checksum,
-    vocab: resumed?.vocab,
+    vocab,
   }).catch((error) => {
     if (resumed) {
       resumed.model.dispose();
@@ -128,13 +110,13 @@ async function train(
     }
     throw error;
   });
-  const base = resumed?.config ?? configFromFlags(flags, corpus.vocab.size);
-  const config: RunConfig = { ...base, train: { ...base.train, epochs, patience } };
+  const base = resumed
+    ? { ...resumed.config, model: resumed.model.config }
+    : configFromFlags(flags, corpus.vocab.size);
+  const config: RunConfig = { ...base, train: { ...base.train, ...settings } };
   const { batchSize, numSteps } = config.train;
   let model = resumed?.model;
   let optimizer = resumed?.optimizer;
-  const progress = new RunProgress(epochs, flags.json);
-  const stop = watchSignals(() => progress.stop());
   try {
     // Every check before anything is built or written.
     if (corpus.train.length < minimumTokens(batchSize, numSteps)) {
@@ -153,8 +135,9 @@ async function train(
         `(${estimate.parameters.toLocaleString("en")} parameters) on ${backend.name}`,
     );
     model ??= new LanguageModel(config.model);
-    optimizer ??= makeOptimizer(config.train.optimizer, config.train.lr);
-    const optimizerName = resumed?.optimizerName ?? config.train.optimizer;
+    const trained = model;
+    const optimized = runOptimizer(resumed, config.train);
+    optimizer = optimized.optimizer;
     if (config.model.bidirectional) {
       info(
         "warning: a bidirectional model sees the future while training, so its low perplexity " +
@@ -162,6 +145,7 @@ async function train(
       );
     }
     const sampler = config.train.sampling === "sequential" ? sequentialBatches : randomBatches;
+    const epochs = settings.epochs!;
     log(
       `corpus ${corpus.source}: ${corpus.tokens} ${corpus.vocab.token} tokens, vocabulary ` +
         `${corpus.vocab.size}, ${corpus.train.length} train / ${corpus.valid.length} valid; ` +
@@ -174,96 +158,41 @@ async function train(
     });
     const started = performance.now();
     const elapsed = () => (performance.now() - started) / 1000;
-    const trained = model;
-    const result = await fitLanguageModel(model, {
-      epochs,
-      patience,
-      start: resumed?.position,
-      optimizer,
-      clip: config.train.clip,
-      sampling: config.train.sampling,
-      rng: new Rng(config.train.seed),
+    const { sampling } = config.train;
+    const { exitCode, earlyStop } = await fitRun(model, {
+      ...runBasics(run, { model, ...optimized }, flags, settings, resumed?.position),
+      ...lmFitParts(model, { sampling, valid: corpus.valid, batchSize, numSteps }),
       batches: (_epoch, rng) => sampler(corpus.train, { batchSize, numSteps, rng }),
-      valid: corpus.valid,
-      batchSize,
-      numSteps,
-      onNonFinite: flags.onNan,
-      ...loopOptions(config.train, flags.checkpointEvery, async (position) => {
-        await run.save(trained, { optimizer: optimizer!, name: optimizerName }, position);
-      }),
-      onStep: ({ epoch, step, steps, loss }) => {
-        if (stop.signal) return; // the acknowledgement stays on screen
-        progress.step(epoch, step, steps, `ppl ${Math.exp(loss).toFixed(2)}`);
-      },
-      onSkip: ({ epoch, step, loss }, rate) =>
-        info(
-          `warning: skipped epoch ${epoch}, step ${step} (loss ${loss}); learning rate now ${rate}`,
-        ),
-      shouldStop: () => stop.signal !== undefined,
-      onEpoch: async (metrics, next, { improved }) => {
-        progress.epochDone(metrics.epoch);
-        const row = {
-          event: "epoch",
-          ...metrics,
-          elapsed: elapsed(),
-          backend: describeBackend(backend),
+      stepText: (loss) => `ppl ${Math.exp(loss).toFixed(2)}`,
+      report: (core) => {
+        const metrics = lmEpochMetrics(core);
+        return {
+          row: {
+            event: "epoch",
+            ...metrics,
+            elapsed: elapsed(),
+            backend: describeBackend(backend),
+          },
+          line: `epoch ${metrics.epoch}: train ppl ${metrics.trainPerplexity.toFixed(3)}` +
+            (metrics.validPerplexity ? `, valid ppl ${metrics.validPerplexity.toFixed(3)}` : "") +
+            `, ${Math.round(metrics.tokensPerSec)} tokens/s`,
         };
-        await run.save(trained, { optimizer: optimizer!, name: optimizerName }, next, {
-          row,
-          best: improved,
-        });
-        if (flags.json) emitJson(row);
-        else {
-          console.log(
-            `epoch ${metrics.epoch}: train ppl ${metrics.trainPerplexity.toFixed(3)}` +
-              (metrics.validPerplexity ? `, valid ppl ${metrics.validPerplexity.toFixed(3)}` : "") +
-              `, ${Math.round(metrics.tokensPerSec)} tokens/s` + (improved ? " (best)" : ""),
-          );
-        }
-        const every = flags.sampleEvery;
-        if (every > 0 && (metrics.epoch % every === 0 || metrics.epoch === epochs)) {
-          const text = await sampleText(trained, corpus.vocab, flags.prefix, {
-            length: 50,
-            seed: config.train.seed,
-          });
-          if (flags.json) emitJson({ event: "sample", epoch: metrics.epoch, text });
-          else console.log(`  ${JSON.stringify(text)}`);
-        }
       },
-    }).catch((error) => {
-      progress.stop();
-      if (error instanceof NonFiniteLossError) {
-        const last = run.history.at(-1);
-        const kept = last
-          ? `the last good checkpoint (epoch ${last.epoch}) is in ${run.checkpointDir}`
-          : `no checkpoint was written (${out} is as it was)`;
-        // --on-nan skip drops bad steps, not a diverged epoch: then a lower --lr helps.
-        const advice = flags.onNan === "skip" || error.detail !== undefined
-          ? "try a lower --lr or a smaller --clip"
-          : "--on-nan skip drops such steps instead";
-        throw new Error(`${error.message}; ${kept}; ${advice}`);
-      }
-      throw error;
-    });
-    progress.stop();
-    if (result.stoppedAt) {
-      await run.save(model, { optimizer, name: optimizerName }, result.stoppedAt);
-      disposeStates(result.stoppedAt.state);
-      if (flags.json) {
-        emitJson({
-          event: "interrupted",
-          signal: stop.signal,
-          checkpoint: run.checkpointDir,
-          epoch: result.stoppedAt.epoch,
-          step: result.stoppedAt.step,
+      afterEpoch: async (epoch) => {
+        const every = flags.sampleEvery;
+        if (every === 0 || (epoch % every !== 0 && epoch !== epochs)) return;
+        const text = await sampleText(trained, corpus.vocab, flags.prefix, {
+          length: 50,
+          seed: config.train.seed,
         });
-      }
-      info(stoppedText(stop.signal, result.stoppedAt, result.stoppedSteps, run.checkpointDir, out));
-      return stop.signal === "SIGINT" ? 130 : 143;
-    }
-    const history = run.history as unknown as (LmEpochMetrics & { validPerplexity?: number })[];
+        if (flags.json) emitJson({ event: "sample", epoch, text });
+        else console.log(`  ${JSON.stringify(text)}`);
+      },
+    });
+    if (exitCode !== undefined) return exitCode;
+    const history = lmHistory(run.history);
     const last = history.at(-1);
-    const best = result.earlyStop ?? bestOf(history);
+    const best = earlyStop ?? bestOf(history);
     const done = {
       event: "done",
       checkpoint: run.checkpointDir,
@@ -273,16 +202,16 @@ async function train(
       validPerplexity: last?.validPerplexity,
       bestEpoch: best?.epoch,
       bestValidPerplexity: best?.value,
-      stoppedEarly: result.earlyStop !== undefined,
+      stoppedEarly: earlyStop !== undefined,
       seconds: elapsed(),
       backend: describeBackend(backend),
     };
     if (flags.json) emitJson(done);
     else {
-      if (result.earlyStop) {
+      if (earlyStop) {
         info(
-          `stopped early: no better validation perplexity for ${patience} epochs ` +
-            `(best ${result.earlyStop.value.toFixed(3)} at epoch ${result.earlyStop.epoch})`,
+          `stopped early: no better validation perplexity for ${settings.patience} epochs ` +
+            `(best ${earlyStop.value.toFixed(3)} at epoch ${earlyStop.epoch})`,
         );
       }
       closingChart(history);
@@ -296,7 +225,6 @@ async function train(
     }
     return 0;
   } finally {
-    stop.dispose();
     corpus.close();
     model?.dispose();
     optimizer?.dispose();

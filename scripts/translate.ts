@@ -19,7 +19,8 @@ import {
   readInputLines,
   runMain,
 } from "./_cli.ts";
-import { checkResume, epochOf } from "./_labelled_flags.ts";
+import { epochOf } from "./_labelled_flags.ts";
+import { checkResume } from "./_task_flags.ts";
 import { decodeOptions, pairDataSettings, TRANSLATE_FLAGS } from "./_translate_flags.ts";
 import {
   fitRun,
@@ -91,10 +92,7 @@ export async function main(args: string[]): Promise<number> {
   }
   const backend = await startBackend(flags.backend, flags.threads);
   if (flags.evaluate) return await evaluateRun(flags.checkpoint, flags, { which: flags.which });
-  checkResume(args, [
-    ...["epochs", "patience", "backend", "json", "beam", "length-penalty", "n-best"],
-    "checkpoint-every",
-  ]);
+  checkResume(args, ["beam", "length-penalty", "n-best"]);
   const log = flags.json ? () => {} : info;
   using run = await openTrainingRun(args, flags, { kind: KIND, build });
   const { out, resumed, settings } = run;
@@ -163,7 +161,7 @@ export async function main(args: string[]): Promise<number> {
       history: resumed?.history,
       overwrite: flags.overwrite,
     });
-    const interrupted = await fitRun(model, {
+    const { exitCode } = await fitRun(model, {
       ...runBasics(run, { model, optimizer, optimizerName }, flags, settings, resumed?.position),
       batches: (_epoch, rng) =>
         epochOf(pairBatches(data.train, { batchSize: config.train.batchSize, rng, numSteps })),
@@ -191,7 +189,7 @@ export async function main(args: string[]): Promise<number> {
           } target tokens/s`,
       }),
     });
-    if (interrupted !== undefined) return interrupted;
+    if (exitCode !== undefined) return exitCode;
     return await evaluateRun(out, flags, { which: "best", prepared: data, write: true });
   } finally {
     model.dispose();

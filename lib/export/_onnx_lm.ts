@@ -25,7 +25,7 @@ export function lmGraph(model: LanguageModel, metadata: Record<string, string>):
   const zeros = zeroStates(g, N, batch, H);
   const idsT = g.transpose(ids, [1, 0]); // [T, B]
   const xs = model.embedding
-    ? gatherRows(g, model.embedding, idsT, "embedding") // [T, B, E]
+    ? gatherRows(g, model.embedding.table, idsT, "embedding") // [T, B, E]
     : g.op("OneHot", [idsT, g.ints("depth", [V], []), g.floats("onoff", [2], [0, 1])], {
       axis: -1,
     }); // [T, B, V]
@@ -34,7 +34,7 @@ export function lmGraph(model: LanguageModel, metadata: Record<string, string>):
     c0: c0 ? stateOrDefault(g, c0, zeros, batch) : undefined,
   });
   const outputs = g.transpose(rnn.outputs, [1, 0, 2]); // [B, T, W]
-  const logits = denseGraph(g, outputs, model.outputKernel, model.outputBias, 3, "out");
+  const logits = denseGraph(g, outputs, model.output.kernel, model.output.bias!, 3, "out");
   g.output(logits, "logits", "float", ["B", "T", V]);
   g.output(rnn.h, "hn", "float", [N, "B", H]);
   if (rnn.c) g.output(rnn.c, "cn", "float", [N, "B", H]);

@@ -34,9 +34,9 @@ export type TorchCompatible = LanguageModel | SequenceClassifier;
 function ownVariables(model: TorchCompatible): Record<string, tf.Variable> {
   if (model instanceof LanguageModel) {
     return {
-      ...(model.embedding ? { "embedding.weight": model.embedding } : {}),
-      "out.weight": model.outputKernel, // stored transposed: [W, V]
-      "out.bias": model.outputBias,
+      ...(model.embedding ? { "embedding.weight": model.embedding.table } : {}),
+      "out.weight": model.output.kernel, // stored transposed: [W, V]
+      "out.bias": model.output.bias!,
     };
   }
   return {
@@ -156,7 +156,7 @@ function loadRecurrent(rnn: Recurrent, stateDict: TorchStateDict): void {
  * const config = modelConfig({ vocabSize: 5, cell: "gru", hiddenSize: 3, resetAfter: true });
  * const a = new LanguageModel(config), b = new LanguageModel({ ...config, seed: 1 });
  * loadTorchStateDictInto(b, torchStateDictOf(a));
- * deepStrictEqual(b.outputKernel.dataSync(), a.outputKernel.dataSync());
+ * deepStrictEqual(b.output.kernel.dataSync(), a.output.kernel.dataSync());
  * a.dispose();
  * b.dispose();
  * ```

@@ -44,6 +44,11 @@ export interface DenseOptions {
   seed?: number;
   /** How to draw the kernel. @default "xavier" */
   init?: DenseInit;
+  /**
+   * The random stream to draw the kernel from instead of one seeded by
+   * `seed`, for a model that builds its layers in turn from one stream.
+   */
+  rng?: Rng;
 }
 
 /** What {@linkcode dense} returns. */
@@ -96,7 +101,7 @@ export function dense(options: DenseOptions): Dense {
   if (init !== "normal" && init !== "xavier") {
     throw new UsageError(`${action}: init is "${init}", expected one of normal, xavier`);
   }
-  const rng = new Rng(seed);
+  const rng = options.rng ?? new Rng(seed);
   const values = init === "normal"
     ? normalMatrix(inputSize, outputSize, rng)
     : xavierMatrix(inputSize, outputSize, rng);

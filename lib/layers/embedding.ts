@@ -37,6 +37,11 @@ export interface EmbeddingOptions {
   seed?: number;
   /** Standard deviation of the initial rows, N(0, std²): PyTorch's `nn.Embedding`, as d2l uses it. @default 1 */
   std?: number;
+  /**
+   * The random stream to draw the table from instead of one seeded by `seed`,
+   * for a model that builds its layers in turn from one stream.
+   */
+  rng?: Rng;
 }
 
 /**
@@ -123,7 +128,7 @@ export function embedding(options: EmbeddingOptions): Embedding {
   if (!(Number.isFinite(std) && std >= 0)) {
     throw new UsageError(`${action}: std is ${std}, expected a finite number >= 0`);
   }
-  const rng = new Rng(seed);
+  const rng = options.rng ?? new Rng(seed);
   const values = new Float32Array(V * E);
   for (let i = 0; i < values.length; i++) values[i] = std * rng.normal();
   if (paddingId !== undefined) values.fill(0, paddingId * E, (paddingId + 1) * E);

@@ -18,8 +18,11 @@ import {
 } from "../training/fit.ts";
 import type { Minibatch, Sampling } from "../corpus/batches.ts";
 
-/** An epoch of a language model, as `train --json` prints it and metrics.jsonl keeps it. */
-export interface LmEpochMetrics {
+/**
+ * An epoch of a language model, as `train --json` prints it and metrics.jsonl
+ * keeps it (a type, not an interface, so that it is a history row).
+ */
+export type LmEpochMetrics = {
   /** The epoch, from 1. */
   epoch: number;
   /** exp(mean training cross-entropy per token). */
@@ -32,7 +35,7 @@ export interface LmEpochMetrics {
   seconds: number;
   /** Training tokens per second this epoch. */
   tokensPerSec: number;
-}
+};
 
 /** Options of {@linkcode fitLanguageModel}: the core's, in a language model's terms. */
 export interface LmFitOptions extends
@@ -115,14 +118,44 @@ export async function fitLanguageModel(
   options: LmFitOptions,
 ): Promise<LmFitResult> {
   const { sampling, valid, batchSize, numSteps, onEpoch, ...core } = options;
+  const result = await fit(model, {
+    ...core,
+    ...lmFitParts(model, { sampling, valid, batchSize, numSteps }),
+    onEpoch: onEpoch && ((metrics, next, info) => onEpoch(lmEpochMetrics(metrics), next, info)),
+  });
+  return { ...result, history: result.history.map(lmEpochMetrics) };
+}
+
+/**
+ * What makes the core's {@linkcode fit} train a language model: the state
+ * carried across minibatches read in sequential order, the validation
+ * split's perplexity as the monitored metric (lower is better), and a
+ * perplexity that overflows to Infinity counted as divergence. A task script
+ * spreads these into its shared training loop.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { LanguageModel, modelConfig } from "./model.ts";
+ * const model = new LanguageModel(modelConfig({ vocabSize: 3, cell: "rnn", hiddenSize: 4 }));
+ * const parts = lmFitParts(model, { sampling: "sequential", batchSize: 1, numSteps: 2 });
+ * strictEqual(parts.carry, true);
+ * strictEqual(parts.validate, undefined); // no validation split
+ * model.dispose();
+ * ```
+ */
+export function lmFitParts(
+  model: LanguageModel,
+  options: Pick<LmFitOptions, "sampling" | "valid" | "batchSize" | "numSteps">,
+): Pick<FitOptions<Minibatch>, "carry" | "validate" | "monitor" | "checkEpoch"> {
+  const { sampling, valid, batchSize, numSteps } = options;
   const validate = valid && valid.length >= 2
     ? async () => {
       const { perplexity } = await evaluatePerplexity(model, valid, { batchSize, numSteps });
       return { validPerplexity: perplexity };
     }
     : undefined;
-  const result = await fit(model, {
-    ...core,
+  return {
     carry: sampling === "sequential",
     validate,
     monitor: validate ? { metric: "validPerplexity", mode: "min" } : undefined,
@@ -132,7 +165,5 @@ export async function fitLanguageModel(
         ? undefined
         : `train perplexity ${perplexity} (mean loss ${metrics.trainLoss} nats per token)`;
     },
-    onEpoch: onEpoch && ((metrics, next, info) => onEpoch(lmEpochMetrics(metrics), next, info)),
-  });
-  return { ...result, history: result.history.map(lmEpochMetrics) };
+  };
 }

@@ -5,19 +5,11 @@
  * @module
  */
 import { tidy } from "../ops/tidy.ts";
-import type {
-  Scalar,
-  Tensor,
-  Tensor1D,
-  Tensor2D,
-  Tensor3D,
-  Variable,
-  Variable1D,
-  Variable2D,
-} from "../ops/tensors.ts";
+import type { Scalar, Tensor, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
 import { namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
-import { embeddingLookup } from "../layers/embedding.ts";
+import { type Embedding, embedding } from "../layers/embedding.ts";
+import { type Dense, dense } from "../layers/dense.ts";
 import type { Lengths } from "../layers/lengths.ts";
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
@@ -26,7 +18,6 @@ import type { CellKind, Nonlinearity, State } from "../cells/types.ts";
 import { CELL_KINDS } from "../cells/types.ts";
 import type { InitName } from "../cells/init.ts";
 import { Rng } from "../rng.ts";
-import { linear } from "../kernels/linear.ts";
 import { softmaxCrossEntropy } from "../kernels/softmax_cross_entropy.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
 import type { Minibatch } from "../corpus/batches.ts";
@@ -160,12 +151,10 @@ export class LanguageModel implements TrainableModel<Minibatch> {
   readonly config: ModelConfig;
   /** The recurrent stack. */
   readonly rnn: Recurrent;
-  /** `[V, E]`, only when `embeddingSize > 0`. */
-  readonly embedding?: Variable2D;
-  /** Output kernel `[H * directions, V]`. */
-  readonly outputKernel: Variable2D;
-  /** Output bias `[V]`. */
-  readonly outputBias: Variable1D;
+  /** The token embedding (table `[V, E]`), only when `embeddingSize > 0`. */
+  readonly embedding?: Embedding;
+  /** The output layer to vocabulary logits: kernel `[H * directions, V]`, bias `[V]`. */
+  readonly output: Dense;
 
   /**
    * Builds the weights from a config.
@@ -190,19 +179,17 @@ export class LanguageModel implements TrainableModel<Minibatch> {
       seed: config.seed,
     });
     const directions = config.bidirectional ? 2 : 1;
-    // Unnamed variables (tfjs names them by a counter), so two models can live in one process.
-    if (E > 0) this.embedding = tf.variable(normalTensor(rng, [V, E], 0.01));
-    this.outputKernel = tf.variable(normalTensor(rng, [H * directions, V], 0.01));
-    this.outputBias = tf.variable(tf.zeros([V]) as Tensor1D);
+    // N(0, 0.01) from one stream, the embedding's rows first (d2l's init; old seeds give old weights).
+    if (E > 0) this.embedding = embedding({ vocabSize: V, size: E, std: 0.01, rng });
+    this.output = dense({ inputSize: H * directions, outputSize: V, init: "normal", rng });
   }
 
   /** Every trainable variable, in a stable order. */
   get trainableVariables(): Variable[] {
     return [
-      ...(this.embedding ? [this.embedding] : []),
+      ...(this.embedding?.trainableVariables ?? []),
       ...this.rnn.trainableVariables,
-      this.outputKernel,
-      this.outputBias,
+      ...this.output.trainableVariables,
     ];
   }
 
@@ -220,8 +207,7 @@ export class LanguageModel implements TrainableModel<Minibatch> {
     return tidy((): ForwardResult => {
       const ids = tf.transpose(tf.tensor2d(batch.x, [B, T], "int32")); // [T, B]
       const xs = this.embedding
-        // The scatter gradient: tf.gather's needs UnsortedSegmentSum, which wasm lacks.
-        ? embeddingLookup(this.embedding, ids) as Tensor3D // [T, B, E]
+        ? this.embedding.apply(ids) as Tensor3D // [T, B, E]
         : tf.oneHot(ids, this.config.vocabSize).toFloat() as Tensor3D; // [T, B, V]
       const { outputs, state: next } = this.rnn.forward(xs, {
         initialState: state,
@@ -231,8 +217,7 @@ export class LanguageModel implements TrainableModel<Minibatch> {
       });
       const width = outputs.shape[2];
       const flat = tf.reshape(outputs, [T * B, width]) as Tensor2D; // [T*B, H*dirs]
-      // A dense layer whose gradient avoids tfjs's slow transposed matmuls on wasm.
-      const logits = linear(flat, this.outputKernel, this.outputBias); // [T*B, V]
+      const logits = this.output.apply(flat); // [T*B, V]
       return { logits, state: next };
     });
   }
@@ -264,9 +249,9 @@ export class LanguageModel implements TrainableModel<Minibatch> {
   /** The variables besides the stack, by checkpoint name. */
   #own(): Record<string, Variable> {
     return {
-      ...(this.embedding ? { embedding: this.embedding } : {}),
-      "out/W": this.outputKernel,
-      "out/b": this.outputBias,
+      ...(this.embedding ? { embedding: this.embedding.table } : {}),
+      "out/W": this.output.kernel,
+      "out/b": this.output.bias!,
     };
   }
 
@@ -290,15 +275,9 @@ export class LanguageModel implements TrainableModel<Minibatch> {
   /** Frees every variable. */
   dispose(): void {
     this.rnn.dispose();
-    tf.dispose([this.outputKernel, this.outputBias, ...(this.embedding ? [this.embedding] : [])]);
+    this.output.dispose();
+    this.embedding?.dispose();
   }
-}
-
-/** Normal(0, std) values from a seeded generator, so a seed fixes the model. */
-function normalTensor(rng: Rng, shape: [number, number], std: number): Tensor2D {
-  const values = new Float32Array(shape[0] * shape[1]);
-  for (let i = 0; i < values.length; i++) values[i] = rng.normal() * std;
-  return tf.tensor2d(values, shape);
 }
 
 /**

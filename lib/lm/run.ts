@@ -108,10 +108,28 @@ function perplexityPlot(
   history: readonly HistoryRow[],
 ): Promise<string | undefined> | undefined {
   // An overflowed (null) perplexity cannot be drawn: plot the epochs that have one.
-  const drawable = (history as unknown as (LmEpochMetrics & { validPerplexity?: number | null })[])
-    .filter((m) => Number.isFinite(m.trainPerplexity))
-    .map((m) => ({ ...m, validPerplexity: m.validPerplexity ?? undefined }));
+  const drawable = lmHistory(history).filter((m) => Number.isFinite(m.trainPerplexity));
   return drawable.length === 0 ? undefined : perplexityPlotSvg(drawable);
+}
+
+/**
+ * A language model's history rows in {@linkcode LmEpochMetrics} terms: what
+ * its run writer saved, with a validation perplexity that overflowed (saved
+ * by JSON as null) read back as absent.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * const [row] = lmHistory([{ epoch: 1, trainPerplexity: 9, validPerplexity: null }]);
+ * strictEqual(row.validPerplexity, undefined);
+ * ```
+ */
+export function lmHistory(history: readonly HistoryRow[]): (LmEpochMetrics & HistoryRow)[] {
+  // The rows are the ones lmRunWriter's caller saved: LmEpochMetrics, null for an overflow.
+  type SavedRow = Omit<LmEpochMetrics, "validPerplexity"> & { validPerplexity?: number | null };
+  return (history as readonly (SavedRow & HistoryRow)[]).map(({ validPerplexity, ...row }) =>
+    validPerplexity === null || validPerplexity === undefined ? row : { ...row, validPerplexity }
+  );
 }
 
 /** A language model's saved config, refused unless it has the sections every reader needs. */
@@ -122,8 +140,17 @@ function readRunConfig(json: JsonValue, path: string): RunConfig {
   return json as unknown as RunConfig; // the one boundary where saved JSON becomes the type
 }
 
-/** The language model's half of loading a checkpoint: its kind, its config, its factory. */
-const LM_RUN: LoadModelOptions<LanguageModel, RunConfig> = {
+/**
+ * The language model's half of loading a checkpoint: its kind, its config
+ * reader, its factory.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * strictEqual(LM_RUN.kind, "lm");
+ * ```
+ */
+export const LM_RUN: LoadModelOptions<LanguageModel, RunConfig> = {
   kind: LM_KIND,
   config: readRunConfig,
   build: buildLanguageModel,

@@ -78,6 +78,17 @@ export interface FitPosition {
 /** What to do when a step's loss or gradient norm is NaN or infinite. */
 export type NonFinitePolicy = "stop" | "skip";
 
+/**
+ * Every {@linkcode NonFinitePolicy}, in the order a flag lists them.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * deepStrictEqual(NON_FINITE_POLICIES, ["stop", "skip"]);
+ * ```
+ */
+export const NON_FINITE_POLICIES: readonly NonFinitePolicy[] = ["stop", "skip"];
+
 /** Which validation metric decides the best epoch. */
 export interface Monitor {
   /** A key of `validate`'s record, e.g. `validPerplexity` or `validAccuracy`. */

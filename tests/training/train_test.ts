@@ -163,7 +163,7 @@ Deno.test("fitLanguageModel() with onNonFinite 'skip' drops non-finite steps and
     onNonFinite: "skip",
     onStep: ({ step }) => {
       // Poison the weights after step 2: every later step's loss is NaN.
-      if (step === 2) model.outputBias.assign(tf.fill([4], NaN) as tf.Tensor1D);
+      if (step === 2) model.output.bias!.assign(tf.fill([4], NaN) as tf.Tensor1D);
     },
     onSkip: ({ epoch, step }, rate) => skipped.push([epoch, step, rate]),
   });
@@ -176,7 +176,7 @@ Deno.test("fitLanguageModel() with onNonFinite 'skip' drops non-finite steps and
 
 Deno.test("fitLanguageModel() with onNonFinite 'stop' throws NonFiniteLossError naming epoch and step", async () => {
   const model = new LanguageModel(modelConfig({ vocabSize: 4, cell: "lstm", hiddenSize: 3 }));
-  model.outputKernel.assign(tf.fill([3, 4], Infinity) as tf.Tensor2D);
+  model.output.kernel.assign(tf.fill([3, 4], Infinity) as tf.Tensor2D);
   const batch = { x: Int32Array.of(0, 1), y: Int32Array.of(1, 2), batchSize: 1, numSteps: 2 };
   await rejects(
     () =>
@@ -209,7 +209,7 @@ Deno.test("a language model with an embedding gets the same gradients on wasm as
       modelConfig({ vocabSize: 5, cell: "gru", hiddenSize: 4, embeddingSize: 3, seed: 7 }),
     );
     const { loss, grads, state } = computeGradients(model, minibatch, undefined);
-    const embedding = Array.from(await grads[model.embedding!.name].data());
+    const embedding = Array.from(await grads[model.embedding!.table.name].data());
     tf.dispose([loss, ...Object.values(grads)]);
     disposeStates(state);
     model.dispose();
