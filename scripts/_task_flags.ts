@@ -202,10 +202,15 @@ export const INIT_FLAG = {
 export function withDefaults<const T extends readonly FlagSpec[]>(
   table: T,
   defaults: Record<string, FlagValue>,
-): T {
+): T;
+export function withDefaults(
+  table: readonly FlagSpec[],
+  defaults: Record<string, FlagValue>,
+): readonly FlagSpec[] {
+  // The overload above keeps each flag's literal type: only defaults change, never a type.
   return table.map((spec) =>
     spec.name in defaults ? { ...spec, default: defaults[spec.name] } : spec
-  ) as unknown as T;
+  );
 }
 
 /** The run directory mode from the flags. */

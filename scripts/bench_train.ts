@@ -444,8 +444,16 @@ function machine(): { os: string; cpu: string; cores: number } {
 function wasmThreads(info: BackendInfo): number {
   if (info.name === "native") return info.threads ?? 1;
   if (info.name !== "wasm") return 1;
-  const b = tf.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } };
-  return b.wasm?.tfjs?.getThreadsCount?.() ?? 1;
+  // The wasm backend's module, untyped in tfjs: each step checked before the call.
+  const backend: object = tf.backend();
+  const wasm = "wasm" in backend ? backend.wasm : undefined;
+  const module = typeof wasm === "object" && wasm !== null && "tfjs" in wasm
+    ? wasm.tfjs
+    : undefined;
+  const count = typeof module === "object" && module !== null && "getThreadsCount" in module
+    ? module.getThreadsCount
+    : undefined;
+  return typeof count === "function" ? Number(count()) : 1;
 }
 
 // ---- main ---------------------------------------------------------------------------

@@ -8,7 +8,13 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { checkLength, int32ValuesOf, nativeKernels, valuesOf } from "../native/backend.ts";
+import {
+  checkLength,
+  cpuBackendOf,
+  int32ValuesOf,
+  nativeKernels,
+  valuesOf,
+} from "../native/backend.ts";
 
 /**
  * What tfjs passes a kernel function: inputs, backend, attributes.
@@ -21,16 +27,6 @@ import { checkLength, int32ValuesOf, nativeKernels, valuesOf } from "../native/b
  * ```
  */
 export type KernelArgs = Parameters<tf.KernelFunc>[0];
-
-/** The part of tfjs's cpu backend these kernels use. */
-interface OutputBackend {
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
-}
-
-/** The backend a kernel runs on, as these kernels use it (tfjs types it as `KernelBackend`). */
-function outputOf(args: Parameters<tf.KernelFunc>[0]): OutputBackend {
-  return args.backend as unknown as OutputBackend;
-}
 
 function loaded() {
   const lib = nativeKernels();
@@ -81,7 +77,7 @@ export function nativeCrossEntropyForward(args: KernelArgs): tf.TensorInfo[] {
   const probs = new Float32Array(N * C), loss = new Float32Array(1);
   const status = loaded().rnn_xent_forward(N, C, X, ys, W, probs, loss);
   if (status !== 0) throw badLabel(status, ys, C);
-  const backend = outputOf(args);
+  const backend = cpuBackendOf(args);
   return [
     backend.makeTensorInfo([], "float32", loss),
     backend.makeTensorInfo([N, C], "float32", probs),
@@ -109,5 +105,5 @@ export function nativeCrossEntropyBackward(args: KernelArgs): tf.TensorInfo {
   const dx = new Float32Array(N * C);
   const status = loaded().rnn_xent_backward(N, C, G[0], P, ys, W, dx);
   if (status !== 0) throw badLabel(status, ys, C);
-  return outputOf(args).makeTensorInfo([N, C], "float32", dx);
+  return cpuBackendOf(args).makeTensorInfo([N, C], "float32", dx);
 }

@@ -134,10 +134,21 @@ export function lmHistory(history: readonly HistoryRow[]): (LmEpochMetrics & His
 
 /** A language model's saved config, refused unless it has the sections every reader needs. */
 function readRunConfig(json: JsonValue, path: string): RunConfig {
-  if (!json || typeof json !== "object" || Array.isArray(json) || !json.model || !json.corpus) {
+  if (!hasRunSections(json)) {
     throw new UsageError(`Cannot load "${path}": its config has no model and corpus sections`);
   }
-  return json as unknown as RunConfig; // the one boundary where saved JSON becomes the type
+  return json;
+}
+
+/**
+ * Whether saved JSON has the sections of a {@linkcode RunConfig}: the one
+ * boundary where it becomes the type (its writer was lmRunWriter; the model
+ * section is checked again by `modelConfig()` when the model is built).
+ */
+function hasRunSections(json: unknown): json is RunConfig {
+  return typeof json === "object" && json !== null && "model" in json && "corpus" in json &&
+    typeof json.model === "object" && json.model !== null &&
+    typeof json.corpus === "object" && json.corpus !== null;
 }
 
 /**

@@ -32,8 +32,8 @@ export const NATIVE_BACKEND = "native";
 let symbols: NativeSymbols | null = null;
 let threads = 1;
 
-/** The part of tfjs's `MathBackendCPU` the kernels use. */
-interface CpuBackend {
+/** The part of tfjs's `MathBackendCPU` the native kernels use. */
+export interface CpuBackend {
   data: { get(id: tf.DataId): { values?: unknown } | undefined; has(id: tf.DataId): boolean };
   makeTensorInfo(shape: number[], dtype: DataType, values?: Float32Array): TensorInfo;
   disposeIntermediateTensorInfo(info: TensorInfo): void;
@@ -142,11 +142,10 @@ export function checkLength(who: string, what: string, array: Float32Array, expe
   }
 }
 
-interface MatMulAttrs {
+type MatMulAttrs = {
   transposeA: boolean;
   transposeB: boolean;
-  activation?: string;
-}
+};
 
 /** op(A) op(B) for rank >= 2 operands whose batch sizes match or are 1; null: not handled. */
 function matMul(
@@ -193,20 +192,40 @@ function cpuKernel(name: string): tf.KernelFunc {
 
 type Args = Parameters<tf.KernelFunc>[0];
 
-/** The cpu backend a kernel runs on (tfjs types it as the abstract `KernelBackend`). */
-function cpuOf(args: Args): CpuBackend {
-  return args.backend as unknown as CpuBackend;
+/**
+ * The cpu backend a kernel runs on (tfjs types it as the abstract
+ * `KernelBackend`; the native backend is tfjs's cpu backend with native kernels).
+ *
+ * @throws {Error} for a backend without the cpu backend's tensor storage.
+ *
+ * @example
+ * ```ts
+ * import { throws } from "node:assert";
+ * throws(() => cpuBackendOf({ backend: {} } as Parameters<typeof cpuBackendOf>[0]), /not tfjs's cpu backend/);
+ * ```
+ */
+export function cpuBackendOf(args: { backend: object }): CpuBackend {
+  const backend = args.backend;
+  if (!isCpuBackend(backend)) {
+    throw new Error("native: the kernel's backend is not tfjs's cpu backend");
+  }
+  return backend;
+}
+
+function isCpuBackend(backend: object): backend is CpuBackend {
+  return "data" in backend && typeof backend.data === "object" && "makeTensorInfo" in backend &&
+    typeof backend.makeTensorInfo === "function";
 }
 
 /** A kernel's attributes as it reads them (tfjs types them as a loose `NamedAttrMap`). */
-function attrsOf<A>(args: Args): A {
-  return args.attrs as unknown as A;
+function attrsOf<A extends tf.NamedAttrMap>(args: Args): A {
+  return args.attrs as A;
 }
 
 function batchMatMulKernel(args: Args): TensorInfo {
   const { a, b } = args.inputs as Record<string, TensorInfo>;
   return matMul(
-    cpuOf(args),
+    cpuBackendOf(args),
     a,
     b,
     attrsOf<MatMulAttrs>(args),
@@ -216,9 +235,9 @@ function batchMatMulKernel(args: Args): TensorInfo {
 
 /** `_FusedMatMul`: the product natively; bias and a linear or relu activation added here. */
 function fusedMatMulKernel(args: Args): TensorInfo {
-  const backend = cpuOf(args);
+  const backend = cpuBackendOf(args);
   const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo>;
-  const attrs = attrsOf<MatMulAttrs>(args);
+  const attrs = attrsOf<MatMulAttrs & { activation?: string }>(args);
   const activation = attrs.activation ?? "linear";
   const fallback = () => cpuKernel("_FusedMatMul")(args) as TensorInfo;
   if (preluActivationWeights || (activation !== "linear" && activation !== "relu")) {
@@ -262,7 +281,7 @@ function broadcastStrides(shape: number[], outShape: number[]): Int32Array {
 /** Add, Sub, Multiply of float32 operands: same shape, a scalar, or broadcast (rank <= 8). */
 function binaryKernel(name: string): tf.KernelFunc {
   return (args: Args) => {
-    const backend = cpuOf(args);
+    const backend = cpuBackendOf(args);
     const { a, b } = args.inputs as Record<string, TensorInfo>;
     const lib = symbols;
     if (lib && a.dtype === "float32" && b.dtype === "float32") {
@@ -306,7 +325,7 @@ function binaryKernel(name: string): tf.KernelFunc {
 
 /** A 2-D float32 transpose natively, N-D ones that keep the last axis by rows; else cpu's. */
 function transposeKernel(args: Args): TensorInfo {
-  const backend = cpuOf(args);
+  const backend = cpuBackendOf(args);
   const { x } = args.inputs as Record<string, TensorInfo>;
   const { perm } = attrsOf<{ perm: number[] }>(args);
   if (symbols && x.dtype === "float32" && x.shape.length === 2 && perm[0] === 1) {
@@ -356,7 +375,7 @@ function keptLastAxisTranspose(
 
 /** Constant padding of float32 tensors by block copies (cpu's indexes every element). */
 function padKernel(args: Args): TensorInfo {
-  const backend = cpuOf(args);
+  const backend = cpuBackendOf(args);
   const { x } = args.inputs as Record<string, TensorInfo>;
   const { paddings, constantValue } = attrsOf<{
     paddings: [number, number][];
@@ -395,7 +414,7 @@ function padKernel(args: Args): TensorInfo {
  * arithmetic: most of a seq2seq training step).
  */
 function sliceKernel(args: Args): TensorInfo {
-  const backend = cpuOf(args);
+  const backend = cpuBackendOf(args);
   const { x } = args.inputs as Record<string, TensorInfo>;
   const { begin, size } = attrsOf<{ begin: number[]; size: number[] }>(args);
   if (x.dtype !== "float32" || x.shape.length === 0) {
@@ -456,7 +475,7 @@ function splitVKernel(args: Args): TensorInfo[] {
  * results); every other case is cpu's.
  */
 function sumKernel(args: Args): TensorInfo {
-  const backend = cpuOf(args);
+  const backend = cpuBackendOf(args);
   const { x } = args.inputs as Record<string, TensorInfo>;
   const { axis, keepDims } = attrsOf<{
     axis: number | number[];

@@ -84,7 +84,7 @@ export interface SplitRecord {
  * const { split, record } = stratifiedSplit([0, 0, 0, 0, 0, 1, 1, 1], { seed: 1, texts });
  * deepStrictEqual(record.dropped, [1]);
  * deepStrictEqual(record.multiLabelTexts, 1);
- * const partOf = (i: number) => ["train", "valid", "test"].find((p) => (split as unknown as Record<string, number[]>)[p].includes(i));
+ * const partOf = (i: number) => Object.entries(split).find(([, ids]) => ids.includes(i))?.[0];
  * deepStrictEqual(partOf(5), partOf(0));
  * ```
  */

@@ -4,7 +4,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import type { JsonValue } from "./_json.ts";
+import { isRecord, type JsonValue } from "./_json.ts";
 
 /** The format name in every manifest. */
 export const CHECKPOINT_FORMAT = "rnn-deno-checkpoint";
@@ -70,6 +70,12 @@ const BYTES_PER_ELEMENT: Record<string, number> = { float32: 4, int32: 4, bool: 
  * @throws {UsageError} naming the checkpoint, the field and both values.
  */
 export function checkManifest(json: unknown, path: string): CheckpointManifest {
+  assertManifest(json, path);
+  return json;
+}
+
+/** Throws unless `json` has every field of a manifest, each of its type. */
+function assertManifest(json: unknown, path: string): asserts json is CheckpointManifest {
   const fail = (what: string) => new UsageError(`Cannot load checkpoint "${path}": ${what}`);
   if (!isRecord(json)) throw fail("manifest.json is not a JSON object, so it is not a checkpoint");
   if (json.format !== CHECKPOINT_FORMAT) {
@@ -110,7 +116,6 @@ export function checkManifest(json: unknown, path: string): CheckpointManifest {
     if (seen.has(`${group}/${name}`)) throw fail(`${group} weight "${name}" is listed twice`);
     seen.add(`${group}/${name}`);
   });
-  return json as unknown as CheckpointManifest;
 }
 
 function entryProblem(entry: unknown, total: number): string | undefined {
@@ -135,10 +140,6 @@ function entryProblem(entry: unknown, total: number): string | undefined {
     return `("${name}") has byteLength ${byteLength}, but shape [${shape}] of ${dtype} takes ${expected}`;
   }
   return undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function isCount(value: unknown): value is number {

@@ -60,3 +60,8 @@ export function jsonProblem(
     seen.delete(value);
   }
 }
+
+/** Whether a value is a plain JSON object (not null, not an array). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -14,6 +14,7 @@ import type { Rng } from "../rng.ts";
 import type { State } from "../cells/types.ts";
 import type { TrainableModel } from "./model.ts";
 import { UsageError } from "../errors.ts";
+import { learningRateOf, setLearningRate } from "./_optimizer_fields.ts";
 import { decayWeights, isScheduled, type LrSchedule, scheduledRate } from "./schedule.ts";
 
 /** Metrics of one finished epoch, the same for every kind of model. */
@@ -217,19 +218,6 @@ function stepSeed(epoch: number, step: number): number {
 }
 
 /**
- * The learning rate field of an optimizer: SGD, momentum and Adam keep it in
- * one (protected in tfjs's types, so this is the one place that reaches it).
- */
-function rateField(optimizer: Optimizer): { learningRate: number } {
-  return optimizer as unknown as { learningRate: number };
-}
-
-/** Sets an optimizer's learning rate. */
-function setLearningRate(optimizer: Optimizer, rate: number): void {
-  rateField(optimizer).learningRate = rate;
-}
-
-/**
  * Trains from a position (or the start) through epoch `epochs`.
  *
  * Each step reads its loss and gradient norm back before the update, so a
@@ -415,7 +403,7 @@ async function guardedStep<B>(
   const gradNorm = (await norm.data())[0];
   result.loss.dispose();
   if (Number.isFinite(loss) && Number.isFinite(gradNorm)) {
-    const rate = rateField(options.optimizer).learningRate;
+    const rate = learningRateOf(options.optimizer);
     decayWeights(model.trainableVariables, rate, options.weightDecay ?? 0);
     tf.dispose(applyGradients(options.optimizer, result.grads, options.clip ?? 1, norm));
     return { loss, count: result.count, state: result.state };
@@ -426,7 +414,7 @@ async function guardedStep<B>(
     disposeStates(state);
     throw new NonFiniteLossError(at.epoch, at.step + 1, loss, gradNorm);
   }
-  const rate = rateField(options.optimizer).learningRate / 2;
+  const rate = learningRateOf(options.optimizer) / 2;
   setLearningRate(options.optimizer, rate);
   options.onSkip?.({ ...at, step: at.step + 1, loss }, rate);
   return undefined;

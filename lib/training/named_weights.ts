@@ -9,7 +9,6 @@
  */
 import type { Tensor, Variable } from "../ops/tensors.ts";
 import { UsageError } from "../errors.ts";
-import type { NamedWeights } from "../cells/types.ts";
 import type { Recurrent } from "../layers/stack.ts";
 
 /**
@@ -87,7 +86,7 @@ export function setNamedWeightsOf(
   }
   // Each stack checks all of its layers before it assigns any.
   for (const [prefix, stack] of Object.entries(stacks)) {
-    stack.setWeights(layers[prefix] as unknown as Record<string, NamedWeights>);
+    stack.setWeights(layers[prefix]);
   }
   for (const [key, target] of Object.entries(own)) target.assign(named[key]);
 }

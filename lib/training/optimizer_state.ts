@@ -5,10 +5,11 @@
  *
  * @module
  */
-import type { Optimizer, Tensor, Variable } from "../ops/tensors.ts";
+import type { Optimizer, Tensor } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { makeOptimizer, type OptimizerName } from "./train.ts";
+import { accumulatedBetasOf, learningRateOf } from "./_optimizer_fields.ts";
 
 /** The JSON half of an optimizer's state. */
 export interface OptimizerJson {
@@ -20,13 +21,6 @@ export interface OptimizerJson {
   accBeta1?: number;
   /** Adam's running beta2 power (absent for sgd). */
   accBeta2?: number;
-}
-
-/** Adam's private running powers; tfjs recomputes them on `setWeights` with pow(), which can differ in the last bit. */
-interface AdamInternals {
-  learningRate: number;
-  accBeta1?: Variable;
-  accBeta2?: Variable;
 }
 
 /**
@@ -50,14 +44,14 @@ export async function captureOptimizer(
   optimizer: Optimizer,
   name: OptimizerName,
 ): Promise<{ tensors: Record<string, Tensor>; json: OptimizerJson; dispose(): void }> {
-  const internals = optimizer as unknown as AdamInternals;
   const weights = await optimizer.getWeights();
   const tensors: Record<string, Tensor> = {};
   weights.forEach(({ tensor }, i) => tensors[String(i).padStart(4, "0")] = tensor);
-  const json: OptimizerJson = { name, learningRate: internals.learningRate };
-  if (internals.accBeta1 && internals.accBeta2) {
-    json.accBeta1 = (await internals.accBeta1.data())[0];
-    json.accBeta2 = (await internals.accBeta2.data())[0];
+  const json: OptimizerJson = { name, learningRate: learningRateOf(optimizer) };
+  const betas = accumulatedBetasOf(optimizer);
+  if (betas) {
+    json.accBeta1 = (await betas[0].data())[0];
+    json.accBeta2 = (await betas[1].data())[0];
   }
   // The iteration count comes back as a new scalar; the rest are the optimizer's own variables.
   const fresh = weights.filter(({ name }) => name === "iter").map(({ tensor }) => tensor);
@@ -94,9 +88,9 @@ export async function restoreOptimizer(
       );
     }
   }
-  const internals = optimizer as unknown as AdamInternals;
-  if (json.accBeta1 !== undefined && internals.accBeta1 && internals.accBeta2) {
-    const [beta1, beta2] = [internals.accBeta1, internals.accBeta2];
+  const betas = accumulatedBetasOf(optimizer);
+  if (json.accBeta1 !== undefined && betas) {
+    const [beta1, beta2] = betas;
     tf.tidy(() => {
       beta1.assign(tf.scalar(json.accBeta1 as number));
       beta2.assign(tf.scalar(json.accBeta2 ?? 1));

@@ -13,9 +13,23 @@
 const PLOT_SPECIFIER = "npm:@observablehq/plot@0.6.17";
 const LINKEDOM_SPECIFIER = "npm:linkedom@0.18.15";
 
+/** The part of a DOM element used here (linkedom's). */
+interface DomElement {
+  outerHTML: string;
+  textContent: string | null;
+  firstChild: DomElement | null;
+  setAttribute(name: string, value: string): void;
+  insertBefore(node: DomElement, before: DomElement | null): DomElement;
+}
+/** The part of a DOM document used here (linkedom's). */
+interface DomDocument {
+  createElementNS(namespace: string, name: string): DomElement;
+}
+
 /** The part of Observable Plot used here. */
 interface PlotModule {
-  plot(options: Record<string, unknown>): unknown;
+  /** The chart as an SVG element of the document it is given. */
+  plot(options: Record<string, unknown>): DomElement;
   lineY(data: readonly unknown[], options: Record<string, unknown>): unknown;
   dot(data: readonly unknown[], options: Record<string, unknown>): unknown;
   text(data: readonly unknown[], options: Record<string, unknown>): unknown;
@@ -23,7 +37,7 @@ interface PlotModule {
 /** Observable Plot and linkedom's `parseHTML`. */
 interface SvgStack {
   Plot: PlotModule;
-  parseHTML(html: string): unknown;
+  parseHTML(html: string): { document: DomDocument };
 }
 let svgStack: Promise<SvgStack> | undefined;
 
@@ -60,17 +74,6 @@ export interface PerplexityPlotOptions {
 }
 
 /** The little of the DOM used here (Deno type-checks without the DOM library). */
-interface DomElement {
-  outerHTML: string;
-  textContent: string | null;
-  firstChild: DomElement | null;
-  setAttribute(name: string, value: string): void;
-  insertBefore(node: DomElement, before: DomElement | null): DomElement;
-}
-interface DomDocument {
-  createElementNS(namespace: string, name: string): DomElement;
-}
-
 const SVG_NS = "http://www.w3.org/2000/svg";
 /** Line colours in series order: train blue, valid red, then others. */
 const PALETTE = ["#4269d0", "#ff725c", "#6cc5b0", "#efb118", "#a463f2"];
@@ -171,9 +174,7 @@ export async function metricPlotSvg(
   const ends = labels.map((label) => rows.findLast((r) => r.series === label))
     .filter((r) => r !== undefined);
   const { Plot, parseHTML } = await loadSvgStack();
-  const { document } = parseHTML("<!DOCTYPE html><html><body></body></html>") as unknown as {
-    document: DomDocument;
-  };
+  const { document } = parseHTML("<!DOCTYPE html><html><body></body></html>");
   const svg = Plot.plot({
     document,
     width: options.width ?? 640,
@@ -212,7 +213,7 @@ export async function metricPlotSvg(
         textAnchor: "start",
       }),
     ],
-  }) as unknown as DomElement;
+  });
   svg.setAttribute("xmlns", SVG_NS);
   // Plot's own title is an HTML <figure> around the chart; this one stays inside the SVG.
   if (options.title) addTitle(document, svg, options.title);

@@ -35,6 +35,7 @@ import type { OptimizerName } from "./train.ts";
 import { captureOptimizer, type OptimizerJson, restoreOptimizer } from "./optimizer_state.ts";
 import type { State } from "../cells/types.ts";
 import type { TrainableModel } from "./model.ts";
+import { isRecord } from "./_json.ts";
 
 /** Which checkpoint of a run directory to read. */
 export type CheckpointChoice = "best" | "last";
@@ -298,13 +299,18 @@ export class RunWriter<C = unknown> {
     });
     const saved = await captureOptimizer(optimizer.optimizer, optimizer.name);
     const { state: _carried, ...where } = position;
+    const progress: RunProgressRecord = {
+      position: where,
+      optimizer: saved.json,
+      history: this.#history,
+    };
     const checkpoint = {
       kind: this.#options.kind,
       weights,
       optimizer: saved.tensors,
       config: this.#options.config,
       vocab: this.#options.vocab ?? null,
-      progress: { position: where, optimizer: saved.json, history: this.#history },
+      progress,
     };
     try {
       await saveCheckpoint(this.checkpointDir, checkpoint);
@@ -382,6 +388,26 @@ export interface CheckpointContents<C = JsonValue> {
   vocab: JsonValue;
   /** Where training stood. */
   progress: JsonValue;
+}
+
+/**
+ * What a run's checkpoint saves as its progress: where training stood (the
+ * carried state goes with the tensors), the optimizer's JSON half, and the
+ * rows of the epochs done.
+ */
+export interface RunProgressRecord {
+  /** The position without its state; checkpoints older than the model-agnostic core count `tokens`. */
+  position: Omit<FitPosition, "state"> & { tokens?: number };
+  /** The optimizer's name, rate and Adam's running powers. */
+  optimizer: OptimizerJson;
+  /** One row per finished epoch (absent in the oldest checkpoints). */
+  history?: HistoryRow[];
+}
+
+/** Whether a checkpoint's progress is a run's: a position and an optimizer. */
+function isRunProgress(json: unknown): json is RunProgressRecord {
+  return isRecord(json) && isRecord(json.position) && isRecord(json.optimizer) &&
+    (json.history === undefined || Array.isArray(json.history));
 }
 
 /** Builds a model of the caller's kind from a checkpoint's config (weights are set after). */
@@ -557,12 +583,8 @@ export async function loadResumable<M extends TrainableModel<unknown>, C = JsonV
   const loaded = await loadCheckpoint(path);
   try {
     checkKind(loaded, options.kind);
-    const progress = loaded.progress as unknown as {
-      position?: Omit<FitPosition, "state"> & { tokens?: number };
-      optimizer?: OptimizerJson;
-      history?: HistoryRow[];
-    };
-    if (!progress?.position || !progress.optimizer) {
+    const progress = loaded.progress;
+    if (!isRunProgress(progress)) {
       throw new UsageError(`Cannot resume from "${path}": it holds no training position`);
     }
     const trained = buildFrom(loaded, options);

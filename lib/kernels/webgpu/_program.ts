@@ -57,8 +57,13 @@ const WORKGROUP = 64;
  */
 export function webgpuBackend(): WebGpuBackendLike | null {
   if (tf.getBackend() !== "webgpu") return null;
-  const backend = tf.backend() as unknown as Partial<WebGpuBackendLike>;
-  return typeof backend.runWebGPUProgram === "function" ? backend as WebGpuBackendLike : null;
+  const backend: object = tf.backend();
+  return isWebGpuBackend(backend) ? backend : null;
+}
+
+/** Whether a tfjs backend runs WebGPU programs (tfjs types backends as the abstract `KernelBackend`). */
+function isWebGpuBackend(backend: object): backend is WebGpuBackendLike {
+  return "runWebGPUProgram" in backend && typeof backend.runWebGPUProgram === "function";
 }
 
 /**
