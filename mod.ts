@@ -26,6 +26,7 @@ export * from "./lib/ops/mod.ts";
 export * from "./lib/corpus/mod.ts";
 export * from "./lib/supervised/mod.ts";
 export * from "./lib/cells/mod.ts";
+export * from "./lib/decoding/mod.ts";
 export * from "./lib/kernels/mod.ts";
 export * from "./lib/layers/mod.ts";
 export * from "./lib/native/mod.ts";

@@ -15,7 +15,7 @@ import {
 } from "../lib/training/memory.ts";
 import { tf } from "../lib/tf.ts";
 import { TOKEN_KINDS } from "../lib/corpus/tokenize.ts";
-import type { DatasetSettings } from "../lib/classify/data.ts";
+import type { DatasetSettings } from "../lib/supervised/labelled_set.ts";
 
 /** Data flags: where the examples are and how they are split. */
 export const DATA_FLAGS = [

@@ -31,7 +31,7 @@ import { modelConfig } from "../lib/lm/model.ts";
 import { OPTIMIZERS } from "../lib/training/train.ts";
 import { SAMPLINGS } from "../lib/corpus/batches.ts";
 import { NORMALIZATIONS, TOKEN_KINDS } from "../lib/corpus/tokenize.ts";
-import type { RunConfig } from "../lib/lm/run.ts";
+import type { LmRunConfig } from "../lib/lm/run.ts";
 
 /** The flags of `deno task train`, with their defaults. */
 export const TRAIN_FLAGS = defineFlags(
@@ -209,7 +209,7 @@ export const TRAIN_FLAGS = defineFlags(
 );
 
 /** Flags fixed by a checkpoint: `--resume` refuses a different value. */
-const FIXED_ON_RESUME: Record<string, (c: RunConfig) => unknown> = {
+const FIXED_ON_RESUME: Record<string, (c: LmRunConfig) => unknown> = {
   corpus: (c) => c.corpus.source,
   token: (c) => c.corpus.token,
   normalize: (c) => c.corpus.normalize,
@@ -240,7 +240,7 @@ const FIXED_ON_RESUME: Record<string, (c: RunConfig) => unknown> = {
 export type TrainFlags = ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>["values"];
 
 /** The run's config from the flags of a fresh run. */
-export function configFromFlags(flags: TrainFlags, vocabSize: number): RunConfig {
+export function configFromFlags(flags: TrainFlags, vocabSize: number): LmRunConfig {
   return {
     model: modelConfig({
       vocabSize,
@@ -278,7 +278,7 @@ export function configFromFlags(flags: TrainFlags, vocabSize: number): RunConfig
 export { givenFlag };
 
 /** Refuses shape-fixing flags given with `--resume` that differ from the checkpoint. */
-export function checkResumeFlags(args: string[], flags: TrainFlags, config: RunConfig): void {
+export function checkResumeFlags(args: string[], flags: TrainFlags, config: LmRunConfig): void {
   for (const [name, saved] of Object.entries(FIXED_ON_RESUME)) {
     const given = givenFlag(args, name);
     const camel = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -19,9 +19,9 @@ import { startBackend } from "./_backend.ts";
 import { CELL_KINDS } from "../lib/cells/types.ts";
 import { Rng } from "../lib/rng.ts";
 import { makeOptimizer } from "../lib/training/train.ts";
-import { prepareDataset } from "../lib/classify/data.ts";
+import { prepareDataset } from "../lib/supervised/labelled_set.ts";
 import { classifierConfig, SequenceClassifier } from "../lib/classify/model.ts";
-import { classifierBatches } from "../lib/classify/evaluate.ts";
+import { classifierBatches } from "../lib/classify/data.ts";
 import { PEER_FLAGS, peerRuns, torchRows } from "./_bench_torch.ts";
 import { timeTrainSteps } from "./_bench_common.ts";
 

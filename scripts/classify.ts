@@ -45,14 +45,15 @@ import { fitRun, openTrainingRun, runBasics, runOptimizer } from "./_fit_run.ts"
 import { resumingText } from "./_loop.ts";
 import { metricPlotSvg } from "../lib/training/plot.ts";
 import { RunWriter } from "../lib/training/run.ts";
-import { type Dataset, prepareDataset, splitNotes } from "../lib/classify/data.ts";
+import { type Dataset, prepareDataset, splitNotes } from "../lib/supervised/labelled_set.ts";
 import {
   balancedClassWeights,
   CLASSIFIER_HEADS,
   classifierConfig,
   SequenceClassifier,
 } from "../lib/classify/model.ts";
-import { classifierBatches, evaluateClassifier, predictLabels } from "../lib/classify/evaluate.ts";
+import { classifierBatches } from "../lib/classify/data.ts";
+import { evaluateClassifier, predictLabels } from "../lib/classify/evaluate.ts";
 import { metricsTable } from "../lib/classify/metrics.ts";
 import { confusionMatrixSvg } from "../lib/classify/plot.ts";
 

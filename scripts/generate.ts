@@ -43,24 +43,15 @@ import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import {
-  fitRun,
-  openTrainingRun,
-  runBasics,
-  runOptimizer,
-  type TrainSettings,
-} from "./_fit_run.ts";
+import { fitRun, openTrainingRun, runBasics, runOptimizer } from "./_fit_run.ts";
 import { resumingText } from "./_loop.ts";
-import { loadModel, RunWriter } from "../lib/training/run.ts";
-import { type DatasetSettings, prepareDataset, splitNotes } from "../lib/classify/data.ts";
+import { RunWriter } from "../lib/training/run.ts";
+import { type GenerateRunConfig, GENERATOR_RUN, loadGeneratorRun } from "../lib/generate/run.ts";
+import { prepareDataset, splitNotes } from "../lib/supervised/labelled_set.ts";
 import { predictLabels } from "../lib/classify/evaluate.ts";
-import {
-  ConditionedGenerator,
-  CONDITIONINGS,
-  type GeneratorConfig,
-  generatorConfig,
-} from "../lib/generate/model.ts";
-import { evaluateGenerator, generatorBatches } from "../lib/generate/evaluate.ts";
+import { ConditionedGenerator, CONDITIONINGS, generatorConfig } from "../lib/generate/model.ts";
+import { evaluateGenerator } from "../lib/generate/evaluate.ts";
+import { generatorBatches } from "../lib/generate/data.ts";
 import { sampleSequences } from "../lib/generate/sample.ts";
 
 /** The flags of `deno task generate`. */
@@ -145,14 +136,7 @@ export const GENERATE_FLAGS = defineFlags(
   ] as const,
 );
 
-/** What a generate run saves as its config. */
-interface RunConfig {
-  model: GeneratorConfig;
-  data: DatasetSettings & { labels: string[] };
-  train: TrainSettings;
-}
-
-const build = (config: RunConfig) => new ConditionedGenerator(generatorConfig(config.model));
+type RunConfig = GenerateRunConfig;
 
 type Flags = ReturnType<typeof parseFlags<typeof GENERATE_FLAGS>>["values"];
 
@@ -172,7 +156,7 @@ export async function main(args: string[]): Promise<number> {
   checkResume(args, ["condition", "count"]);
   const backend = await startBackend(flags.backend, flags.threads);
   if (flags.checkpoint !== undefined) {
-    const loaded = await loadModel(flags.checkpoint, { kind: "generator", build, which: "best" });
+    const loaded = await loadGeneratorRun(flags.checkpoint);
     try {
       const config = loaded.config;
       await samples(loaded.model, Vocab.fromJSON(loaded.vocab), config, loaded.path, flags);
@@ -182,7 +166,7 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   const log = flags.json ? () => {} : info;
-  using run = await openTrainingRun(args, flags, { kind: "generator", build });
+  using run = await openTrainingRun(args, flags, GENERATOR_RUN);
   const { out, resumed, settings } = run;
   const saved = resumed?.config;
   const set = await prepareDataset(
@@ -228,7 +212,7 @@ export async function main(args: string[]): Promise<number> {
     for (const note of splitNotes(set)) info(note);
     const run = RunWriter.open(out, {
       config,
-      kind: "generator",
+      kind: GENERATOR_RUN.kind,
       vocab: set.vocab.toJSON(),
       history: resumed?.history,
       overwrite: flags.overwrite,
@@ -269,7 +253,7 @@ export async function main(args: string[]): Promise<number> {
       },
     });
     if (exitCode !== undefined) return exitCode;
-    const best = await loadModel(out, { kind: "generator", build, which: "best" });
+    const best = await loadGeneratorRun(out);
     try {
       const s = await evaluateGenerator(best.model, batchesOf(test));
       const row = {

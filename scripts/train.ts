@@ -18,16 +18,14 @@ import { LanguageModel } from "../lib/lm/model.ts";
 import { disposeStates } from "../lib/cells/state.ts";
 import type { FitPosition } from "../lib/training/fit.ts";
 import { lmEpochMetrics, lmFitParts } from "../lib/lm/fit.ts";
-import { loadCorpus } from "../lib/corpus/load.ts";
+import { lmBatches, loadLmCorpus } from "../lib/lm/data.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import { minimumTokens, randomBatches, sequentialBatches } from "../lib/corpus/batches.ts";
-import { LM_RUN, lmHistory, lmRunWriter, type RunConfig } from "../lib/lm/run.ts";
+import { LM_RUN, lmHistory, type LmRunConfig, lmRunWriter } from "../lib/lm/run.ts";
 import type { TrainSettings } from "../lib/training/settings.ts";
 import { prefixTokens, sampleText } from "../lib/lm/sample.ts";
 import { asciiLine } from "../lib/training/plot.ts";
 import { checkMemory, memoryLimit } from "../lib/training/memory.ts";
 import { estimateTrainingMemory } from "../lib/lm/memory.ts";
-import { UsageError } from "../lib/errors.ts";
 
 export { TRAIN_FLAGS };
 
@@ -92,17 +90,18 @@ function nothingLeft(
 
 async function train(
   flags: TrainFlags,
-  opened: OpenedRun<LanguageModel, RunConfig>,
+  opened: OpenedRun<LanguageModel, LmRunConfig>,
   backend: Backend,
 ): Promise<number> {
   const { out, resumed, settings } = opened;
   const log = flags.json ? () => {} : info;
-  const vocab = resumed ? Vocab.fromJSON(resumed.vocab) : undefined;
-  const corpus = await loadCorpus({
-    ...(resumed?.config.corpus ?? configFromFlags(flags, 1).corpus),
-    checksum: flags.checksum,
-    vocab,
-  }).catch((error) => {
+  // Every check before anything is built or written.
+  const fresh = resumed ? undefined : configFromFlags(flags, 1);
+  const corpus = await loadLmCorpus(
+    resumed?.config.corpus ?? fresh!.corpus,
+    resumed?.config.train ?? fresh!.train,
+    { vocab: resumed ? Vocab.fromJSON(resumed.vocab) : undefined, checksum: flags.checksum },
+  ).catch((error) => {
     if (resumed) {
       resumed.model.dispose();
       resumed.optimizer.dispose();
@@ -113,19 +112,11 @@ async function train(
   const base = resumed
     ? { ...resumed.config, model: resumed.model.config }
     : configFromFlags(flags, corpus.vocab.size);
-  const config: RunConfig = { ...base, train: { ...base.train, ...settings } };
+  const config: LmRunConfig = { ...base, train: { ...base.train, ...settings } };
   const { batchSize, numSteps } = config.train;
   let model = resumed?.model;
   let optimizer = resumed?.optimizer;
   try {
-    // Every check before anything is built or written.
-    if (corpus.train.length < minimumTokens(batchSize, numSteps)) {
-      throw new UsageError(
-        `Cannot train with --batch-size ${batchSize} --num-steps ${numSteps}: the training ` +
-          `split has ${corpus.train.length} tokens, expected at least ` +
-          `${minimumTokens(batchSize, numSteps)} (batch size x steps + steps)`,
-      );
-    }
     if (flags.sampleEvery > 0) prefixTokens(corpus.vocab, flags.prefix);
     const estimate = estimateTrainingMemory(config.model, { ...config.train });
     checkMemory(
@@ -144,7 +135,6 @@ async function train(
           "does not mean it can generate text",
       );
     }
-    const sampler = config.train.sampling === "sequential" ? sequentialBatches : randomBatches;
     const epochs = settings.epochs!;
     log(
       `corpus ${corpus.source}: ${corpus.tokens} ${corpus.vocab.token} tokens, vocabulary ` +
@@ -162,7 +152,7 @@ async function train(
     const { exitCode, earlyStop } = await fitRun(model, {
       ...runBasics(run, { model, ...optimized }, flags, settings, resumed?.position),
       ...lmFitParts(model, { sampling, valid: corpus.valid, batchSize, numSteps }),
-      batches: (_epoch, rng) => sampler(corpus.train, { batchSize, numSteps, rng }),
+      batches: (_epoch, rng) => lmBatches(corpus.train, config.train, rng),
       stepText: (loss) => `ppl ${Math.exp(loss).toFixed(2)}`,
       report: (core) => {
         const metrics = lmEpochMetrics(core);

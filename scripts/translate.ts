@@ -22,23 +22,21 @@ import {
 import { epochOf } from "./_labelled_flags.ts";
 import { checkResume } from "./_task_flags.ts";
 import { decodeOptions, pairDataSettings, TRANSLATE_FLAGS } from "./_translate_flags.ts";
-import {
-  fitRun,
-  openTrainingRun,
-  runBasics,
-  runOptimizer,
-  type TrainSettings,
-} from "./_fit_run.ts";
+import { fitRun, openTrainingRun, runBasics, runOptimizer } from "./_fit_run.ts";
 import { resumingText } from "./_loop.ts";
 import { checkSequenceMemory } from "./_labelled_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
-import { Vocab } from "../lib/corpus/vocab.ts";
-import { type PairVocabs, preprocessPairText, tokenizePairSide } from "../lib/supervised/pairs.ts";
-import type { JsonValue } from "../lib/training/checkpoint.ts";
-import { loadModel, RunWriter } from "../lib/training/run.ts";
-import { type Seq2SeqConfig, seq2seqConfig } from "../lib/seq2seq/config.ts";
+import { preprocessPairText, tokenizePairSide } from "../lib/supervised/pairs.ts";
+import { RunWriter } from "../lib/training/run.ts";
+import {
+  loadTranslateRun,
+  pairVocabsOf,
+  SEQ2SEQ_RUN,
+  type TranslateRunConfig,
+} from "../lib/seq2seq/run.ts";
+import { seq2seqConfig } from "../lib/seq2seq/config.ts";
 import { Seq2Seq } from "../lib/seq2seq/model.ts";
 import { type PairData, type PairDataSettings, preparePairData } from "../lib/seq2seq/dataset.ts";
 import { pairBatches } from "../lib/seq2seq/data.ts";
@@ -47,22 +45,7 @@ import { evaluateTranslations, translateText, validationLoss } from "../lib/seq2
 import { d2lBleu } from "../lib/seq2seq/bleu.ts";
 import { attentionHeatmapSvg } from "../lib/seq2seq/heatmap.ts";
 
-/** The model kind of a translate checkpoint. */
-const KIND = "seq2seq";
-
-/** What a translate run saves as its config. */
-interface RunConfig {
-  model: Seq2SeqConfig;
-  data: PairDataSettings;
-  train: TrainSettings;
-}
-
-const build = (config: RunConfig) => new Seq2Seq(seq2seqConfig(config.model));
-
-const vocabsOf = (json: JsonValue): PairVocabs => {
-  const { source, target } = json as { source: unknown; target: unknown };
-  return { source: Vocab.fromJSON(source), target: Vocab.fromJSON(target) };
-};
+type RunConfig = TranslateRunConfig;
 
 type Flags = ReturnType<typeof parseFlags<typeof TRANSLATE_FLAGS>>["values"];
 
@@ -94,12 +77,12 @@ export async function main(args: string[]): Promise<number> {
   if (flags.evaluate) return await evaluateRun(flags.checkpoint, flags, { which: flags.which });
   checkResume(args, ["beam", "length-penalty", "n-best"]);
   const log = flags.json ? () => {} : info;
-  using run = await openTrainingRun(args, flags, { kind: KIND, build });
+  using run = await openTrainingRun(args, flags, SEQ2SEQ_RUN);
   const { out, resumed, settings } = run;
   const saved = resumed?.config;
   const data = await preparePairData(
     saved?.data ?? pairDataSettings(flags),
-    resumed ? vocabsOf(resumed.vocab) : undefined,
+    resumed ? pairVocabsOf(resumed.vocab, resumed.path) : undefined,
   );
   // One layer has nothing between layers to drop out; d2l's 0.2 applies from two.
   const dropout = flags.layers === 1 && !args.some((a) => a.startsWith("--dropout"))
@@ -156,7 +139,7 @@ export async function main(args: string[]): Promise<number> {
     );
     const run = RunWriter.open(out, {
       config,
-      kind: KIND,
+      kind: SEQ2SEQ_RUN.kind,
       vocab: { source: data.vocabs.source.toJSON(), target: data.vocabs.target.toJSON() },
       history: resumed?.history,
       overwrite: flags.overwrite,
@@ -207,12 +190,12 @@ async function evaluateRun(
   flags: Flags,
   options: { which: "best" | "last"; prepared?: PairData; write?: boolean },
 ): Promise<number> {
-  const loaded = await loadModel(dir, { kind: KIND, build, which: options.which });
+  const loaded = await loadTranslateRun(dir, options.which);
   const model = loaded.model;
   try {
     const config = loaded.config;
     const data = options.prepared ??
-      await preparePairData(config.data, vocabsOf(loaded.vocab));
+      await preparePairData(config.data, loaded.vocabs);
     const decoding: TranslateOptions = decodeOptions(flags);
     const loss = await validationLoss(model, data.valid, {
       batchSize: config.train.batchSize, // as in training: the same sums, the same loss
@@ -299,10 +282,9 @@ async function translate(flags: Flags): Promise<number> {
     lines.map((l) => l.split("\t")[0]),
     lines.map((l) => l.split("\t")[1]),
   ];
-  const loaded = await loadModel(flags.checkpoint, { kind: KIND, build, which: flags.which });
+  const loaded = await loadTranslateRun(flags.checkpoint, flags.which);
   try {
-    const config = loaded.config;
-    const vocabs = vocabsOf(loaded.vocab);
+    const { config, vocabs } = loaded;
     const decoding = decodeOptions(flags);
     // UTF-16 length: at least the tokens of either kind, without splitting a huge line.
     checkSequenceMemory(sources.map((s) => s.length), config.model, [

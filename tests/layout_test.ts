@@ -3,17 +3,31 @@ import { ok } from "node:assert";
 const ROOT = new URL("..", import.meta.url);
 
 /**
+ * The task folders of lib/ (rank 6 below) and the script that trains each.
+ * Adding a task is one folder copying any of these, one script, one line here.
+ */
+const TASKS: Record<string, string> = {
+  lm: "train.ts",
+  classify: "classify.ts",
+  generate: "generate.ts",
+  seq2seq: "translate.ts",
+};
+
+/** The parts every task folder has, so that any one of them is the template of the next. */
+const TASK_PARTS = ["model.ts", "data.ts", "evaluate.ts", "run.ts", "mod.ts"];
+
+/**
  * The layers of lib/, lowest first. A file may import files of its own rank or
  * below, never above: the folder names are the architecture.
  */
 const RANKS: [RegExp, number][] = [
   [/^lib\/(tf|tfjs|errors|rng)\.ts$/, 0],
   [/^lib\/ops\//, 1],
-  [/^lib\/(cells|corpus|supervised|native)\//, 2],
+  [/^lib\/(cells|corpus|supervised|native|decoding)\//, 2],
   [/^lib\/kernels\//, 3],
   [/^lib\/layers\//, 4],
   [/^lib\/training\//, 5],
-  [/^lib\/(lm|classify|generate|seq2seq)\//, 6],
+  [new RegExp(`^lib/(${Object.keys(TASKS).join("|")})/`), 6],
   [/^lib\/export\//, 7],
 ];
 
@@ -104,4 +118,23 @@ Deno.test("every lib/ folder has a mod.ts that the root mod.ts re-exports", asyn
     if (!exists || !root.includes(`export * from "${folderMod}";`)) missing.push(folderMod);
   }
   ok(missing.length === 0, `folders without a re-exported mod.ts: ${missing.join(", ")}`);
+});
+
+Deno.test("every task folder has the same parts, a script, and imports no other task", async () => {
+  const problems: string[] = [];
+  for (const [task, script] of Object.entries(TASKS)) {
+    for (const part of [...TASK_PARTS.map((p) => `lib/${task}/${p}`), `scripts/${script}`]) {
+      const exists = await Deno.stat(new URL(part, ROOT)).then(() => true, () => false);
+      if (!exists) problems.push(`${part} is missing`);
+    }
+  }
+  for (const file of await libFiles()) {
+    const task = owner(file).slice("lib/".length);
+    if (!(task in TASKS)) continue;
+    for (const target of await imports(file)) {
+      const other = owner(target).slice("lib/".length);
+      if (other in TASKS && other !== task) problems.push(`${file} -> ${target}`);
+    }
+  }
+  ok(problems.length === 0, `task folders out of shape:\n${problems.join("\n")}`);
 });

@@ -6,7 +6,7 @@
  * @module
  */
 import { type ClassifierConfig, classifierConfig, SequenceClassifier } from "./model.ts";
-import type { DatasetSettings } from "./data.ts";
+import type { DatasetSettings } from "../supervised/labelled_set.ts";
 import type { TrainSettings } from "../training/settings.ts";
 import {
   type CheckpointChoice,

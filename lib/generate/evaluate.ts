@@ -1,42 +1,14 @@
 /**
  * Scoring a conditioned generator on held-out sequences: per-token
  * perplexity and next-token accuracy (`<eos>` counted as a token, as the
- * PyTorchNLPBook's surname generator counts it), and its minibatches.
+ * PyTorchNLPBook's surname generator counts it).
  *
  * @module
  */
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
-import type { Rng } from "../rng.ts";
-import { bucketBatches } from "../supervised/labelled.ts";
-import { type GeneratorBatch, generatorBatch } from "./batch.ts";
+import type { GeneratorBatch } from "./data.ts";
 import type { ConditionedGenerator } from "./model.ts";
-
-/**
- * Length-bucketed generator minibatches of some examples.
- *
- * @param sequences every example's token ids, by example index.
- * @param conditions every example's condition id, by example index.
- * @param indices the examples to use (a split).
- *
- * @example
- * ```ts
- * import { strictEqual } from "node:assert";
- * const seqs = [Int32Array.of(4), Int32Array.of(4, 5, 6)];
- * strictEqual(generatorBatches(seqs, [0, 1], [0, 1], { batchSize: 1 }).length, 2);
- * ```
- */
-export function generatorBatches(
-  sequences: readonly Int32Array[],
-  conditions: ArrayLike<number>,
-  indices: readonly number[],
-  options: { batchSize: number; rng?: Rng },
-): GeneratorBatch[] {
-  const lengths = sequences.map((s) => s.length);
-  return bucketBatches(indices, lengths, options).map((batch) =>
-    generatorBatch(batch.map((i) => sequences[i]), batch.map((i) => conditions[i]))
-  );
-}
 
 /** What {@linkcode evaluateGenerator} returns. */
 export interface GeneratorScores {
@@ -58,7 +30,7 @@ export interface GeneratorScores {
  * @example
  * ```ts
  * import { ok } from "node:assert";
- * import { generatorBatch } from "./batch.ts";
+ * import { generatorBatch } from "./data.ts";
  * import { ConditionedGenerator, generatorConfig } from "./model.ts";
  * const model = new ConditionedGenerator(generatorConfig({ vocabSize: 7, numConditions: 2, hiddenSize: 3 }));
  * const scores = await evaluateGenerator(model, [generatorBatch([Int32Array.of(4, 5)], [1])]);

@@ -4,7 +4,8 @@
  *
  * @module
  */
-export * from "./batch.ts";
+export * from "./data.ts";
 export * from "./evaluate.ts";
 export * from "./model.ts";
+export * from "./run.ts";
 export * from "./sample.ts";

@@ -30,7 +30,7 @@ import { stepMask } from "../layers/lengths.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
 import { namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
-import type { GeneratorBatch } from "./batch.ts";
+import type { GeneratorBatch } from "./data.ts";
 
 /** Where the condition enters the model. */
 export type Conditioning = "init" | "input" | "none";
@@ -121,7 +121,7 @@ export interface GeneratorForward {
  * @example The loss of one batch of two names
  * ```ts
  * import { ok } from "node:assert";
- * import { generatorBatch } from "./batch.ts";
+ * import { generatorBatch } from "./data.ts";
  * const model = new ConditionedGenerator(generatorConfig({ vocabSize: 8, numConditions: 2, hiddenSize: 4 }));
  * const batch = generatorBatch([Int32Array.of(4, 5), Int32Array.of(6)], [0, 1]);
  * const { loss, count } = model.loss(batch, { training: false });

@@ -11,9 +11,9 @@ import { Rng } from "../rng.ts";
 import { disposeStates } from "../cells/state.ts";
 import type { Vocab } from "../corpus/vocab.ts";
 import { UNK } from "../corpus/vocab.ts";
-import { checkDecodeOptions, chooseToken, type DecodeOptions } from "../lm/sample.ts";
+import { checkDecodeOptions, chooseToken, type DecodeOptions } from "../decoding/token_choice.ts";
 import type { ConditionedGenerator } from "./model.ts";
-import { SPECIAL_IDS } from "./batch.ts";
+import { SPECIAL_IDS } from "./data.ts";
 
 /** Options of {@linkcode sampleSequences}. */
 export interface SampleSequencesOptions extends DecodeOptions {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+export * from "./data.ts";
 export * from "./evaluate.ts";
 export * from "./fit.ts";
 export * from "./memory.ts";

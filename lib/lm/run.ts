@@ -19,8 +19,7 @@ import { UsageError } from "../errors.ts";
 import { perplexityPlotSvg } from "../training/plot.ts";
 import { LanguageModel, LM_KIND, type ModelConfig, modelConfig } from "./model.ts";
 import { Vocab } from "../corpus/vocab.ts";
-import type { Normalization, TokenKind } from "../corpus/tokenize.ts";
-import type { Sampling } from "../corpus/batches.ts";
+import type { LmBatchSettings, LmCorpusSettings } from "./data.ts";
 import type { FitPosition } from "../training/fit.ts";
 import type { OptimizerName } from "../training/train.ts";
 import {
@@ -38,25 +37,14 @@ import type { LmEpochMetrics } from "./fit.ts";
 export { checkRunDir, resolveCheckpointDir, RunWriter } from "../training/run.ts";
 
 /** How a language model is trained: the core's settings, with its minibatch shape and sampling. */
-export interface LmTrainSettings extends TrainSettings {
-  /** Time steps of a training minibatch. */
-  numSteps: number;
-  /** How minibatches are drawn. */
-  sampling: Sampling;
-}
+export interface LmTrainSettings extends TrainSettings, LmBatchSettings {}
 
 /** What a language model's run saves as its config. */
-export interface RunConfig {
+export interface LmRunConfig {
   /** The model's configuration. */
   model: ModelConfig;
   /** Where the corpus came from and how it was tokenized. */
-  corpus: {
-    source: string;
-    token: TokenKind;
-    normalize: Normalization;
-    minFreq: number;
-    validFraction: number;
-  };
+  corpus: LmCorpusSettings;
   /** How the model was trained. */
   train: LmTrainSettings;
 }
@@ -68,7 +56,7 @@ export interface TrainedModel {
   /** Its vocabulary. */
   vocab: Vocab;
   /** The run's config as saved: `{ model, corpus, train }`. */
-  config: RunConfig;
+  config: LmRunConfig;
   /** The checkpoint directory it came from. */
   path: string;
 }
@@ -133,7 +121,7 @@ export function lmHistory(history: readonly HistoryRow[]): (LmEpochMetrics & His
 }
 
 /** A language model's saved config, refused unless it has the sections every reader needs. */
-function readRunConfig(json: JsonValue, path: string): RunConfig {
+function readRunConfig(json: JsonValue, path: string): LmRunConfig {
   if (!hasRunSections(json)) {
     throw new UsageError(`Cannot load "${path}": its config has no model and corpus sections`);
   }
@@ -141,11 +129,11 @@ function readRunConfig(json: JsonValue, path: string): RunConfig {
 }
 
 /**
- * Whether saved JSON has the sections of a {@linkcode RunConfig}: the one
+ * Whether saved JSON has the sections of a {@linkcode LmRunConfig}: the one
  * boundary where it becomes the type (its writer was lmRunWriter; the model
  * section is checked again by `modelConfig()` when the model is built).
  */
-function hasRunSections(json: unknown): json is RunConfig {
+function hasRunSections(json: unknown): json is LmRunConfig {
   return typeof json === "object" && json !== null && "model" in json && "corpus" in json &&
     typeof json.model === "object" && json.model !== null &&
     typeof json.corpus === "object" && json.corpus !== null;
@@ -161,7 +149,7 @@ function hasRunSections(json: unknown): json is RunConfig {
  * strictEqual(LM_RUN.kind, "lm");
  * ```
  */
-export const LM_RUN: LoadModelOptions<LanguageModel, RunConfig> = {
+export const LM_RUN: LoadModelOptions<LanguageModel, LmRunConfig> = {
   kind: LM_KIND,
   config: readRunConfig,
   build: buildLanguageModel,
@@ -169,8 +157,8 @@ export const LM_RUN: LoadModelOptions<LanguageModel, RunConfig> = {
 
 /** The factory the core calls to rebuild a language model from its saved config. */
 function buildLanguageModel(
-  run: RunConfig,
-  checkpoint: CheckpointContents<RunConfig>,
+  run: LmRunConfig,
+  checkpoint: CheckpointContents<LmRunConfig>,
 ): LanguageModel {
   const path = checkpoint.path;
   const settings = modelConfig(run.model);
@@ -213,7 +201,7 @@ export async function loadTrainedModel(
 }
 
 function trainedFrom(
-  loaded: { model: LanguageModel; config: RunConfig; vocab: JsonValue; path: string },
+  loaded: { model: LanguageModel; config: LmRunConfig; vocab: JsonValue; path: string },
 ): TrainedModel {
   const config = loaded.config;
   return {

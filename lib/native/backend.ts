@@ -34,8 +34,11 @@ let threads = 1;
 
 /** The part of tfjs's `MathBackendCPU` the native kernels use. */
 export interface CpuBackend {
-  data: { get(id: tf.DataId): { values?: unknown } | undefined; has(id: tf.DataId): boolean };
+  /** The tensors' storage, by data id (tfjs's `DataId` is an opaque object). */
+  data: { get(id: object): { values?: unknown } | undefined; has(id: object): boolean };
+  /** A new tensor of the backend's over `values` (taken, not copied). */
   makeTensorInfo(shape: number[], dtype: DataType, values?: Float32Array): TensorInfo;
+  /** Frees a tensor a kernel made for its own use. */
   disposeIntermediateTensorInfo(info: TensorInfo): void;
 }
 

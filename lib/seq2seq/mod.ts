@@ -31,3 +31,4 @@ export * from "./decode.ts";
 export * from "./evaluate.ts";
 export * from "./heatmap.ts";
 export * from "./model.ts";
+export * from "./run.ts";

@@ -7,4 +7,5 @@
  * @module
  */
 export * from "./labelled.ts";
+export * from "./labelled_set.ts";
 export * from "./pairs.ts";

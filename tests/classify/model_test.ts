@@ -14,7 +14,8 @@ import {
   classifierConfig,
   SequenceClassifier,
 } from "../../lib/classify/model.ts";
-import { classifierBatches, evaluateClassifier } from "../../lib/classify/evaluate.ts";
+import { classifierBatches } from "../../lib/classify/data.ts";
+import { evaluateClassifier } from "../../lib/classify/evaluate.ts";
 
 /**
  * Two grammars over {a, b, c}, lengths 3..14: label 0 never repeats a letter

@@ -3,9 +3,10 @@ import { tf } from "../../lib/tf.ts";
 import { Rng } from "../../lib/rng.ts";
 import { makeOptimizer, trainStep } from "../../lib/training/train.ts";
 import { encodeLabelled, labelledVocab } from "../../lib/supervised/labelled.ts";
-import { generatorBatch } from "../../lib/generate/batch.ts";
+import { generatorBatch } from "../../lib/generate/data.ts";
 import { ConditionedGenerator, CONDITIONINGS, generatorConfig } from "../../lib/generate/model.ts";
-import { evaluateGenerator, generatorBatches } from "../../lib/generate/evaluate.ts";
+import { evaluateGenerator } from "../../lib/generate/evaluate.ts";
+import { generatorBatches } from "../../lib/generate/data.ts";
 import { sampleSequences } from "../../lib/generate/sample.ts";
 
 /** Condition 0 writes "ab" repeated, condition 1 "ba" repeated; lengths 2..6. */

@@ -1,5 +1,5 @@
 import { ok, strictEqual, throws } from "node:assert";
-import { checkDecodeOptions, chooseToken } from "../../lib/lm/sample.ts";
+import { checkDecodeOptions, chooseToken } from "../../lib/decoding/token_choice.ts";
 import { Rng } from "../../lib/rng.ts";
 import { UsageError } from "../../lib/errors.ts";
 

@@ -1,12 +1,13 @@
 /**
  * Minibatches for a conditioned generator: each sequence read as
  * `<bos> c1 ... cn` and predicted as `c1 ... cn <eos>` (teacher forcing),
- * padded to the longest, time-major.
+ * padded to the longest, time-major; length-bucketed batches of a split.
  *
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { BOS, EOS, LABELLED_RESERVED, PAD } from "../supervised/labelled.ts";
+import type { Rng } from "../rng.ts";
+import { BOS, bucketBatches, EOS, LABELLED_RESERVED, PAD } from "../supervised/labelled.ts";
 
 /** A padded, time-major minibatch of sequences and their conditions. */
 export interface GeneratorBatch {
@@ -87,4 +88,30 @@ export function generatorBatch(
     batchSize: B,
     numSteps: T,
   };
+}
+
+/**
+ * Length-bucketed generator minibatches of some examples.
+ *
+ * @param sequences every example's token ids, by example index.
+ * @param conditions every example's condition id, by example index.
+ * @param indices the examples to use (a split).
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * const seqs = [Int32Array.of(4), Int32Array.of(4, 5, 6)];
+ * strictEqual(generatorBatches(seqs, [0, 1], [0, 1], { batchSize: 1 }).length, 2);
+ * ```
+ */
+export function generatorBatches(
+  sequences: readonly Int32Array[],
+  conditions: ArrayLike<number>,
+  indices: readonly number[],
+  options: { batchSize: number; rng?: Rng },
+): GeneratorBatch[] {
+  const lengths = sequences.map((s) => s.length);
+  return bucketBatches(indices, lengths, options).map((batch) =>
+    generatorBatch(batch.map((i) => sequences[i]), batch.map((i) => conditions[i]))
+  );
 }
