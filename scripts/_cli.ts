@@ -737,3 +737,26 @@ export class Progress {
     this.stop();
   }
 }
+
+/**
+ * A script's parsed flags, or undefined after printing its help for
+ * `--help` (the script then exits 0).
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * const FLAGS = defineFlags([{ name: "n", type: "integer", default: 1, help: "A count." }] as const);
+ * strictEqual(flagsOrHelp(FLAGS, ["--n", "3"], "deno task x", "Does x.")?.n, 3);
+ * ```
+ */
+export function flagsOrHelp<const T extends readonly FlagSpec[]>(
+  table: T,
+  args: readonly string[],
+  usage: string,
+  summary: string,
+): ParsedFlags<T>["values"] | undefined {
+  const { values } = parseFlags(table, args);
+  if (!values.help) return values;
+  console.log(helpText(usage, summary, table));
+  return undefined;
+}

@@ -11,6 +11,7 @@ import { BACKEND_REQUESTS } from "../lib/tf.ts";
 import {
   type FlagSpec,
   type FlagValue,
+  inRange,
   nonEmpty,
   nonNegative,
   nonNegativeInteger,
@@ -21,6 +22,7 @@ import { UsageError } from "../lib/errors.ts";
 import { INIT_NAMES } from "../lib/cells/init.ts";
 import { OPTIMIZERS } from "../lib/training/train.ts";
 import { NON_FINITE_POLICIES } from "../lib/training/fit.ts";
+import type { DecodeOptions } from "../lib/decoding/token_choice.ts";
 import { LR_SCHEDULES } from "../lib/training/schedule.ts";
 
 /** `--backend auto|webgpu|native|wasm|cpu`. */
@@ -259,4 +261,63 @@ export function checkResume(args: readonly string[], allowed: readonly string[])
       } beside --resume`,
     );
   }
+}
+
+/**
+ * How a generating task picks each token: `--greedy`, or sampled with
+ * `--temperature`, `--top-k` and `--top-p` (see {@linkcode decodeSettings}).
+ */
+export const DECODE_FLAGS = [
+  { name: "greedy", type: "boolean", help: "Always take the most likely token." },
+  {
+    name: "temperature",
+    type: "number",
+    default: 1,
+    validate: positive,
+    help: "Divides the logits; < 1 is more conservative.",
+  },
+  {
+    name: "top-k",
+    type: "integer",
+    default: 0,
+    validate: nonNegativeInteger,
+    help: "Sample among the k most likely tokens; 0 for all.",
+  },
+  {
+    name: "top-p",
+    type: "number",
+    default: 1,
+    validate: inRange(0, 1, { loOpen: true }),
+    help: "Sample from the smallest set of tokens with this much probability.",
+  },
+] as const;
+
+/**
+ * The decode options of {@linkcode DECODE_FLAGS}, refusing `--greedy` beside
+ * a sampling flag (greedy would silently ignore it).
+ *
+ * @throws {UsageError} naming the flags given together.
+ *
+ * @example
+ * ```ts
+ * import { throws } from "node:assert";
+ * throws(() => decodeSettings({ greedy: true, temperature: 0.5, topK: 0, topP: 1 }), /--greedy and --temperature 0.5/);
+ * ```
+ */
+export function decodeSettings(
+  flags: { greedy: boolean; temperature: number; topK: number; topP: number },
+): DecodeOptions {
+  const { greedy, temperature, topK, topP } = flags;
+  const given = [
+    temperature !== 1 && `--temperature ${temperature}`,
+    topK !== 0 && `--top-k ${topK}`,
+    topP !== 1 && `--top-p ${topP}`,
+  ].filter(Boolean);
+  if (greedy && given.length > 0) {
+    throw new UsageError(
+      `Cannot sample with --greedy and ${given.join(" and ")}: greedy always takes the most ` +
+        "likely token, expected --greedy or the sampling flags",
+    );
+  }
+  return { greedy, temperature, topK, topP };
 }

@@ -9,26 +9,23 @@ import {
   defineFlags,
   inRange,
   nonEmpty,
-  nonNegative,
   nonNegativeInteger,
   parseFlags,
-  positive,
   positiveInteger,
 } from "./_cli.ts";
 import {
   BACKEND_FLAG,
-  BATCH_SIZE_FLAG,
+  INIT_FLAG,
   JSON_FLAG,
-  LOOP_FLAGS,
   NUM_STEPS_FLAG,
   THREADS_FLAG,
+  TRAINING_FLAGS,
+  withDefaults,
 } from "./_task_flags.ts";
 import { givenFlag, loopSettings } from "./_loop.ts";
 import { UsageError } from "../lib/errors.ts";
 import { CELL_KINDS, type Nonlinearity } from "../lib/cells/types.ts";
-import type { InitName } from "../lib/cells/init.ts";
 import { modelConfig } from "../lib/lm/model.ts";
-import { OPTIMIZERS } from "../lib/training/train.ts";
 import { SAMPLINGS } from "../lib/corpus/batches.ts";
 import { NORMALIZATIONS, TOKEN_KINDS } from "../lib/corpus/tokenize.ts";
 import type { LmRunConfig } from "../lib/lm/run.ts";
@@ -113,58 +110,16 @@ export const TRAIN_FLAGS = defineFlags(
       validate: nonNegativeInteger,
       help: "Embedding width; 0 feeds one-hot vectors.",
     },
-    {
-      name: "init",
-      type: "choice",
-      choices: ["normal", "xavier", "orthogonal"],
-      default: "normal",
-      help: "Weight initialiser.",
-    },
+    ...withDefaults([INIT_FLAG], { init: "normal" }),
     // optimisation
-    BATCH_SIZE_FLAG,
+    ...withDefaults(TRAINING_FLAGS, { "batch-size": 32, epochs: 20, lr: 0.01 }),
     NUM_STEPS_FLAG,
-    {
-      name: "epochs",
-      type: "integer",
-      default: 20,
-      validate: positiveInteger,
-      help: "Passes over the training split in all (with --resume: the new total).",
-    },
-    {
-      name: "patience",
-      type: "integer",
-      default: 3,
-      validate: nonNegativeInteger,
-      help: "Stop after N epochs without a better validation perplexity; 0 never.",
-    },
-    {
-      name: "optimizer",
-      type: "choice",
-      choices: OPTIMIZERS,
-      default: "adam",
-      help: "sgd (d2l) or adam.",
-    },
-    { name: "lr", type: "number", default: 0.01, validate: positive, help: "Learning rate." },
-    {
-      name: "clip",
-      type: "number",
-      default: 1,
-      validate: nonNegative,
-      help: "Largest global gradient norm; 0 disables.",
-    },
-    ...LOOP_FLAGS,
     {
       name: "sampling",
       type: "choice",
       choices: SAMPLINGS,
       default: "sequential",
       help: "Minibatches: sequential (state carried) or random.",
-    },
-    {
-      name: "seed",
-      type: "integer",
-      default: 0,
-      help: "Seed of weights, minibatches and samples.",
     },
     BACKEND_FLAG,
     THREADS_FLAG,
@@ -184,26 +139,6 @@ export const TRAIN_FLAGS = defineFlags(
       help: "Print a sample every N epochs; 0 never.",
     },
     { name: "prefix", type: "string", default: "time traveller", help: "Prefix of those samples." },
-    {
-      name: "overwrite",
-      type: "boolean",
-      help: "Replace the run already in --out (kept until this run's first checkpoint).",
-    },
-    {
-      name: "resume",
-      type: "string",
-      valueName: "<dir>",
-      validate: nonEmpty,
-      help: "Continue the run in this directory where its checkpoint stopped (it is also --out).",
-    },
-    {
-      name: "on-nan",
-      type: "choice",
-      choices: ["stop", "skip"],
-      default: "stop",
-      help:
-        "A NaN/Inf loss or gradient: stop (keep the last checkpoint) or skip the step and halve the lr.",
-    },
     JSON_FLAG,
   ] as const,
 );
@@ -252,7 +187,7 @@ export function configFromFlags(flags: TrainFlags, vocabSize: number): LmRunConf
       embeddingSize: flags.embeddingSize,
       nonlinearity: flags.nonlinearity as Nonlinearity,
       resetAfter: flags.resetAfter,
-      init: flags.init as InitName,
+      init: flags.init,
       seed: flags.seed,
     }),
     corpus: {

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { defineFlags, emitJson, helpText, info, parseFlags, positiveInteger } from "./_cli.ts";
+import { defineFlags, emitJson, flagsOrHelp, info, positiveInteger } from "./_cli.ts";
 import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_task_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
@@ -80,13 +80,13 @@ export const BENCH_CLASSIFY_FLAGS = defineFlags(
 
 /** Runs the classify bench; prints one row per implementation and the ratio. */
 export async function benchClassify(args: string[]): Promise<void> {
-  const { values: flags } = parseFlags(BENCH_CLASSIFY_FLAGS, args);
-  if (flags.help) {
-    console.log(
-      helpText("deno task bench classify", "Classifier training speed.", BENCH_CLASSIFY_FLAGS),
-    );
-    return;
-  }
+  const flags = flagsOrHelp(
+    BENCH_CLASSIFY_FLAGS,
+    args,
+    "deno task bench classify",
+    "Classifier training speed.",
+  );
+  if (!flags) return;
   const backend = await startBackend(
     flags.backend === "auto" ? "wasm" : flags.backend,
     flags.threads,

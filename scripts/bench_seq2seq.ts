@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { defineFlags, emitJson, helpText, info, parseFlags, positiveInteger } from "./_cli.ts";
+import { defineFlags, emitJson, flagsOrHelp, info, positiveInteger } from "./_cli.ts";
 import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_task_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
@@ -87,15 +87,13 @@ interface Row {
 
 /** Runs the seq2seq bench; prints one row per implementation and attention kind. */
 export async function benchSeq2seq(args: string[]): Promise<void> {
-  const { values: flags } = parseFlags(BENCH_SEQ2SEQ_FLAGS, args);
-  if (flags.help) {
-    console.log(helpText(
-      "deno task bench seq2seq",
-      "Encoder-decoder training and decoding speed, d2l configuration.",
-      BENCH_SEQ2SEQ_FLAGS,
-    ));
-    return;
-  }
+  const flags = flagsOrHelp(
+    BENCH_SEQ2SEQ_FLAGS,
+    args,
+    "deno task bench seq2seq",
+    "Encoder-decoder training and decoding speed, d2l configuration.",
+  );
+  if (!flags) return;
   const kinds = flags.attention.split(",").map((k) => k.trim()) as AttentionKind[];
   const bad = kinds.find((k) => !ATTENTION_KINDS.includes(k));
   if (bad !== undefined) {

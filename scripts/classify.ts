@@ -14,10 +14,9 @@ import { CLASSIFIER_RUN, type ClassifyRunConfig, loadClassifierRun } from "../li
 import {
   defineFlags,
   emitJson,
-  helpText,
+  flagsOrHelp,
   info,
   nonEmpty,
-  parseFlags,
   positiveInteger,
   readInputLines,
   runMain,
@@ -117,17 +116,13 @@ type RunConfig = ClassifyRunConfig;
 
 /** Runs `deno task classify` with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const { values: flags } = parseFlags(CLASSIFY_FLAGS, args);
-  if (flags.help) {
-    console.log(
-      helpText(
-        "deno task classify",
-        "Train or run a sequence classifier. Examples too long for memory (the estimate against the backend's limit) are refused before anything runs.",
-        CLASSIFY_FLAGS,
-      ),
-    );
-    return 0;
-  }
+  const flags = flagsOrHelp(
+    CLASSIFY_FLAGS,
+    args,
+    "deno task classify",
+    "Train or run a sequence classifier. Examples too long for memory (the estimate against the backend's limit) are refused before anything runs.",
+  );
+  if (!flags) return 0;
   if (flags.predict !== undefined || flags.predictFile !== undefined) {
     await startBackend(flags.backend, flags.threads);
     return await predict(flags);

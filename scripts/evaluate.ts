@@ -4,15 +4,7 @@
  *
  * @module
  */
-import {
-  defineFlags,
-  emitJson,
-  helpText,
-  info,
-  parseFlags,
-  positiveInteger,
-  runMain,
-} from "./_cli.ts";
+import { defineFlags, emitJson, flagsOrHelp, info, positiveInteger, runMain } from "./_cli.ts";
 import {
   BACKEND_FLAG,
   CHECKPOINT_FLAG,
@@ -64,11 +56,13 @@ export const EVALUATE_FLAGS = defineFlags(
 
 /** Runs `deno task evaluate` with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const { values: flags } = parseFlags(EVALUATE_FLAGS, args);
-  if (flags.help) {
-    console.log(helpText("deno task evaluate", "Perplexity of a checkpoint.", EVALUATE_FLAGS));
-    return 0;
-  }
+  const flags = flagsOrHelp(
+    EVALUATE_FLAGS,
+    args,
+    "deno task evaluate",
+    "Perplexity of a checkpoint.",
+  );
+  if (!flags) return 0;
   const backend = await startBackend(flags.backend, flags.threads);
   const { model, vocab, config, path } = await loadTrainedModel(flags.checkpoint, {
     which: flags.which,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { defineFlags, emitJson, helpText, info, parseFlags, runMain } from "./_cli.ts";
+import { defineFlags, emitJson, flagsOrHelp, info, runMain } from "./_cli.ts";
 import { CHECKPOINT_FLAG, JSON_FLAG, WHICH_FLAG } from "./_task_flags.ts";
 import { useBackend } from "../lib/tf.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -36,13 +36,13 @@ export const EXPORT_FLAGS = defineFlags(
 
 /** Runs `deno task export` with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const { values: flags } = parseFlags(EXPORT_FLAGS, args);
-  if (flags.help) {
-    console.log(
-      helpText("deno task export", "Export a checkpoint to ONNX or safetensors.", EXPORT_FLAGS),
-    );
-    return 0;
-  }
+  const flags = flagsOrHelp(
+    EXPORT_FLAGS,
+    args,
+    "deno task export",
+    "Export a checkpoint to ONNX or safetensors.",
+  );
+  if (!flags) return 0;
   for (const flag of ["format", "out"] as const) {
     if (flags[flag] === undefined) {
       throw new UsageError(

@@ -14,19 +14,18 @@ import {
   defineFlags,
   didYouMean,
   emitJson,
-  helpText,
+  flagsOrHelp,
   info,
-  inRange,
   nonEmpty,
-  nonNegativeInteger,
   parseFlags,
-  positive,
   positiveInteger,
   runMain,
 } from "./_cli.ts";
 import {
   BACKEND_FLAG,
   checkResume,
+  DECODE_FLAGS,
+  decodeSettings,
   INIT_FLAG,
   JSON_FLAG,
   THREADS_FLAG,
@@ -102,28 +101,7 @@ export const GENERATE_FLAGS = defineFlags(
       validate: positiveInteger,
       help: "Most tokens per sequence.",
     },
-    { name: "greedy", type: "boolean", help: "Always take the most likely token." },
-    {
-      name: "temperature",
-      type: "number",
-      default: 1,
-      validate: positive,
-      help: "Divides the logits.",
-    },
-    {
-      name: "top-k",
-      type: "integer",
-      default: 0,
-      validate: nonNegativeInteger,
-      help: "Sample among the k most likely; 0 all.",
-    },
-    {
-      name: "top-p",
-      type: "number",
-      default: 1,
-      validate: inRange(0, 1, { loOpen: true }),
-      help: "Sample from the smallest set with this much probability.",
-    },
+    ...DECODE_FLAGS,
     {
       name: "classifier",
       type: "string",
@@ -142,18 +120,15 @@ type Flags = ReturnType<typeof parseFlags<typeof GENERATE_FLAGS>>["values"];
 
 /** Runs `deno task generate` with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const { values: flags } = parseFlags(GENERATE_FLAGS, args);
-  if (flags.help) {
-    console.log(
-      helpText(
-        "deno task generate",
-        "Train or sample a conditioned generator. Examples too long for memory (the estimate against the backend's limit) are refused before anything runs.",
-        GENERATE_FLAGS,
-      ),
-    );
-    return 0;
-  }
+  const flags = flagsOrHelp(
+    GENERATE_FLAGS,
+    args,
+    "deno task generate",
+    "Train or sample a conditioned generator. Examples too long for memory (the estimate against the backend's limit) are refused before anything runs.",
+  );
+  if (!flags) return 0;
   checkResume(args, ["condition", "count"]);
+  decodeSettings(flags); // --greedy with a sampling flag fails before anything runs
   const backend = await startBackend(flags.backend, flags.threads);
   if (flags.checkpoint !== undefined) {
     const loaded = await loadGeneratorRun(flags.checkpoint);
@@ -313,10 +288,7 @@ async function samples(
   const decode = {
     count: flags.count,
     maxLength: flags.maxLength,
-    greedy: flags.greedy,
-    temperature: flags.temperature,
-    topK: flags.topK,
-    topP: flags.topP,
+    ...decodeSettings(flags),
     seed: flags.seed,
   };
   let id = conditionId(labels, flags.condition);

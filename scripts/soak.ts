@@ -35,9 +35,8 @@ import { BACKEND_REQUESTS } from "../lib/tf.ts";
 import {
   defineFlags,
   emitJson,
-  helpText,
+  flagsOrHelp,
   info,
-  parseFlags,
   positive,
   positiveInteger,
   runMain,
@@ -166,13 +165,13 @@ function round(x: number, digits = 1): number {
 
 /** Runs the soak with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const { values: flags } = parseFlags(SOAK_FLAGS, args);
-  if (flags.help) {
-    console.log(
-      helpText("deno run -A scripts/soak.ts", "Train for a while, watch for leaks.", SOAK_FLAGS),
-    );
-    return 0;
-  }
+  const flags = flagsOrHelp(
+    SOAK_FLAGS,
+    args,
+    "deno run -A scripts/soak.ts",
+    "Train for a while, watch for leaks.",
+  );
+  if (!flags) return 0;
   const backend = await startBackend(flags.backend, flags.threads);
   const corpus = await loadCorpus({ source: flags.corpus, token: "char", validFraction: 0 });
   const config = modelConfig({

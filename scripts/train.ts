@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { emitJson, helpText, info, parseFlags, runMain } from "./_cli.ts";
+import { emitJson, flagsOrHelp, info, runMain } from "./_cli.ts";
 import { checkResumeFlags, configFromFlags, TRAIN_FLAGS, type TrainFlags } from "./_train_flags.ts";
 import { resumingText } from "./_loop.ts";
 import { fitRun, type OpenedRun, openTrainingRun, runBasics, runOptimizer } from "./_fit_run.ts";
@@ -31,11 +31,13 @@ export { TRAIN_FLAGS };
 
 /** Runs `deno task train` with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const { values: flags } = parseFlags(TRAIN_FLAGS, args);
-  if (flags.help) {
-    console.log(helpText("deno task train", "Train a recurrent language model.", TRAIN_FLAGS));
-    return 0;
-  }
+  const flags = flagsOrHelp(
+    TRAIN_FLAGS,
+    args,
+    "deno task train",
+    "Train a recurrent language model.",
+  );
+  if (!flags) return 0;
   const backend = await startBackend(flags.backend, flags.threads);
   using opened = await openTrainingRun(args, flags, LM_RUN);
   const { out, resumed, settings } = opened;

@@ -13,7 +13,7 @@
 import {
   checkWritableFile,
   emitJson,
-  helpText,
+  flagsOrHelp,
   info,
   parseFlags,
   readInputLines,
@@ -51,15 +51,13 @@ type Flags = ReturnType<typeof parseFlags<typeof TRANSLATE_FLAGS>>["values"];
 
 /** Runs `deno task translate` with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const { values: flags } = parseFlags(TRANSLATE_FLAGS, args);
-  if (flags.help) {
-    console.log(helpText(
-      "deno task translate",
-      "Train an encoder-decoder on sentence pairs, score it with BLEU, or translate with a trained run. Sentences too long for memory (the estimate against the backend's limit) are refused before anything runs.",
-      TRANSLATE_FLAGS,
-    ));
-    return 0;
-  }
+  const flags = flagsOrHelp(
+    TRANSLATE_FLAGS,
+    args,
+    "deno task translate",
+    "Train an encoder-decoder on sentence pairs, score it with BLEU, or translate with a trained run. Sentences too long for memory (the estimate against the backend's limit) are refused before anything runs.",
+  );
+  if (!flags) return 0;
   if (flags.nBest > flags.beam) {
     throw new UsageError(
       `Invalid --n-best ${flags.nBest}: expected at most --beam (${flags.beam})`,
