@@ -25,7 +25,7 @@ import { stepMask } from "../layers/lengths.ts";
 import { softmaxCrossEntropy } from "../kernels/softmax_cross_entropy.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
 import type { LabelledBatch } from "../supervised/labelled.ts";
-import { namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
+import { layerVariables, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
 
 /** How a sequence becomes one vector. */
@@ -273,11 +273,7 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
 
   /** The variables besides the stack, by checkpoint name. */
   #own(): Record<string, Variable> {
-    return {
-      embedding: this.embedding.table,
-      "out/W": this.output.kernel,
-      "out/b": this.output.bias!,
-    };
+    return layerVariables({ embedding: this.embedding, out: this.output });
   }
 
   /** `embedding`, `out/W`, `out/b`, `rnn/<layer>/<d2l name>`: new tensors the caller disposes. */

@@ -28,7 +28,7 @@ import { type Embedding, embedding } from "../layers/embedding.ts";
 import { type Dense, dense } from "../layers/dense.ts";
 import { stepMask } from "../layers/lengths.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
-import { namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
+import { layerVariables, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
 import type { GeneratorBatch } from "./data.ts";
 
@@ -263,12 +263,11 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
 
   /** The variables besides the stack, by checkpoint name. */
   #own(): Record<string, Variable> {
-    return {
-      embedding: this.embedding.table,
-      ...(this.condition ? { condition: this.condition.table } : {}),
-      "out/W": this.output.kernel,
-      "out/b": this.output.bias!,
-    };
+    return layerVariables({
+      embedding: this.embedding,
+      condition: this.condition,
+      out: this.output,
+    });
   }
 
   /** `embedding`, `condition`, `out/W`, `out/b`, `rnn/<layer>/<d2l name>`: new tensors. */

@@ -6,7 +6,7 @@
  */
 import { tidy } from "../ops/tidy.ts";
 import type { Scalar, Tensor, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
-import { namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
+import { layerVariables, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
 import { type Embedding, embedding } from "../layers/embedding.ts";
 import { type Dense, dense } from "../layers/dense.ts";
@@ -248,11 +248,7 @@ export class LanguageModel implements TrainableModel<Minibatch> {
 
   /** The variables besides the stack, by checkpoint name. */
   #own(): Record<string, Variable> {
-    return {
-      ...(this.embedding ? { embedding: this.embedding.table } : {}),
-      "out/W": this.output.kernel,
-      "out/b": this.output.bias!,
-    };
+    return layerVariables({ embedding: this.embedding, out: this.output });
   }
 
   /**

@@ -38,7 +38,7 @@ import type { LossOptions, LossResult, TrainableModel } from "../training/model.
 import type { PairBatch } from "./data.ts";
 import type { Seq2SeqConfig } from "./config.ts";
 import { maskedTokenLoss, stepOptions } from "./_model_parts.ts";
-import { namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
+import { layerVariables, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 
 /** Offset of the decoder's dropout seeds from the encoder's (so their masks differ). */
 const DECODER_SEED = 1_000_003;
@@ -344,12 +344,11 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
 
   /** The variables besides the two stacks, by checkpoint name. */
   #own(): Record<string, Variable> {
-    const own: Record<string, Variable> = {
-      "encoder/embedding": this.sourceEmbedding.table,
-      "decoder/embedding": this.targetEmbedding.table,
-      "decoder/out/W": this.output.kernel,
-    };
-    if (this.output.bias) own["decoder/out/b"] = this.output.bias;
+    const own = layerVariables({
+      "encoder/embedding": this.sourceEmbedding,
+      "decoder/embedding": this.targetEmbedding,
+      "decoder/out": this.output,
+    });
     if (this.attention) {
       own["decoder/attention/W_q"] = this.attention.W_q;
       own["decoder/attention/W_k"] = this.attention.W_k;

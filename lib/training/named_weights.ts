@@ -10,6 +10,8 @@
 import type { Tensor, Variable } from "../ops/tensors.ts";
 import { UsageError } from "../errors.ts";
 import type { Recurrent } from "../layers/stack.ts";
+import type { Embedding } from "../layers/embedding.ts";
+import type { Dense } from "../layers/dense.ts";
 
 /**
  * A model's weights: copies of `own` under their keys, then each stack's
@@ -89,4 +91,35 @@ export function setNamedWeightsOf(
     stack.setWeights(layers[prefix]);
   }
   for (const [key, target] of Object.entries(own)) target.assign(named[key]);
+}
+
+/**
+ * The checkpoint names of a model's embedding and dense layers: an
+ * embedding's table under its name, a dense layer's kernel and bias under
+ * `<name>/W` and `<name>/b`. An absent (optional) layer is left out.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { embedding } from "../layers/embedding.ts";
+ * import { dense } from "../layers/dense.ts";
+ * const [table, out] = [embedding({ vocabSize: 3, size: 2 }), dense({ inputSize: 2, outputSize: 3 })];
+ * deepStrictEqual(Object.keys(layerVariables({ embedding: table, out, extra: undefined })), ["embedding", "out/W", "out/b"]);
+ * table.dispose();
+ * out.dispose();
+ * ```
+ */
+export function layerVariables(
+  layers: Record<string, Embedding | Dense | undefined>,
+): Record<string, Variable> {
+  const named: Record<string, Variable> = {};
+  for (const [name, layer] of Object.entries(layers)) {
+    if (layer === undefined) continue;
+    if ("table" in layer) named[name] = layer.table;
+    else {
+      named[`${name}/W`] = layer.kernel;
+      if (layer.bias) named[`${name}/b`] = layer.bias;
+    }
+  }
+  return named;
 }
