@@ -8,7 +8,7 @@
  */
 import { tf } from "../tf.ts";
 import type { CellSpec } from "../cells/types.ts";
-import { checkLength, nativeKernels, valuesOf } from "../native/backend.ts";
+import { checkLength, nativeKernels, scratchArray, valuesOf } from "../native/backend.ts";
 import type { Dims } from "./_common.ts";
 
 type Forward = (inputs: tf.Tensor[], dims: Dims, save: (t: tf.Tensor[]) => void) => tf.Tensor;
@@ -68,7 +68,8 @@ export function nativeSequenceKernels(
     const r = read(inputs, dims, spec);
     const blocks = lstm ? (cellStates ? 2 * T : T + 1) : T;
     const value = new Float32Array(blocks * B * H);
-    const work = new Float32Array(Number(lib.rnn_work_size(kind, T, B, H)));
+    // Read by the backward pass only, and written whole by the forward: a recycled array.
+    const work = scratchArray(Number(lib.rnn_work_size(kind, T, B, H)));
     const rc = lib.rnn_seq_forward(
       ...[kind, T, B, D, H, r.V] as const,
       r.X,

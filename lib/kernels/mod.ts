@@ -5,10 +5,12 @@
  *
  * @module
  */
+export * from "./adam_update.ts";
 export * from "./fused_sequence.ts";
+export * from "./gather_rows.ts";
+export * from "./linear.ts";
+export * from "./sgd_update.ts";
+export * from "./softmax_cross_entropy.ts";
+export * from "./sum_squares.ts";
 export * from "./table.ts";
 export * from "./webgpu/sequence.ts";
-export * from "./linear.ts";
-export * from "./gather_rows.ts";
-export * from "./softmax_cross_entropy.ts";
-export * from "./adam_update.ts";

@@ -155,6 +155,12 @@ export class LanguageModel implements TrainableModel<Minibatch> {
   readonly embedding?: Embedding;
   /** The output layer to vocabulary logits: kernel `[H * directions, V]`, bias `[V]`. */
   readonly output: Dense;
+  /**
+   * Without an embedding: the identity `[V, V]`, the table whose rows are the
+   * one-hot vectors, so the stack reads rows of it (its input projection is
+   * then a row of `W_xh`, no `[T, B, V]` one-hot tensor or product).
+   */
+  readonly #oneHot?: Tensor2D;
 
   /**
    * Builds the weights from a config.
@@ -181,6 +187,7 @@ export class LanguageModel implements TrainableModel<Minibatch> {
     const directions = config.bidirectional ? 2 : 1;
     // N(0, 0.01) from one stream, the embedding's rows first (d2l's init; old seeds give old weights).
     if (E > 0) this.embedding = embedding({ vocabSize: V, size: E, std: 0.01, rng });
+    else this.#oneHot = tf.eye(V) as Tensor2D;
     this.output = dense({ inputSize: H * directions, outputSize: V, init: "normal", rng });
   }
 
@@ -205,10 +212,9 @@ export class LanguageModel implements TrainableModel<Minibatch> {
     const { batchSize: B, numSteps: T } = batch;
     const { state, training = false, seed, lengths = batch.lengths } = options;
     return tidy((): ForwardResult => {
-      const ids = tf.transpose(tf.tensor2d(batch.x, [B, T], "int32")); // [T, B]
       const xs = this.embedding
-        ? this.embedding.apply(ids) as Tensor3D // [T, B, E]
-        : tf.oneHot(ids, this.config.vocabSize).toFloat() as Tensor3D; // [T, B, V]
+        ? this.embedding.apply(tf.transpose(tf.tensor2d(batch.x, [B, T], "int32"))) as Tensor3D
+        : { table: this.#oneHot!, ids: oneHotRows(batch.x, B, T, this.config.vocabSize) };
       const { outputs, state: next } = this.rnn.forward(xs, {
         initialState: state,
         training,
@@ -273,7 +279,24 @@ export class LanguageModel implements TrainableModel<Minibatch> {
     this.rnn.dispose();
     this.output.dispose();
     this.embedding?.dispose();
+    this.#oneHot?.dispose();
   }
+}
+
+/**
+ * Row-major `[B, T]` ids as time-major rows `[T, B]` of the identity table;
+ * an id outside `[0, V)` reads the zero row past it, as its one-hot vector
+ * would be zeros.
+ */
+function oneHotRows(x: Int32Array, B: number, T: number, V: number): Tensor2D {
+  const rows = new Float32Array(T * B);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const id = x[b * T + t];
+      rows[t * B + b] = id >= 0 && id < V ? id : V;
+    }
+  }
+  return tf.tensor2d(rows, [T, B]);
 }
 
 /**

@@ -111,6 +111,8 @@ export const NATIVE_SYMBOLS = {
     parameters: ["i32", "i32", "f32", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
   },
+  rnn_sgd: { parameters: ["i64", "buffer", "buffer", "f32"], result: "void" },
+  rnn_sum_squares: { parameters: ["i64", "buffer"], result: "f64" },
   rnn_adam: {
     parameters: [
       ...["i64", "buffer", "buffer", "buffer", "buffer"],
@@ -124,7 +126,7 @@ export const NATIVE_SYMBOLS = {
 export type NativeSymbols = Deno.DynamicLibrary<typeof NATIVE_SYMBOLS>["symbols"];
 
 /** The ABI version `kernels.c` reports; a library that reports another is rebuilt. */
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 
 /** What {@linkcode loadNative} gives: the library, or why there is none. */
 export type NativeLoad =

@@ -109,7 +109,7 @@ int rnn_set_threads(int n) {
 }
 
 /* The version of this file's ABI: build.ts checks it after loading. */
-int rnn_abi_version(void) { return 2; }
+int rnn_abi_version(void) { return 3; }
 
 /* [lo, hi): part's share of n items. */
 static void share(int n, int part, int parts, int *lo, int *hi) {
@@ -128,6 +128,33 @@ static float *scratch(int part, int which, size_t n) {
     scratch_len[part][which] = scratch_buf[part][which] ? n : 0;
   }
   return scratch_buf[part][which];
+}
+
+/*
+ * Buffers the sequence kernels keep between calls, so that a call does not
+ * fault in megabytes of fresh pages (the input projections alone are T*B*G*H
+ * floats). One set, used under seq_mu: calls from several threads take turns.
+ */
+static pthread_mutex_t seq_mu = PTHREAD_MUTEX_INITIALIZER;
+enum { KEPT_XW, KEPT_WP, KEPT_A0, KEPT_A1, KEPT_DZX, KEPT_DZH, KEPT_CARRY, KEPT_CARRY2, KEPT_N };
+static float *kept_buf[KEPT_N];
+static size_t kept_len[KEPT_N];
+
+/* Kept buffer `which` of at least n floats (contents left over from the last call), or NULL. */
+static float *kept(int which, size_t n) {
+  if (kept_len[which] < n) {
+    free(kept_buf[which]);
+    kept_buf[which] = aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64);
+    kept_len[which] = kept_buf[which] ? n : 0;
+  }
+  return kept_buf[which];
+}
+
+/* Kept buffer `which` of n floats, zeroed. */
+static float *kept_zero(int which, size_t n) {
+  float *p = kept(which, n);
+  if (p) memset(p, 0, n * sizeof(float));
+  return p;
 }
 
 /* ------------------------------------------------------------------- GEMM */
@@ -341,18 +368,25 @@ static const float *hprev_row(seq *s, int t, int row) {
 }
 
 /* Packs Wh's columns [col0, col0+G*H) gate-interleaved for G gates (of stride H in Wh). */
-static float *pack_interleaved(const float *Wh, int ldw, int K, int H, int G, int col0) {
+static float *pack_interleaved(const float *Wh, int ldw, int K, int H, int G, int col0, float *P) {
   int U = NR / G, panels = (H + U - 1) / U;
-  float *P = aligned_alloc(64, (size_t)panels * K * NR * sizeof(float) + 64);
   if (!P) return NULL;
-  for (int p = 0; p < panels; p++)
-    for (int k = 0; k < K; k++)
-      for (int j = 0; j < NR; j++) {
-        int g = j / U, u = p * U + j % U;
-        P[((size_t)p * K + k) * NR + j] =
-            g < G && u < H ? Wh[(size_t)k * ldw + col0 + g * H + u] : 0.0f;
-      }
+  for (int p = 0; p < panels; p++) {
+    int u0 = p * U, un = H - u0 < U ? H - u0 : U;
+    for (int k = 0; k < K; k++) {
+      float *dst = P + ((size_t)p * K + k) * NR;
+      const float *src = Wh + (size_t)k * ldw + col0 + u0;
+      memset(dst, 0, NR * sizeof(float)); /* gates past G and units past H: zero columns */
+      for (int g = 0; g < G; g++) memcpy(dst + g * U, src + (size_t)g * H, (size_t)un * sizeof(float));
+    }
+  }
   return P;
+}
+
+/* Floats of pack_interleaved's result. */
+static size_t interleaved_size(int K, int H, int G) {
+  int U = NR / G;
+  return (size_t)((H + U - 1) / U) * K * NR;
 }
 
 /* Input projections XW = X Wx + b for every step (rows of a table: (table Wx)[ids] + b). */
@@ -384,9 +418,49 @@ static int project(seq *s) {
  * branch-free loop over the block (so that it vectorises: a scalar exp per
  * value was most of the forward pass), then tanh(c) likewise, then h.
  */
+/*
+ * lstm_block for a whole block (MR rows, U units, the case of every block when
+ * B % MR == 0 and H % U == 0): fixed trip counts throughout, every store a run
+ * of U floats, and the new h written into the packed operand of the next step
+ * as the block's transpose (U runs of MR rows) instead of one float at a time.
+ */
+static void lstm_block_full(seq *s, int t, int row0, int u0, const float *tmp, float *Aout) {
+  enum { U = NR / 4 };
+  int T = s->T, B = s->B, H = s->H, W = 4 * H;
+  float *A = acts(s), *E = extra(s), hs[MR][U];
+  for (int r = 0; r < MR; r++) {
+    size_t n = (size_t)t * B + row0 + r;
+    const float *xw = s->XW + n * W + u0, *zr = tmp + r * NR;
+    const float *cprev = t == 0 ? s->c0 + (size_t)(row0 + r) * H + u0 : E + (n - B) * H + u0;
+    float z[NR], c[U], tc[U];
+    for (int g = 0; g < 4; g++)
+      for (int uu = 0; uu < U; uu++) z[g * U + uu] = zr[g * U + uu] + xw[(size_t)g * H + uu];
+    for (int j = 0; j < 3 * U; j++) z[j] = sigmoid_f(z[j]); /* i, f, o */
+    for (int j = 3 * U; j < 4 * U; j++) z[j] = tanh_f(z[j]); /* g */
+    for (int uu = 0; uu < U; uu++) c[uu] = z[U + uu] * cprev[uu] + z[uu] * z[3 * U + uu];
+    for (int uu = 0; uu < U; uu++) tc[uu] = tanh_f(c[uu]);
+    float *act = A + n * W + u0, *cs = E + n * H + u0, *tcs = E + (size_t)T * B * H + n * H + u0;
+    float *h = s->value + n * H + u0;
+    for (int g = 0; g < 4; g++)
+      for (int uu = 0; uu < U; uu++) act[(size_t)g * H + uu] = z[g * U + uu];
+    for (int uu = 0; uu < U; uu++) {
+      cs[uu] = c[uu];
+      tcs[uu] = tc[uu];
+      h[uu] = hs[r][uu] = z[2 * U + uu] * tc[uu];
+    }
+  }
+  float *dst = Aout + apack(row0, u0, H); /* row0 % MR == 0: unit u's MR rows are contiguous */
+  for (int uu = 0; uu < U; uu++)
+    for (int r = 0; r < MR; r++) dst[uu * MR + r] = hs[r][uu];
+}
+
 static void lstm_block(seq *s, int t, int row0, int m, int u0, int un, const float *tmp,
                        float *Aout) {
   enum { U = NR / 4 }; /* units per panel: a constant, so the loops below have fixed lengths */
+  if (m == MR && un == U) {
+    lstm_block_full(s, t, row0, u0, tmp, Aout);
+    return;
+  }
   int B = s->B, H = s->H, W = 4 * H;
   float pre[MR * NR], cs[MR * U];
   for (int r = 0; r < m; r++) {
@@ -551,17 +625,10 @@ static void gru_before_h_part(void *ctx, int part, int parts) {
 static int seq_alloc(seq *s) {
   int B = s->B, H = s->H, W = s->G * s->H, blocks = (B + MR - 1) / MR;
   size_t na = (size_t)blocks * MR * (W > H ? W : H);
-  s->XW = malloc((size_t)s->T * B * W * sizeof(float));
-  s->Apack[0] = calloc(na, sizeof(float));
-  s->Apack[1] = calloc(na, sizeof(float));
+  s->XW = kept(KEPT_XW, (size_t)s->T * B * W);
+  s->Apack[0] = kept_zero(KEPT_A0, na);
+  s->Apack[1] = kept_zero(KEPT_A1, na);
   return s->XW && s->Apack[0] && s->Apack[1] ? 0 : -1;
-}
-
-static void seq_free(seq *s) {
-  free(s->XW), free(s->WhP), free(s->WhTP), free(s->Apack[0]), free(s->Apack[1]);
-  free(s->dZx);
-  if (s->dZh != s->dZx) free(s->dZh);
-  free(s->carry), free(s->carry2);
 }
 
 /*
@@ -581,19 +648,15 @@ int rnn_seq_forward(int kind, int T, int B, int D, int H, int V, const float *X,
   s.X = X, s.ids = ids, s.Wx = Wx, s.Wh = Wh, s.b = b, s.bhh = bhh, s.h0 = h0, s.c0 = c0;
   s.value = value, s.work = work;
   int rc = -1;
+  pthread_mutex_lock(&seq_mu);
   if (seq_alloc(&s) || project(&s)) goto done;
   if (kind == GRU_BEFORE) {
-    float *zr = pack_interleaved(Wh, 3 * H, H, H, 2, 0);
-    float *hh = pack_interleaved(Wh, 3 * H, H, H, 1, 2 * H);
-    int pzr = (H + NR / 2 - 1) / (NR / 2), ph = (H + NR - 1) / NR;
-    s.WhP = zr && hh ? malloc((size_t)(pzr + ph) * H * NR * sizeof(float)) : NULL;
-    if (s.WhP) {
-      memcpy(s.WhP, zr, (size_t)pzr * H * NR * sizeof(float));
-      memcpy(s.WhP + (size_t)pzr * H * NR, hh, (size_t)ph * H * NR * sizeof(float));
-    }
-    free(zr), free(hh);
+    size_t zr = interleaved_size(H, H, 2), hh = interleaved_size(H, H, 1);
+    s.WhP = kept(KEPT_WP, zr + hh);
+    pack_interleaved(Wh, 3 * H, H, H, 2, 0, s.WhP);
+    if (s.WhP) pack_interleaved(Wh, 3 * H, H, H, 1, 2 * H, s.WhP + zr);
   } else {
-    s.WhP = pack_interleaved(Wh, s.G * H, H, H, s.G, 0);
+    s.WhP = pack_interleaved(Wh, s.G * H, H, H, s.G, 0, kept(KEPT_WP, interleaved_size(H, H, s.G)));
   }
   if (!s.WhP) goto done;
   for (int row = 0; row < B; row++)
@@ -616,7 +679,7 @@ int rnn_seq_forward(int kind, int T, int B, int D, int H, int V, const float *X,
   }
   rc = 0;
 done:
-  seq_free(&s);
+  pthread_mutex_unlock(&seq_mu);
   return rc;
 }
 
@@ -758,14 +821,15 @@ int rnn_seq_backward(int kind, int T, int B, int D, int H, int V, const float *X
   s.dX = dX, s.dWx = dWx, s.dWh = dWh, s.db = db, s.dbhh = dbhh, s.dh0 = dh0, s.dc0 = dc0;
   int W = s.G * H, N = T * B, blocks = (B + MR - 1) / MR, rc = -1;
   size_t na = (size_t)blocks * MR * W;
-  s.Apack[0] = calloc(na, sizeof(float));
-  s.Apack[1] = calloc(na, sizeof(float));
-  s.dZx = malloc((size_t)N * W * sizeof(float));
-  s.dZh = kind == GRU_AFTER || kind == GRU_BEFORE ? malloc((size_t)N * W * sizeof(float)) : s.dZx;
-  s.carry = calloc((size_t)B * H, sizeof(float));
-  s.carry2 = calloc((size_t)B * H, sizeof(float));
+  pthread_mutex_lock(&seq_mu);
+  s.Apack[0] = kept_zero(KEPT_A0, na);
+  s.Apack[1] = kept_zero(KEPT_A1, na);
+  s.dZx = kept(KEPT_DZX, (size_t)N * W);
+  s.dZh = kind == GRU_AFTER || kind == GRU_BEFORE ? kept(KEPT_DZH, (size_t)N * W) : s.dZx;
+  s.carry = kept_zero(KEPT_CARRY, (size_t)B * H);
+  s.carry2 = kept_zero(KEPT_CARRY2, (size_t)B * H);
   int panels = (H + NR - 1) / NR;
-  s.WhTP = malloc((size_t)panels * W * NR * sizeof(float) + 64);
+  s.WhTP = kept(KEPT_WP, (size_t)panels * W * NR);
   if (!s.Apack[0] || !s.Apack[1] || !s.dZx || !s.dZh || !s.carry || !s.carry2 || !s.WhTP) goto done;
   /* Wh^T [W, H] in panels of NR units (for GRU before: only its z, r columns are used). */
   for (int p = 0; p < panels; p++) pack_b(1, Wh, W, H, 0, W, p, s.WhTP + (size_t)p * W * NR);
@@ -808,7 +872,7 @@ int rnn_seq_backward(int kind, int T, int B, int D, int H, int V, const float *X
   if (kind == GRU_AFTER) col_sums(s.dZh + 2 * H, N, H, W, dbhh, 0);
   rc = 0;
 done:
-  seq_free(&s);
+  pthread_mutex_unlock(&seq_mu);
   return rc;
 }
 
@@ -870,6 +934,29 @@ void rnn_adam(long n, float *p, const float *g, float *m, float *v, double lr, d
     m[i] = (float)mi;
     v[i] = (float)vi;
   }
+}
+
+/*
+ * Plain SGD on n values, in place: p += (-lr) g, rounded as tfjs rounds it (the
+ * product, then the sum: no fused multiply-add).
+ */
+__attribute__((optimize("fp-contract=off"))) void rnn_sgd(long n, float *p, const float *g,
+                                                          float lr) {
+  float step = -lr;
+  for (long i = 0; i < n; i++) {
+    float d = step * g[i];
+    p[i] = p[i] + d;
+  }
+}
+
+/* Sum of squares of n values in double, eight running sums (so it is not one long dependency chain). */
+double rnn_sum_squares(long n, const float *x) {
+  double acc[8] = {0};
+  long i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; k++) acc[k] += (double)x[i + k] * x[i + k];
+  for (; i < n; i++) acc[0] += (double)x[i] * x[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
 /* ---------------------------------------------------------------- losses */

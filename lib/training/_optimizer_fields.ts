@@ -26,7 +26,11 @@ export function learningRateOf(optimizer: Optimizer): number {
 /** Sets the learning rate an optimizer applies from its next step. */
 export function setLearningRate(optimizer: Optimizer, rate: number): void {
   learningRateOf(optimizer); // the field exists
-  fieldsOf(optimizer).learningRate = rate;
+  // SGD and momentum keep the rate twice, as the field and as the tensor their update
+  // multiplies by: their own setter changes both (the field alone changed nothing).
+  const setter = fieldsOf(optimizer).setLearningRate;
+  if (typeof setter === "function") setter.call(optimizer, rate);
+  else fieldsOf(optimizer).learningRate = rate;
 }
 
 /**

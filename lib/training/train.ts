@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { FusedSgd } from "./_sgd.ts";
+import { sumOfSquares } from "../kernels/sum_squares.ts";
 import type { NamedTensorMap, Optimizer, Scalar } from "../ops/tensors.ts";
 import { addAll, tf } from "../tf.ts";
 import { stateTensors } from "../cells/state.ts";
@@ -34,7 +36,7 @@ export function makeOptimizer(name: OptimizerName, learningRate: number): Optimi
       `Cannot make optimizer "${name}": learning rate is ${learningRate}, expected > 0`,
     );
   }
-  if (name === "sgd") return tf.train.sgd(learningRate);
+  if (name === "sgd") return new FusedSgd(learningRate);
   if (name === "adam") return new FusedAdam(learningRate);
   throw new UsageError(
     `Cannot make optimizer "${name}": expected one of ${OPTIMIZERS.join(", ")}`,
@@ -52,9 +54,7 @@ export function makeOptimizer(name: OptimizerName, learningRate: number): Optimi
  * ```
  */
 export function globalNorm(grads: NamedTensorMap): Scalar {
-  return tf.tidy(() =>
-    tf.sqrt(addAll(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as Scalar
-  );
+  return tf.tidy(() => tf.sqrt(addAll(Object.values(grads).map((g) => sumOfSquares(g)))) as Scalar);
 }
 
 /**
