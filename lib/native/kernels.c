@@ -11,6 +11,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,27 +37,51 @@ static pthread_cond_t pool_go = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
 static task_fn job_fn;
 static void *job_ctx;
-static unsigned long job_gen;
-static int job_left, pool_quit;
+static _Atomic unsigned long job_gen;
+static _Atomic int job_left, pool_quit;
 static unsigned long start_gen; /* the generation a new worker has already seen */
+
+/*
+ * How long a thread spins on the next job (or on the workers' finish) before
+ * it sleeps on a condition variable: a sequence hands out one job a step,
+ * tens of microseconds apart, and a sleep and wake-up costs about as much as
+ * a step's share of work. Between calls (JavaScript's turn) the workers sleep.
+ */
+#define SPINS 20000
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 
 static void *worker_main(void *arg) {
   int id = (int)(intptr_t)arg;
-  pthread_mutex_lock(&pool_mu);
   unsigned long seen = start_gen;
   for (;;) {
-    while (job_gen == seen && !pool_quit) pthread_cond_wait(&pool_go, &pool_mu);
-    if (pool_quit) break;
-    seen = job_gen;
+    int spins = 0;
+    while (atomic_load_explicit(&job_gen, memory_order_acquire) == seen &&
+           !atomic_load(&pool_quit) && spins < SPINS) {
+      cpu_relax();
+      spins++;
+    }
+    if (atomic_load_explicit(&job_gen, memory_order_acquire) == seen && !atomic_load(&pool_quit)) {
+      pthread_mutex_lock(&pool_mu);
+      while (atomic_load(&job_gen) == seen && !atomic_load(&pool_quit))
+        pthread_cond_wait(&pool_go, &pool_mu);
+      pthread_mutex_unlock(&pool_mu);
+    }
+    if (atomic_load(&pool_quit)) break;
+    seen = atomic_load_explicit(&job_gen, memory_order_acquire);
     task_fn fn = job_fn;
     void *ctx = job_ctx;
-    int parts = n_threads;
-    pthread_mutex_unlock(&pool_mu);
-    fn(ctx, id, parts);
-    pthread_mutex_lock(&pool_mu);
-    if (--job_left == 0) pthread_cond_signal(&pool_done);
+    fn(ctx, id, n_threads);
+    if (atomic_fetch_sub(&job_left, 1) == 1) {
+      pthread_mutex_lock(&pool_mu);
+      pthread_cond_signal(&pool_done);
+      pthread_mutex_unlock(&pool_mu);
+    }
   }
-  pthread_mutex_unlock(&pool_mu);
   return NULL;
 }
 
@@ -71,14 +96,17 @@ static void run_parts(task_fn fn, void *ctx) {
   pthread_mutex_lock(&pool_mu);
   job_fn = fn;
   job_ctx = ctx;
-  job_left = n_threads - 1;
-  job_gen++;
+  atomic_store(&job_left, n_threads - 1);
+  atomic_fetch_add_explicit(&job_gen, 1, memory_order_release);
   pthread_cond_broadcast(&pool_go);
   pthread_mutex_unlock(&pool_mu);
   fn(ctx, 0, n_threads);
-  pthread_mutex_lock(&pool_mu);
-  while (job_left > 0) pthread_cond_wait(&pool_done, &pool_mu);
-  pthread_mutex_unlock(&pool_mu);
+  for (int spins = 0; atomic_load(&job_left) > 0 && spins < SPINS; spins++) cpu_relax();
+  if (atomic_load(&job_left) > 0) {
+    pthread_mutex_lock(&pool_mu);
+    while (atomic_load(&job_left) > 0) pthread_cond_wait(&pool_done, &pool_mu);
+    pthread_mutex_unlock(&pool_mu);
+  }
   pthread_mutex_unlock(&run_mu);
 }
 
@@ -92,13 +120,13 @@ int rnn_set_threads(int n) {
     return n;
   }
   pthread_mutex_lock(&pool_mu);
-  pool_quit = 1;
+  atomic_store(&pool_quit, 1);
   pthread_cond_broadcast(&pool_go);
   pthread_mutex_unlock(&pool_mu);
   for (int i = 1; i < n_threads; i++) pthread_join(workers[i], NULL);
-  pool_quit = 0;
+  atomic_store(&pool_quit, 0);
   n_threads = 1;
-  start_gen = job_gen;
+  start_gen = atomic_load(&job_gen);
   for (int i = 1; i < n; i++) {
     if (pthread_create(&workers[i], NULL, worker_main, (void *)(intptr_t)i) != 0) break;
     n_threads = i + 1;
