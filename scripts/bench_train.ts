@@ -251,9 +251,10 @@ interface Trainer {
 }
 
 /**
- * The project as a user gets it: the library's `LanguageModel` (one-hot ->
- * `runSequence`, i.e. the fused kernels, WGSL on webgpu -> `linear`) and its
- * `trainStep` (loss, gradients, clipping by global norm, SGD).
+ * The project as a user gets it: the library's `LanguageModel` (one-hot
+ * inputs as rows of an identity table -> the fused sequence kernels, WGSL on
+ * webgpu, C on native -> its dense output layer) and its `trainStep` (loss,
+ * gradients, clipping by global norm, SGD).
  */
 function projectTrainer(
   kind: CellKind,
