@@ -15,7 +15,16 @@ import {
 } from "../lib/training/memory.ts";
 import { tf } from "../lib/tf.ts";
 import { TOKEN_KINDS } from "../lib/corpus/tokenize.ts";
-import type { DatasetSettings } from "../lib/supervised/labelled_set.ts";
+import {
+  type Dataset,
+  type DatasetSettings,
+  prepareDataset,
+} from "../lib/supervised/labelled_set.ts";
+import { Vocab } from "../lib/corpus/vocab.ts";
+import type { TrainableModel } from "../lib/training/model.ts";
+import type { LoadModelOptions } from "../lib/training/run.ts";
+import type { TrainSettings } from "../lib/training/settings.ts";
+import { type OpenedRun, openTrainingRun } from "./_fit_run.ts";
 
 /** Data flags: where the examples are and how they are split. */
 export const DATA_FLAGS = [
@@ -147,4 +156,34 @@ export function checkSequenceMemory(
       `and a batch of up to ${batch} is padded to it`,
     options.verb,
   );
+}
+
+/**
+ * Opens a labelled task's run directory (see `openTrainingRun`: lock,
+ * `--resume`/`--overwrite`, the settings) and prepares its data set: a
+ * resumed run's saved settings and vocabulary, else the flags'. A failure
+ * after the directory is opened releases it and the resumed model.
+ */
+export async function openLabelledRun<
+  M extends TrainableModel<unknown>,
+  C extends { train: TrainSettings; data: DatasetSettings },
+>(
+  args: readonly string[],
+  flags: Parameters<typeof openTrainingRun>[1] & Parameters<typeof datasetSettings>[0],
+  kind: LoadModelOptions<M, C>,
+): Promise<OpenedRun<M, C> & { set: Dataset }> {
+  const opened = await openTrainingRun(args, flags, kind);
+  const { resumed } = opened;
+  try {
+    const set = await prepareDataset(
+      resumed?.config.data ?? datasetSettings(flags),
+      resumed ? Vocab.fromJSON(resumed.vocab) : undefined,
+    );
+    return Object.assign(opened, { set });
+  } catch (error) {
+    resumed?.model.dispose();
+    resumed?.optimizer.dispose();
+    opened[Symbol.dispose]();
+    throw error;
+  }
 }

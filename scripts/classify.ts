@@ -32,18 +32,18 @@ import {
 import {
   checkSequenceMemory,
   DATA_FLAGS,
-  datasetSettings,
   epochOf,
+  openLabelledRun,
   SIZE_FLAGS,
 } from "./_labelled_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import { fitRun, openTrainingRun, runBasics, runOptimizer } from "./_fit_run.ts";
+import { fitRun, runBasics, runOptimizer } from "./_fit_run.ts";
 import { resumingText } from "./_loop.ts";
 import { metricPlotSvg } from "../lib/training/plot.ts";
-import { RunWriter } from "../lib/training/run.ts";
+import { RunWriter, savedHistory } from "../lib/training/run.ts";
 import { type Dataset, prepareDataset, splitNotes } from "../lib/supervised/labelled_set.ts";
 import {
   balancedClassWeights,
@@ -131,13 +131,9 @@ export async function main(args: string[]): Promise<number> {
   const backend = await startBackend(flags.backend, flags.threads);
   if (flags.evaluate) return await evaluateRun(flags.checkpoint, flags.split, flags.json);
   const log = flags.json ? () => {} : info;
-  using run = await openTrainingRun(args, flags, CLASSIFIER_RUN);
-  const { out, resumed, settings } = run;
+  using run = await openLabelledRun(args, flags, CLASSIFIER_RUN);
+  const { out, resumed, settings, set } = run;
   const saved = resumed?.config;
-  const set = await prepareDataset(
-    saved?.data ?? datasetSettings(flags),
-    resumed ? Vocab.fromJSON(resumed.vocab) : undefined,
-  );
   checkLabels(set, saved);
   const config: RunConfig = saved ? { ...saved, train: settings } : {
     model: classifierConfig({
@@ -287,7 +283,7 @@ async function evaluateRun(
     });
     const s = await evaluateClassifier(model, batches);
     const labels = set.data.labels;
-    const epoch = (loaded.progress as { history?: { epoch: number }[] })?.history?.length;
+    const epoch = savedHistory(loaded.progress).length || undefined;
     const row = {
       event: "evaluate",
       split,

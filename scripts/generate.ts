@@ -34,19 +34,19 @@ import {
 import {
   checkSequenceMemory,
   DATA_FLAGS,
-  datasetSettings,
   epochOf,
+  openLabelledRun,
   SIZE_FLAGS,
 } from "./_labelled_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import { fitRun, openTrainingRun, runBasics, runOptimizer } from "./_fit_run.ts";
+import { fitRun, runBasics, runOptimizer } from "./_fit_run.ts";
 import { resumingText } from "./_loop.ts";
 import { RunWriter } from "../lib/training/run.ts";
 import { type GenerateRunConfig, GENERATOR_RUN, loadGeneratorRun } from "../lib/generate/run.ts";
-import { prepareDataset, splitNotes } from "../lib/supervised/labelled_set.ts";
+import { splitNotes } from "../lib/supervised/labelled_set.ts";
 import { predictLabels } from "../lib/classify/evaluate.ts";
 import { ConditionedGenerator, CONDITIONINGS, generatorConfig } from "../lib/generate/model.ts";
 import { evaluateGenerator } from "../lib/generate/evaluate.ts";
@@ -141,13 +141,9 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   const log = flags.json ? () => {} : info;
-  using run = await openTrainingRun(args, flags, GENERATOR_RUN);
-  const { out, resumed, settings } = run;
+  using run = await openLabelledRun(args, flags, GENERATOR_RUN);
+  const { out, resumed, settings, set } = run;
   const saved = resumed?.config;
-  const set = await prepareDataset(
-    saved?.data ?? datasetSettings(flags),
-    resumed ? Vocab.fromJSON(resumed.vocab) : undefined,
-  );
   conditionId(set.data.labels, flags.condition); // a bad --condition fails before training
   const config: RunConfig = saved ? { ...saved, train: settings } : {
     model: generatorConfig({

@@ -182,8 +182,7 @@ async function describeRun(dir: string): Promise<{ text: string; kind?: string }
   if (names.length === 0) return undefined;
   try {
     const manifest = await readManifest(`${dir}/checkpoint`);
-    const progress = manifest.progress as { history?: unknown[] } | null;
-    const epochs = progress?.history?.length ?? 0;
+    const epochs = savedHistory(manifest.progress).length;
     const kind = manifest.kind ?? DEFAULT_KIND;
     return { text: `another run (a ${kind} model, ${epochs} epoch(s) done)`, kind };
   } catch {
@@ -402,6 +401,21 @@ export interface RunProgressRecord {
   optimizer: OptimizerJson;
   /** One row per finished epoch (absent in the oldest checkpoints). */
   history?: HistoryRow[];
+}
+
+/**
+ * The epoch rows a checkpoint's progress holds: a run's history as its
+ * {@linkcode RunWriter} saved it (none for a checkpoint without a run's progress).
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * strictEqual(savedHistory({ position: {}, optimizer: {}, history: [{ epoch: 1 }] }).length, 1);
+ * strictEqual(savedHistory(null).length, 0);
+ * ```
+ */
+export function savedHistory(progress: unknown): HistoryRow[] {
+  return isRunProgress(progress) ? progress.history ?? [] : [];
 }
 
 /** Whether a checkpoint's progress is a run's: a position and an optimizer. */
