@@ -99,9 +99,10 @@ export const BENCH_TRAIN_FLAGS = defineFlags(
     {
       name: "warmup",
       type: "integer",
-      default: 3,
       validate: nonNegativeInteger,
-      help: "Untimed minibatches first.",
+      help:
+        "Untimed minibatches first (default: as many as are timed, windows x steps: the PyTorch peer " +
+        "warms up on one untimed epoch before the one it times).",
     },
     {
       name: "impls",
@@ -180,7 +181,10 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     backend: values.backend,
     steps: values.steps,
     windows: values.windows,
-    warmup: values.warmup,
+    // As many untimed minibatches as timed ones, as the peer does (an untimed epoch, then a timed
+    // one): three warm-up steps left the native backend's first windows paying for fresh memory
+    // and V8's first compilations that PyTorch had long paid outside its timing.
+    warmup: values.warmup ?? values.windows * values.steps,
     impls,
     corpus,
     torch,
