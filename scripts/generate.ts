@@ -15,9 +15,9 @@ import {
   didYouMean,
   emitJson,
   flagsOrHelp,
+  type FlagValues,
   info,
   nonEmpty,
-  parseFlags,
   positiveInteger,
   runMain,
 } from "./_cli.ts";
@@ -117,7 +117,7 @@ export const GENERATE_FLAGS = defineFlags(
 
 type RunConfig = GenerateRunConfig;
 
-type Flags = ReturnType<typeof parseFlags<typeof GENERATE_FLAGS>>["values"];
+type Flags = FlagValues<typeof GENERATE_FLAGS>;
 
 /** Runs `deno task generate` with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {

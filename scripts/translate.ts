@@ -14,8 +14,8 @@ import {
   checkWritableFile,
   emitJson,
   flagsOrHelp,
+  type FlagValues,
   info,
-  parseFlags,
   readInputLines,
   runMain,
 } from "./_cli.ts";
@@ -47,7 +47,7 @@ import { attentionHeatmapSvg } from "../lib/seq2seq/heatmap.ts";
 
 type RunConfig = TranslateRunConfig;
 
-type Flags = ReturnType<typeof parseFlags<typeof TRANSLATE_FLAGS>>["values"];
+type Flags = FlagValues<typeof TRANSLATE_FLAGS>;
 
 /** Runs `deno task translate` with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
