@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { addAll, tf } from "../lib/tf.ts";
+import { addAll, type BackendInfo, tf } from "../lib/tf.ts";
+import { startBackend } from "./_backend.ts";
 import type { Rng } from "../lib/rng.ts";
 import type { CellKind } from "../lib/cells/types.ts";
 import { trainStep as modelTrainStep } from "../lib/training/train.ts";
@@ -27,6 +28,17 @@ export interface BenchOptions {
   threads: number;
   profile: boolean;
   json: boolean;
+}
+
+/**
+ * Starts the backend a task bench (`classify`, `seq2seq`) asks for, where
+ * `--backend auto` means wasm rather than the best one found: a bench names
+ * the backend it measures, and wasm is the one every machine has.
+ */
+export function startBenchBackend(
+  flags: { backend: string; threads: number },
+): Promise<BackendInfo> {
+  return startBackend(flags.backend === "auto" ? "wasm" : flags.backend, flags.threads);
 }
 
 // ---- defaults (the d2l chapter 9/10 setup) --------------------------------

@@ -8,7 +8,7 @@
  * @module
  */
 import type { TrainSettings } from "../lib/training/settings.ts";
-import type { tf } from "../lib/tf.ts";
+import { type BackendInfo, describeBackend, type tf } from "../lib/tf.ts";
 import { emitJson, info } from "./_cli.ts";
 import { watchSignals } from "./_signals.ts";
 import {
@@ -160,6 +160,32 @@ export function runBasics(
 export interface EpochReport {
   row: HistoryRow & { event: "epoch" };
   line: string;
+}
+
+/**
+ * An epoch's row as the tasks on data sets write it (metrics.jsonl and
+ * `--json`), one layout for all: the epoch and its training loss, the task's
+ * own figures, the speed under the name of what the task counts, the
+ * seconds and the backend.
+ *
+ * @param own the task's figures after the training loss, e.g. its validation scores.
+ * @param speed the speed's key, e.g. `examplesPerSec`.
+ */
+export function epochRow(
+  metrics: EpochMetrics,
+  own: Record<string, number>,
+  speed: string,
+  backend: BackendInfo,
+): EpochReport["row"] {
+  return {
+    event: "epoch",
+    epoch: metrics.epoch,
+    trainLoss: metrics.trainLoss,
+    ...own,
+    [speed]: metrics.itemsPerSec,
+    seconds: metrics.seconds,
+    backend: describeBackend(backend),
+  };
 }
 
 /** Options of {@linkcode fitRun}. */

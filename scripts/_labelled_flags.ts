@@ -1,7 +1,8 @@
 /**
  * Flags and plumbing that the tasks on labelled sequences share (`deno task
  * classify`, `generate`, and `translate`'s sizes): the data set, the
- * recurrent sizes, the memory check, and the batches `fit` draws.
+ * recurrent sizes, the memory check, the run's config and writer, and the
+ * batches `fit` draws.
  *
  * @module
  */
@@ -22,7 +23,9 @@ import {
 } from "../lib/supervised/labelled_set.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
 import type { TrainableModel } from "../lib/training/model.ts";
-import type { LoadModelOptions } from "../lib/training/run.ts";
+import { type LoadModelOptions, type PlotDrawer, RunWriter } from "../lib/training/run.ts";
+import type { LabelledRunConfig } from "../lib/training/task_run.ts";
+import type { Rng } from "../lib/rng.ts";
 import type { TrainSettings } from "../lib/training/settings.ts";
 import { type OpenedRun, openTrainingRun } from "./_fit_run.ts";
 
@@ -110,6 +113,27 @@ export function epochOf<B>(batches: B[]): B[] & { numBatches: number } {
   return Object.assign(batches, { numBatches: batches.length });
 }
 
+/**
+ * The training batches of each epoch: the train split, shuffled anew by the
+ * epoch's random stream, so that a resumed run draws the epochs it would have.
+ *
+ * @param batcher the task's batcher (e.g. `classifierBatches`): sequences,
+ *   their labels, the indices to batch, the batch size and the shuffle.
+ */
+export function trainEpochs<B>(
+  set: Dataset,
+  batchSize: number,
+  batcher: (
+    sequences: readonly Int32Array[],
+    labels: ArrayLike<number>,
+    indices: readonly number[],
+    options: { batchSize: number; rng: Rng },
+  ) => B[],
+): (epoch: number, rng: Rng) => B[] & { numBatches: number } {
+  return (_epoch, rng) =>
+    epochOf(batcher(set.sequences, set.labels, set.split.train, { batchSize, rng }));
+}
+
 /** The recurrent widths of a model config, as {@linkcode checkSequenceMemory} reads them. */
 export interface RecurrentWidths {
   cell: CellKind;
@@ -186,4 +210,39 @@ export async function openLabelledRun<
     opened[Symbol.dispose]();
     throw error;
   }
+}
+
+/**
+ * The config of a labelled run: a resumed run keeps its saved model and data
+ * (the vocabulary and labels its weights were trained on) and takes the run's
+ * training settings; a new run gets the model config `fresh` makes and the
+ * data set's settings and labels.
+ */
+export function labelledRunConfig<M>(
+  run: OpenedRun<unknown, LabelledRunConfig<M>> & { set: Dataset },
+  fresh: () => M,
+): LabelledRunConfig<M> {
+  const { resumed, settings, set } = run;
+  if (resumed) return { ...resumed.config, train: settings };
+  return { model: fresh(), data: { ...set.settings, labels: set.data.labels }, train: settings };
+}
+
+/**
+ * The writer of a labelled run's directory: its config, the data set's
+ * vocabulary (saved with every checkpoint) and, resumed, the history it
+ * appends to.
+ */
+export function labelledRunWriter<C>(
+  run: OpenedRun<unknown, C> & { set: Dataset },
+  config: C,
+  options: { kind: string; overwrite: boolean; plots?: Record<string, PlotDrawer> },
+): RunWriter<C> {
+  return RunWriter.open(run.out, {
+    config,
+    kind: options.kind,
+    vocab: run.set.vocab.toJSON(),
+    history: run.resumed?.history,
+    overwrite: options.overwrite,
+    plots: options.plots,
+  });
 }

@@ -7,10 +7,10 @@
  */
 import {
   defineFlags,
+  type FlagValues,
   inRange,
   nonEmpty,
   nonNegativeInteger,
-  parseFlags,
   positiveInteger,
 } from "./_cli.ts";
 import {
@@ -172,7 +172,7 @@ const FIXED_ON_RESUME: Record<string, (c: LmRunConfig) => unknown> = {
 };
 
 /** The parsed values of {@linkcode TRAIN_FLAGS}. */
-export type TrainFlags = ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>["values"];
+export type TrainFlags = FlagValues<typeof TRAIN_FLAGS>;
 
 /** The run's config from the flags of a fresh run. */
 export function configFromFlags(flags: TrainFlags, vocabSize: number): LmRunConfig {

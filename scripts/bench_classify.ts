@@ -15,7 +15,6 @@
 import { defineFlags, emitJson, flagsOrHelp, info, positiveInteger } from "./_cli.ts";
 import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_task_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
-import { startBackend } from "./_backend.ts";
 import { CELL_KINDS } from "../lib/cells/types.ts";
 import { Rng } from "../lib/rng.ts";
 import { makeOptimizer } from "../lib/training/train.ts";
@@ -23,7 +22,7 @@ import { prepareDataset } from "../lib/supervised/labelled_set.ts";
 import { classifierConfig, SequenceClassifier } from "../lib/classify/model.ts";
 import { classifierBatches } from "../lib/classify/data.ts";
 import { PEER_FLAGS, peerRuns, torchRows } from "./_bench_torch.ts";
-import { timeTrainSteps } from "./_bench_common.ts";
+import { startBenchBackend, timeTrainSteps } from "./_bench_common.ts";
 
 /** The flags of `deno task bench classify`. */
 export const BENCH_CLASSIFY_FLAGS = defineFlags(
@@ -87,10 +86,7 @@ export async function benchClassify(args: string[]): Promise<void> {
     "Classifier training speed.",
   );
   if (!flags) return;
-  const backend = await startBackend(
-    flags.backend === "auto" ? "wasm" : flags.backend,
-    flags.threads,
-  );
+  const backend = await startBenchBackend(flags);
   const set = await prepareDataset({
     source: flags.data,
     token: "char",

@@ -32,18 +32,20 @@ import {
 import {
   checkSequenceMemory,
   DATA_FLAGS,
-  epochOf,
+  labelledRunConfig,
+  labelledRunWriter,
   openLabelledRun,
   SIZE_FLAGS,
+  trainEpochs,
 } from "./_labelled_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import { fitRun, runBasics, runOptimizer } from "./_fit_run.ts";
+import { epochRow, fitRun, runBasics, runOptimizer } from "./_fit_run.ts";
 import { resumingText } from "./_loop.ts";
 import { metricPlotSvg } from "../lib/training/plot.ts";
-import { RunWriter, savedHistory } from "../lib/training/run.ts";
+import { savedHistory } from "../lib/training/run.ts";
 import { type Dataset, prepareDataset, splitNotes } from "../lib/supervised/labelled_set.ts";
 import {
   balancedClassWeights,
@@ -133,10 +135,9 @@ export async function main(args: string[]): Promise<number> {
   const log = flags.json ? () => {} : info;
   using run = await openLabelledRun(args, flags, CLASSIFIER_RUN);
   const { out, resumed, settings, set } = run;
-  const saved = resumed?.config;
-  checkLabels(set, saved);
-  const config: RunConfig = saved ? { ...saved, train: settings } : {
-    model: classifierConfig({
+  checkLabels(set, resumed?.config);
+  const config: RunConfig = labelledRunConfig(run, () =>
+    classifierConfig({
       vocabSize: set.vocab.size,
       numLabels: set.data.labels.length,
       cell: flags.cell,
@@ -151,10 +152,7 @@ export async function main(args: string[]): Promise<number> {
       classWeights: flags.classWeights
         ? balancedClassWeights(set.split.train.map((i) => set.labels[i]), set.data.labels.length)
         : null,
-    }),
-    data: { ...set.settings, labels: set.data.labels },
-    train: settings,
-  };
+    }));
   checkSequenceMemory(set.sequences.map((x) => x.length), config.model, [
     { batchSize: config.train.batchSize, training: true },
     { batchSize: 256, training: false }, // validation
@@ -170,22 +168,15 @@ export async function main(args: string[]): Promise<number> {
         (resumed ? `; ${resumingText(resumed.position, settings.epochs!)}` : ""),
     );
     for (const note of splitNotes(set)) info(note);
-    const run = RunWriter.open(out, {
-      config,
-      kind: "classifier",
-      vocab: set.vocab.toJSON(),
-      history: resumed?.history,
+    const writer = labelledRunWriter(run, config, {
+      kind: CLASSIFIER_RUN.kind,
       overwrite: flags.overwrite,
       plots: { "loss.svg": lossPlot, "accuracy.svg": accuracyPlot },
     });
     const validBatches = classifierBatches(set.sequences, set.labels, valid, { batchSize: 256 });
     const { exitCode } = await fitRun(model, {
-      ...runBasics(run, { model, optimizer, optimizerName }, flags, settings, resumed?.position),
-      batches: (_epoch, rng) =>
-        epochOf(classifierBatches(set.sequences, set.labels, train, {
-          batchSize: config.train.batchSize,
-          rng,
-        })),
+      ...runBasics(writer, { model, optimizer, optimizerName }, flags, settings, resumed?.position),
+      batches: trainEpochs(set, config.train.batchSize, classifierBatches),
       validate: async () => {
         const s = await evaluateClassifier(model, validBatches);
         return {
@@ -200,15 +191,7 @@ export async function main(args: string[]): Promise<number> {
       report: (metrics) => {
         const v = metrics.validation;
         return {
-          row: {
-            event: "epoch",
-            epoch: metrics.epoch,
-            trainLoss: metrics.trainLoss,
-            ...v,
-            examplesPerSec: metrics.itemsPerSec,
-            seconds: metrics.seconds,
-            backend: describeBackend(backend),
-          },
+          row: epochRow(metrics, v, "examplesPerSec", backend),
           line: `epoch ${metrics.epoch}: train loss ${metrics.trainLoss.toFixed(4)}, valid loss ` +
             `${v.validLoss.toFixed(4)}, accuracy ${pct(v.validAccuracy)}, balanced ` +
             `${pct(v.validBalancedAccuracy)}, macro-F1 ${pct(v.validMacroF1)}, ` +
@@ -222,7 +205,7 @@ export async function main(args: string[]): Promise<number> {
       },
     });
     if (exitCode !== undefined) return exitCode;
-    return await evaluateRun(out, "test", flags.json, set, run.history.length);
+    return await evaluateRun(out, "test", flags.json, set, writer.history.length);
   } finally {
     model.dispose();
     optimizer.dispose();

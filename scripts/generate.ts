@@ -15,9 +15,9 @@ import {
   didYouMean,
   emitJson,
   flagsOrHelp,
+  type FlagValues,
   info,
   nonEmpty,
-  parseFlags,
   positiveInteger,
   runMain,
 } from "./_cli.ts";
@@ -34,17 +34,18 @@ import {
 import {
   checkSequenceMemory,
   DATA_FLAGS,
-  epochOf,
+  labelledRunConfig,
+  labelledRunWriter,
   openLabelledRun,
   SIZE_FLAGS,
+  trainEpochs,
 } from "./_labelled_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
 import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Vocab } from "../lib/corpus/vocab.ts";
-import { fitRun, runBasics, runOptimizer } from "./_fit_run.ts";
+import { epochRow, fitRun, runBasics, runOptimizer } from "./_fit_run.ts";
 import { resumingText } from "./_loop.ts";
-import { RunWriter } from "../lib/training/run.ts";
 import { type GenerateRunConfig, GENERATOR_RUN, loadGeneratorRun } from "../lib/generate/run.ts";
 import { splitNotes } from "../lib/supervised/labelled_set.ts";
 import { predictLabels } from "../lib/classify/evaluate.ts";
@@ -116,7 +117,7 @@ export const GENERATE_FLAGS = defineFlags(
 
 type RunConfig = GenerateRunConfig;
 
-type Flags = ReturnType<typeof parseFlags<typeof GENERATE_FLAGS>>["values"];
+type Flags = FlagValues<typeof GENERATE_FLAGS>;
 
 /** Runs `deno task generate` with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -143,10 +144,9 @@ export async function main(args: string[]): Promise<number> {
   const log = flags.json ? () => {} : info;
   using run = await openLabelledRun(args, flags, GENERATOR_RUN);
   const { out, resumed, settings, set } = run;
-  const saved = resumed?.config;
   conditionId(set.data.labels, flags.condition); // a bad --condition fails before training
-  const config: RunConfig = saved ? { ...saved, train: settings } : {
-    model: generatorConfig({
+  const config: RunConfig = labelledRunConfig(run, () =>
+    generatorConfig({
       vocabSize: set.vocab.size,
       numConditions: set.data.labels.length,
       conditioning: flags.conditioning,
@@ -158,10 +158,7 @@ export async function main(args: string[]): Promise<number> {
       dropout: flags.dropout,
       init: flags.init,
       seed: flags.seed,
-    }),
-    data: { ...set.settings, labels: set.data.labels },
-    train: settings,
-  };
+    }));
   checkSequenceMemory(set.sequences.map((x) => x.length + 1), config.model, [
     { batchSize: config.train.batchSize, training: true },
   ], {
@@ -181,23 +178,16 @@ export async function main(args: string[]): Promise<number> {
         }` + (resumed ? `; ${resumingText(resumed.position, settings.epochs!)}` : ""),
     );
     for (const note of splitNotes(set)) info(note);
-    const run = RunWriter.open(out, {
-      config,
+    const writer = labelledRunWriter(run, config, {
       kind: GENERATOR_RUN.kind,
-      vocab: set.vocab.toJSON(),
-      history: resumed?.history,
       overwrite: flags.overwrite,
     });
     const batchesOf = (indices: number[]) =>
       generatorBatches(set.sequences, set.labels, indices, { batchSize: 256 });
     const validBatches = batchesOf(valid);
     const { exitCode } = await fitRun(model, {
-      ...runBasics(run, { model, optimizer, optimizerName }, flags, settings, resumed?.position),
-      batches: (_epoch, rng) =>
-        epochOf(generatorBatches(set.sequences, set.labels, train, {
-          batchSize: config.train.batchSize,
-          rng,
-        })),
+      ...runBasics(writer, { model, optimizer, optimizerName }, flags, settings, resumed?.position),
+      batches: trainEpochs(set, config.train.batchSize, generatorBatches),
       validate: async () => {
         const s = await evaluateGenerator(model, validBatches);
         return { validLoss: s.loss, validPerplexity: s.perplexity, validAccuracy: s.accuracy };
@@ -207,16 +197,12 @@ export async function main(args: string[]): Promise<number> {
       report: (metrics) => {
         const v = metrics.validation;
         return {
-          row: {
-            event: "epoch",
-            epoch: metrics.epoch,
-            trainLoss: metrics.trainLoss,
-            trainPerplexity: Math.exp(metrics.trainLoss),
-            ...v,
-            tokensPerSec: metrics.itemsPerSec,
-            seconds: metrics.seconds,
-            backend: describeBackend(backend),
-          },
+          row: epochRow(
+            metrics,
+            { trainPerplexity: Math.exp(metrics.trainLoss), ...v },
+            "tokensPerSec",
+            backend,
+          ),
           line: `epoch ${metrics.epoch}: train ppl ${Math.exp(metrics.trainLoss).toFixed(3)}, ` +
             `valid ppl ${v.validPerplexity.toFixed(3)}, next-char accuracy ` +
             `${(100 * v.validAccuracy).toFixed(1)}%, ${Math.round(metrics.itemsPerSec)} chars/s`,

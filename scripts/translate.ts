@@ -14,15 +14,15 @@ import {
   checkWritableFile,
   emitJson,
   flagsOrHelp,
+  type FlagValues,
   info,
-  parseFlags,
   readInputLines,
   runMain,
 } from "./_cli.ts";
 import { epochOf } from "./_labelled_flags.ts";
 import { checkResume } from "./_task_flags.ts";
 import { decodeOptions, pairDataSettings, TRANSLATE_FLAGS } from "./_translate_flags.ts";
-import { fitRun, openTrainingRun, runBasics, runOptimizer } from "./_fit_run.ts";
+import { epochRow, fitRun, openTrainingRun, runBasics, runOptimizer } from "./_fit_run.ts";
 import { resumingText } from "./_loop.ts";
 import { checkSequenceMemory } from "./_labelled_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
@@ -47,7 +47,7 @@ import { attentionHeatmapSvg } from "../lib/seq2seq/heatmap.ts";
 
 type RunConfig = TranslateRunConfig;
 
-type Flags = ReturnType<typeof parseFlags<typeof TRANSLATE_FLAGS>>["values"];
+type Flags = FlagValues<typeof TRANSLATE_FLAGS>;
 
 /** Runs `deno task translate` with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -155,15 +155,12 @@ export async function main(args: string[]): Promise<number> {
       monitor: { metric: "validLoss", mode: "min" },
       stepText: (loss) => `loss ${loss.toFixed(3)}`,
       report: (metrics) => ({
-        row: {
-          event: "epoch",
-          epoch: metrics.epoch,
-          trainLoss: metrics.trainLoss,
-          validLoss: metrics.validation.validLoss,
-          targetTokensPerSec: metrics.itemsPerSec,
-          seconds: metrics.seconds,
-          backend: describeBackend(backend),
-        },
+        row: epochRow(
+          metrics,
+          { validLoss: metrics.validation.validLoss },
+          "targetTokensPerSec",
+          backend,
+        ),
         line: `epoch ${metrics.epoch}: train loss ${metrics.trainLoss.toFixed(4)}, valid loss ` +
           `${metrics.validation.validLoss.toFixed(4)}, ${
             Math.round(metrics.itemsPerSec)

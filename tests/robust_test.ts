@@ -7,27 +7,9 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { loadCheckpoint } from "../lib/training/checkpoint.ts";
 import { loadCorpus } from "../lib/corpus/load.ts";
 import { tf, useBackend } from "../lib/tf.ts";
+import { type Run, script } from "./_script.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `deno run -A scripts/<name>.ts ...args` as a user would. */
-async function script(name: string, args: string[]): Promise<Run> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}scripts/${name}.ts`, ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const text = new TextDecoder();
-  return { code, stdout: text.decode(stdout), stderr: text.decode(stderr) };
-}
 
 /**
  * Exit code 2 and exactly one stderr line, `error: ...`, matching `problem`.

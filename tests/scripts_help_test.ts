@@ -3,20 +3,9 @@
  * bench sub-commands, and the sample flags that used to be ignored silently.
  */
 import { ok, strictEqual } from "node:assert";
+import { script } from "./_script.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-
-async function script(name: string, args: string[]) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}scripts/${name}.ts`, ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code, stdout: decode(stdout), stderr: decode(stderr) };
-}
 
 /** Each script's help and the placeholders its path flags must show. */
 const HELPS: [string, string[], string[]][] = [

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Tensor, Tensor1D, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
+import type { Tensor1D, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { UsageError } from "../errors.ts";
 import { CELL_KINDS, type CellKind } from "../cells/types.ts";
@@ -25,7 +25,7 @@ import { stepMask } from "../layers/lengths.ts";
 import { softmaxCrossEntropy } from "../kernels/softmax_cross_entropy.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
 import type { LabelledBatch } from "../supervised/labelled.ts";
-import { layerVariables, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
+import { layerVariables, NamedWeightsModel, type WeightParts } from "../training/named_weights.ts";
 import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
 
 /** How a sequence becomes one vector. */
@@ -154,7 +154,7 @@ export function balancedClassWeights(labels: ArrayLike<number>, numLabels: numbe
  * model.dispose();
  * ```
  */
-export class SequenceClassifier implements TrainableModel<LabelledBatch> {
+export class SequenceClassifier extends NamedWeightsModel implements TrainableModel<LabelledBatch> {
   /** Always `"classifier"`. */
   readonly kind = "classifier";
   /** The checked configuration. */
@@ -173,6 +173,7 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
    * @param config a checked config, from {@linkcode classifierConfig}.
    */
   constructor(config: ClassifierConfig) {
+    super();
     this.config = config;
     const { vocabSize: V, embeddingSize: E, hiddenSize: H, seed } = config;
     this.embedding = embedding({ vocabSize: V, size: E, paddingId: config.padId, seed });
@@ -271,19 +272,12 @@ export class SequenceClassifier implements TrainableModel<LabelledBatch> {
     return { loss, count: batch.batchSize };
   }
 
-  /** The variables besides the stack, by checkpoint name. */
-  #own(): Record<string, Variable> {
-    return layerVariables({ embedding: this.embedding, out: this.output });
-  }
-
-  /** `embedding`, `out/W`, `out/b`, `rnn/<layer>/<d2l name>`: new tensors the caller disposes. */
-  namedWeights(): Record<string, Tensor> {
-    return namedWeightsOf(this.#own(), { rnn: this.rnn });
-  }
-
-  /** Replaces every weight; every name and shape is checked before anything changes. */
-  setNamedWeights(named: Record<string, Tensor>): void {
-    setNamedWeightsOf(named, this.#own(), { rnn: this.rnn });
+  /** Checkpoint names: `embedding`, `out/W`, `out/b`, `rnn/<layer>/<d2l name>`. */
+  protected weightParts(): WeightParts {
+    return {
+      own: layerVariables({ embedding: this.embedding, out: this.output }),
+      stacks: { rnn: this.rnn },
+    };
   }
 
   /** Frees every variable. */

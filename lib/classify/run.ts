@@ -6,24 +6,11 @@
  * @module
  */
 import { type ClassifierConfig, classifierConfig, SequenceClassifier } from "./model.ts";
-import type { DatasetSettings } from "../supervised/labelled_set.ts";
-import type { TrainSettings } from "../training/settings.ts";
-import {
-  type CheckpointChoice,
-  type LoadedModel,
-  loadModel,
-  type LoadModelOptions,
-} from "../training/run.ts";
+import type { LoadModelOptions } from "../training/run.ts";
+import { type LabelledRunConfig, type RunLoader, runLoader } from "../training/task_run.ts";
 
-/** What a classify run saves as its config. */
-export interface ClassifyRunConfig {
-  /** The classifier's shape. */
-  model: ClassifierConfig;
-  /** How the data set was built, and the label names in id order. */
-  data: DatasetSettings & { labels: string[] };
-  /** How it was trained. */
-  train: TrainSettings;
-}
+/** What a classify run saves as its config: the classifier's shape, its data and labels, its training. */
+export type ClassifyRunConfig = LabelledRunConfig<ClassifierConfig>;
 
 /**
  * The classifier's half of loading a checkpoint: its kind, and the model its
@@ -42,10 +29,9 @@ export const CLASSIFIER_RUN: LoadModelOptions<SequenceClassifier, ClassifyRunCon
 };
 
 /**
- * Loads a trained classifier from a run or checkpoint directory, with its
- * config typed.
+ * Loads a trained classifier from a run or checkpoint directory (a run's
+ * `best` unless `which` says `last`), with its config typed.
  *
- * @param which for a run directory: its `best` or `last` checkpoint.
  * @throws {UsageError} when it is not a checkpoint or holds another kind.
  *
  * @example A directory that is not a checkpoint
@@ -58,9 +44,6 @@ export const CLASSIFIER_RUN: LoadModelOptions<SequenceClassifier, ClassifyRunCon
  * await Deno.remove(dir);
  * ```
  */
-export function loadClassifierRun(
-  dir: string,
-  which: CheckpointChoice = "best",
-): Promise<LoadedModel<SequenceClassifier, ClassifyRunConfig>> {
-  return loadModel(dir, { ...CLASSIFIER_RUN, which });
-}
+export const loadClassifierRun: RunLoader<SequenceClassifier, ClassifyRunConfig> = runLoader(
+  CLASSIFIER_RUN,
+);

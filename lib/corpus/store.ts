@@ -128,6 +128,40 @@ function checkView(start: number, end: number, length: number): void {
 }
 
 /**
+ * What every store of {@linkcode TokenIds} shares: `read` is a new array
+ * filled by the store's own `readInto`, so a store writes its reading once.
+ *
+ * @example A store of ids 0, 1, 2, ...
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { AbstractTokenIds, type TokenIds } from "./store.ts";
+ * class Counting extends AbstractTokenIds {
+ *   readonly length = 10;
+ *   readInto(start: number, count: number, out: Int32Array, outOffset = 0): void {
+ *     for (let i = 0; i < count; i++) out[outOffset + i] = start + i;
+ *   }
+ *   view(): TokenIds {
+ *     return this;
+ *   }
+ *   close(): void {}
+ * }
+ * deepStrictEqual([...new Counting().read(3, 2)], [3, 4]);
+ * ```
+ */
+export abstract class AbstractTokenIds implements TokenIds {
+  abstract readonly length: number;
+  abstract readInto(start: number, count: number, out: Int32Array, outOffset?: number): void;
+  abstract view(start: number, end: number): TokenIds;
+  abstract close(): void;
+
+  read(start: number, count: number): Int32Array {
+    const out = new Int32Array(count);
+    this.readInto(start, count, out, 0);
+    return out;
+  }
+}
+
+/**
  * Ids held in memory.
  *
  * @example
@@ -137,7 +171,7 @@ function checkView(start: number, end: number, length: number): void {
  * deepStrictEqual([...ids.view(1, 4).read(1, 2)], [6, 7]);
  * ```
  */
-export class MemoryTokenIds implements TokenIds {
+export class MemoryTokenIds extends AbstractTokenIds implements TokenIds {
   readonly #data: IdArray | Int32Array;
 
   /**
@@ -146,17 +180,12 @@ export class MemoryTokenIds implements TokenIds {
    * @param data the ids (not copied).
    */
   constructor(data: IdArray | Int32Array) {
+    super();
     this.#data = data;
   }
 
   get length(): number {
     return this.#data.length;
-  }
-
-  read(start: number, count: number): Int32Array {
-    const out = new Int32Array(count);
-    this.readInto(start, count, out, 0);
-    return out;
   }
 
   readInto(start: number, count: number, out: Int32Array, outOffset = 0): void {
@@ -227,7 +256,7 @@ class IdFile {
  * await Deno.remove(path);
  * ```
  */
-export class FileTokenIds implements TokenIds {
+export class FileTokenIds extends AbstractTokenIds implements TokenIds {
   readonly #file: IdFile;
   readonly #base: number;
   readonly #length: number;
@@ -254,6 +283,7 @@ export class FileTokenIds implements TokenIds {
   }
 
   private constructor(file: IdFile, base: number, length: number, owner: boolean) {
+    super();
     this.#file = file;
     this.#base = base;
     this.#length = length;
@@ -267,12 +297,6 @@ export class FileTokenIds implements TokenIds {
   /** Bytes per id in the file. */
   get width(): IdWidth {
     return this.#file.width;
-  }
-
-  read(start: number, count: number): Int32Array {
-    const out = new Int32Array(count);
-    this.readInto(start, count, out, 0);
-    return out;
   }
 
   readInto(start: number, count: number, out: Int32Array, outOffset = 0): void {

@@ -17,7 +17,7 @@
  * @module
  */
 import { tidy } from "../ops/tidy.ts";
-import type { Scalar, Tensor, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
+import type { Scalar, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { expandTo } from "../ops/broadcast.ts";
 import { CELL_KINDS, type CellKind, type State } from "../cells/types.ts";
@@ -28,7 +28,7 @@ import { type Embedding, embedding } from "../layers/embedding.ts";
 import { type Dense, dense } from "../layers/dense.ts";
 import { stepMask } from "../layers/lengths.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
-import { layerVariables, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
+import { layerVariables, NamedWeightsModel, type WeightParts } from "../training/named_weights.ts";
 import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
 import type { GeneratorBatch } from "./data.ts";
 
@@ -130,7 +130,8 @@ export interface GeneratorForward {
  * model.dispose();
  * ```
  */
-export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
+export class ConditionedGenerator extends NamedWeightsModel
+  implements TrainableModel<GeneratorBatch> {
   /** Always `"generator"`. */
   readonly kind = "generator";
   /** The checked configuration. */
@@ -150,6 +151,7 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
    * @param config a checked config, from {@linkcode generatorConfig}.
    */
   constructor(config: GeneratorConfig) {
+    super();
     this.config = config;
     const { vocabSize: V, embeddingSize: E, hiddenSize: H, layers, seed } = config;
     this.embedding = embedding({ vocabSize: V, size: E, paddingId: config.padId, seed });
@@ -261,23 +263,16 @@ export class ConditionedGenerator implements TrainableModel<GeneratorBatch> {
     return { loss, count };
   }
 
-  /** The variables besides the stack, by checkpoint name. */
-  #own(): Record<string, Variable> {
-    return layerVariables({
-      embedding: this.embedding,
-      condition: this.condition,
-      out: this.output,
-    });
-  }
-
-  /** `embedding`, `condition`, `out/W`, `out/b`, `rnn/<layer>/<d2l name>`: new tensors. */
-  namedWeights(): Record<string, Tensor> {
-    return namedWeightsOf(this.#own(), { rnn: this.rnn });
-  }
-
-  /** Replaces every weight; every name and shape is checked before anything changes. */
-  setNamedWeights(named: Record<string, Tensor>): void {
-    setNamedWeightsOf(named, this.#own(), { rnn: this.rnn });
+  /** Checkpoint names: `embedding`, `condition`, `out/W`, `out/b`, `rnn/<layer>/<d2l name>`. */
+  protected weightParts(): WeightParts {
+    return {
+      own: layerVariables({
+        embedding: this.embedding,
+        condition: this.condition,
+        out: this.output,
+      }),
+      stacks: { rnn: this.rnn },
+    };
   }
 
   /** Frees every variable. */

@@ -5,24 +5,14 @@
  * @module
  */
 import { ConditionedGenerator, type GeneratorConfig, generatorConfig } from "./model.ts";
-import type { DatasetSettings } from "../supervised/labelled_set.ts";
-import type { TrainSettings } from "../training/settings.ts";
-import {
-  type CheckpointChoice,
-  type LoadedModel,
-  loadModel,
-  type LoadModelOptions,
-} from "../training/run.ts";
+import type { LoadModelOptions } from "../training/run.ts";
+import { type LabelledRunConfig, type RunLoader, runLoader } from "../training/task_run.ts";
 
-/** What a generate run saves as its config. */
-export interface GenerateRunConfig {
-  /** The generator's shape. */
-  model: GeneratorConfig;
-  /** How the data set was built, and the condition names in id order. */
-  data: DatasetSettings & { labels: string[] };
-  /** How it was trained. */
-  train: TrainSettings;
-}
+/**
+ * What a generate run saves as its config: the generator's shape, its data
+ * and condition names (its labels), its training.
+ */
+export type GenerateRunConfig = LabelledRunConfig<GeneratorConfig>;
 
 /**
  * The generator's half of loading a checkpoint: its kind, and the model its
@@ -41,10 +31,9 @@ export const GENERATOR_RUN: LoadModelOptions<ConditionedGenerator, GenerateRunCo
 };
 
 /**
- * Loads a trained generator from a run or checkpoint directory, with its
- * config typed.
+ * Loads a trained generator from a run or checkpoint directory (a run's
+ * `best` unless `which` says `last`), with its config typed.
  *
- * @param which for a run directory: its `best` or `last` checkpoint.
  * @throws {UsageError} when it is not a checkpoint or holds another kind.
  *
  * @example A directory that is not a checkpoint
@@ -57,9 +46,6 @@ export const GENERATOR_RUN: LoadModelOptions<ConditionedGenerator, GenerateRunCo
  * await Deno.remove(dir);
  * ```
  */
-export function loadGeneratorRun(
-  dir: string,
-  which: CheckpointChoice = "best",
-): Promise<LoadedModel<ConditionedGenerator, GenerateRunConfig>> {
-  return loadModel(dir, { ...GENERATOR_RUN, which });
-}
+export const loadGeneratorRun: RunLoader<ConditionedGenerator, GenerateRunConfig> = runLoader(
+  GENERATOR_RUN,
+);

@@ -17,4 +17,5 @@ export * from "./run.ts";
 export * from "./run_lock.ts";
 export * from "./schedule.ts";
 export * from "./settings.ts";
+export * from "./task_run.ts";
 export * from "./train.ts";

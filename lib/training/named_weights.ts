@@ -2,8 +2,9 @@
  * A model's weights as one flat record of named tensors, the form
  * checkpoints hold: the model's own variables under fixed keys, and each
  * recurrent stack's weights as `<prefix>/<layer>/<d2l name>`. Every model
- * kind builds its `namedWeights` and `setNamedWeights` from these, so the
- * checks (a missing, extra or misshapen key) read the same for all.
+ * kind builds its `namedWeights` and `setNamedWeights` from these (or
+ * inherits both from {@linkcode NamedWeightsModel}), so the checks (a
+ * missing, extra or misshapen key) read the same for all.
  *
  * @module
  */
@@ -122,4 +123,56 @@ export function layerVariables(
     }
   }
   return named;
+}
+
+/** What {@linkcode NamedWeightsModel} names: its own variables by key, its stacks by prefix. */
+export interface WeightParts {
+  /** The variables besides the stacks, by checkpoint name. */
+  own: Record<string, Variable>;
+  /** The recurrent stacks, by the prefix of their weights' names. */
+  stacks: Record<string, Recurrent>;
+}
+
+/**
+ * A model whose checkpoint weights are its own variables and its recurrent
+ * stacks: it says once what they are ({@linkcode NamedWeightsModel.weightParts})
+ * and inherits `namedWeights` and `setNamedWeights`, so that reading and
+ * setting weights by name cannot drift apart between models.
+ *
+ * @example A model of one dense layer
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { dense } from "../layers/dense.ts";
+ * import { layerVariables, NamedWeightsModel, type WeightParts } from "./named_weights.ts";
+ * class Head extends NamedWeightsModel {
+ *   readonly out = dense({ inputSize: 2, outputSize: 1 });
+ *   protected weightParts(): WeightParts {
+ *     return { own: layerVariables({ out: this.out }), stacks: {} };
+ *   }
+ * }
+ * const head = new Head();
+ * deepStrictEqual(Object.keys(head.namedWeights()), ["out/W", "out/b"]);
+ * head.out.dispose();
+ * ```
+ */
+export abstract class NamedWeightsModel {
+  /** The model's weights: its own variables by checkpoint name and its stacks by prefix. */
+  protected abstract weightParts(): WeightParts;
+
+  /** Every weight by checkpoint name ({@linkcode namedWeightsOf}): new tensors the caller disposes. */
+  namedWeights(): Record<string, Tensor> {
+    const { own, stacks } = this.weightParts();
+    return namedWeightsOf(own, stacks);
+  }
+
+  /**
+   * Replaces every weight ({@linkcode setNamedWeightsOf}); every name and
+   * shape is checked before anything changes.
+   *
+   * @throws {UsageError} naming a missing or extra key, or a shape that differs.
+   */
+  setNamedWeights(named: Record<string, Tensor>): void {
+    const { own, stacks } = this.weightParts();
+    setNamedWeightsOf(named, own, stacks);
+  }
 }

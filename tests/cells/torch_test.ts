@@ -1,30 +1,21 @@
 import { deepStrictEqual, ok } from "node:assert";
 import { tf } from "../../lib/tf.ts";
-import type { State } from "../../lib/cells/types.ts";
-import { checkTorchStateDict, torchShapes, type TorchStateDict } from "../../lib/cells/torch.ts";
+import { checkTorchStateDict, torchShapes } from "../../lib/cells/torch.ts";
 import { recurrent } from "../../lib/layers/stack.ts";
+import {
+  loadTorchFixture,
+  type TorchFixture,
+  torchInitialState,
+  torchStack,
+} from "./_torch_fixtures.ts";
 import { assertClose, rejectsWith, tensor3d, values } from "./_helpers.ts";
 import type { Mat } from "../_reference.ts";
 
-/** A fixture written by scripts/make_torch_fixtures.py (PyTorch 1.13, float64). */
-interface Fixture {
-  description: string;
-  kind: "rnn" | "gru" | "lstm";
-  inputSize: number;
-  hiddenSize: number;
-  layers: number;
-  bidirectional: boolean;
-  nonlinearity: "tanh" | "relu" | null;
-  stateDict: TorchStateDict;
-  input: Mat[];
+/** A fixture written by scripts/make_torch_fixtures.py: it always gives the initial state. */
+interface Fixture extends TorchFixture {
   h0: Mat[];
-  c0?: Mat[];
-  output: Mat[];
-  h_n: Mat[];
-  c_n?: Mat[];
 }
 
-const DIR = new URL("../../data/fixtures/torch/", import.meta.url);
 const NAMES = [
   "rnn_tanh_2layer",
   "rnn_relu_bidirectional",
@@ -33,33 +24,15 @@ const NAMES = [
   "lstm_2layer_batch1_step1",
 ];
 
-async function load(name: string): Promise<Fixture> {
-  return JSON.parse(await Deno.readTextFile(new URL(`${name}.json`, DIR)));
-}
-
-function stackFor(f: Fixture) {
-  return recurrent({
-    cell: f.kind,
-    inputSize: f.inputSize,
-    hiddenSize: f.hiddenSize,
-    layers: f.layers,
-    bidirectional: f.bidirectional,
-    ...(f.kind === "rnn" ? { nonlinearity: f.nonlinearity! } : {}),
-    ...(f.kind === "gru" ? { resetAfter: true } : {}),
-  });
-}
+const load = (name: string) => loadTorchFixture<Fixture>(name);
 
 for (const name of NAMES) {
   Deno.test(`loadTorchStateDict() reproduces PyTorch's ${name} to 1e-5 (output, h_n, c_n)`, async () => {
     const f = await load(name);
-    const stack = stackFor(f);
+    const stack = torchStack(f);
     stack.loadTorchStateDict(f.stateDict);
     const xs = tensor3d(f.input);
-    const initialState: State[] = f.h0.map((h, k) => {
-      const s: State = { h: tf.tensor2d(h) };
-      if (f.c0) s.c = tf.tensor2d(f.c0[k]);
-      return s;
-    });
+    const initialState = torchInitialState(f.h0, f.c0);
     const { outputs, state } = stack.forward(xs, { initialState });
     const directions = f.bidirectional ? 2 : 1;
     deepStrictEqual(outputs.shape, [f.input.length, f.input[0].length, directions * f.hiddenSize]);
@@ -139,7 +112,7 @@ Deno.test("checkTorchStateDict() names a mis-shaped key with both shapes", async
 
 Deno.test("loadTorchStateDict() checks everything before changing any weight", async () => {
   const f = await load("lstm_2layer_bidirectional");
-  const stack = stackFor(f);
+  const stack = torchStack(f);
   const before = await values(stack.trainableVariables[0]);
   const { bias_ih_l1: _, ...missing } = f.stateDict;
   rejectsWith(() => stack.loadTorchStateDict(missing), 'missing key "bias_ih_l1"');

@@ -9,6 +9,7 @@ import {
   type SequenceResult,
   type State,
 } from "../../lib/cells/types.ts";
+import type { Params64 } from "./_reference64.ts";
 
 /** Every variant the fused kernel supports, with a readable name. */
 export const VARIANTS: { name: string; spec: Omit<CellSpec, "inputSize" | "hiddenSize"> }[] = [
@@ -185,4 +186,87 @@ export async function onBackend(name: string, f: () => Promise<void> | void): Pr
   } finally {
     await useBackend("cpu");
   }
+}
+
+/** Tolerances of {@linkcode compareSequences}: `rtol`/`atol` of the results, `gradRtol` of the gradients. */
+export interface SequenceTolerances {
+  rtol: number;
+  atol: number;
+  gradRtol: number;
+}
+
+/**
+ * Asserts that `got` matches `want` on a case: the outputs, the final state
+ * (its `c` in both or neither) and the gradient of the test loss
+ * ({@linkcode lossOf}) for every input. Disposes everything it made.
+ */
+export async function compareSequences(
+  got: SequenceFn,
+  want: SequenceFn,
+  c: CaseData,
+  label: string,
+  tol: SequenceTolerances,
+): Promise<void> {
+  const t = caseTensors(c);
+  const { weights, xs, state } = unpack(t.names, t.inputs);
+  const a = got(c.spec, weights, xs, state);
+  ok(a !== null, `${label}: the implementation under test returned null`);
+  const b = want(c.spec, weights, xs, state);
+  ok(b !== null, `${label}: the reference returned null`);
+  await assertClose(a.outputs, b.outputs, tol.rtol, `${label} outputs`, tol.atol);
+  await assertClose(a.state.h, b.state.h, tol.rtol, `${label} h`, tol.atol);
+  ok((a.state.c === undefined) === (b.state.c === undefined), `${label}: state.c presence`);
+  if (a.state.c) await assertClose(a.state.c, b.state.c!, tol.rtol, `${label} c`, tol.atol);
+  const gGot = tf.grads(lossOf(got, c.spec, t))(t.inputs);
+  const gWant = tf.grads(lossOf(want, c.spec, t))(t.inputs);
+  for (const [i, name] of t.names.entries()) {
+    await assertClose(gGot[i], gWant[i], tol.gradRtol, `${label} d${name}`);
+  }
+  tf.dispose([...t.inputs, t.R, t.Rh, t.Rc, ...gGot, ...gWant]);
+  tf.dispose([a.outputs, a.state.h, b.outputs, b.state.h]);
+  tf.dispose([a.state.c, b.state.c].filter((x): x is tf.Tensor2D => x !== undefined));
+}
+
+/** A case's numbers as float64 parameters (the same values as its float32 tensors). */
+export function params64(c: CaseData): Params64 {
+  const D = c.spec.inputSize, H = c.spec.hiddenSize;
+  const mat = (data: Float32Array, rows: number, cols: number) => ({
+    rows,
+    cols,
+    data: Float64Array.from(data),
+  });
+  return {
+    xs: Array.from(
+      { length: c.T },
+      (_, t) => mat(c.xs.subarray(t * c.B * D, (t + 1) * c.B * D), c.B, D),
+    ),
+    Wx: mat(c.Wx, D, c.Wx.length / D),
+    Wh: mat(c.Wh, H, c.Wh.length / H),
+    b: Float64Array.from(c.b),
+    bhh: Float64Array.from(c.bhh),
+    h0: mat(c.h0, c.B, H),
+    c0: mat(c.c0, c.B, H),
+  };
+}
+
+/**
+ * The float64 gradient of the case input `name` by finite differences: `fd`
+ * perturbs one of the parameters' own arrays (so the loss sees each nudge)
+ * and returns its gradient; `xs` runs step by step, flattened in order.
+ */
+export function gradient64(
+  p: Params64,
+  name: string,
+  fd: (values: Float64Array) => Float64Array,
+): Float64Array {
+  if (name === "xs") return new Float64Array(p.xs.flatMap((x) => [...fd(x.data)]));
+  const arrays: Record<string, Float64Array> = {
+    Wx: p.Wx.data,
+    Wh: p.Wh.data,
+    b: p.b,
+    h0: p.h0.data,
+    c0: p.c0.data,
+    bhh: p.bhh,
+  };
+  return fd(arrays[name]);
 }

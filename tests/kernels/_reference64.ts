@@ -113,6 +113,37 @@ export function loss64(spec: CellSpec, p: Params64, w: LossWeights): number {
 }
 
 /**
+ * Central finite differences of `loss` with respect to every element of
+ * `values` (perturbed in place, then restored), in float64.
+ */
+export function finiteDifferencesOf(
+  loss: () => number,
+  values: Float64Array,
+  eps = 1e-6,
+): Float64Array {
+  return values.map((_, k) => centralDifference(loss, values, k, eps));
+}
+
+/**
+ * The central difference of `loss` at element `k` of `values`, which the
+ * loss reads (perturbed in place, then restored), in float64.
+ */
+export function centralDifference(
+  loss: () => number,
+  values: { [k: number]: number },
+  k: number,
+  eps = 1e-6,
+): number {
+  const v = values[k];
+  values[k] = v + eps;
+  const up = loss();
+  values[k] = v - eps;
+  const down = loss();
+  values[k] = v;
+  return (up - down) / (2 * eps);
+}
+
+/**
  * Central finite differences of {@linkcode loss64} with respect to every
  * element of one parameter array (modified in place, then restored).
  */
@@ -123,15 +154,5 @@ export function finiteDifferences(
   values: Float64Array,
   eps = 1e-6,
 ): Float64Array {
-  const grad = new Float64Array(values.length);
-  for (let k = 0; k < values.length; k++) {
-    const v = values[k];
-    values[k] = v + eps;
-    const up = loss64(spec, p, w);
-    values[k] = v - eps;
-    const down = loss64(spec, p, w);
-    values[k] = v;
-    grad[k] = (up - down) / (2 * eps);
-  }
-  return grad;
+  return finiteDifferencesOf(() => loss64(spec, p, w), values, eps);
 }

@@ -19,13 +19,15 @@ import {
   type CaseData,
   type CaseTensors,
   caseTensors,
+  gradient64,
   makeCase,
   normals,
   onBackend,
+  params64,
   unpack,
   VARIANTS,
 } from "./_helpers.ts";
-import { forward64, type Params64 } from "./_reference64.ts";
+import { finiteDifferencesOf, forward64, type Params64 } from "./_reference64.ts";
 import { Rng } from "../../lib/rng.ts";
 
 const LSTM = VARIANTS[4];
@@ -160,28 +162,6 @@ Deno.test("webgpuSequence({ cellStates }) equals plain tf ops and their autograd
   });
 });
 
-/** The case's numbers as float64 parameters (same values as the float32 tensors). */
-function params64(c: CaseData): Params64 {
-  const D = c.spec.inputSize, H = c.spec.hiddenSize;
-  const mat = (data: Float32Array, rows: number, cols: number) => ({
-    rows,
-    cols,
-    data: Float64Array.from(data),
-  });
-  return {
-    xs: Array.from(
-      { length: c.T },
-      (_, t) => mat(c.xs.subarray(t * c.B * D, (t + 1) * c.B * D), c.B, D),
-    ),
-    Wx: mat(c.Wx, D, c.Wx.length / D),
-    Wh: mat(c.Wh, H, c.Wh.length / H),
-    b: Float64Array.from(c.b),
-    bhh: Float64Array.from(c.bhh),
-    h0: mat(c.h0, c.B, H),
-    c0: mat(c.c0, c.B, H),
-  };
-}
-
 /** Every step's `c` in float64: the final `c` of the first `t+1` steps. */
 function cells64(spec: CellSpec, p: Params64): Float64Array[] {
   return p.xs.map((_, t) => forward64(spec, { ...p, xs: p.xs.slice(0, t + 1) }).c);
@@ -211,27 +191,11 @@ Deno.test("fusedSequence({ cellStates }) gradients equal float64 central finite 
   const ref = new Float64Array(cells64(c.spec, p).flatMap((x) => [...x]));
   await assertClose(r.cells!, ref, 0, "cells vs float64", 1e-5);
   const grads = tf.grads(lossWithCells(fusedCells, c.spec, t, RcellsT))(t.inputs);
-  const fd = (values: Float64Array, eps = 1e-6) =>
-    values.map((v, k) => {
-      values[k] = v + eps;
-      const up = loss64(c.spec, p, c, Rcells);
-      values[k] = v - eps;
-      const down = loss64(c.spec, p, c, Rcells);
-      values[k] = v;
-      return (up - down) / (2 * eps);
-    });
-  const arrays: Record<string, Float64Array> = {
-    Wx: p.Wx.data,
-    Wh: p.Wh.data,
-    b: p.b,
-    h0: p.h0.data,
-    c0: p.c0.data,
-  };
+  const fd = (values: Float64Array) =>
+    finiteDifferencesOf(() => loss64(c.spec, p, c, Rcells), values);
   let worstFd = 0;
   for (const [i, name] of t.names.entries()) {
-    const want = name === "xs"
-      ? new Float64Array(p.xs.flatMap((x) => [...fd(x.data)]))
-      : fd(arrays[name]);
+    const want = gradient64(p, name, fd);
     await assertClose(grads[i], want, 1e-4, `d${name} vs finite differences`, 1e-6);
     const got = await grads[i].data();
     let scale = 0, d = 0;

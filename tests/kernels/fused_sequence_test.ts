@@ -16,41 +16,22 @@ import {
   assertClose,
   type CaseData,
   caseTensors,
+  compareSequences,
+  gradient64,
   lossOf,
   makeCase,
   onBackend,
+  params64,
   unpack,
   VARIANTS,
 } from "./_helpers.ts";
-import { finiteDifferences, forward64, type Params64 } from "./_reference64.ts";
+import { finiteDifferences, forward64 } from "./_reference64.ts";
 
-async function compareWithPlain(c: CaseData, label: string): Promise<void> {
-  const t = caseTensors(c);
-  const { weights, xs, state } = unpack(t.names, t.inputs);
-  const fused = fusedSequence(c.spec, weights, xs, state);
-  const plain = plainSequence(c.spec, weights, xs, state);
-  await assertClose(fused.outputs, plain.outputs, 0, `${label} outputs`, 1e-5);
-  await assertClose(fused.state.h, plain.state.h, 0, `${label} h`, 1e-5);
-  if (c.spec.kind === "lstm") {
-    await assertClose(fused.state.c!, plain.state.c!, 0, `${label} c`, 1e-5);
-  }
-  const gFused = tf.grads(lossOf(fusedSequence, c.spec, t))(t.inputs);
-  const gPlain = tf.grads(lossOf(plainSequence, c.spec, t))(t.inputs);
-  for (let i = 0; i < t.names.length; i++) {
-    await assertClose(gFused[i], gPlain[i], 1e-4, `${label} d${t.names[i]}`);
-  }
-  tf.dispose([
-    ...t.inputs,
-    t.R,
-    t.Rh,
-    t.Rc,
-    fused.outputs,
-    fused.state.h,
-    plain.outputs,
-    plain.state.h,
-  ]);
-  tf.dispose([fused.state.c!, plain.state.c!].filter(Boolean));
-  tf.dispose([...gFused, ...gPlain]);
+/** Results to 1e-5 absolute, gradients to 1e-4 relative. */
+const TOLERANCES = { rtol: 0, atol: 1e-5, gradRtol: 1e-4 };
+
+function compareWithPlain(c: CaseData, label: string): Promise<void> {
+  return compareSequences(fusedSequence, plainSequence, c, label, TOLERANCES);
 }
 
 const SMALL = { T: 7, B: 3, D: 5, H: 4 };
@@ -71,28 +52,6 @@ for (const backend of ["cpu", ...NATIVE, "wasm", "webgpu"]) {
       });
     });
   }
-}
-
-/** The case's numbers as float64 parameters (same values as the float32 tensors). */
-function params64(c: CaseData): Params64 {
-  const D = c.spec.inputSize, H = c.spec.hiddenSize;
-  const mat = (data: Float32Array, rows: number, cols: number) => ({
-    rows,
-    cols,
-    data: Float64Array.from(data),
-  });
-  return {
-    xs: Array.from(
-      { length: c.T },
-      (_, t) => mat(c.xs.subarray(t * c.B * D, (t + 1) * c.B * D), c.B, D),
-    ),
-    Wx: mat(c.Wx, D, c.Wx.length / D),
-    Wh: mat(c.Wh, H, c.Wh.length / H),
-    b: Float64Array.from(c.b),
-    bhh: Float64Array.from(c.bhh),
-    h0: mat(c.h0, c.B, H),
-    c0: mat(c.c0, c.B, H),
-  };
 }
 
 for (const backend of ["cpu", ...NATIVE]) {
@@ -120,18 +79,8 @@ for (const backend of ["cpu", ...NATIVE]) {
         if (r.state.c) await assertClose(r.state.c, ref.c, 0, `${variant.name} c vs float64`, 1e-5);
         // Then every gradient.
         const grads = tf.grads(lossOf(fusedSequence, c.spec, t))(t.inputs);
-        const arrays: Record<string, Float64Array> = {
-          Wx: p.Wx.data,
-          Wh: p.Wh.data,
-          b: p.b,
-          h0: p.h0.data,
-          c0: p.c0.data,
-          bhh: p.bhh,
-        };
         for (const [i, name] of t.names.entries()) {
-          const fd = name === "xs"
-            ? new Float64Array(p.xs.flatMap((x) => [...finiteDifferences(c.spec, p, w, x.data)]))
-            : finiteDifferences(c.spec, p, w, arrays[name]);
+          const fd = gradient64(p, name, (values) => finiteDifferences(c.spec, p, w, values));
           await assertClose(
             grads[i],
             fd,

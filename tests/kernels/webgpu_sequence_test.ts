@@ -8,10 +8,9 @@ import type { FusedWeights } from "../../lib/cells/types.ts";
 import { fusedSequence } from "../../lib/kernels/fused_sequence.ts";
 import { webgpuSequence } from "../../lib/kernels/webgpu/sequence.ts";
 import {
-  assertClose,
   type CaseData,
   caseTensors,
-  lossOf,
+  compareSequences,
   makeCase,
   onBackend,
   unpack,
@@ -20,24 +19,12 @@ import {
 
 const RTOL = 1e-4;
 
-async function compare(c: CaseData, label: string): Promise<void> {
-  const t = caseTensors(c);
-  const { weights, xs, state } = unpack(t.names, t.inputs);
-  const got = webgpuSequence(c.spec, weights, xs, state);
-  ok(got !== null, `${label}: webgpuSequence returned null`);
-  const want = fusedSequence(c.spec, weights, xs, state);
-  await assertClose(got.outputs, want.outputs, RTOL, `${label} outputs`);
-  await assertClose(got.state.h, want.state.h, RTOL, `${label} h`);
-  ok((got.state.c === undefined) === (want.state.c === undefined), `${label}: state.c presence`);
-  if (got.state.c) await assertClose(got.state.c, want.state.c!, RTOL, `${label} c`);
-  const gGot = tf.grads(lossOf(webgpuSequence, c.spec, t))(t.inputs);
-  const gWant = tf.grads(lossOf(fusedSequence, c.spec, t))(t.inputs);
-  for (const [i, name] of t.names.entries()) {
-    await assertClose(gGot[i], gWant[i], RTOL, `${label} d${name}`);
-  }
-  tf.dispose([...t.inputs, t.R, t.Rh, t.Rc, ...gGot, ...gWant]);
-  tf.dispose([got.outputs, got.state.h, want.outputs, want.state.h]);
-  tf.dispose([got.state.c, want.state.c].filter((x): x is tf.Tensor2D => x !== undefined));
+function compare(c: CaseData, label: string): Promise<void> {
+  return compareSequences(webgpuSequence, fusedSequence, c, label, {
+    rtol: RTOL,
+    atol: 0,
+    gradRtol: RTOL,
+  });
 }
 
 const SHAPES = [

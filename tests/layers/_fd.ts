@@ -9,6 +9,7 @@ import { Rng } from "../../lib/rng.ts";
 import { normals } from "../kernels/_helpers.ts";
 
 export { assertClose, onBackend } from "../kernels/_helpers.ts";
+export { finiteDifferencesOf as finiteDifferences } from "../kernels/_reference64.ts";
 
 /** A seeded tensor of N(0, std²) values and the same numbers as float64. */
 export interface Data {
@@ -26,28 +27,6 @@ export function randomData(shape: number[], seed: number, std = 1): Data {
 /** The data as a float32 tensor on the current backend. */
 export function toTensor<T extends tf.Tensor = tf.Tensor>(data: Data): T {
   return tf.tensor(Float32Array.from(data.f64), data.shape) as T;
-}
-
-/**
- * Central finite differences of `loss` with respect to every element of
- * `values` (perturbed in place, then restored), in float64.
- */
-export function finiteDifferences(
-  loss: () => number,
-  values: Float64Array,
-  eps = 1e-6,
-): Float64Array {
-  const grad = new Float64Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    values[i] = v + eps;
-    const up = loss();
-    values[i] = v - eps;
-    const down = loss();
-    values[i] = v;
-    grad[i] = (up - down) / (2 * eps);
-  }
-  return grad;
 }
 
 /** `Σ a ⊙ b` of two equal-length arrays, float64. */

@@ -5,11 +5,13 @@
  */
 import { deepStrictEqual, ok } from "node:assert";
 import { tf } from "../../lib/tf.ts";
-import type { State } from "../../lib/cells/types.ts";
-import type { TorchStateDict } from "../../lib/cells/torch.ts";
-import { recurrent } from "../../lib/layers/stack.ts";
+import {
+  loadTorchFixture,
+  type TorchFixture,
+  torchInitialState,
+  torchStack,
+} from "../cells/_torch_fixtures.ts";
 import { onBackend } from "../kernels/_helpers.ts";
-import type { Mat } from "../_reference.ts";
 import { assertNear, assertPaddingZero, stateTensorList, type Worst } from "./_lengths.ts";
 
 const TOL = 1e-5;
@@ -17,27 +19,11 @@ const TOL = 1e-5;
 const fixtureWorst: Worst = { value: 0, label: "" };
 // ---------------------------------------------------------------- PyTorch fixtures
 
-/** A fixture written by scripts/make_packed_fixtures.py (PyTorch 1.13, float64). */
-interface Fixture {
-  description: string;
-  kind: "rnn" | "gru" | "lstm";
-  inputSize: number;
-  hiddenSize: number;
-  layers: number;
-  bidirectional: boolean;
-  nonlinearity: "tanh" | "relu" | null;
+/** A fixture written by scripts/make_packed_fixtures.py: its batch's lengths too. */
+interface Fixture extends TorchFixture {
   lengths: number[];
-  stateDict: TorchStateDict;
-  input: Mat[];
-  output: Mat[];
-  h_n: Mat[];
-  c_n?: Mat[];
-  /** Only in the `_h0` fixture: the initial state, batch order. */
-  h0?: Mat[];
-  c0?: Mat[];
 }
 
-const FIXTURES = new URL("../../data/fixtures/torch/", import.meta.url);
 const NAMES = [
   "packed_gru_2layer_bidirectional",
   "packed_lstm_2layer_bidirectional",
@@ -45,29 +31,15 @@ const NAMES = [
   "packed_lstm_bidirectional_h0",
 ];
 
-async function load(name: string): Promise<Fixture> {
-  return JSON.parse(await Deno.readTextFile(new URL(`${name}.json`, FIXTURES)));
-}
+const load = (name: string) => loadTorchFixture<Fixture>(name);
 
 async function checkFixture(name: string, backend: string): Promise<void> {
   const f = await load(name);
-  const stack = recurrent({
-    cell: f.kind,
-    inputSize: f.inputSize,
-    hiddenSize: f.hiddenSize,
-    layers: f.layers,
-    bidirectional: f.bidirectional,
-    ...(f.kind === "rnn" ? { nonlinearity: f.nonlinearity! } : {}),
-    ...(f.kind === "gru" ? { resetAfter: true } : {}),
-  });
+  const stack = torchStack(f);
   stack.loadTorchStateDict(f.stateDict);
   const [T, B] = [f.input.length, f.input[0].length];
   const xs = tf.tensor3d(f.input, [T, B, f.inputSize]);
-  const initialState: State[] | undefined = f.h0?.map((h, k) => {
-    const s: State = { h: tf.tensor2d(h) };
-    if (f.c0) s.c = tf.tensor2d(f.c0[k]);
-    return s;
-  });
+  const initialState = f.h0 && torchInitialState(f.h0, f.c0);
   // The three accepted forms of lengths give the same numbers.
   const lengthsTensor = tf.tensor1d(f.lengths, "int32");
   for (

@@ -84,6 +84,31 @@ function prologue(V: number): string {
 `;
 }
 
+/**
+ * WGSL: adds the previous state times `wh` to a step's gate accumulators
+ * (`accumulate` reads `hv`, the state at row `k`, and `w`, the vector index of
+ * its `wh` row at the invocation's first unit) and sets `hp`, the previous
+ * state of the invocation's units: `hinit` at the first step (written as the
+ * result's step 0, which the backward pass reads), else the result's step `t`.
+ * Both variants' forward programs open this way.
+ */
+function previousState(accumulate: string): string {
+  const products = (source: string, row: string) => `
+    let row = ${row};
+    for (var k = 0; k < H; k++) {
+      let hv = ${source}[row + k];
+      let w = (k * G + j) / V;
+      ${accumulate}
+    }`;
+  return `var hp : VT;
+  if (t == 0) {${products("hinit", "b * H")}
+    hp = ld_hinit(u);
+    st(u, hp);
+  } else {${products("result", "t * BH + b * H")}
+    hp = ld_result(t * BH + u);
+  }`;
+}
+
 // ---------------------------------------------------------------- reset after
 
 /** Inputs `xw` `[N, 3H]`, `wh` `[H, 3H]`, `bhh` `[H]`, `hinit` `[B, H]`. */
@@ -92,25 +117,7 @@ const AFTER_FORWARD = `
   let x = ((t * B + b) * G + j) / V;
   var az = xw[x]; var ar = xw[x + HV]; let ah = xw[x + 2 * HV];
   var am = bhh[j / V];
-  var hp : VT;
-  if (t == 0) {
-    let row = b * H;
-    for (var k = 0; k < H; k++) {
-      let hv = hinit[row + k];
-      let w = (k * G + j) / V;
-      az += hv * wh[w]; ar += hv * wh[w + HV]; am += hv * wh[w + 2 * HV];
-    }
-    hp = ld_hinit(u);
-    st(u, hp);
-  } else {
-    let row = t * BH + b * H;
-    for (var k = 0; k < H; k++) {
-      let hv = result[row + k];
-      let w = (k * G + j) / V;
-      az += hv * wh[w]; ar += hv * wh[w + HV]; am += hv * wh[w + 2 * HV];
-    }
-    hp = ld_result(t * BH + u);
-  }
+  ${previousState("az += hv * wh[w]; ar += hv * wh[w + HV]; am += hv * wh[w + 2 * HV];")}
   let z = sigv(az); let r = sigv(ar);
   let hc = tanhv(ah + r * am);
   st((t + 1) * BH + u, hc + z * (hp - hc));
@@ -155,25 +162,7 @@ const BEFORE_FORWARD_GATES = `
   let G = 3 * H;
   let x = ((t * B + b) * G + j) / V;
   var az = xw[x]; var ar = xw[x + HV];
-  var hp : VT;
-  if (t == 0) {
-    let row = b * H;
-    for (var k = 0; k < H; k++) {
-      let hv = hinit[row + k];
-      let w = (k * G + j) / V;
-      az += hv * wh[w]; ar += hv * wh[w + HV];
-    }
-    hp = ld_hinit(u);
-    st(u, hp);
-  } else {
-    let row = t * BH + b * H;
-    for (var k = 0; k < H; k++) {
-      let hv = result[row + k];
-      let w = (k * G + j) / V;
-      az += hv * wh[w]; ar += hv * wh[w + HV];
-    }
-    hp = ld_result(t * BH + u);
-  }
+  ${previousState("az += hv * wh[w]; ar += hv * wh[w + HV];")}
   let r = sigv(ar);
   st(g, sigv(az)); st(g + P, r); st(g + 3 * P, r * hp);
 `;

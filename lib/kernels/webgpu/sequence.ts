@@ -129,6 +129,15 @@ function lstmSequence(
   });
 }
 
+/**
+ * How a sequence of width `H` takes its weight gradients: with the WGSL
+ * program where it applies (it loads rows as vec4s, so `H`, and with it every
+ * gate block, must be a multiple of 4), else with tf ops.
+ */
+function weightGradsOf(backend: WebGpuBackendLike, H: number): typeof weightGrads {
+  return H % 4 === 0 ? (dZ, Hsrc, X) => weightGradsWgsl(backend, dZ, Hsrc, X) : weightGrads;
+}
+
 function rnnSequence(
   backend: WebGpuBackendLike,
   phi: Nonlinearity,
@@ -147,9 +156,7 @@ function rnnSequence(
       (dy, { X, Wx, Wh, seq }) => {
         const { dZ, dh0 } = rnnBackwardSteps(backend, phi, dy, seq, Wh, dims);
         const { Hprev } = rnnViews(seq, dims);
-        const { dWh, dWx, db } = dims.H % 4 === 0
-          ? weightGradsWgsl(backend, dZ, Hprev, X)
-          : weightGrads(dZ, Hprev, X);
+        const { dWh, dWx, db } = weightGradsOf(backend, dims.H)(dZ, Hprev, X);
         return [inputGrad(dZ, Wx, dims), dWx, dWh, db, dh0];
       },
     );
@@ -175,9 +182,7 @@ function gruGrads(
 ): { dX: Tensor; dWx: Tensor; dWh: Tensor; db: Tensor; dbhh?: Tensor } {
   const { T, B, D, H } = dims;
   const { Hprev, RH } = gruViews(seq, dims);
-  const grads = H % 4 === 0
-    ? (dz: Tensor, src: Tensor, x: Tensor) => weightGradsWgsl(backend, dz, src, x)
-    : weightGrads;
+  const grads = weightGradsOf(backend, H);
   const cols = (m: Tensor, from: number, n: number) =>
     tf.slice(m, [0, from], [m.shape[0] as number, n]);
   // Reset before: dZh against R ⊙ H; reset after: the candidate's input part, no recurrent source.
