@@ -94,3 +94,31 @@ function lengthTensor(lengths: ValidLengths, B: number, Q: number, K: number): T
   }
   return tf.tensor3d(Float32Array.from(flat), [B, cols, 1]);
 }
+
+/**
+ * Valid lengths as one int32 length per query row, `[B*Q]` (row `b * Q + q`):
+ * the form the fused attention op reads. A `[B]` int32 tensor with `Q = 1`
+ * is returned as it is (not a copy); otherwise a new tensor, each length
+ * rounded up (a key `k` is valid when `k < length`) and capped at `K`.
+ *
+ * @throws {UsageError} as {@linkcode maskedSoftmax} does for lengths that do not fit.
+ *
+ * @example Per batch row, two queries each
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * const lengths = rowLengths([2, 3], 2, 2, 3);
+ * deepStrictEqual(Array.from(await lengths.data()), [2, 2, 3, 3]);
+ * ```
+ */
+export function rowLengths(validLengths: ValidLengths, B: number, Q: number, K: number): Tensor1D {
+  if (
+    validLengths instanceof tf.Tensor && validLengths.dtype === "int32" &&
+    validLengths.rank === 1 && validLengths.shape[0] === B && Q === 1
+  ) {
+    return validLengths as Tensor1D;
+  }
+  return tf.tidy(() => {
+    const lengths = tf.broadcastTo(lengthTensor(validLengths, B, Q, K), [B, Q, 1]);
+    return tf.reshape(tf.cast(tf.minimum(tf.ceil(lengths), K), "int32"), [B * Q]) as Tensor1D;
+  });
+}

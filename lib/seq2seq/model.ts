@@ -38,6 +38,9 @@ import type { LossOptions, LossResult, TrainableModel } from "../training/model.
 import type { PairBatch } from "./data.ts";
 import type { Seq2SeqConfig } from "./config.ts";
 import { maskedTokenLoss, stepOptions } from "./_model_parts.ts";
+import { nativeKernels } from "../native/backend.ts";
+import { hasFusedKernels } from "../kernels/fused_sequence.ts";
+import { runSequence } from "../layers/sequence.ts";
 import { layerVariables, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 
 /** Offset of the decoder's dropout seeds from the encoder's (so their masks differ). */
@@ -231,16 +234,21 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
     return out;
   }
 
-  /** One attention lookup with the top decoder state as the query: context `[B, Hd]`. */
-  private attend(memory: EncoderMemory, top: Tensor2D): AttentionResult {
-    const query = tf.expandDims(top, 1) as Tensor3D; // [B, 1, Hd]
+  /** One attention lookup with the top decoder state as the query: context and weights `[B, *]`. */
+  private attend(memory: EncoderMemory, top: Tensor2D): { context: Tensor2D; weights: Tensor2D } {
     const options = { validLengths: memory.lengths };
-    if (!this.attention) {
-      return dotProductAttention(query, memory.outputs, memory.outputs, options);
+    if (this.attention && memory.keys) {
+      // The fused op: one query row per sentence, no query axis to add and remove.
+      return this.attention.applyStep(top, memory.keys, memory.outputs, options);
     }
-    return memory.keys
-      ? this.attention.applyProjected(query, memory.keys, memory.outputs, options)
-      : this.attention.apply(query, memory.outputs, memory.outputs, options);
+    const query = tf.expandDims(top, 1) as Tensor3D; // [B, 1, Hd]
+    const attended: AttentionResult = this.attention
+      ? this.attention.apply(query, memory.outputs, memory.outputs, options)
+      : dotProductAttention(query, memory.outputs, memory.outputs, options);
+    return {
+      context: tf.squeeze(attended.context, [1]) as Tensor2D,
+      weights: tf.squeeze(attended.weights, [1]) as Tensor2D,
+    };
   }
 
   /**
@@ -281,11 +289,48 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
       x = tf.concat([embedded, memory.context], 1) as Tensor2D; // [B, E + Hd]
     } else {
       const attended = this.attend(memory, state[state.length - 1].h);
-      weights = tf.squeeze(attended.weights, [1]) as Tensor2D; // [B, S]
-      x = tf.concat([tf.squeeze(attended.context, [1]), embedded], 1) as Tensor2D; // [B, Hd + E]
+      weights = attended.weights; // [B, S]
+      x = tf.concat([attended.context, embedded], 1) as Tensor2D; // [B, Hd + E]
     }
-    const next = this.decoder.step(x, state, stepOptions(options));
-    return { output: next.output as Tensor2D, state: next.state, weights };
+    const next = this.decoderStep(x, state, options);
+    return { output: next.output, state: next.state, weights };
+  }
+
+  /**
+   * The decoder stack's step. On the native backend each layer runs as a
+   * one-step fused sequence (one C call each way instead of a dozen cpu ops
+   * per layer), with the stack's own dropout masks between layers; the same
+   * arithmetic as `decoder.step`, which runs everywhere else.
+   */
+  private decoderStep(
+    x: Tensor2D,
+    state: State[],
+    options: { training?: boolean; seed?: number },
+  ): { output: Tensor2D; state: State[] } {
+    const cells = this.decoder.cells;
+    const fused = nativeKernels() !== null && cells.every((c) => hasFusedKernels(c.spec));
+    const stepOpts = stepOptions(options);
+    if (!fused || (stepOpts.training && stepOpts.seed === undefined)) {
+      const next = this.decoder.step(x, state, stepOpts);
+      return { output: next.output as Tensor2D, state: next.state };
+    }
+    const { dropout, layers } = this.decoder.options;
+    const [B, D] = x.shape;
+    let input = tf.reshape(x, [1, B, D]) as Tensor3D;
+    const next: State[] = [];
+    for (let layer = 0; layer < layers; layer++) {
+      const { spec, weights } = cells[layer];
+      const run = runSequence(spec, weights, input, state[layer]);
+      next.push(run.state);
+      input = run.outputs; // [1, B, H]
+      if (stepOpts.training && dropout > 0 && layer < layers - 1) {
+        // The stack's masks: seed + layer, drawn on [B, H] as decoder.step draws them.
+        const h = tf.reshape(input, [B, spec.hiddenSize]);
+        const dropped = tf.dropout(h, dropout, undefined, stepOpts.seed! + layer);
+        input = tf.reshape(dropped, [1, B, spec.hiddenSize]) as Tensor3D;
+      }
+    }
+    return { output: next[layers - 1].h, state: next };
   }
 
   /**
