@@ -41,7 +41,14 @@ import { maskedTokenLoss, stepOptions } from "./_model_parts.ts";
 import { nativeKernels } from "../native/backend.ts";
 import { hasFusedKernels } from "../kernels/fused_sequence.ts";
 import { runSequence } from "../layers/sequence.ts";
+import { matMul } from "../ops/matmul.ts";
 import { layerVariables, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
+
+/**
+ * The largest target vocabulary looked up by one-hot products on native (the
+ * product's cost grows with V, a gather's does not).
+ */
+const ONE_HOT_MAX_VOCAB = 1024;
 
 /** Offset of the decoder's dropout seeds from the encoder's (so their masks differ). */
 const DECODER_SEED = 1_000_003;
@@ -348,7 +355,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
       });
       const targetIds = tf.transpose(tf.tensor2d(batch.targetInput, [B, T], "int32")); // [T, B]
       if (this.config.attention === "none") {
-        const embedded = this.targetEmbedding.apply(targetIds) as Tensor3D; // [T, B, E]
+        const embedded = this.embedTargets(targetIds as Tensor2D); // [T, B, E]
         const context = expandTo(tf.expandDims(memory.context, 0), [T, B, this.decoderWidth]);
         const xs = tf.concat([embedded, context], 2) as Tensor3D; // [T, B, E + Hd]
         const { outputs } = this.decoder.forward(xs, {
@@ -359,7 +366,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         return this.output.apply(outputs); // [T, B, V]
       }
       // Embeddings and logits of every step at once; only the recurrence is a loop.
-      const embedded = tf.unstack(this.targetEmbedding.apply(targetIds)) as Tensor2D[]; // T x [B, E]
+      const embedded = tf.unstack(this.embedTargets(targetIds as Tensor2D)) as Tensor2D[]; // T x [B, E]
       const outputs: Tensor2D[] = [];
       let current = state;
       for (let t = 0; t < T; t++) {
@@ -371,6 +378,24 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         current = step.state;
       }
       return this.output.apply(tf.stack(outputs) as Tensor3D) as Tensor3D; // [T, B, V]
+    });
+  }
+
+  /**
+   * The target embeddings of time-major ids `[T, B]`: `[T, B, E]`. On native
+   * with a small vocabulary, a product with one-hot rows: one GEMM each way
+   * (exactly the rows: `x * 1` plus zeros), where cpu's gather indexes every
+   * element in JavaScript (~25 ms for d2l's batch) and its gradient scatters.
+   */
+  private embedTargets(ids: Tensor2D): Tensor3D {
+    const embedding = this.targetEmbedding;
+    const [V, E] = embedding.table.shape, [T, B] = ids.shape;
+    if (nativeKernels() === null || embedding.paddingId !== undefined || V > ONE_HOT_MAX_VOCAB) {
+      return embedding.apply(ids) as Tensor3D;
+    }
+    return tidy(() => {
+      const oneHot = tf.oneHot(tf.reshape(ids, [T * B]), V, 1, 0, "float32") as Tensor2D;
+      return tf.reshape(matMul(oneHot, embedding.table), [T, B, E]) as Tensor3D;
     });
   }
 
