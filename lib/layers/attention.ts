@@ -333,8 +333,10 @@ export function additiveAttention(options: AdditiveAttentionOptions): AdditiveAt
           };
         });
       }
-      checkShapes("additive", tf.reshape(queryRows, [B, 1, d]) as Tensor3D, projectedKeys, values);
-      return tidy(() => fused(queryRows, projectedKeys, values, callOptions));
+      return tidy(() => {
+        checkShapes("additive", tf.reshape(queryRows, [B, 1, d]), projectedKeys, values);
+        return fused(queryRows, projectedKeys, values, callOptions);
+      });
     },
     getWeights: () => ({
       W_q: self.W_q.clone() as Tensor2D,
