@@ -22,7 +22,6 @@ import { tf } from "../tf.ts";
 import { matMul } from "../ops/matmul.ts";
 import { tidy } from "../ops/tidy.ts";
 import { NATIVE_BACKEND, nativeKernels } from "../native/backend.ts";
-import { maskedSoftmax } from "../layers/_masked_softmax.ts";
 import { nativeAttentionBackward, nativeAttentionForward } from "./_native_attention.ts";
 
 const FORWARD_KERNEL = "RnnDenoAdditiveAttention";
@@ -70,6 +69,35 @@ function checkShapes(
   }
 }
 
+/**
+ * The softmax over the last axis of `scores` `[B, Q, K]` within each row's
+ * length (`lengths` float32 `[B, 1 or Q, 1]`): exactly 0 at `k >= length`,
+ * all zeros for a row of length 0. The tf-ops masked softmax that
+ * `maskedSoftmax()` (lib/layers) and this op's fallback share.
+ *
+ * @returns the weights `[B, Q, K]`, a new tensor the caller disposes.
+ *
+ * @example The third key is padding
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const w = softmaxWithinLengths(tf.zeros([1, 1, 3]) as tf.Tensor3D, tf.tensor3d([[[2]]]));
+ * deepStrictEqual(Array.from(await w.data()), [0.5, 0.5, 0]);
+ * ```
+ */
+export function softmaxWithinLengths(scores: Tensor3D, lengths: Tensor3D): Tensor3D {
+  const K = scores.shape[2];
+  return tf.tidy(() => {
+    const mask = tf.cast(tf.less(tf.range(0, K, 1, "float32"), lengths), "float32"); // [B, 1 or Q, K]
+    // Masked scores become -1e9 whatever they held (finite garbage included);
+    // real ones stay exact: s * 1 + 0.
+    const masked = tf.add(tf.mul(scores, mask), tf.mul(tf.sub(mask, 1), 1e9)); // [B, Q, K]
+    // The softmax leaves e^-1e9 = 0 on masked keys; the mask makes that exact,
+    // and zeroes rows with no valid key (which the softmax spreads evenly).
+    return tf.mul(tf.softmax(masked), mask) as Tensor3D;
+  });
+}
+
 /** The formula as tf ops, for every backend but native. */
 function attentionOps(
   query: Tensor2D,
@@ -83,10 +111,9 @@ function attentionOps(
   const k = tf.expandDims(keys, 1); // [B, 1, K, h]
   const features = tf.reshape(tf.tanh(tf.add(q, k)), [B * Q * K, h]) as Tensor2D;
   const scores = tf.reshape(matMul(features, wv), [B, Q, K]) as Tensor3D;
-  const weights = maskedSoftmax(
-    scores,
-    lengths ? tf.reshape(lengths, [B, Q]) as Tensor2D : undefined,
-  );
+  const weights = lengths
+    ? softmaxWithinLengths(scores, tf.reshape(tf.cast(lengths, "float32"), [B, Q, 1]))
+    : tf.softmax(scores) as Tensor3D;
   const context = matMul(weights, values); // [B, Q, v]
   return {
     context: tf.reshape(context, [N, V]) as Tensor2D,

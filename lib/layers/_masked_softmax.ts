@@ -7,6 +7,7 @@
 import { tf } from "../tf.ts";
 import type { Tensor1D, Tensor2D, Tensor3D } from "../ops/tensors.ts";
 import { UsageError } from "../errors.ts";
+import { softmaxWithinLengths } from "../kernels/additive_attention.ts";
 
 /**
  * How many keys are real, per batch row (`[B]`) or per batch row and query
@@ -47,16 +48,7 @@ export function maskedSoftmax(scores: Tensor3D, validLengths?: ValidLengths): Te
   }
   if (validLengths === undefined) return tf.softmax(scores) as Tensor3D;
   const [B, Q, K] = scores.shape;
-  return tf.tidy(() => {
-    const lengths = lengthTensor(validLengths, B, Q, K); // [B, 1, 1] or [B, Q, 1]
-    const mask = tf.cast(tf.less(tf.range(0, K, 1, "float32"), lengths), "float32"); // [B, 1 or Q, K]
-    // Masked scores become -1e9 whatever they held (finite garbage included);
-    // real ones stay exact: s * 1 + 0.
-    const masked = tf.add(tf.mul(scores, mask), tf.mul(tf.sub(mask, 1), 1e9)); // [B, Q, K]
-    // The softmax leaves e^-1e9 = 0 on masked keys; the mask makes that exact,
-    // and zeroes rows with no valid key (which the softmax spreads evenly).
-    return tf.mul(tf.softmax(masked), mask) as Tensor3D;
-  });
+  return tf.tidy(() => softmaxWithinLengths(scores, lengthTensor(validLengths, B, Q, K)));
 }
 
 /** The lengths as float32 `[B, 1, 1]` or `[B, Q, 1]`, JS lengths checked. */
