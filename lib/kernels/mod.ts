@@ -1,11 +1,12 @@
 /**
  * Kernels: whole sequences as single differentiable ops (tf-ops, WGSL,
  * native C), the backend x kind table that picks one, and the other fused
- * ops (linear, gather rows, softmax cross-entropy, Adam).
+ * ops (linear, gather rows, softmax cross-entropy, additive attention, Adam).
  *
  * @module
  */
 export * from "./adam_update.ts";
+export * from "./additive_attention.ts";
 export * from "./fused_sequence.ts";
 export * from "./gather_rows.ts";
 export * from "./linear.ts";

@@ -7,6 +7,7 @@
 import { tf } from "../tf.ts";
 import type { Tensor1D, Tensor2D, Tensor3D } from "../ops/tensors.ts";
 import { UsageError } from "../errors.ts";
+import { softmaxWithinLengths } from "../kernels/additive_attention.ts";
 
 /**
  * How many keys are real, per batch row (`[B]`) or per batch row and query
@@ -47,16 +48,7 @@ export function maskedSoftmax(scores: Tensor3D, validLengths?: ValidLengths): Te
   }
   if (validLengths === undefined) return tf.softmax(scores) as Tensor3D;
   const [B, Q, K] = scores.shape;
-  return tf.tidy(() => {
-    const lengths = lengthTensor(validLengths, B, Q, K); // [B, 1, 1] or [B, Q, 1]
-    const mask = tf.cast(tf.less(tf.range(0, K, 1, "float32"), lengths), "float32"); // [B, 1 or Q, K]
-    // Masked scores become -1e9 whatever they held (finite garbage included);
-    // real ones stay exact: s * 1 + 0.
-    const masked = tf.add(tf.mul(scores, mask), tf.mul(tf.sub(mask, 1), 1e9)); // [B, Q, K]
-    // The softmax leaves e^-1e9 = 0 on masked keys; the mask makes that exact,
-    // and zeroes rows with no valid key (which the softmax spreads evenly).
-    return tf.mul(tf.softmax(masked), mask) as Tensor3D;
-  });
+  return tf.tidy(() => softmaxWithinLengths(scores, lengthTensor(validLengths, B, Q, K)));
 }
 
 /** The lengths as float32 `[B, 1, 1]` or `[B, Q, 1]`, JS lengths checked. */
@@ -93,4 +85,32 @@ function lengthTensor(lengths: ValidLengths, B: number, Q: number, K: number): T
     }
   }
   return tf.tensor3d(Float32Array.from(flat), [B, cols, 1]);
+}
+
+/**
+ * Valid lengths as one int32 length per query row, `[B*Q]` (row `b * Q + q`):
+ * the form the fused attention op reads. A `[B]` int32 tensor with `Q = 1`
+ * is returned as it is (not a copy); otherwise a new tensor, each length
+ * rounded up (a key `k` is valid when `k < length`) and capped at `K`.
+ *
+ * @throws {UsageError} as {@linkcode maskedSoftmax} does for lengths that do not fit.
+ *
+ * @example Per batch row, two queries each
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * const lengths = rowLengths([2, 3], 2, 2, 3);
+ * deepStrictEqual(Array.from(await lengths.data()), [2, 2, 3, 3]);
+ * ```
+ */
+export function rowLengths(validLengths: ValidLengths, B: number, Q: number, K: number): Tensor1D {
+  if (
+    validLengths instanceof tf.Tensor && validLengths.dtype === "int32" &&
+    validLengths.rank === 1 && validLengths.shape[0] === B && Q === 1
+  ) {
+    return validLengths as Tensor1D;
+  }
+  return tf.tidy(() => {
+    const lengths = tf.broadcastTo(lengthTensor(validLengths, B, Q, K), [B, Q, 1]);
+    return tf.reshape(tf.cast(tf.minimum(tf.ceil(lengths), K), "int32"), [B * Q]) as Tensor1D;
+  });
 }

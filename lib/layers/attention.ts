@@ -14,7 +14,8 @@ import { tf } from "../tf.ts";
 import type { Tensor, Tensor2D, Tensor3D, Variable, Variable2D } from "../ops/tensors.ts";
 import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
-import { maskedSoftmax, type ValidLengths } from "./_masked_softmax.ts";
+import { maskedSoftmax, rowLengths, type ValidLengths } from "./_masked_softmax.ts";
+import { projectedAdditiveAttention } from "../kernels/additive_attention.ts";
 import { matMul } from "../ops/matmul.ts";
 import { tidy } from "../ops/tidy.ts";
 import { dense, type DenseInit } from "./dense.ts";
@@ -186,6 +187,20 @@ export interface AdditiveAttention {
     values: Tensor3D,
     options?: AttentionOptions,
   ): AttentionResult;
+  /**
+   * One query per batch row, `[B, d_q]`, against projected keys: a decoder
+   * step's lookup without the query axis, `{@linkcode AdditiveAttention.applyProjected}`
+   * with `Q = 1`.
+   *
+   * @returns the context `[B, v]` and the weights `[B, K]`, new tensors the caller disposes.
+   * @throws {UsageError} for shapes or lengths that do not fit.
+   */
+  applyStep(
+    query: Tensor2D,
+    projectedKeys: Tensor3D,
+    values: Tensor3D,
+    options?: AttentionOptions,
+  ): { context: Tensor2D; weights: Tensor2D };
   /** Copies of the weights, new tensors the caller disposes. */
   getWeights(): AdditiveWeights;
   /**
@@ -228,6 +243,31 @@ export function additiveAttention(options: AdditiveAttentionOptions): AdditiveAt
   const layer = (inputSize: number, outputSize: number) =>
     dense({ inputSize, outputSize, bias: false, init, seed: seeds.int(2 ** 32) });
   const query = layer(querySize, h), key = layer(keySize, h), score = layer(h, 1);
+  /** The fused op on query rows `[N, d_q]` (shapes checked by the caller but the widths). */
+  const fused = (
+    rows: Tensor2D,
+    projectedKeys: Tensor3D,
+    values: Tensor3D,
+    o: AttentionOptions,
+  ) => {
+    const [N, d] = rows.shape, [B, K, hk] = projectedKeys.shape;
+    if (d !== querySize || hk !== h) {
+      throw new UsageError(
+        `Cannot apply additive attention: queries have width ${d} and projected keys ${hk}, ` +
+          `expected ${querySize} and ${h}`,
+      );
+    }
+    const lengths = o.validLengths === undefined
+      ? undefined
+      : rowLengths(o.validLengths, B, N / B, K);
+    return projectedAdditiveAttention(
+      query.apply(rows),
+      projectedKeys,
+      values,
+      score.kernel as Tensor2D,
+      lengths,
+    );
+  };
   const self: AdditiveAttention = {
     W_q: query.kernel,
     W_k: key.kernel,
@@ -253,12 +293,49 @@ export function additiveAttention(options: AdditiveAttentionOptions): AdditiveAt
             `keys ${projectedKeys.shape[2]}, expected ${querySize} and ${h}`,
         );
       }
+      if (rate > 0 && callOptions.training) {
+        // Dropout on the weights: the step-by-step ops (the fused op has none).
+        return tidy(() => {
+          const q = tf.expandDims(query.apply(queries), 2); // [B, Q, 1, h]
+          const k = tf.expandDims(projectedKeys, 1); // [B, 1, K, h]
+          const features = tf.reshape(tf.tanh(tf.add(q, k)), [B * Q * K, h]) as Tensor2D;
+          const scores = tf.reshape(score.apply(features), [B, Q, K]) as Tensor3D; // [B, Q, K]
+          return attend(scores, values, rate, callOptions);
+        });
+      }
       return tidy(() => {
-        const q = tf.expandDims(query.apply(queries), 2); // [B, Q, 1, h]
-        const k = tf.expandDims(projectedKeys, 1); // [B, 1, K, h]
-        const features = tf.reshape(tf.tanh(tf.add(q, k)), [B * Q * K, h]) as Tensor2D;
-        const scores = tf.reshape(score.apply(features), [B, Q, K]) as Tensor3D; // [B, Q, K]
-        return attend(scores, values, rate, callOptions);
+        const rows = tf.reshape(queries, [B * Q, querySize]) as Tensor2D;
+        const { context, weights } = fused(rows, projectedKeys, values, callOptions);
+        return {
+          context: tf.reshape(context, [B, Q, values.shape[2]]) as Tensor3D,
+          weights: tf.reshape(weights, [B, Q, K]) as Tensor3D,
+        };
+      });
+    },
+    applyStep(queryRows, projectedKeys, values, callOptions = {}) {
+      if (queryRows.rank !== 2) {
+        throw new UsageError(
+          `Cannot apply additive attention: a step's query has shape [${queryRows.shape}], expected [B, ${querySize}]`,
+        );
+      }
+      const [B, d] = queryRows.shape;
+      if (rate > 0 && callOptions.training) {
+        return tidy(() => {
+          const r = self.applyProjected(
+            tf.reshape(queryRows, [B, 1, d]) as Tensor3D,
+            projectedKeys,
+            values,
+            callOptions,
+          );
+          return {
+            context: tf.squeeze(r.context, [1]) as Tensor2D,
+            weights: tf.squeeze(r.weights, [1]) as Tensor2D,
+          };
+        });
+      }
+      return tidy(() => {
+        checkShapes("additive", tf.reshape(queryRows, [B, 1, d]), projectedKeys, values);
+        return fused(queryRows, projectedKeys, values, callOptions);
       });
     },
     getWeights: () => ({

@@ -111,6 +111,21 @@ export const NATIVE_SYMBOLS = {
     parameters: ["i32", "i32", "f32", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
   },
+  rnn_attn_forward: {
+    parameters: [
+      ...["i32", "i32", "i32", "i32", "i32"],
+      ...["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    ],
+    result: "void",
+  },
+  rnn_attn_backward: {
+    parameters: [
+      ...["i32", "i32", "i32", "i32", "i32"],
+      ...["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+      ...["buffer", "buffer", "buffer", "buffer"],
+    ],
+    result: "i32",
+  },
   rnn_sgd: { parameters: ["i64", "buffer", "buffer", "f32"], result: "void" },
   rnn_sum_squares: { parameters: ["i64", "buffer"], result: "f64" },
   rnn_adam: {
@@ -126,7 +141,7 @@ export const NATIVE_SYMBOLS = {
 export type NativeSymbols = Deno.DynamicLibrary<typeof NATIVE_SYMBOLS>["symbols"];
 
 /** The ABI version `kernels.c` reports; a library that reports another is rebuilt. */
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 
 /** What {@linkcode loadNative} gives: the library, or why there is none. */
 export type NativeLoad =

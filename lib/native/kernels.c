@@ -137,7 +137,7 @@ int rnn_set_threads(int n) {
 }
 
 /* The version of this file's ABI: build.ts checks it after loading. */
-int rnn_abi_version(void) { return 3; }
+int rnn_abi_version(void) { return 4; }
 
 /* [lo, hi): part's share of n items. */
 static void share(int n, int part, int parts, int *lo, int *hi) {
@@ -1097,4 +1097,167 @@ void rnn_transpose(int R, int C, const float *in, float *out) {
       for (int i = i0; i < i1; i++)
         for (int j = j0; j < j1; j++) out[(size_t)j * R + i] = in[(size_t)i * C + j];
     }
+}
+
+/* ================================================ seq2seq: additive attention
+ * One section, self-contained but for run_parts, share and tanh_f above.
+ *
+ * Bahdanau's additive attention (d2l §11.4) for N = B * Q query rows, row n
+ * reading key set b = n / Q (its batch row), fused into one pass each way:
+ *   f[n,k,:] = tanh(q[n,:] + kp[b,k,:])        q: the query through W_q [N, H]
+ *   s[n,k]   = f[n,k,:] . wv                   kp: the keys through W_k [B, K, H]
+ *   a[n,:]   = softmax of s[n, k < L_n], exactly 0 at k >= L_n (all 0 when L_n = 0)
+ *   c[n,:]   = sum_k a[n,k] vals[b,k,:]        vals [B, K, V]
+ * with L_n = lens[n] clamped to [0, K]. The output is packed per row,
+ * out[n] = [c[n] (V values), a[n] (K values)], so that the op has one value.
+ * Masked keys are never scored: their weight and every gradient through
+ * them is exactly 0, whatever the keys hold.
+ */
+
+typedef struct {
+  int B, Q, K, H, V;
+  const float *q, *kp, *vals, *wv, *dout;
+  const int32_t *lens;
+  float *out, *dq, *dkp, *dvals, *dwv_parts;
+} attn_job;
+
+static int attn_len(const attn_job *j, int n) {
+  int L = j->lens[n];
+  return L < 0 ? 0 : L > j->K ? j->K : L;
+}
+
+#define ATTN_LANES 16
+
+/*
+ * sum_h x[h] * tanh(q[h] + k[h]) (k NULL: sum_h x[h] * q[h]) in ATTN_LANES
+ * partial sums, added in a fixed order: a reduction the compiler vectorises
+ * without -ffast-math, the same for every thread count.
+ */
+static float attn_dot(const float *restrict x, const float *restrict q, const float *restrict k,
+                      int H) {
+  float acc[ATTN_LANES] = {0};
+  int h = 0;
+  if (k)
+    for (; h + ATTN_LANES <= H; h += ATTN_LANES)
+      for (int l = 0; l < ATTN_LANES; l++) acc[l] += x[h + l] * tanh_f(q[h + l] + k[h + l]);
+  else
+    for (; h + ATTN_LANES <= H; h += ATTN_LANES)
+      for (int l = 0; l < ATTN_LANES; l++) acc[l] += x[h + l] * q[h + l];
+  float s = 0.0f;
+  for (int l = 0; l < ATTN_LANES; l++) s += acc[l];
+  for (; h < H; h++) s += x[h] * (k ? tanh_f(q[h] + k[h]) : q[h]);
+  return s;
+}
+
+/* The score's gradient through one (row, key): dq, dk += ds wv (1 - f^2); dwv += ds f. */
+static void attn_key_grad(int H, float ds, const float *restrict q, const float *restrict k,
+                          const float *restrict wv, float *restrict dq, float *restrict dk,
+                          float *restrict dwv) {
+  for (int h = 0; h < H; h++) {
+    float f = tanh_f(q[h] + k[h]), g = ds * wv[h] * (1.0f - f * f);
+    dq[h] += g;
+    dk[h] += g;
+    dwv[h] += ds * f;
+  }
+}
+
+/* y += alpha x. */
+static void attn_axpy(int n, float alpha, const float *restrict x, float *restrict y) {
+  for (int i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+static void attn_forward_part(void *ctx, int part, int parts) {
+  const attn_job *j = ctx;
+  int lo, hi, N = j->B * j->Q, K = j->K, H = j->H, V = j->V;
+  share(N, part, parts, &lo, &hi);
+  for (int n = lo; n < hi; n++) {
+    int b = n / j->Q, L = attn_len(j, n);
+    const float *kb = j->kp + (size_t)b * K * H, *vb = j->vals + (size_t)b * K * V;
+    float *c = j->out + (size_t)n * (V + K), *a = c + V;
+    double max = -INFINITY, sum = 0.0;
+    for (int k = 0; k < L; k++) {
+      a[k] = attn_dot(j->wv, j->q + (size_t)n * H, kb + (size_t)k * H, H);
+      max = a[k] > max ? a[k] : max;
+    }
+    for (int k = 0; k < L; k++) sum += exp((double)a[k] - max);
+    for (int k = 0; k < L; k++) a[k] = (float)(exp((double)a[k] - max) / sum);
+    for (int k = L; k < K; k++) a[k] = 0.0f;
+    for (int v = 0; v < V; v++) c[v] = 0.0f;
+    for (int k = 0; k < L; k++) attn_axpy(V, a[k], vb + (size_t)k * V, c);
+  }
+}
+
+/*
+ * Forward: out [B*Q, V + K] as above. q [B*Q, H], kp [B, K, H], vals [B, K, V],
+ * wv [H], lens [B*Q]. Rows are shared among the threads (each row's result is
+ * the same for any thread count).
+ */
+void rnn_attn_forward(int B, int Q, int K, int H, int V, const float *q, const float *kp,
+                      const float *vals, const float *wv, const int32_t *lens, float *out) {
+  attn_job j = {B, Q, K, H, V, q, kp, vals, wv, NULL, lens, out, NULL, NULL, NULL, NULL};
+  run_parts(attn_forward_part, &j);
+}
+
+/* The gradient of one row n against key set b (dkp, dvals of b accumulate over its Q rows). */
+static void attn_backward_row(const attn_job *j, int n, int b, float *dwv, float *dA) {
+  int K = j->K, H = j->H, V = j->V, L = attn_len(j, n);
+  const float *kb = j->kp + (size_t)b * K * H, *vb = j->vals + (size_t)b * K * V;
+  const float *a = j->out + (size_t)n * (V + K) + V, *qn = j->q + (size_t)n * H;
+  const float *dc = j->dout + (size_t)n * (V + K), *da = dc + V;
+  float *dkb = j->dkp + (size_t)b * K * H, *dvb = j->dvals + (size_t)b * K * V;
+  float *dqn = j->dq + (size_t)n * H;
+  double weighted = 0.0;
+  for (int k = 0; k < L; k++) {
+    const float *vk = vb + (size_t)k * V;
+    float *dvk = dvb + (size_t)k * V;
+    dA[k] = da[k] + attn_dot(dc, vk, NULL, V);
+    attn_axpy(V, a[k], dc, dvk);
+    weighted += (double)a[k] * dA[k];
+  }
+  for (int k = 0; k < L; k++) {
+    float ds = (float)(a[k] * (dA[k] - weighted)); /* the softmax's backward */
+    attn_key_grad(H, ds, qn, kb + (size_t)k * H, j->wv, dqn, dkb + (size_t)k * H, dwv);
+  }
+}
+
+static void attn_backward_part(void *ctx, int part, int parts) {
+  const attn_job *j = ctx;
+  int lo, hi;
+  share(j->B, part, parts, &lo, &hi);
+  float *dwv = j->dwv_parts + (size_t)part * (j->H + 1); /* [H] partial sums, then a done flag */
+  float *dA = malloc((size_t)(j->K ? j->K : 1) * sizeof(float));
+  if (!dA) return; /* the done flag stays 0: the caller reports it */
+  for (int b = lo; b < hi; b++)
+    for (int n = b * j->Q; n < (b + 1) * j->Q; n++) attn_backward_row(j, n, b, dwv, dA);
+  free(dA);
+  dwv[j->H] = 1.0f; /* this part ran to the end */
+}
+
+/*
+ * Backward of rnn_attn_forward given its packed output `out` and the packed
+ * gradient dout [B*Q, V + K]: writes all of dq [B*Q, H], dkp [B, K, H],
+ * dvals [B, K, V] and dwv [H]. Key sets are shared among the threads; wv's
+ * per-thread partial sums are added in thread order, so the result depends
+ * on the thread count only. Returns 0, or 1 when out of memory.
+ */
+int rnn_attn_backward(int B, int Q, int K, int H, int V, const float *q, const float *kp,
+                      const float *vals, const float *wv, const int32_t *lens, const float *out,
+                      const float *dout, float *dq, float *dkp, float *dvals, float *dwv) {
+  int parts = n_threads;
+  float *partials = calloc((size_t)parts * (H + 1), sizeof(float));
+  if (!partials) return 1;
+  memset(dq, 0, (size_t)B * Q * H * sizeof(float));
+  memset(dkp, 0, (size_t)B * K * H * sizeof(float));
+  memset(dvals, 0, (size_t)B * K * V * sizeof(float));
+  attn_job j = {B, Q, K, H, V, q, kp, vals, wv, dout, lens, (float *)out, dq, dkp, dvals, partials};
+  run_parts(attn_backward_part, &j);
+  int failed = 0;
+  for (int h = 0; h < H; h++) dwv[h] = 0.0f;
+  for (int p = 0; p < parts; p++) {
+    const float *dp = partials + (size_t)p * (H + 1);
+    failed |= dp[H] != 1.0f;
+    for (int h = 0; h < H; h++) dwv[h] += dp[h];
+  }
+  free(partials);
+  return failed;
 }

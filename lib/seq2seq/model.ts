@@ -38,7 +38,17 @@ import type { LossOptions, LossResult, TrainableModel } from "../training/model.
 import type { PairBatch } from "./data.ts";
 import type { Seq2SeqConfig } from "./config.ts";
 import { maskedTokenLoss, stepOptions } from "./_model_parts.ts";
+import { nativeKernels } from "../native/backend.ts";
+import { hasFusedKernels } from "../kernels/fused_sequence.ts";
+import { runSequence } from "../layers/sequence.ts";
+import { matMul } from "../ops/matmul.ts";
 import { layerVariables, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
+
+/**
+ * The largest target vocabulary looked up by one-hot products on native (the
+ * product's cost grows with V, a gather's does not).
+ */
+const ONE_HOT_MAX_VOCAB = 1024;
 
 /** Offset of the decoder's dropout seeds from the encoder's (so their masks differ). */
 const DECODER_SEED = 1_000_003;
@@ -63,6 +73,31 @@ export interface DecodeStepResult {
   state: State[];
   /** `[B, S]`: the attention weights of this step (attention models only). */
   weights?: Tensor2D;
+}
+
+/**
+ * The multiplier `tf.dropout(x, rate, undefined, seed)` applies to an `x` of
+ * this shape, bit for bit (its uniform noise, then `floor(u + keep) / keep`
+ * in float32), with the arithmetic in JS: cpu's floor and division kernels
+ * cost ~1 ms a decoder layer step, this loop a tenth of that.
+ */
+function dropoutMultiplier(shape: number[], rate: number, seed: number): Tensor {
+  const keep = Math.fround(1 - rate);
+  const noise = tf.randomUniform(shape, 0, 1, "float32", seed);
+  const u = noise.dataSync() as Float32Array;
+  const multiplier = new Float32Array(u.length); // the store rounds to float32, as tfjs's does
+  for (let i = 0; i < u.length; i++) multiplier[i] = Math.floor(Math.fround(u[i] + keep)) / keep;
+  noise.dispose();
+  return tf.tensor(multiplier, shape);
+}
+
+/** Batch-major ids `[B, S]` as time-major `[S, B]` (row `t * B + b`). */
+function timeMajorIds(ids: Int32Array, B: number, S: number): Int32Array {
+  const out = new Int32Array(S * B);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < S; t++) out[t * B + b] = ids[b * S + t];
+  }
+  return out;
 }
 
 /**
@@ -196,11 +231,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
     }
     return tidy((): { memory: EncoderMemory; state: State[] } => {
       // Time-major ids; a small vocabulary is folded into the encoder's first layer.
-      const timeMajor = new Int32Array(S * B);
-      for (let b = 0; b < B; b++) {
-        for (let t = 0; t < S; t++) timeMajor[t * B + b] = source[b * S + t];
-      }
-      const xs = this.sourceEmbedding.sequenceInput(timeMajor, S, B);
+      const xs = this.sourceEmbedding.sequenceInput(timeMajorIds(source, B, S), S, B);
       // The JS lengths for the encoder (its masks are built from them); a tensor for attention.
       const { outputs, state } = this.encoder.forward(xs, {
         lengths,
@@ -231,16 +262,21 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
     return out;
   }
 
-  /** One attention lookup with the top decoder state as the query: context `[B, Hd]`. */
-  private attend(memory: EncoderMemory, top: Tensor2D): AttentionResult {
-    const query = tf.expandDims(top, 1) as Tensor3D; // [B, 1, Hd]
+  /** One attention lookup with the top decoder state as the query: context and weights `[B, *]`. */
+  private attend(memory: EncoderMemory, top: Tensor2D): { context: Tensor2D; weights: Tensor2D } {
     const options = { validLengths: memory.lengths };
-    if (!this.attention) {
-      return dotProductAttention(query, memory.outputs, memory.outputs, options);
+    if (this.attention && memory.keys) {
+      // The fused op: one query row per sentence, no query axis to add and remove.
+      return this.attention.applyStep(top, memory.keys, memory.outputs, options);
     }
-    return memory.keys
-      ? this.attention.applyProjected(query, memory.keys, memory.outputs, options)
-      : this.attention.apply(query, memory.outputs, memory.outputs, options);
+    const query = tf.expandDims(top, 1) as Tensor3D; // [B, 1, Hd]
+    const attended: AttentionResult = this.attention
+      ? this.attention.apply(query, memory.outputs, memory.outputs, options)
+      : dotProductAttention(query, memory.outputs, memory.outputs, options);
+    return {
+      context: tf.squeeze(attended.context, [1]) as Tensor2D,
+      weights: tf.squeeze(attended.weights, [1]) as Tensor2D,
+    };
   }
 
   /**
@@ -281,11 +317,51 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
       x = tf.concat([embedded, memory.context], 1) as Tensor2D; // [B, E + Hd]
     } else {
       const attended = this.attend(memory, state[state.length - 1].h);
-      weights = tf.squeeze(attended.weights, [1]) as Tensor2D; // [B, S]
-      x = tf.concat([tf.squeeze(attended.context, [1]), embedded], 1) as Tensor2D; // [B, Hd + E]
+      weights = attended.weights; // [B, S]
+      x = tf.concat([attended.context, embedded], 1) as Tensor2D; // [B, Hd + E]
     }
-    const next = this.decoder.step(x, state, stepOptions(options));
-    return { output: next.output as Tensor2D, state: next.state, weights };
+    const next = this.decoderStep(x, state, options);
+    return { output: next.output, state: next.state, weights };
+  }
+
+  /**
+   * The decoder stack's step. On the native backend each layer runs as a
+   * one-step fused sequence (one C call each way instead of a dozen cpu ops
+   * per layer), with the stack's own dropout masks between layers; the same
+   * arithmetic as `decoder.step`, which runs everywhere else.
+   */
+  private decoderStep(
+    x: Tensor2D,
+    state: State[],
+    options: { training?: boolean; seed?: number },
+  ): { output: Tensor2D; state: State[] } {
+    const cells = this.decoder.cells;
+    const fused = nativeKernels() !== null && cells.every((c) => hasFusedKernels(c.spec));
+    const stepOpts = stepOptions(options);
+    if (!fused || (stepOpts.training && stepOpts.seed === undefined)) {
+      const next = this.decoder.step(x, state, stepOpts);
+      return { output: next.output as Tensor2D, state: next.state };
+    }
+    const { dropout, layers } = this.decoder.options;
+    const [B, D] = x.shape;
+    let input = tf.reshape(x, [1, B, D]) as Tensor3D;
+    const next: State[] = [];
+    for (let layer = 0; layer < layers; layer++) {
+      const { spec, weights } = cells[layer];
+      const run = runSequence(spec, weights, input, state[layer]);
+      next.push(run.state);
+      input = run.outputs; // [1, B, H]
+      if (stepOpts.training && dropout > 0 && layer < layers - 1) {
+        // The stack's masks: seed + layer, the same noise as decoder.step's [B, H] draws.
+        const multiplier = dropoutMultiplier(
+          [1, B, spec.hiddenSize],
+          dropout,
+          stepOpts.seed! + layer,
+        );
+        input = tf.mul(input, multiplier);
+      }
+    }
+    return { output: next[layers - 1].h, state: next };
   }
 
   /**
@@ -301,9 +377,10 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         training: options.training,
         seed,
       });
-      const targetIds = tf.transpose(tf.tensor2d(batch.targetInput, [B, T], "int32")); // [T, B]
+      // Transposed in JS: an int32 transpose is cpu's element-by-element kernel (~5 ms here).
+      const targetIds = tf.tensor2d(timeMajorIds(batch.targetInput, B, T), [T, B], "int32");
       if (this.config.attention === "none") {
-        const embedded = this.targetEmbedding.apply(targetIds) as Tensor3D; // [T, B, E]
+        const embedded = this.embedTargets(targetIds as Tensor2D); // [T, B, E]
         const context = expandTo(tf.expandDims(memory.context, 0), [T, B, this.decoderWidth]);
         const xs = tf.concat([embedded, context], 2) as Tensor3D; // [T, B, E + Hd]
         const { outputs } = this.decoder.forward(xs, {
@@ -314,7 +391,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         return this.output.apply(outputs); // [T, B, V]
       }
       // Embeddings and logits of every step at once; only the recurrence is a loop.
-      const embedded = tf.unstack(this.targetEmbedding.apply(targetIds)) as Tensor2D[]; // T x [B, E]
+      const embedded = tf.unstack(this.embedTargets(targetIds as Tensor2D)) as Tensor2D[]; // T x [B, E]
       const outputs: Tensor2D[] = [];
       let current = state;
       for (let t = 0; t < T; t++) {
@@ -326,6 +403,24 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         current = step.state;
       }
       return this.output.apply(tf.stack(outputs) as Tensor3D) as Tensor3D; // [T, B, V]
+    });
+  }
+
+  /**
+   * The target embeddings of time-major ids `[T, B]`: `[T, B, E]`. On native
+   * with a small vocabulary, a product with one-hot rows: one GEMM each way
+   * (exactly the rows: `x * 1` plus zeros), where cpu's gather indexes every
+   * element in JavaScript (~25 ms for d2l's batch) and its gradient scatters.
+   */
+  private embedTargets(ids: Tensor2D): Tensor3D {
+    const embedding = this.targetEmbedding;
+    const [V, E] = embedding.table.shape, [T, B] = ids.shape;
+    if (nativeKernels() === null || embedding.paddingId !== undefined || V > ONE_HOT_MAX_VOCAB) {
+      return embedding.apply(ids) as Tensor3D;
+    }
+    return tidy(() => {
+      const oneHot = tf.oneHot(tf.reshape(ids, [T * B]), V, 1, 0, "float32") as Tensor2D;
+      return tf.reshape(matMul(oneHot, embedding.table), [T, B, E]) as Tensor3D;
     });
   }
 

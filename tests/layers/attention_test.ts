@@ -3,7 +3,8 @@
  * float64 reference of _attention64.ts: forward values, exact zeros on padded
  * keys, garbage in padded keys and values changing nothing, gradients of
  * every input and weight against float64 finite differences, dropout on the
- * weights, input checks, no leaks; and cpu = wasm = webgpu.
+ * weights, input checks, no leaks; and cpu = wasm = webgpu = native (the
+ * fused additive op); applyStep() = applyProjected() with one query.
  */
 import { deepStrictEqual, notDeepStrictEqual, ok, throws } from "node:assert";
 import { tf, useBackend } from "../../lib/tf.ts";
@@ -37,6 +38,8 @@ import {
   read,
   toTensor,
 } from "./_fd.ts";
+
+import { NATIVE } from "../_native.ts";
 
 await useBackend("cpu");
 
@@ -357,7 +360,7 @@ Deno.test("attention forward and backward leak no tensors", async () => {
   tf.dispose([q, k, v, lengths]);
 });
 
-Deno.test("both attentions agree on cpu, wasm and webgpu, forward and backward", async () => {
+Deno.test("both attentions agree on cpu, wasm, webgpu and native, forward and backward", async () => {
   const c = makeCase(600);
   const runAll = async () => {
     const out: Float64Array[] = [];
@@ -393,7 +396,7 @@ Deno.test("both attentions agree on cpu, wasm and webgpu, forward and backward",
   const cpu = await runAll();
   const names = ["dot context", "dot weights", "dot dq", "dot dk", "dot dv", "add context"];
   names.push("add weights", "add dq", "add dk", "add dv", "add dW_q", "add dW_k", "add dw_v");
-  for (const backend of ["wasm", "webgpu"]) {
+  for (const backend of ["wasm", "webgpu", ...NATIVE]) {
     let got: Float64Array[] = [];
     await onBackend(backend, async () => {
       got = await runAll();
@@ -403,3 +406,41 @@ Deno.test("both attentions agree on cpu, wasm and webgpu, forward and backward",
     }
   }
 });
+
+for (const backend of ["cpu", ...NATIVE]) {
+  Deno.test(`additiveAttention().applyStep() is applyProjected() with one query on ${backend}`, async () => {
+    await onBackend(backend, async () => {
+      const c = makeCase(700), layer = additiveOf(c);
+      const q2 = tf.tensor2d(Float32Array.from(c.addQ.f64.subarray(0, B * DQ)), [B, DQ]);
+      const [k, v] = [c.addK, c.values].map((d) => toTensor<tf.Tensor3D>(d));
+      const keys = layer.projectKeys(k), options = { validLengths: [1, 3] };
+      const step = (q: tf.Tensor) => layer.applyStep(q as tf.Tensor2D, keys, v, options);
+      const projected = (q: tf.Tensor) => {
+        const r = layer.applyProjected(tf.reshape(q, [B, 1, DQ]) as tf.Tensor3D, keys, v, options);
+        return { context: tf.reshape(r.context, [B, V]), weights: tf.reshape(r.weights, [B, K]) };
+      };
+      const a = step(q2), b = projected(q2);
+      await assertClose(a.context, b.context, 1e-6, "context", 1e-7);
+      await assertClose(a.weights, b.weights, 1e-6, "weights", 1e-7);
+      const lossOf =
+        (f: (q: tf.Tensor) => { context: tf.Tensor; weights: tf.Tensor }) => (q: tf.Tensor) => {
+          const r = f(q);
+          return tf.sum(tf.mul(r.context, tf.sum(r.weights))) as tf.Scalar;
+        };
+      const [da] = tf.grads(lossOf(step))([q2]), [db] = tf.grads(lossOf(projected))([q2]);
+      await assertClose(da, db, 1e-5, "dq", 1e-7);
+      await assertNoLeak(() => {
+        const r = step(q2);
+        tf.dispose([r.context, r.weights, ...tf.grads(lossOf(step))([q2])]);
+      });
+      throws(
+        () => layer.applyStep(tf.zeros([B, 1, DQ]) as unknown as tf.Tensor2D, keys, v),
+        UsageError,
+      );
+      throws(() => layer.applyStep(tf.zeros([B, DQ + 1]) as tf.Tensor2D, keys, v), UsageError);
+      throws(() => layer.applyStep(q2, keys, v, { validLengths: [1, 2, 3] }), UsageError);
+      tf.dispose([q2, k, v, keys, a.context, a.weights, b.context, b.weights, da, db]);
+      layer.dispose();
+    });
+  });
+}

@@ -95,6 +95,66 @@ static int check_xent(int N, int C, int weighted) {
   return bad;
 }
 
+/*
+ * Additive attention on exact-size buffers: the forward against a float64
+ * loop (lengths 0, 1, K and out of range, clamped), the backward run for the
+ * sanitizers with every gradient finite and exactly 0 on keys no query sees.
+ */
+static int check_attn(int B, int Q, int K, int H, int V) {
+  int N = B * Q, bad = 0;
+  float *q = buf((size_t)N * H), *kp = buf((size_t)B * K * H), *vals = buf((size_t)B * K * V);
+  float *wv = buf(H), *out = buf((size_t)N * (V + K)), *dout = buf((size_t)N * (V + K));
+  float *dq = buf((size_t)N * H), *dkp = buf((size_t)B * K * H), *dv = buf((size_t)B * K * V);
+  float *dwv = buf(H);
+  int32_t *lens = malloc((size_t)N * sizeof(int32_t));
+  for (int n = 0; n < N; n++) lens[n] = n % 4 == 0 ? 0 : n % 4 == 1 ? 1 : n % 4 == 2 ? K : K + 3;
+  if (N > 1) lens[N - 1] = -2;
+  rnn_attn_forward(B, Q, K, H, V, q, kp, vals, wv, lens, out);
+  for (int n = 0; n < N; n++) {
+    int b = n / Q, L = lens[n] < 0 ? 0 : lens[n] > K ? K : lens[n];
+    double s[64], m = -INFINITY, z = 0;
+    for (int k = 0; k < L; k++) {
+      s[k] = 0;
+      for (int h = 0; h < H; h++) s[k] += wv[h] * tanh((double)q[n * H + h] + kp[(b * K + k) * H + h]);
+      m = fmax(m, s[k]);
+    }
+    for (int k = 0; k < L; k++) z += exp(s[k] - m);
+    for (int k = 0; k < K; k++) {
+      double a = k < L ? exp(s[k] - m) / z : 0;
+      if (fabs(a - out[n * (V + K) + V + k]) > 1e-5) bad++;
+    }
+    for (int u = 0; u < V; u++) {
+      double c = 0;
+      for (int k = 0; k < L; k++) c += exp(s[k] - m) / z * vals[(b * K + k) * V + u];
+      if (fabs(c - out[n * (V + K) + u]) > 1e-5 * (1 + fabs(c))) bad++;
+    }
+  }
+  if (rnn_attn_backward(B, Q, K, H, V, q, kp, vals, wv, lens, out, dout, dq, dkp, dv, dwv)) bad++;
+  for (size_t i = 0; i < (size_t)N * H; i++) bad += !isfinite(dq[i]);
+  for (size_t i = 0; i < (size_t)H; i++) bad += !isfinite(dwv[i]);
+  for (int b = 0; b < B; b++) {
+    int seen = 0;
+    for (int n = b * Q; n < (b + 1) * Q; n++) {
+      int L = lens[n] < 0 ? 0 : lens[n] > K ? K : lens[n];
+      seen = L > seen ? L : seen;
+    }
+    for (int k = 0; k < K; k++) {
+      for (int h = 0; h < H; h++) {
+        float g = dkp[(b * K + k) * H + h];
+        bad += !isfinite(g) || (k >= seen && g != 0.0f);
+      }
+      for (int u = 0; u < V; u++) {
+        float g = dv[(b * K + k) * V + u];
+        bad += !isfinite(g) || (k >= seen && g != 0.0f);
+      }
+    }
+  }
+  free(q), free(kp), free(vals), free(wv), free(out), free(dout), free(dq), free(dkp), free(dv);
+  free(dwv), free(lens);
+  if (bad) printf("attention B=%d Q=%d K=%d H=%d V=%d: %d wrong\n", B, Q, K, H, V, bad);
+  return bad;
+}
+
 int main(void) {
   int bad = 0;
   for (int threads = 1; threads <= 2; threads++) {
@@ -131,6 +191,8 @@ int main(void) {
     }
     int xent[][2] = {{1, 1}, {3, 5}, {17, 28}, {64, 1000}};
     for (int i = 0; i < 4; i++) bad += check_xent(xent[i][0], xent[i][1], 0) + check_xent(xent[i][0], xent[i][1], 1);
+    int attn[][5] = {{1, 1, 1, 1, 1}, {3, 2, 4, 5, 3}, {5, 1, 9, 17, 33}, {2, 3, 7, 40, 2}};
+    for (int i = 0; i < 4; i++) bad += check_attn(attn[i][0], attn[i][1], attn[i][2], attn[i][3], attn[i][4]);
   }
 #ifdef HARNESS_OOB
   float *victim = malloc(4 * sizeof(float));
