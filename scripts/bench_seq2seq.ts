@@ -11,7 +11,6 @@
 import { defineFlags, emitJson, flagsOrHelp, info, positiveInteger } from "./_cli.ts";
 import { BACKEND_FLAG, JSON_FLAG, THREADS_FLAG } from "./_task_flags.ts";
 import { describeBackend } from "../lib/tf.ts";
-import { startBackend } from "./_backend.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { makeOptimizer } from "../lib/training/train.ts";
@@ -21,7 +20,7 @@ import { preparePairData } from "../lib/seq2seq/dataset.ts";
 import { pairBatches, targetTokens } from "../lib/seq2seq/data.ts";
 import { translateIds } from "../lib/seq2seq/decode.ts";
 import { PEER_FLAGS, peerRuns, torchRows } from "./_bench_torch.ts";
-import { timeTrainSteps } from "./_bench_common.ts";
+import { startBenchBackend, timeTrainSteps } from "./_bench_common.ts";
 
 /** The flags of `deno task bench seq2seq`. */
 export const BENCH_SEQ2SEQ_FLAGS = defineFlags(
@@ -101,10 +100,7 @@ export async function benchSeq2seq(args: string[]): Promise<void> {
       `Invalid value "${bad}" for --attention: expected ${ATTENTION_KINDS.join(", ")}`,
     );
   }
-  const backend = await startBackend(
-    flags.backend === "auto" ? "wasm" : flags.backend,
-    flags.threads,
-  );
+  const backend = await startBenchBackend(flags);
   const data = await preparePairData({
     source: flags.data,
     token: "word",
