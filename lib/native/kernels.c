@@ -23,6 +23,14 @@
 
 typedef float v16 __attribute__((vector_size(64)));
 
+/* Unaligned 16-float vector load and store. */
+static inline v16 ldv(const float *p) {
+  v16 v;
+  memcpy(&v, p, 64);
+  return v;
+}
+static inline void stv(float *p, v16 v) { memcpy(p, &v, 64); }
+
 /* ---------------------------------------------------------------- threads */
 
 typedef void (*task_fn)(void *ctx, int part, int parts);
@@ -232,17 +240,38 @@ static void micro(int K, const float *restrict Ap, const float *restrict Bp, flo
     }
 }
 
+/*
+ * One MR-row block (rows row0..) of op(A) = A^T packed k-major: the block's
+ * rows at step k are MR consecutive floats of A's row k, so each step is one
+ * run copy (reading A column by column cost a cache line per float).
+ */
+static void pack_a_transposed(const float *A, int lda, int M, int row0, int k0, int kc,
+                              float *dst) {
+  int m = M - row0 < MR ? M - row0 : MR;
+  for (int k = 0; k < kc; k++) {
+    const float *src = A + (size_t)(k0 + k) * lda + row0;
+    float *d = dst + (size_t)k * MR;
+    if (m == MR) {
+      memcpy(d, src, MR * sizeof(float));
+    } else {
+      for (int r = 0; r < MR; r++) d[r] = r < m ? src[r] : 0.0f;
+    }
+  }
+}
+
 /* Packs rows of op(A) [M, K] (columns k0..k0+kc) into MR-row blocks, k-major, zero-padded. */
 static void pack_a(int ta, const float *A, int lda, int M, int k0, int kc, float *Ap) {
   int blocks = (M + MR - 1) / MR;
   for (int ib = 0; ib < blocks; ib++) {
     float *dst = Ap + (size_t)ib * kc * MR;
+    if (ta) {
+      pack_a_transposed(A, lda, M, ib * MR, k0, kc, dst);
+      continue;
+    }
     for (int r = 0; r < MR; r++) {
       int row = ib * MR + r;
       if (row >= M) {
         for (int k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
-      } else if (ta) {
-        for (int k = 0; k < kc; k++) dst[k * MR + r] = A[(size_t)(k0 + k) * lda + row];
       } else {
         const float *src = A + (size_t)row * lda + k0;
         for (int k = 0; k < kc; k++) dst[k * MR + r] = src[k];
@@ -448,38 +477,51 @@ static int project(seq *s) {
  */
 /*
  * lstm_block for a whole block (MR rows, U units, the case of every block when
- * B % MR == 0 and H % U == 0): fixed trip counts throughout, every store a run
- * of U floats, and the new h written into the packed operand of the next step
- * as the block's transpose (U runs of MR rows) instead of one float at a time.
+ * B % MR == 0 and H % U == 0): the pre-activations gathered into one MR x NR
+ * tile and every activation in one loop over it (tanh(x) = 2 sigmoid(2x) - 1
+ * for g), fixed trip counts throughout (loops of odd lengths per row stayed
+ * partly scalar), every store a run of U floats, and the new h written into the
+ * packed operand of the next step as the block's transpose.
  */
 static void lstm_block_full(seq *s, int t, int row0, int u0, const float *tmp, float *Aout) {
   enum { U = NR / 4 };
+  /* per column of the tile: 0 for the sigmoid gates i, f, o; 1 for g (tanh) */
+  static const float g_col[NR] = {[3 * U ... 4 * U - 1] = 1.0f};
   int T = s->T, B = s->B, H = s->H, W = 4 * H;
-  float *A = acts(s), *E = extra(s), hs[MR][U];
+  float *A = acts(s), *E = extra(s);
+  float z[MR * NR], cp[MR * U], c[MR * U], tc[MR * U], hs[MR * U];
+  size_t n0 = (size_t)t * B + row0;
   for (int r = 0; r < MR; r++) {
-    size_t n = (size_t)t * B + row0 + r;
-    const float *xw = s->XW + n * W + u0, *zr = tmp + r * NR;
-    const float *cprev = t == 0 ? s->c0 + (size_t)(row0 + r) * H + u0 : E + (n - B) * H + u0;
-    float z[NR], c[U], tc[U];
+    const float *xw = s->XW + (n0 + r) * W + u0, *zr = tmp + r * NR;
+    const float *cprev = t == 0 ? s->c0 + (size_t)(row0 + r) * H + u0 : E + (n0 + r - B) * H + u0;
     for (int g = 0; g < 4; g++)
-      for (int uu = 0; uu < U; uu++) z[g * U + uu] = zr[g * U + uu] + xw[(size_t)g * H + uu];
-    for (int j = 0; j < 3 * U; j++) z[j] = sigmoid_f(z[j]); /* i, f, o */
-    for (int j = 3 * U; j < 4 * U; j++) z[j] = tanh_f(z[j]); /* g */
-    for (int uu = 0; uu < U; uu++) c[uu] = z[U + uu] * cprev[uu] + z[uu] * z[3 * U + uu];
-    for (int uu = 0; uu < U; uu++) tc[uu] = tanh_f(c[uu]);
-    float *act = A + n * W + u0, *cs = E + n * H + u0, *tcs = E + (size_t)T * B * H + n * H + u0;
-    float *h = s->value + n * H + u0;
-    for (int g = 0; g < 4; g++)
-      for (int uu = 0; uu < U; uu++) act[(size_t)g * H + uu] = z[g * U + uu];
-    for (int uu = 0; uu < U; uu++) {
-      cs[uu] = c[uu];
-      tcs[uu] = tc[uu];
-      h[uu] = hs[r][uu] = z[2 * U + uu] * tc[uu];
+      for (int uu = 0; uu < U; uu++) z[r * NR + g * U + uu] = zr[g * U + uu] + xw[(size_t)g * H + uu];
+    memcpy(cp + r * U, cprev, U * sizeof(float));
+  }
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < NR; j++) {
+      float k = g_col[j];
+      z[r * NR + j] = sigmoid_f(z[r * NR + j] * (1.0f + k)) * (1.0f + k) - k;
     }
+  for (int r = 0; r < MR; r++)
+    for (int uu = 0; uu < U; uu++) {
+      const float *zr = z + r * NR;
+      c[r * U + uu] = zr[U + uu] * cp[r * U + uu] + zr[uu] * zr[3 * U + uu];
+    }
+  for (int j = 0; j < MR * U; j++) tc[j] = tanh_f(c[j]);
+  for (int r = 0; r < MR; r++)
+    for (int uu = 0; uu < U; uu++) hs[r * U + uu] = z[r * NR + 2 * U + uu] * tc[r * U + uu];
+  for (int r = 0; r < MR; r++) {
+    size_t n = n0 + r;
+    float *act = A + n * W + u0;
+    for (int g = 0; g < 4; g++) memcpy(act + (size_t)g * H, z + r * NR + g * U, U * sizeof(float));
+    memcpy(E + n * H + u0, c + r * U, U * sizeof(float));
+    memcpy(E + (size_t)T * B * H + n * H + u0, tc + r * U, U * sizeof(float));
+    memcpy(s->value + n * H + u0, hs + r * U, U * sizeof(float));
   }
   float *dst = Aout + apack(row0, u0, H); /* row0 % MR == 0: unit u's MR rows are contiguous */
   for (int uu = 0; uu < U; uu++)
-    for (int r = 0; r < MR; r++) dst[uu * MR + r] = hs[r][uu];
+    for (int r = 0; r < MR; r++) dst[uu * MR + r] = hs[r * U + uu];
 }
 
 static void lstm_block(seq *s, int t, int row0, int m, int u0, int un, const float *tmp,
@@ -711,7 +753,6 @@ done:
   return rc;
 }
 
-/* One backward step for this part's units: dhRec = dZh_{t+1} Wh^T, then the cell's gradients. */
 /*
  * The LSTM cell's backward on one row's units [u0, u0+un): the pre-activation
  * gradients dZ and the carried dc, in one loop without branches (it vectorises).
@@ -722,12 +763,26 @@ static void lstm_grad_row(seq *s, int t, int row, int u0, int un, const float *r
   const float *restrict dv = s->dvalue + n * H + u0, *restrict a = acts(s) + n * W + u0;
   const float *restrict tcs = extra(s) + (size_t)T * B * H + n * H + u0;
   const float *restrict cps = t == 0 ? s->c0 + (size_t)row * H + u0 : extra(s) + (n - B) * H + u0;
+  static const float no_dc[NR]; /* zeros: no cell-state gradient from the value */
   const float *restrict dcs = s->cell_states && t < T - 1
                                   ? s->dvalue + ((size_t)(T + t) * B + row) * H + u0
-                                  : NULL;
+                                  : no_dc;
   float *restrict dz = s->dZx + n * W + u0, *restrict cr = s->carry + (size_t)row * H + u0;
-  for (int uu = 0; uu < un; uu++) {
-    float dh = dv[uu] + rec[uu], dc = cr[uu] + (dcs ? dcs[uu] : 0.0f);
+  int uu = 0;
+  /* 16 units at a time as vectors: the compiler kept the loop below scalar */
+  for (; uu + 16 <= un; uu += 16) {
+    v16 dh = ldv(dv + uu) + ldv(rec + uu), dc = ldv(cr + uu) + ldv(dcs + uu);
+    v16 i = ldv(a + uu), f = ldv(a + H + uu), o = ldv(a + 2 * H + uu), g = ldv(a + 3 * H + uu);
+    v16 tc = ldv(tcs + uu), cp = ldv(cps + uu);
+    dc += dh * o * (1.0f - tc * tc);
+    stv(dz + uu, dc * g * i * (1.0f - i));
+    stv(dz + H + uu, dc * cp * f * (1.0f - f));
+    stv(dz + 2 * H + uu, dh * tc * o * (1.0f - o));
+    stv(dz + 3 * H + uu, dc * i * (1.0f - g * g));
+    stv(cr + uu, dc * f);
+  }
+  for (; uu < un; uu++) { /* the same arithmetic on the units left over */
+    float dh = dv[uu] + rec[uu], dc = cr[uu] + dcs[uu];
     float i = a[uu], f = a[H + uu], o = a[2 * H + uu], g = a[3 * H + uu];
     float tc = tcs[uu], cp = cps[uu];
     dc += dh * o * (1.0f - tc * tc);
@@ -739,6 +794,24 @@ static void lstm_grad_row(seq *s, int t, int row, int u0, int un, const float *r
   }
 }
 
+/*
+ * An LSTM block's backward: lstm_grad_row for its m rows, then the block's dZ
+ * [m, 4 gates x un units] into the next step's packed operand, MR rows per
+ * column (one apack() index per value cost more than the arithmetic).
+ */
+static void lstm_grad_block(seq *s, int t, int ib, int m, int u0, int un, const float *tmp,
+                            float *Aout) {
+  int H = s->H, W = 4 * H;
+  for (int r = 0; r < m; r++) lstm_grad_row(s, t, ib * MR + r, u0, un, tmp + r * NR);
+  const float *dz = s->dZh + ((size_t)t * s->B + ib * MR) * W + u0;
+  for (int g = 0; g < 4; g++) {
+    float *dst = Aout + ((size_t)ib * W + g * H + u0) * MR;
+    for (int uu = 0; uu < un; uu++)
+      for (int r = 0; r < m; r++) dst[(size_t)uu * MR + r] = dz[(size_t)r * W + g * H + uu];
+  }
+}
+
+/* One backward step for this part's units: dhRec = dZh_{t+1} Wh^T, then the cell's gradients. */
 static void backward_part(void *ctx, int part, int parts) {
   seq *s = ctx;
   int t = s->t, T = s->T, B = s->B, H = s->H, W = s->G * H;
@@ -755,18 +828,16 @@ static void backward_part(void *ctx, int part, int parts) {
       else
         memset(tmp, 0, sizeof tmp);
       int m = B - ib * MR < MR ? B - ib * MR : MR;
+      if (s->kind == LSTM) {
+        lstm_grad_block(s, t, ib, m, u0, un, tmp, Aout);
+        continue;
+      }
       for (int r = 0; r < m; r++) {
         int row = ib * MR + r;
         size_t n = (size_t)t * B + row;
         const float *dv = s->dvalue + n * H, *rec = tmp + r * NR, *a = A + n * W;
         const float *hp = hprev_row(s, t, row);
         float *dzx = s->dZx + n * W, *dzh = s->dZh + n * W;
-        if (s->kind == LSTM) {
-          lstm_grad_row(s, t, row, u0, un, rec);
-          for (int uu = 0; uu < un; uu++)
-            for (int g = 0; g < 4; g++) Aout[apack(row, g * H + u0 + uu, W)] = dzh[g * H + u0 + uu];
-          continue;
-        }
         for (int uu = 0; uu < un; uu++) {
           int u = u0 + uu;
           float dh = dv[u] + rec[uu];
