@@ -172,7 +172,7 @@ static float *scratch(int part, int which, size_t n) {
  * floats). One set, used under seq_mu: calls from several threads take turns.
  */
 static pthread_mutex_t seq_mu = PTHREAD_MUTEX_INITIALIZER;
-enum { KEPT_XW, KEPT_RID, KEPT_WP, KEPT_A0, KEPT_A1, KEPT_DZX, KEPT_DZH, KEPT_CARRY, KEPT_CARRY2, KEPT_N };
+enum { KEPT_XW, KEPT_RID, KEPT_WP, KEPT_A0, KEPT_A1, KEPT_DZX, KEPT_DZH, KEPT_CARRY, KEPT_CARRY2, KEPT_DP, KEPT_N };
 static float *kept_buf[KEPT_N];
 static size_t kept_len[KEPT_N];
 
@@ -407,6 +407,7 @@ typedef struct {
   float *Apack[2];    /* packed states / gradients, double-buffered */
   float *dZx, *dZh;   /* [T*B, G*H] pre-activation gradients (input side, recurrent side) */
   float *carry, *carry2; /* [B, H]: dc (LSTM), dh z (GRU) */
+  float *dP;          /* with a table: [V, G*H] dZx's rows summed by id */
   int t, cur;
 } seq;
 
@@ -447,6 +448,9 @@ static size_t interleaved_size(int K, int H, int G) {
   return (size_t)((H + U - 1) / U) * K * NR;
 }
 
+/* Whether a table id (a float) names a row of a table of V rows (else: the zero row). */
+static inline int in_table(float id, int V) { return id >= 0.0f && id < (float)V; }
+
 /*
  * Input projections X Wx + b for every step. With a table, XW is the table's
  * projection [V+1, G*H] (row V: b alone, for ids outside the table) and rid
@@ -463,8 +467,7 @@ static int project(seq *s) {
     for (int v = 0; v <= V; v++) memcpy(s->XW + (size_t)v * W, s->b, (size_t)W * sizeof(float));
     gemm(0, 0, V, W, s->D, s->X, s->D, s->Wx, W, s->XW, W, 1);
     for (int n = 0; n < N; n++) {
-      float id = s->ids[n];
-      rid[n] = id >= 0.0f && id < (float)V ? (int32_t)id : V;
+      rid[n] = in_table(s->ids[n], V) ? (int32_t)s->ids[n] : V;
     }
     s->rid = rid;
   } else {
@@ -880,27 +883,49 @@ static void col_sums(const float *M, int N, int W, int ld, float *out, int acc) 
     for (int j = 0; j < W; j++) out[j] += M[(size_t)n * ld + j];
 }
 
+/* acc[0, n) += x[0, n). */
+static inline void add_row(float *restrict acc, const float *restrict x, size_t n) {
+  for (size_t j = 0; j < n; j++) acc[j] += x[j];
+}
+
+/*
+ * db = dZx's column sums and, with a table, dP = dZx's rows summed by id, for
+ * this part's columns (runs of 16), in one pass over dZx: rows in order, so a
+ * column's sums do not depend on the thread count.
+ */
+static void input_sums_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int N = s->T * s->B, W = s->G * s->H, lo, hi;
+  share((W + 15) / 16, part, parts, &lo, &hi);
+  int j0 = lo * 16, j1 = hi * 16 < W ? hi * 16 : W;
+  if (j0 >= j1) return;
+  size_t w = (size_t)(j1 - j0);
+  float *db = s->db + j0;
+  memset(db, 0, w * sizeof(float));
+  for (int v = 0; s->dP && v < s->V; v++) memset(s->dP + (size_t)v * W + j0, 0, w * sizeof(float));
+  for (int n = 0; n < N; n++) {
+    const float *z = s->dZx + (size_t)n * W + j0;
+    add_row(db, z, w);
+    if (s->dP && in_table(s->ids[n], s->V)) add_row(s->dP + (size_t)s->ids[n] * W + j0, z, w);
+  }
+}
+
 /* Weight and input gradients from the pre-activation gradients of every step. */
 static int input_grads(seq *s) {
-  int T = s->T, B = s->B, D = s->D, H = s->H, W = s->G * H, N = T * B;
+  int T = s->T, B = s->B, D = s->D, H = s->H, W = s->G * H, N = T * B, V = s->V;
   const float *dZ = s->dZx;
-  col_sums(dZ, N, W, W, s->db, 0);
+  if (s->ids) {
+    s->dP = kept(KEPT_DP, (size_t)(V > 0 ? V : 1) * W);
+    if (!s->dP) return -1;
+  }
+  run_parts(input_sums_part, s);
   if (!s->ids) {
     gemm(1, 0, D, W, N, s->X, D, dZ, W, s->dWx, W, 0);  /* X^T dZ */
     gemm(0, 1, N, D, W, dZ, W, s->Wx, W, s->dX, D, 0);  /* dZ Wx^T */
     return 0;
   }
-  int V = s->V;
-  float *dP = calloc((size_t)(V > 0 ? V : 1) * W, sizeof(float));
-  if (!dP) return -1;
-  for (int n = 0; n < N; n++) {
-    int id = (int)s->ids[n];
-    if (id < 0 || id >= V) continue;
-    for (int j = 0; j < W; j++) dP[(size_t)id * W + j] += dZ[(size_t)n * W + j];
-  }
-  gemm(1, 0, D, W, V, s->X, D, dP, W, s->dWx, W, 0); /* table^T dP */
-  gemm(0, 1, V, D, W, dP, W, s->Wx, W, s->dX, D, 0); /* dP Wx^T */
-  free(dP);
+  gemm(1, 0, D, W, V, s->X, D, s->dP, W, s->dWx, W, 0); /* table^T dP */
+  gemm(0, 1, V, D, W, s->dP, W, s->Wx, W, s->dX, D, 0); /* dP Wx^T */
   return 0;
 }
 
