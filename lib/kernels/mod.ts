@@ -1,7 +1,7 @@
 /**
  * Kernels: whole sequences as single differentiable ops (tf-ops, WGSL,
  * native C), the backend x kind table that picks one, and the other fused
- * ops (linear, gather rows, softmax cross-entropy, Adam).
+ * ops (linear, gather rows, softmax cross-entropy, the two as one, Adam).
  *
  * @module
  */
@@ -9,6 +9,7 @@ export * from "./adam_update.ts";
 export * from "./fused_sequence.ts";
 export * from "./gather_rows.ts";
 export * from "./linear.ts";
+export * from "./linear_cross_entropy.ts";
 export * from "./sgd_update.ts";
 export * from "./softmax_cross_entropy.ts";
 export * from "./sum_squares.ts";
