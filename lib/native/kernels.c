@@ -426,11 +426,20 @@ static const float *hprev_row(seq *s, int t, int row) {
   return t == 0 ? s->h0 + (size_t)row * s->H : s->value + ((size_t)(t - 1) * s->B + row) * s->H;
 }
 
-/* Packs Wh's columns [col0, col0+G*H) gate-interleaved for G gates (of stride H in Wh). */
-static float *pack_interleaved(const float *Wh, int ldw, int K, int H, int G, int col0, float *P) {
-  int U = NR / G, panels = (H + U - 1) / U;
-  if (!P) return NULL;
-  for (int p = 0; p < panels; p++) {
+typedef struct {
+  const float *Wh;
+  int ldw, K, H, G, col0;
+  float *P;
+} interleave_job;
+
+/* This part's panels of pack_interleaved (a megabyte for the d2l LSTM: the threads share it). */
+static void interleave_part(void *ctx, int part, int parts) {
+  const interleave_job *j = ctx;
+  const float *Wh = j->Wh;
+  int ldw = j->ldw, K = j->K, H = j->H, G = j->G, col0 = j->col0, U = NR / G, lo, hi;
+  float *P = j->P;
+  share((H + U - 1) / U, part, parts, &lo, &hi);
+  for (int p = lo; p < hi; p++) {
     int u0 = p * U, un = H - u0 < U ? H - u0 : U;
     for (int k = 0; k < K; k++) {
       float *dst = P + ((size_t)p * K + k) * NR;
@@ -439,7 +448,21 @@ static float *pack_interleaved(const float *Wh, int ldw, int K, int H, int G, in
       for (int g = 0; g < G; g++) memcpy(dst + g * U, src + (size_t)g * H, (size_t)un * sizeof(float));
     }
   }
+}
+
+/* Packs Wh's columns [col0, col0+G*H) gate-interleaved for G gates (of stride H in Wh) into P. */
+static float *pack_interleaved(const float *Wh, int ldw, int K, int H, int G, int col0, float *P) {
+  interleave_job j = {Wh, ldw, K, H, G, col0, P};
+  if (P) run_parts(interleave_part, &j);
   return P;
+}
+
+/* This part's panels of Wh^T [W, H] packed in panels of NR units (the backward's operand). */
+static void pack_wht_part(void *ctx, int part, int parts) {
+  const seq *s = ctx;
+  int W = s->G * s->H, lo, hi;
+  share((s->H + NR - 1) / NR, part, parts, &lo, &hi);
+  for (int p = lo; p < hi; p++) pack_b(1, s->Wh, W, s->H, 0, W, p, s->WhTP + (size_t)p * W * NR);
 }
 
 /* Floats of pack_interleaved's result. */
@@ -646,7 +669,24 @@ static void forward_part(void *ctx, int part, int parts) {
   }
 }
 
-/* GRU with the reset gate before the product, phase 1: z, r and r*h for this part's units. */
+/*
+ * dst[0, len) = a[j] + b[j] for j < n, zeros past n: a row of fixed length
+ * (len a constant where it is inlined) for an activation loop that vectorises.
+ */
+static inline void add_padded(float *restrict dst, const float *a, const float *b, int n, int len) {
+  if (n == len) {
+    for (int j = 0; j < len; j++) dst[j] = a[j] + b[j];
+    return;
+  }
+  for (int j = 0; j < len; j++) dst[j] = j < n ? a[j] + b[j] : 0.0f;
+}
+
+/*
+ * GRU with the reset gate before the product, phase 1: z, r and r*h for this
+ * part's units; each row's 2 x U pre-activations padded to NR and their
+ * sigmoids in one fixed-length loop (a scalar exp per value was most of the
+ * step: the product is small at the classifier's sizes).
+ */
 static void gru_before_zr_part(void *ctx, int part, int parts) {
   seq *s = ctx;
   int t = s->t, B = s->B, H = s->H, W = 3 * H, U = NR / 2;
@@ -664,19 +704,23 @@ static void gru_before_zr_part(void *ctx, int part, int parts) {
         int row = ib * MR + r;
         size_t n = (size_t)t * B + row;
         const float *xw = xw_row(s, n), *z = tmp + r * NR, *hp = hprev_row(s, t, row);
+        float g[NR];
+        add_padded(g, z, xw + u0, un, NR / 2);
+        add_padded(g + NR / 2, z + U, xw + H + u0, un, NR / 2);
+        for (int j = 0; j < NR; j++) g[j] = sigmoid_f(g[j]);
         for (int uu = 0; uu < un; uu++) {
           int u = u0 + uu;
-          float zg = sigmoid_f(z[uu] + xw[u]), rg = sigmoid_f(z[U + uu] + xw[H + u]);
-          A[n * W + u] = zg, A[n * W + H + u] = rg;
-          E[n * H + u] = rg * hp[u];
-          RH[apack(row, u, H)] = rg * hp[u];
+          float rh = g[U + uu] * hp[u];
+          A[n * W + u] = g[uu], A[n * W + H + u] = g[U + uu];
+          E[n * H + u] = rh;
+          RH[apack(row, u, H)] = rh;
         }
       }
     }
   }
 }
 
-/* Phase 2: the candidate from (r*h) W_hh and the new state. */
+/* Phase 2: the candidate from (r*h) W_hh (tanh in one fixed-length loop a row) and the new state. */
 static void gru_before_h_part(void *ctx, int part, int parts) {
   seq *s = ctx;
   int t = s->t, B = s->B, H = s->H, W = 3 * H;
@@ -695,10 +739,12 @@ static void gru_before_h_part(void *ctx, int part, int parts) {
         int row = ib * MR + r;
         size_t n = (size_t)t * B + row;
         const float *xw = xw_row(s, n), *z = tmp + r * NR, *hp = hprev_row(s, t, row);
-        float *h = s->value + n * H;
+        float *h = s->value + n * H, cand[NR];
+        add_padded(cand, z, xw + 2 * H + u0, un, NR);
+        for (int j = 0; j < NR; j++) cand[j] = tanh_f(cand[j]);
         for (int uu = 0; uu < un; uu++) {
           int u = u0 + uu;
-          float nc = tanh_f(z[uu] + xw[2 * H + u]), zg = A[n * W + u];
+          float nc = cand[uu], zg = A[n * W + u];
           A[n * W + 2 * H + u] = nc;
           h[u] = nc + zg * (hp[u] - nc);
           Aout[apack(row, u, H)] = h[u];
@@ -961,14 +1007,15 @@ int rnn_seq_backward(int kind, int T, int B, int D, int H, int V, const float *X
   s.Apack[0] = kept_zero(KEPT_A0, na);
   s.Apack[1] = kept_zero(KEPT_A1, na);
   s.dZx = kept(KEPT_DZX, (size_t)N * W);
-  s.dZh = kind == GRU_AFTER || kind == GRU_BEFORE ? kept(KEPT_DZH, (size_t)N * W) : s.dZx;
+  /* only a reset-after GRU's recurrent side differs (its candidate's gradient is scaled by r) */
+  s.dZh = kind == GRU_AFTER ? kept(KEPT_DZH, (size_t)N * W) : s.dZx;
   s.carry = kept_zero(KEPT_CARRY, (size_t)B * H);
   s.carry2 = kept_zero(KEPT_CARRY2, (size_t)B * H);
   int panels = (H + NR - 1) / NR;
   s.WhTP = kept(KEPT_WP, (size_t)panels * W * NR);
   if (!s.Apack[0] || !s.Apack[1] || !s.dZx || !s.dZh || !s.carry || !s.carry2 || !s.WhTP) goto done;
   /* Wh^T [W, H] in panels of NR units (for GRU before: only its z, r columns are used). */
-  for (int p = 0; p < panels; p++) pack_b(1, Wh, W, H, 0, W, p, s.WhTP + (size_t)p * W * NR);
+  run_parts(pack_wht_part, &s);
   if (kind == LSTM)
     memcpy(s.carry, dvalue + (size_t)(cell_states ? 2 * T - 1 : T) * B * H,
            (size_t)B * H * sizeof(float));
@@ -1012,6 +1059,41 @@ done:
   return rc;
 }
 
+typedef struct {
+  seq *s;
+  int k0, K;
+  float *out;
+} gru_product_job;
+
+/* This part's panels of gru_before_product. */
+static void gru_product_part(void *ctx, int part, int parts) {
+  const gru_product_job *j = ctx;
+  const seq *s = j->s;
+  int B = s->B, H = s->H, W = 3 * H, blocks = (B + MR - 1) / MR, lo, hi;
+  share((H + NR - 1) / NR, part, parts, &lo, &hi);
+  for (int p = lo; p < hi; p++) {
+    int n = H - p * NR < NR ? H - p * NR : NR;
+    const float *Bp = s->WhTP + ((size_t)p * W + j->k0) * NR;
+    for (int ib = 0; ib < blocks; ib++) {
+      int m = B - ib * MR < MR ? B - ib * MR : MR;
+      micro(j->K, s->Apack[0] + (size_t)ib * j->K * MR, Bp, j->out + (size_t)ib * MR * H + p * NR,
+            H, m, n, 0);
+    }
+  }
+}
+
+/*
+ * out [B, H] = dZh_t[:, k0, k0+K) Wh[:, k0, k0+K)^T, from Wh^T packed once for
+ * the whole backward pass (WhTP; a gemm() call packed its transpose again at
+ * every step) and this step's rows of dZh packed once (Apack[0]).
+ */
+static void gru_before_product(seq *s, int k0, int K, float *out) {
+  int W = 3 * s->H;
+  pack_a(0, s->dZh + (size_t)s->t * s->B * W + k0, W, s->B, 0, K, s->Apack[0]);
+  gru_product_job j = {s, k0, K, out};
+  run_parts(gru_product_part, &j);
+}
+
 /*
  * GRU with the reset gate before the product, one backward step (rows serial,
  * products by the threaded GEMM). With z = σ(az), r = σ(ar), n = tanh(an),
@@ -1023,35 +1105,33 @@ static void gru_before_step(seq *s, float *G, float *Q) {
   int t = s->t, B = s->B, H = s->H, W = 3 * H;
   float *A = acts(s);
   size_t n0 = (size_t)t * B;
+  float carried = t < s->T - 1 ? 1.0f : 0.0f; /* the last step has no dh from a later one */
   for (int row = 0; row < B; row++) {
     size_t n = n0 + row;
-    const float *dv = s->dvalue + n * H, *a = A + n * W, *hp = hprev_row(s, t, row);
-    float *dzx = s->dZx + n * W, *dzh = s->dZh + n * W, *c2 = s->carry2 + (size_t)row * H;
-    float *dhs = s->carry + (size_t)row * H;
+    const float *restrict dv = s->dvalue + n * H, *restrict a = A + n * W;
+    const float *restrict hp = hprev_row(s, t, row), *restrict c2 = s->carry2 + (size_t)row * H;
+    float *restrict dz = s->dZx + n * W, *restrict dhs = s->carry + (size_t)row * H;
     for (int u = 0; u < H; u++) {
-      float dh = dv[u] + (t < s->T - 1 ? c2[u] : 0.0f);
+      float dh = dv[u] + carried * c2[u];
       float zg = a[u], nc = a[2 * H + u];
-      float dan = dh * (1.0f - zg) * (1.0f - nc * nc);
-      dzx[u] = dzh[u] = dh * (hp[u] - nc) * zg * (1.0f - zg);
-      dzx[2 * H + u] = dzh[2 * H + u] = dan;
+      dz[u] = dh * (hp[u] - nc) * zg * (1.0f - zg);
+      dz[2 * H + u] = dh * (1.0f - zg) * (1.0f - nc * nc);
       dhs[u] = dh;
     }
   }
-  gemm(0, 1, B, H, H, s->dZh + n0 * W + 2 * H, W, s->Wh + 2 * H, W, G, H, 0);
+  gru_before_product(s, 2 * H, H, G);
   for (int row = 0; row < B; row++) {
     size_t n = n0 + row;
-    const float *a = A + n * W, *hp = hprev_row(s, t, row), *g = G + (size_t)row * H;
-    float *dzx = s->dZx + n * W, *dzh = s->dZh + n * W;
-    for (int u = 0; u < H; u++) {
-      float rg = a[H + u];
-      dzx[H + u] = dzh[H + u] = g[u] * hp[u] * rg * (1.0f - rg);
-    }
+    const float *restrict a = A + n * W, *restrict hp = hprev_row(s, t, row);
+    const float *restrict g = G + (size_t)row * H;
+    float *restrict dz = s->dZx + n * W;
+    for (int u = 0; u < H; u++) dz[H + u] = g[u] * hp[u] * a[H + u] * (1.0f - a[H + u]);
   }
-  gemm(0, 1, B, H, 2 * H, s->dZh + n0 * W, W, s->Wh, W, Q, H, 0);
+  gru_before_product(s, 0, 2 * H, Q);
   for (int row = 0; row < B; row++) {
-    const float *a = A + (n0 + row) * W, *g = G + (size_t)row * H, *q = Q + (size_t)row * H;
-    const float *dhs = s->carry + (size_t)row * H;
-    float *c2 = s->carry2 + (size_t)row * H;
+    const float *restrict a = A + (n0 + row) * W, *restrict g = G + (size_t)row * H;
+    const float *restrict q = Q + (size_t)row * H, *restrict dhs = s->carry + (size_t)row * H;
+    float *restrict c2 = s->carry2 + (size_t)row * H;
     for (int u = 0; u < H; u++) c2[u] = dhs[u] * a[u] + g[u] * a[H + u] + q[u];
   }
 }
