@@ -1,7 +1,8 @@
 /**
  * Kernels: whole sequences as single differentiable ops (tf-ops, WGSL,
  * native C), the backend x kind table that picks one, and the other fused
- * ops (linear, gather rows, softmax cross-entropy, additive attention, Adam).
+ * ops (linear, gather rows, softmax cross-entropy, the two as one, additive attention,
+ * Adam).
  *
  * @module
  */
@@ -10,6 +11,7 @@ export * from "./additive_attention.ts";
 export * from "./fused_sequence.ts";
 export * from "./gather_rows.ts";
 export * from "./linear.ts";
+export * from "./linear_cross_entropy.ts";
 export * from "./sgd_update.ts";
 export * from "./softmax_cross_entropy.ts";
 export * from "./sum_squares.ts";

@@ -19,6 +19,7 @@ import { CELL_KINDS } from "../cells/types.ts";
 import type { InitName } from "../cells/init.ts";
 import { Rng } from "../rng.ts";
 import { softmaxCrossEntropy } from "../kernels/softmax_cross_entropy.ts";
+import { linearCrossEntropy } from "../kernels/linear_cross_entropy.ts";
 import type { LossOptions, LossResult, TrainableModel } from "../training/model.ts";
 import type { Minibatch } from "../corpus/batches.ts";
 
@@ -209,9 +210,17 @@ export class LanguageModel implements TrainableModel<Minibatch> {
    * @returns logits `[T*B, V]` and the final states: new tensors the caller disposes.
    */
   forward(batch: TokenBatch, options: ForwardOptions = {}): ForwardResult {
+    return tidy((): ForwardResult => {
+      const { flat, state } = this.#hidden(batch, options);
+      return { logits: this.output.apply(flat), state }; // [T*B, V]
+    });
+  }
+
+  /** The stack's outputs as time-major rows `[T*B, H*dirs]` and its final states. */
+  #hidden(batch: TokenBatch, options: ForwardOptions): { flat: Tensor2D; state: State[] } {
     const { batchSize: B, numSteps: T } = batch;
     const { state, training = false, seed, lengths = batch.lengths } = options;
-    return tidy((): ForwardResult => {
+    return tidy(() => {
       const xs = this.embedding
         ? this.embedding.apply(tf.transpose(tf.tensor2d(batch.x, [B, T], "int32"))) as Tensor3D
         : { table: this.#oneHot!, ids: oneHotRows(batch.x, B, T, this.config.vocabSize) };
@@ -223,8 +232,7 @@ export class LanguageModel implements TrainableModel<Minibatch> {
       });
       const width = outputs.shape[2];
       const flat = tf.reshape(outputs, [T * B, width]) as Tensor2D; // [T*B, H*dirs]
-      const logits = this.output.apply(flat); // [T*B, V]
-      return { logits, state: next };
+      return { flat, state: next };
     });
   }
 
@@ -239,15 +247,17 @@ export class LanguageModel implements TrainableModel<Minibatch> {
   loss(batch: Minibatch, options: LossOptions = { training: false }): LossResult {
     const targets = timeMajor(batch.y, batch.batchSize, batch.numSteps);
     const out = tidy((): { loss: Scalar; carry: State[] } => {
-      const { logits, state } = this.forward(batch, {
+      const { flat, state } = this.#hidden(batch, {
         state: options.carry,
         training: options.training,
         seed: options.seed,
       });
-      return {
-        loss: crossEntropy(logits, targets),
-        carry: state,
-      };
+      const { kernel, bias } = this.output;
+      // The dense layer and the loss as one op (on native: C calls, no logits tensor)
+      const loss = bias
+        ? linearCrossEntropy(flat, kernel, bias, targets)
+        : crossEntropy(this.output.apply(flat), targets);
+      return { loss, carry: state };
     });
     return { loss: out.loss, count: batch.batchSize * batch.numSteps, carry: out.carry };
   }

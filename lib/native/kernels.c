@@ -11,6 +11,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +23,14 @@
 #define MAXT 64
 
 typedef float v16 __attribute__((vector_size(64)));
+
+/* Unaligned 16-float vector load and store. */
+static inline v16 ldv(const float *p) {
+  v16 v;
+  memcpy(&v, p, 64);
+  return v;
+}
+static inline void stv(float *p, v16 v) { memcpy(p, &v, 64); }
 
 /* ---------------------------------------------------------------- threads */
 
@@ -47,9 +56,21 @@ static unsigned long start_gen; /* the generation a new worker has already seen 
  * tens of microseconds apart, and a sleep and wake-up costs about as much as
  * a step's share of work. Between calls (JavaScript's turn) the workers sleep.
  */
-#define SPINS 20000
+#define SPINS 4000
+/*
+ * Spins past this many pause instead yield the core: on a machine busier than
+ * its cores, the thread waited on may be the one descheduled, and a core
+ * spinning on pause keeps it off (2 threads on 2 busy cores ran 4x slower).
+ * With nothing else to run, a yield returns at once.
+ */
+#define PAUSE_SPINS 2000
 
-static inline void cpu_relax(void) {
+/* One round of waiting for another thread: a pause, or (after PAUSE_SPINS) a yield. */
+static inline void cpu_relax(int spins) {
+  if (spins >= PAUSE_SPINS) {
+    sched_yield();
+    return;
+  }
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
@@ -62,7 +83,7 @@ static void *worker_main(void *arg) {
     int spins = 0;
     while (atomic_load_explicit(&job_gen, memory_order_acquire) == seen &&
            !atomic_load(&pool_quit) && spins < SPINS) {
-      cpu_relax();
+      cpu_relax(spins);
       spins++;
     }
     if (atomic_load_explicit(&job_gen, memory_order_acquire) == seen && !atomic_load(&pool_quit)) {
@@ -101,7 +122,7 @@ static void run_parts(task_fn fn, void *ctx) {
   pthread_cond_broadcast(&pool_go);
   pthread_mutex_unlock(&pool_mu);
   fn(ctx, 0, n_threads);
-  for (int spins = 0; atomic_load(&job_left) > 0 && spins < SPINS; spins++) cpu_relax();
+  for (int spins = 0; atomic_load(&job_left) > 0 && spins < SPINS; spins++) cpu_relax(spins);
   if (atomic_load(&job_left) > 0) {
     pthread_mutex_lock(&pool_mu);
     while (atomic_load(&job_left) > 0) pthread_cond_wait(&pool_done, &pool_mu);
@@ -164,7 +185,7 @@ static float *scratch(int part, int which, size_t n) {
  * floats). One set, used under seq_mu: calls from several threads take turns.
  */
 static pthread_mutex_t seq_mu = PTHREAD_MUTEX_INITIALIZER;
-enum { KEPT_XW, KEPT_WP, KEPT_A0, KEPT_A1, KEPT_DZX, KEPT_DZH, KEPT_CARRY, KEPT_CARRY2, KEPT_N };
+enum { KEPT_XW, KEPT_RID, KEPT_WP, KEPT_A0, KEPT_A1, KEPT_DZX, KEPT_DZH, KEPT_CARRY, KEPT_CARRY2, KEPT_DP, KEPT_N };
 static float *kept_buf[KEPT_N];
 static size_t kept_len[KEPT_N];
 
@@ -232,17 +253,38 @@ static void micro(int K, const float *restrict Ap, const float *restrict Bp, flo
     }
 }
 
+/*
+ * One MR-row block (rows row0..) of op(A) = A^T packed k-major: the block's
+ * rows at step k are MR consecutive floats of A's row k, so each step is one
+ * run copy (reading A column by column cost a cache line per float).
+ */
+static void pack_a_transposed(const float *A, int lda, int M, int row0, int k0, int kc,
+                              float *dst) {
+  int m = M - row0 < MR ? M - row0 : MR;
+  for (int k = 0; k < kc; k++) {
+    const float *src = A + (size_t)(k0 + k) * lda + row0;
+    float *d = dst + (size_t)k * MR;
+    if (m == MR) {
+      memcpy(d, src, MR * sizeof(float));
+    } else {
+      for (int r = 0; r < MR; r++) d[r] = r < m ? src[r] : 0.0f;
+    }
+  }
+}
+
 /* Packs rows of op(A) [M, K] (columns k0..k0+kc) into MR-row blocks, k-major, zero-padded. */
 static void pack_a(int ta, const float *A, int lda, int M, int k0, int kc, float *Ap) {
   int blocks = (M + MR - 1) / MR;
   for (int ib = 0; ib < blocks; ib++) {
     float *dst = Ap + (size_t)ib * kc * MR;
+    if (ta) {
+      pack_a_transposed(A, lda, M, ib * MR, k0, kc, dst);
+      continue;
+    }
     for (int r = 0; r < MR; r++) {
       int row = ib * MR + r;
       if (row >= M) {
         for (int k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
-      } else if (ta) {
-        for (int k = 0; k < kc; k++) dst[k * MR + r] = A[(size_t)(k0 + k) * lda + row];
       } else {
         const float *src = A + (size_t)row * lda + k0;
         for (int k = 0; k < kc; k++) dst[k * MR + r] = src[k];
@@ -371,12 +413,14 @@ typedef struct {
   const float *dvalue;
   float *dX, *dWx, *dWh, *db, *dbhh, *dh0, *dc0;
   /* internal */
-  float *XW;          /* [T*B, G*H] input projections + bias */
+  float *XW;          /* [T*B, G*H] input projections + bias; with a table: [V+1, G*H] */
+  const int32_t *rid; /* with a table: [T*B] the row of XW of each step and sequence */
   float *WhP;         /* interleaved packed Wh (forward) */
   float *WhTP;        /* packed Wh^T panels of NR units (backward) */
   float *Apack[2];    /* packed states / gradients, double-buffered */
   float *dZx, *dZh;   /* [T*B, G*H] pre-activation gradients (input side, recurrent side) */
   float *carry, *carry2; /* [B, H]: dc (LSTM), dh z (GRU) */
+  float *dP;          /* with a table: [V, G*H] dZx's rows summed by id */
   int t, cur;
 } seq;
 
@@ -395,11 +439,20 @@ static const float *hprev_row(seq *s, int t, int row) {
   return t == 0 ? s->h0 + (size_t)row * s->H : s->value + ((size_t)(t - 1) * s->B + row) * s->H;
 }
 
-/* Packs Wh's columns [col0, col0+G*H) gate-interleaved for G gates (of stride H in Wh). */
-static float *pack_interleaved(const float *Wh, int ldw, int K, int H, int G, int col0, float *P) {
-  int U = NR / G, panels = (H + U - 1) / U;
-  if (!P) return NULL;
-  for (int p = 0; p < panels; p++) {
+typedef struct {
+  const float *Wh;
+  int ldw, K, H, G, col0;
+  float *P;
+} interleave_job;
+
+/* This part's panels of pack_interleaved (a megabyte for the d2l LSTM: the threads share it). */
+static void interleave_part(void *ctx, int part, int parts) {
+  const interleave_job *j = ctx;
+  const float *Wh = j->Wh;
+  int ldw = j->ldw, K = j->K, H = j->H, G = j->G, col0 = j->col0, U = NR / G, lo, hi;
+  float *P = j->P;
+  share((H + U - 1) / U, part, parts, &lo, &hi);
+  for (int p = lo; p < hi; p++) {
     int u0 = p * U, un = H - u0 < U ? H - u0 : U;
     for (int k = 0; k < K; k++) {
       float *dst = P + ((size_t)p * K + k) * NR;
@@ -408,7 +461,21 @@ static float *pack_interleaved(const float *Wh, int ldw, int K, int H, int G, in
       for (int g = 0; g < G; g++) memcpy(dst + g * U, src + (size_t)g * H, (size_t)un * sizeof(float));
     }
   }
+}
+
+/* Packs Wh's columns [col0, col0+G*H) gate-interleaved for G gates (of stride H in Wh) into P. */
+static float *pack_interleaved(const float *Wh, int ldw, int K, int H, int G, int col0, float *P) {
+  interleave_job j = {Wh, ldw, K, H, G, col0, P};
+  if (P) run_parts(interleave_part, &j);
   return P;
+}
+
+/* This part's panels of Wh^T [W, H] packed in panels of NR units (the backward's operand). */
+static void pack_wht_part(void *ctx, int part, int parts) {
+  const seq *s = ctx;
+  int W = s->G * s->H, lo, hi;
+  share((s->H + NR - 1) / NR, part, parts, &lo, &hi);
+  for (int p = lo; p < hi; p++) pack_b(1, s->Wh, W, s->H, 0, W, p, s->WhTP + (size_t)p * W * NR);
 }
 
 /* Floats of pack_interleaved's result. */
@@ -417,27 +484,41 @@ static size_t interleaved_size(int K, int H, int G) {
   return (size_t)((H + U - 1) / U) * K * NR;
 }
 
-/* Input projections XW = X Wx + b for every step (rows of a table: (table Wx)[ids] + b). */
+/* Whether a table id (a float) names a row of a table of V rows (else: the zero row). */
+static inline int in_table(float id, int V) { return id >= 0.0f && id < (float)V; }
+
+/*
+ * Input projections X Wx + b for every step. With a table, XW is the table's
+ * projection [V+1, G*H] (row V: b alone, for ids outside the table) and rid
+ * the row of each step: the cells read those rows in place, so the forward
+ * pass does not write and read back a [T*B, G*H] array (4.5 MB for the d2l
+ * LSTM, its reads missed the cache).
+ */
 static int project(seq *s) {
-  int N = s->T * s->B, W = s->G * s->H;
+  int N = s->T * s->B, W = s->G * s->H, V = s->V;
   if (s->ids) {
-    float *P = malloc((size_t)(s->V > 0 ? s->V : 1) * W * sizeof(float));
-    if (!P) return -1;
-    gemm(0, 0, s->V, W, s->D, s->X, s->D, s->Wx, W, P, W, 0);
+    int32_t *rid = (int32_t *)kept(KEPT_RID, (size_t)N);
+    s->XW = kept(KEPT_XW, (size_t)(V + 1) * W);
+    if (!rid || !s->XW) return -1;
+    for (int v = 0; v <= V; v++) memcpy(s->XW + (size_t)v * W, s->b, (size_t)W * sizeof(float));
+    gemm(0, 0, V, W, s->D, s->X, s->D, s->Wx, W, s->XW, W, 1);
     for (int n = 0; n < N; n++) {
-      int id = (int)s->ids[n];
-      float *dst = s->XW + (size_t)n * W;
-      if (id >= 0 && id < s->V)
-        for (int j = 0; j < W; j++) dst[j] = P[(size_t)id * W + j] + s->b[j];
-      else
-        memcpy(dst, s->b, (size_t)W * sizeof(float));
+      rid[n] = in_table(s->ids[n], V) ? (int32_t)s->ids[n] : V;
     }
-    free(P);
+    s->rid = rid;
   } else {
+    s->XW = kept(KEPT_XW, (size_t)N * W);
+    if (!s->XW) return -1;
     for (int n = 0; n < N; n++) memcpy(s->XW + (size_t)n * W, s->b, (size_t)W * sizeof(float));
     gemm(0, 0, N, W, s->D, s->X, s->D, s->Wx, W, s->XW, W, 1);
   }
   return 0;
+}
+
+/* The input projection (+ b) of step-major row n. */
+static inline const float *xw_row(const seq *s, size_t n) {
+  size_t W = (size_t)s->G * s->H;
+  return s->XW + (s->rid ? (size_t)s->rid[n] : n) * W;
 }
 
 /*
@@ -448,38 +529,51 @@ static int project(seq *s) {
  */
 /*
  * lstm_block for a whole block (MR rows, U units, the case of every block when
- * B % MR == 0 and H % U == 0): fixed trip counts throughout, every store a run
- * of U floats, and the new h written into the packed operand of the next step
- * as the block's transpose (U runs of MR rows) instead of one float at a time.
+ * B % MR == 0 and H % U == 0): the pre-activations gathered into one MR x NR
+ * tile and every activation in one loop over it (tanh(x) = 2 sigmoid(2x) - 1
+ * for g), fixed trip counts throughout (loops of odd lengths per row stayed
+ * partly scalar), every store a run of U floats, and the new h written into the
+ * packed operand of the next step as the block's transpose.
  */
 static void lstm_block_full(seq *s, int t, int row0, int u0, const float *tmp, float *Aout) {
   enum { U = NR / 4 };
+  /* per column of the tile: 0 for the sigmoid gates i, f, o; 1 for g (tanh) */
+  static const float g_col[NR] = {[3 * U ... 4 * U - 1] = 1.0f};
   int T = s->T, B = s->B, H = s->H, W = 4 * H;
-  float *A = acts(s), *E = extra(s), hs[MR][U];
+  float *A = acts(s), *E = extra(s);
+  float z[MR * NR], cp[MR * U], c[MR * U], tc[MR * U], hs[MR * U];
+  size_t n0 = (size_t)t * B + row0;
   for (int r = 0; r < MR; r++) {
-    size_t n = (size_t)t * B + row0 + r;
-    const float *xw = s->XW + n * W + u0, *zr = tmp + r * NR;
-    const float *cprev = t == 0 ? s->c0 + (size_t)(row0 + r) * H + u0 : E + (n - B) * H + u0;
-    float z[NR], c[U], tc[U];
+    const float *xw = xw_row(s, n0 + r) + u0, *zr = tmp + r * NR;
+    const float *cprev = t == 0 ? s->c0 + (size_t)(row0 + r) * H + u0 : E + (n0 + r - B) * H + u0;
     for (int g = 0; g < 4; g++)
-      for (int uu = 0; uu < U; uu++) z[g * U + uu] = zr[g * U + uu] + xw[(size_t)g * H + uu];
-    for (int j = 0; j < 3 * U; j++) z[j] = sigmoid_f(z[j]); /* i, f, o */
-    for (int j = 3 * U; j < 4 * U; j++) z[j] = tanh_f(z[j]); /* g */
-    for (int uu = 0; uu < U; uu++) c[uu] = z[U + uu] * cprev[uu] + z[uu] * z[3 * U + uu];
-    for (int uu = 0; uu < U; uu++) tc[uu] = tanh_f(c[uu]);
-    float *act = A + n * W + u0, *cs = E + n * H + u0, *tcs = E + (size_t)T * B * H + n * H + u0;
-    float *h = s->value + n * H + u0;
-    for (int g = 0; g < 4; g++)
-      for (int uu = 0; uu < U; uu++) act[(size_t)g * H + uu] = z[g * U + uu];
-    for (int uu = 0; uu < U; uu++) {
-      cs[uu] = c[uu];
-      tcs[uu] = tc[uu];
-      h[uu] = hs[r][uu] = z[2 * U + uu] * tc[uu];
+      for (int uu = 0; uu < U; uu++) z[r * NR + g * U + uu] = zr[g * U + uu] + xw[(size_t)g * H + uu];
+    memcpy(cp + r * U, cprev, U * sizeof(float));
+  }
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < NR; j++) {
+      float k = g_col[j];
+      z[r * NR + j] = sigmoid_f(z[r * NR + j] * (1.0f + k)) * (1.0f + k) - k;
     }
+  for (int r = 0; r < MR; r++)
+    for (int uu = 0; uu < U; uu++) {
+      const float *zr = z + r * NR;
+      c[r * U + uu] = zr[U + uu] * cp[r * U + uu] + zr[uu] * zr[3 * U + uu];
+    }
+  for (int j = 0; j < MR * U; j++) tc[j] = tanh_f(c[j]);
+  for (int r = 0; r < MR; r++)
+    for (int uu = 0; uu < U; uu++) hs[r * U + uu] = z[r * NR + 2 * U + uu] * tc[r * U + uu];
+  for (int r = 0; r < MR; r++) {
+    size_t n = n0 + r;
+    float *act = A + n * W + u0;
+    for (int g = 0; g < 4; g++) memcpy(act + (size_t)g * H, z + r * NR + g * U, U * sizeof(float));
+    memcpy(E + n * H + u0, c + r * U, U * sizeof(float));
+    memcpy(E + (size_t)T * B * H + n * H + u0, tc + r * U, U * sizeof(float));
+    memcpy(s->value + n * H + u0, hs + r * U, U * sizeof(float));
   }
   float *dst = Aout + apack(row0, u0, H); /* row0 % MR == 0: unit u's MR rows are contiguous */
   for (int uu = 0; uu < U; uu++)
-    for (int r = 0; r < MR; r++) dst[uu * MR + r] = hs[r][uu];
+    for (int r = 0; r < MR; r++) dst[uu * MR + r] = hs[r * U + uu];
 }
 
 static void lstm_block(seq *s, int t, int row0, int m, int u0, int un, const float *tmp,
@@ -492,7 +586,7 @@ static void lstm_block(seq *s, int t, int row0, int m, int u0, int un, const flo
   int B = s->B, H = s->H, W = 4 * H;
   float pre[MR * NR], cs[MR * U];
   for (int r = 0; r < m; r++) {
-    const float *xw = s->XW + ((size_t)t * B + row0 + r) * W;
+    const float *xw = xw_row(s, (size_t)t * B + row0 + r);
     float *z = pre + r * NR;
     for (int g = 0; g < 4; g++)
       for (int uu = 0; uu < U; uu++)
@@ -552,7 +646,7 @@ static void forward_part(void *ctx, int part, int parts) {
       for (int r = 0; r < m; r++) {
         int row = ib * MR + r;
         size_t n = (size_t)t * B + row;
-        const float *xw = s->XW + n * W, *z = tmp + r * NR, *hp = hprev_row(s, t, row);
+        const float *xw = xw_row(s, n), *z = tmp + r * NR, *hp = hprev_row(s, t, row);
         float *h = s->value + n * H;
         for (int uu = 0; uu < un; uu++) {
           int u = u0 + uu;
@@ -588,7 +682,24 @@ static void forward_part(void *ctx, int part, int parts) {
   }
 }
 
-/* GRU with the reset gate before the product, phase 1: z, r and r*h for this part's units. */
+/*
+ * dst[0, len) = a[j] + b[j] for j < n, zeros past n: a row of fixed length
+ * (len a constant where it is inlined) for an activation loop that vectorises.
+ */
+static inline void add_padded(float *restrict dst, const float *a, const float *b, int n, int len) {
+  if (n == len) {
+    for (int j = 0; j < len; j++) dst[j] = a[j] + b[j];
+    return;
+  }
+  for (int j = 0; j < len; j++) dst[j] = j < n ? a[j] + b[j] : 0.0f;
+}
+
+/*
+ * GRU with the reset gate before the product, phase 1: z, r and r*h for this
+ * part's units; each row's 2 x U pre-activations padded to NR and their
+ * sigmoids in one fixed-length loop (a scalar exp per value was most of the
+ * step: the product is small at the classifier's sizes).
+ */
 static void gru_before_zr_part(void *ctx, int part, int parts) {
   seq *s = ctx;
   int t = s->t, B = s->B, H = s->H, W = 3 * H, U = NR / 2;
@@ -605,20 +716,24 @@ static void gru_before_zr_part(void *ctx, int part, int parts) {
       for (int r = 0; r < m; r++) {
         int row = ib * MR + r;
         size_t n = (size_t)t * B + row;
-        const float *xw = s->XW + n * W, *z = tmp + r * NR, *hp = hprev_row(s, t, row);
+        const float *xw = xw_row(s, n), *z = tmp + r * NR, *hp = hprev_row(s, t, row);
+        float g[NR];
+        add_padded(g, z, xw + u0, un, NR / 2);
+        add_padded(g + NR / 2, z + U, xw + H + u0, un, NR / 2);
+        for (int j = 0; j < NR; j++) g[j] = sigmoid_f(g[j]);
         for (int uu = 0; uu < un; uu++) {
           int u = u0 + uu;
-          float zg = sigmoid_f(z[uu] + xw[u]), rg = sigmoid_f(z[U + uu] + xw[H + u]);
-          A[n * W + u] = zg, A[n * W + H + u] = rg;
-          E[n * H + u] = rg * hp[u];
-          RH[apack(row, u, H)] = rg * hp[u];
+          float rh = g[U + uu] * hp[u];
+          A[n * W + u] = g[uu], A[n * W + H + u] = g[U + uu];
+          E[n * H + u] = rh;
+          RH[apack(row, u, H)] = rh;
         }
       }
     }
   }
 }
 
-/* Phase 2: the candidate from (r*h) W_hh and the new state. */
+/* Phase 2: the candidate from (r*h) W_hh (tanh in one fixed-length loop a row) and the new state. */
 static void gru_before_h_part(void *ctx, int part, int parts) {
   seq *s = ctx;
   int t = s->t, B = s->B, H = s->H, W = 3 * H;
@@ -636,11 +751,13 @@ static void gru_before_h_part(void *ctx, int part, int parts) {
       for (int r = 0; r < m; r++) {
         int row = ib * MR + r;
         size_t n = (size_t)t * B + row;
-        const float *xw = s->XW + n * W, *z = tmp + r * NR, *hp = hprev_row(s, t, row);
-        float *h = s->value + n * H;
+        const float *xw = xw_row(s, n), *z = tmp + r * NR, *hp = hprev_row(s, t, row);
+        float *h = s->value + n * H, cand[NR];
+        add_padded(cand, z, xw + 2 * H + u0, un, NR);
+        for (int j = 0; j < NR; j++) cand[j] = tanh_f(cand[j]);
         for (int uu = 0; uu < un; uu++) {
           int u = u0 + uu;
-          float nc = tanh_f(z[uu] + xw[2 * H + u]), zg = A[n * W + u];
+          float nc = cand[uu], zg = A[n * W + u];
           A[n * W + 2 * H + u] = nc;
           h[u] = nc + zg * (hp[u] - nc);
           Aout[apack(row, u, H)] = h[u];
@@ -653,10 +770,9 @@ static void gru_before_h_part(void *ctx, int part, int parts) {
 static int seq_alloc(seq *s) {
   int B = s->B, H = s->H, W = s->G * s->H, blocks = (B + MR - 1) / MR;
   size_t na = (size_t)blocks * MR * (W > H ? W : H);
-  s->XW = kept(KEPT_XW, (size_t)s->T * B * W);
   s->Apack[0] = kept_zero(KEPT_A0, na);
   s->Apack[1] = kept_zero(KEPT_A1, na);
-  return s->XW && s->Apack[0] && s->Apack[1] ? 0 : -1;
+  return s->Apack[0] && s->Apack[1] ? 0 : -1;
 }
 
 /*
@@ -711,7 +827,6 @@ done:
   return rc;
 }
 
-/* One backward step for this part's units: dhRec = dZh_{t+1} Wh^T, then the cell's gradients. */
 /*
  * The LSTM cell's backward on one row's units [u0, u0+un): the pre-activation
  * gradients dZ and the carried dc, in one loop without branches (it vectorises).
@@ -722,12 +837,26 @@ static void lstm_grad_row(seq *s, int t, int row, int u0, int un, const float *r
   const float *restrict dv = s->dvalue + n * H + u0, *restrict a = acts(s) + n * W + u0;
   const float *restrict tcs = extra(s) + (size_t)T * B * H + n * H + u0;
   const float *restrict cps = t == 0 ? s->c0 + (size_t)row * H + u0 : extra(s) + (n - B) * H + u0;
+  static const float no_dc[NR]; /* zeros: no cell-state gradient from the value */
   const float *restrict dcs = s->cell_states && t < T - 1
                                   ? s->dvalue + ((size_t)(T + t) * B + row) * H + u0
-                                  : NULL;
+                                  : no_dc;
   float *restrict dz = s->dZx + n * W + u0, *restrict cr = s->carry + (size_t)row * H + u0;
-  for (int uu = 0; uu < un; uu++) {
-    float dh = dv[uu] + rec[uu], dc = cr[uu] + (dcs ? dcs[uu] : 0.0f);
+  int uu = 0;
+  /* 16 units at a time as vectors: the compiler kept the loop below scalar */
+  for (; uu + 16 <= un; uu += 16) {
+    v16 dh = ldv(dv + uu) + ldv(rec + uu), dc = ldv(cr + uu) + ldv(dcs + uu);
+    v16 i = ldv(a + uu), f = ldv(a + H + uu), o = ldv(a + 2 * H + uu), g = ldv(a + 3 * H + uu);
+    v16 tc = ldv(tcs + uu), cp = ldv(cps + uu);
+    dc += dh * o * (1.0f - tc * tc);
+    stv(dz + uu, dc * g * i * (1.0f - i));
+    stv(dz + H + uu, dc * cp * f * (1.0f - f));
+    stv(dz + 2 * H + uu, dh * tc * o * (1.0f - o));
+    stv(dz + 3 * H + uu, dc * i * (1.0f - g * g));
+    stv(cr + uu, dc * f);
+  }
+  for (; uu < un; uu++) { /* the same arithmetic on the units left over */
+    float dh = dv[uu] + rec[uu], dc = cr[uu] + dcs[uu];
     float i = a[uu], f = a[H + uu], o = a[2 * H + uu], g = a[3 * H + uu];
     float tc = tcs[uu], cp = cps[uu];
     dc += dh * o * (1.0f - tc * tc);
@@ -739,6 +868,24 @@ static void lstm_grad_row(seq *s, int t, int row, int u0, int un, const float *r
   }
 }
 
+/*
+ * An LSTM block's backward: lstm_grad_row for its m rows, then the block's dZ
+ * [m, 4 gates x un units] into the next step's packed operand, MR rows per
+ * column (one apack() index per value cost more than the arithmetic).
+ */
+static void lstm_grad_block(seq *s, int t, int ib, int m, int u0, int un, const float *tmp,
+                            float *Aout) {
+  int H = s->H, W = 4 * H;
+  for (int r = 0; r < m; r++) lstm_grad_row(s, t, ib * MR + r, u0, un, tmp + r * NR);
+  const float *dz = s->dZh + ((size_t)t * s->B + ib * MR) * W + u0;
+  for (int g = 0; g < 4; g++) {
+    float *dst = Aout + ((size_t)ib * W + g * H + u0) * MR;
+    for (int uu = 0; uu < un; uu++)
+      for (int r = 0; r < m; r++) dst[(size_t)uu * MR + r] = dz[(size_t)r * W + g * H + uu];
+  }
+}
+
+/* One backward step for this part's units: dhRec = dZh_{t+1} Wh^T, then the cell's gradients. */
 static void backward_part(void *ctx, int part, int parts) {
   seq *s = ctx;
   int t = s->t, T = s->T, B = s->B, H = s->H, W = s->G * H;
@@ -755,18 +902,16 @@ static void backward_part(void *ctx, int part, int parts) {
       else
         memset(tmp, 0, sizeof tmp);
       int m = B - ib * MR < MR ? B - ib * MR : MR;
+      if (s->kind == LSTM) {
+        lstm_grad_block(s, t, ib, m, u0, un, tmp, Aout);
+        continue;
+      }
       for (int r = 0; r < m; r++) {
         int row = ib * MR + r;
         size_t n = (size_t)t * B + row;
         const float *dv = s->dvalue + n * H, *rec = tmp + r * NR, *a = A + n * W;
         const float *hp = hprev_row(s, t, row);
         float *dzx = s->dZx + n * W, *dzh = s->dZh + n * W;
-        if (s->kind == LSTM) {
-          lstm_grad_row(s, t, row, u0, un, rec);
-          for (int uu = 0; uu < un; uu++)
-            for (int g = 0; g < 4; g++) Aout[apack(row, g * H + u0 + uu, W)] = dzh[g * H + u0 + uu];
-          continue;
-        }
         for (int uu = 0; uu < un; uu++) {
           int u = u0 + uu;
           float dh = dv[u] + rec[uu];
@@ -797,27 +942,49 @@ static void col_sums(const float *M, int N, int W, int ld, float *out, int acc) 
     for (int j = 0; j < W; j++) out[j] += M[(size_t)n * ld + j];
 }
 
+/* acc[0, n) += x[0, n). */
+static inline void add_row(float *restrict acc, const float *restrict x, size_t n) {
+  for (size_t j = 0; j < n; j++) acc[j] += x[j];
+}
+
+/*
+ * db = dZx's column sums and, with a table, dP = dZx's rows summed by id, for
+ * this part's columns (runs of 16), in one pass over dZx: rows in order, so a
+ * column's sums do not depend on the thread count.
+ */
+static void input_sums_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int N = s->T * s->B, W = s->G * s->H, lo, hi;
+  share((W + 15) / 16, part, parts, &lo, &hi);
+  int j0 = lo * 16, j1 = hi * 16 < W ? hi * 16 : W;
+  if (j0 >= j1) return;
+  size_t w = (size_t)(j1 - j0);
+  float *db = s->db + j0;
+  memset(db, 0, w * sizeof(float));
+  for (int v = 0; s->dP && v < s->V; v++) memset(s->dP + (size_t)v * W + j0, 0, w * sizeof(float));
+  for (int n = 0; n < N; n++) {
+    const float *z = s->dZx + (size_t)n * W + j0;
+    add_row(db, z, w);
+    if (s->dP && in_table(s->ids[n], s->V)) add_row(s->dP + (size_t)s->ids[n] * W + j0, z, w);
+  }
+}
+
 /* Weight and input gradients from the pre-activation gradients of every step. */
 static int input_grads(seq *s) {
-  int T = s->T, B = s->B, D = s->D, H = s->H, W = s->G * H, N = T * B;
+  int T = s->T, B = s->B, D = s->D, H = s->H, W = s->G * H, N = T * B, V = s->V;
   const float *dZ = s->dZx;
-  col_sums(dZ, N, W, W, s->db, 0);
+  if (s->ids) {
+    s->dP = kept(KEPT_DP, (size_t)(V > 0 ? V : 1) * W);
+    if (!s->dP) return -1;
+  }
+  run_parts(input_sums_part, s);
   if (!s->ids) {
     gemm(1, 0, D, W, N, s->X, D, dZ, W, s->dWx, W, 0);  /* X^T dZ */
     gemm(0, 1, N, D, W, dZ, W, s->Wx, W, s->dX, D, 0);  /* dZ Wx^T */
     return 0;
   }
-  int V = s->V;
-  float *dP = calloc((size_t)(V > 0 ? V : 1) * W, sizeof(float));
-  if (!dP) return -1;
-  for (int n = 0; n < N; n++) {
-    int id = (int)s->ids[n];
-    if (id < 0 || id >= V) continue;
-    for (int j = 0; j < W; j++) dP[(size_t)id * W + j] += dZ[(size_t)n * W + j];
-  }
-  gemm(1, 0, D, W, V, s->X, D, dP, W, s->dWx, W, 0); /* table^T dP */
-  gemm(0, 1, V, D, W, dP, W, s->Wx, W, s->dX, D, 0); /* dP Wx^T */
-  free(dP);
+  gemm(1, 0, D, W, V, s->X, D, s->dP, W, s->dWx, W, 0); /* table^T dP */
+  gemm(0, 1, V, D, W, s->dP, W, s->Wx, W, s->dX, D, 0); /* dP Wx^T */
   return 0;
 }
 
@@ -853,14 +1020,15 @@ int rnn_seq_backward(int kind, int T, int B, int D, int H, int V, const float *X
   s.Apack[0] = kept_zero(KEPT_A0, na);
   s.Apack[1] = kept_zero(KEPT_A1, na);
   s.dZx = kept(KEPT_DZX, (size_t)N * W);
-  s.dZh = kind == GRU_AFTER || kind == GRU_BEFORE ? kept(KEPT_DZH, (size_t)N * W) : s.dZx;
+  /* only a reset-after GRU's recurrent side differs (its candidate's gradient is scaled by r) */
+  s.dZh = kind == GRU_AFTER ? kept(KEPT_DZH, (size_t)N * W) : s.dZx;
   s.carry = kept_zero(KEPT_CARRY, (size_t)B * H);
   s.carry2 = kept_zero(KEPT_CARRY2, (size_t)B * H);
   int panels = (H + NR - 1) / NR;
   s.WhTP = kept(KEPT_WP, (size_t)panels * W * NR);
   if (!s.Apack[0] || !s.Apack[1] || !s.dZx || !s.dZh || !s.carry || !s.carry2 || !s.WhTP) goto done;
   /* Wh^T [W, H] in panels of NR units (for GRU before: only its z, r columns are used). */
-  for (int p = 0; p < panels; p++) pack_b(1, Wh, W, H, 0, W, p, s.WhTP + (size_t)p * W * NR);
+  run_parts(pack_wht_part, &s);
   if (kind == LSTM)
     memcpy(s.carry, dvalue + (size_t)(cell_states ? 2 * T - 1 : T) * B * H,
            (size_t)B * H * sizeof(float));
@@ -904,6 +1072,41 @@ done:
   return rc;
 }
 
+typedef struct {
+  seq *s;
+  int k0, K;
+  float *out;
+} gru_product_job;
+
+/* This part's panels of gru_before_product. */
+static void gru_product_part(void *ctx, int part, int parts) {
+  const gru_product_job *j = ctx;
+  const seq *s = j->s;
+  int B = s->B, H = s->H, W = 3 * H, blocks = (B + MR - 1) / MR, lo, hi;
+  share((H + NR - 1) / NR, part, parts, &lo, &hi);
+  for (int p = lo; p < hi; p++) {
+    int n = H - p * NR < NR ? H - p * NR : NR;
+    const float *Bp = s->WhTP + ((size_t)p * W + j->k0) * NR;
+    for (int ib = 0; ib < blocks; ib++) {
+      int m = B - ib * MR < MR ? B - ib * MR : MR;
+      micro(j->K, s->Apack[0] + (size_t)ib * j->K * MR, Bp, j->out + (size_t)ib * MR * H + p * NR,
+            H, m, n, 0);
+    }
+  }
+}
+
+/*
+ * out [B, H] = dZh_t[:, k0, k0+K) Wh[:, k0, k0+K)^T, from Wh^T packed once for
+ * the whole backward pass (WhTP; a gemm() call packed its transpose again at
+ * every step) and this step's rows of dZh packed once (Apack[0]).
+ */
+static void gru_before_product(seq *s, int k0, int K, float *out) {
+  int W = 3 * s->H;
+  pack_a(0, s->dZh + (size_t)s->t * s->B * W + k0, W, s->B, 0, K, s->Apack[0]);
+  gru_product_job j = {s, k0, K, out};
+  run_parts(gru_product_part, &j);
+}
+
 /*
  * GRU with the reset gate before the product, one backward step (rows serial,
  * products by the threaded GEMM). With z = σ(az), r = σ(ar), n = tanh(an),
@@ -915,35 +1118,33 @@ static void gru_before_step(seq *s, float *G, float *Q) {
   int t = s->t, B = s->B, H = s->H, W = 3 * H;
   float *A = acts(s);
   size_t n0 = (size_t)t * B;
+  float carried = t < s->T - 1 ? 1.0f : 0.0f; /* the last step has no dh from a later one */
   for (int row = 0; row < B; row++) {
     size_t n = n0 + row;
-    const float *dv = s->dvalue + n * H, *a = A + n * W, *hp = hprev_row(s, t, row);
-    float *dzx = s->dZx + n * W, *dzh = s->dZh + n * W, *c2 = s->carry2 + (size_t)row * H;
-    float *dhs = s->carry + (size_t)row * H;
+    const float *restrict dv = s->dvalue + n * H, *restrict a = A + n * W;
+    const float *restrict hp = hprev_row(s, t, row), *restrict c2 = s->carry2 + (size_t)row * H;
+    float *restrict dz = s->dZx + n * W, *restrict dhs = s->carry + (size_t)row * H;
     for (int u = 0; u < H; u++) {
-      float dh = dv[u] + (t < s->T - 1 ? c2[u] : 0.0f);
+      float dh = dv[u] + carried * c2[u];
       float zg = a[u], nc = a[2 * H + u];
-      float dan = dh * (1.0f - zg) * (1.0f - nc * nc);
-      dzx[u] = dzh[u] = dh * (hp[u] - nc) * zg * (1.0f - zg);
-      dzx[2 * H + u] = dzh[2 * H + u] = dan;
+      dz[u] = dh * (hp[u] - nc) * zg * (1.0f - zg);
+      dz[2 * H + u] = dh * (1.0f - zg) * (1.0f - nc * nc);
       dhs[u] = dh;
     }
   }
-  gemm(0, 1, B, H, H, s->dZh + n0 * W + 2 * H, W, s->Wh + 2 * H, W, G, H, 0);
+  gru_before_product(s, 2 * H, H, G);
   for (int row = 0; row < B; row++) {
     size_t n = n0 + row;
-    const float *a = A + n * W, *hp = hprev_row(s, t, row), *g = G + (size_t)row * H;
-    float *dzx = s->dZx + n * W, *dzh = s->dZh + n * W;
-    for (int u = 0; u < H; u++) {
-      float rg = a[H + u];
-      dzx[H + u] = dzh[H + u] = g[u] * hp[u] * rg * (1.0f - rg);
-    }
+    const float *restrict a = A + n * W, *restrict hp = hprev_row(s, t, row);
+    const float *restrict g = G + (size_t)row * H;
+    float *restrict dz = s->dZx + n * W;
+    for (int u = 0; u < H; u++) dz[H + u] = g[u] * hp[u] * a[H + u] * (1.0f - a[H + u]);
   }
-  gemm(0, 1, B, H, 2 * H, s->dZh + n0 * W, W, s->Wh, W, Q, H, 0);
+  gru_before_product(s, 0, 2 * H, Q);
   for (int row = 0; row < B; row++) {
-    const float *a = A + (n0 + row) * W, *g = G + (size_t)row * H, *q = Q + (size_t)row * H;
-    const float *dhs = s->carry + (size_t)row * H;
-    float *c2 = s->carry2 + (size_t)row * H;
+    const float *restrict a = A + (n0 + row) * W, *restrict g = G + (size_t)row * H;
+    const float *restrict q = Q + (size_t)row * H, *restrict dhs = s->carry + (size_t)row * H;
+    float *restrict c2 = s->carry2 + (size_t)row * H;
     for (int u = 0; u < H; u++) c2[u] = dhs[u] * a[u] + g[u] * a[H + u] + q[u];
   }
 }
