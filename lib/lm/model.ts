@@ -6,7 +6,7 @@
  */
 import { tidy } from "../ops/tidy.ts";
 import type { Scalar, Tensor, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
-import { layerVariables, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
+import { layerVariables, NamedWeightsModel, type WeightParts } from "../training/named_weights.ts";
 import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
 import { type Embedding, embedding } from "../layers/embedding.ts";
 import { type Dense, dense } from "../layers/dense.ts";
@@ -145,7 +145,7 @@ export const LM_KIND = "lm";
  * model.dispose();
  * ```
  */
-export class LanguageModel implements TrainableModel<Minibatch> {
+export class LanguageModel extends NamedWeightsModel implements TrainableModel<Minibatch> {
   /** Always `"lm"`. */
   readonly kind: typeof LM_KIND = LM_KIND;
   /** The configuration the model was built from. */
@@ -169,6 +169,7 @@ export class LanguageModel implements TrainableModel<Minibatch> {
    * @param config a checked config, from {@linkcode modelConfig}.
    */
   constructor(config: ModelConfig) {
+    super();
     this.config = config;
     const { vocabSize: V, hiddenSize: H, embeddingSize: E } = config;
     // Its own stream, so the output layer does not repeat the stack's draws.
@@ -262,26 +263,15 @@ export class LanguageModel implements TrainableModel<Minibatch> {
     return { loss: out.loss, count: batch.batchSize * batch.numSteps, carry: out.carry };
   }
 
-  /** The variables besides the stack, by checkpoint name. */
-  #own(): Record<string, Variable> {
-    return layerVariables({ embedding: this.embedding, out: this.output });
-  }
-
   /**
-   * The model's weights as a flat record of named tensors: `embedding`,
-   * `rnn/<layer>/<d2l name>`, `out/W`, `out/b`. New tensors the caller disposes.
+   * Checkpoint names: `embedding`, `rnn/<layer>/<d2l name>`, `out/W`, `out/b`
+   * (read and written by the inherited `namedWeights`/`setNamedWeights`).
    */
-  namedWeights(): Record<string, Tensor> {
-    return namedWeightsOf(this.#own(), { rnn: this.rnn });
-  }
-
-  /**
-   * Replaces every weight from a record made by {@linkcode namedWeights}.
-   *
-   * @throws {UsageError} naming a missing or extra key, or a shape that differs.
-   */
-  setNamedWeights(named: Record<string, Tensor>): void {
-    setNamedWeightsOf(named, this.#own(), { rnn: this.rnn });
+  protected weightParts(): WeightParts {
+    return {
+      own: layerVariables({ embedding: this.embedding, out: this.output }),
+      stacks: { rnn: this.rnn },
+    };
   }
 
   /** Frees every variable. */
