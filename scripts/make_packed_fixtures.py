@@ -20,13 +20,12 @@ float32 values stored in the file.
 Run from the project root:  /usr/bin/python3 scripts/make_packed_fixtures.py
 (made with torch 1.13; any recent version gives the same numbers to ~1e-12)
 """
-import json
-import os
 
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "fixtures", "torch")
+from make_torch_fixtures import write_fixtures  # the sibling script: one writer for both
+
 
 LENGTHS = [7, 3, 1, 5]
 GARBAGE = 1e3
@@ -101,13 +100,7 @@ def make(spec, seed):
 
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    for seed, (name, spec) in enumerate(FIXTURES.items()):
-        path = os.path.join(OUT, f"{name}.json")
-        with open(path, "w") as f:
-            json.dump(make(spec, seed), f, indent=None)
-            f.write("\n")
-        print(path)
+    write_fixtures(FIXTURES, lambda name, spec, seed: make(spec, seed))
 
 
 if __name__ == "__main__":

@@ -71,14 +71,19 @@ def make(name, spec, seed):
     return fixture
 
 
-def main():
+def write_fixtures(fixtures, make_one):
+    """Writes each fixture as OUT/<name>.json, made by make_one(name, spec, seed), seeds 0, 1, ... in order."""
     os.makedirs(OUT, exist_ok=True)
-    for seed, (name, spec) in enumerate(FIXTURES.items()):
+    for seed, (name, spec) in enumerate(fixtures.items()):
         path = os.path.join(OUT, f"{name}.json")
         with open(path, "w") as f:
-            json.dump(make(name, spec, seed), f, indent=None)
+            json.dump(make_one(name, spec, seed), f, indent=None)
             f.write("\n")
         print(path)
+
+
+def main():
+    write_fixtures(FIXTURES, make)
 
 
 if __name__ == "__main__":
