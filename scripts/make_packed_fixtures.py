@@ -24,7 +24,8 @@ Run from the project root:  /usr/bin/python3 scripts/make_packed_fixtures.py
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from make_torch_fixtures import write_fixtures  # the sibling script: one writer for both
+# The sibling script: one description, field list and writer for both.
+from make_torch_fixtures import module_call, shape_fields, write_fixtures
 
 
 LENGTHS = [7, 3, 1, 5]
@@ -72,18 +73,12 @@ def make(spec, seed):
     for b, n in enumerate(LENGTHS):
         assert torch.all(output[n:, b] == 0), "padded outputs are zero"
     fixture = {
-        "description": f"torch.nn.{cls.__name__}({D}, {H}, num_layers={layers}, "
-        f"bidirectional={bidirectional}{''.join(f', {k}={v!r}' for k, v in kwargs.items())}) "
+        "description": f"{module_call(cls, kwargs, D, H, layers, bidirectional)} "
         f"over pack_padded_sequence(lengths={LENGTHS}, enforce_sorted=False), "
         f"{'a given' if given else 'zero'} initial state, "
         f"garbage x{GARBAGE:g} in the padded steps, seed {1000 + seed}, "
         f"made by scripts/make_packed_fixtures.py with torch {torch.__version__}",
-        "kind": kind,
-        "inputSize": D,
-        "hiddenSize": H,
-        "layers": layers,
-        "bidirectional": bidirectional,
-        "nonlinearity": kwargs.get("nonlinearity"),
+        **shape_fields(kind, kwargs, D, H, layers, bidirectional),
         "lengths": LENGTHS,
         "stateDict": {k: as_lists(v) for k, v in module.state_dict().items()},
         "input": as_lists(x),

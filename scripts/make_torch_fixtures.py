@@ -30,6 +30,24 @@ FIXTURES = {
 }
 
 
+def module_call(cls, kwargs, D, H, layers, bidirectional):
+    """The module as its constructor call, for a fixture's description."""
+    extra = "".join(f", {k}={v!r}" for k, v in kwargs.items())
+    return f"torch.nn.{cls.__name__}({D}, {H}, num_layers={layers}, bidirectional={bidirectional}{extra})"
+
+
+def shape_fields(kind, kwargs, D, H, layers, bidirectional):
+    """The fixture fields that say which stack the test must build (read by the tests in this order)."""
+    return {
+        "kind": kind,
+        "inputSize": D,
+        "hiddenSize": H,
+        "layers": layers,
+        "bidirectional": bidirectional,
+        "nonlinearity": kwargs.get("nonlinearity"),
+    }
+
+
 def rounded(t):
     """A tensor as nested lists of Python floats."""
     return t.detach().double().tolist()
@@ -50,15 +68,9 @@ def make(name, spec, seed):
         else:
             output, h_n = module(x.double(), h0.double())
     fixture = {
-        "description": f"torch.nn.{cls.__name__}({D}, {H}, num_layers={layers}, "
-        f"bidirectional={bidirectional}{''.join(f', {k}={v!r}' for k, v in kwargs.items())}), "
+        "description": f"{module_call(cls, kwargs, D, H, layers, bidirectional)}, "
         f"seed {seed}, made by scripts/make_torch_fixtures.py with torch {torch.__version__}",
-        "kind": kind,
-        "inputSize": D,
-        "hiddenSize": H,
-        "layers": layers,
-        "bidirectional": bidirectional,
-        "nonlinearity": kwargs.get("nonlinearity"),
+        **shape_fields(kind, kwargs, D, H, layers, bidirectional),
         "stateDict": {k: rounded(v) for k, v in module.state_dict().items()},
         "input": rounded(x),
         "h0": rounded(h0),
