@@ -33,11 +33,14 @@ FIXTURES = {
 def module_call(cls, kwargs, D, H, layers, bidirectional):
     """The module as its constructor call, for a fixture's description."""
     extra = "".join(f", {k}={v!r}" for k, v in kwargs.items())
-    return f"torch.nn.{cls.__name__}({D}, {H}, num_layers={layers}, bidirectional={bidirectional}{extra})"
+    return (
+        f"torch.nn.{cls.__name__}({D}, {H}, num_layers={layers}, "
+        f"bidirectional={bidirectional}{extra})"
+    )
 
 
 def shape_fields(kind, kwargs, D, H, layers, bidirectional):
-    """The fixture fields that say which stack the test must build (read by the tests in this order)."""
+    """The fixture fields that say which stack a test must build."""
     return {
         "kind": kind,
         "inputSize": D,
@@ -84,7 +87,7 @@ def make(name, spec, seed):
 
 
 def write_fixtures(fixtures, make_one):
-    """Writes each fixture as OUT/<name>.json, made by make_one(name, spec, seed), seeds 0, 1, ... in order."""
+    """Writes OUT/<name>.json for each fixture, made by make_one(name, spec, seed), seeds 0, 1, ..."""
     os.makedirs(OUT, exist_ok=True)
     for seed, (name, spec) in enumerate(fixtures.items()):
         path = os.path.join(OUT, f"{name}.json")
