@@ -37,7 +37,11 @@ export interface CpuBackend {
   /** The tensors' storage, by data id (tfjs's `DataId` is an opaque object). */
   data: { get(id: object): { values?: unknown } | undefined; has(id: object): boolean };
   /** A new tensor of the backend's over `values` (taken, not copied). */
-  makeTensorInfo(shape: number[], dtype: DataType, values?: Float32Array): TensorInfo;
+  makeTensorInfo(
+    shape: number[],
+    dtype: DataType,
+    values?: Float32Array | Int32Array | Uint8Array,
+  ): TensorInfo;
   /** How many tensors share a data id's values (a clone shares them). */
   refCount(id: object): number;
   /** Frees a tensor a kernel made for its own use. */
@@ -328,6 +332,94 @@ function binaryKernel(name: string): tf.KernelFunc {
   };
 }
 
+/*
+ * Elementwise kernels that tfjs's cpu backend runs through a callback per
+ * element or a broadcasting index walk: dropout's `Floor` and `RealDiv`, the
+ * length masks' `LogicalNot`, `Select` and `ZerosLike`, each about 5 ms on a
+ * seq2seq step's [T, B, H]. Plain loops here give the same values (JavaScript
+ * computes in double and the arrays round to float32, as cpu's kernels do);
+ * other dtypes and broadcast shapes go to cpu's kernel.
+ */
+
+type Stored = Float32Array | Int32Array | Uint8Array;
+
+/** A tensor's values as the cpu backend keeps them for its dtype (no copy), or null. */
+function storedValues(backend: CpuBackend, t: TensorInfo): Stored | null {
+  const values = backend.data.has(t.dataId) ? backend.data.get(t.dataId)?.values : undefined;
+  if (t.dtype === "float32") return values instanceof Float32Array ? values : null;
+  if (t.dtype === "int32") return values instanceof Int32Array ? values : null;
+  if (t.dtype === "bool") return values instanceof Uint8Array ? values : null;
+  return null;
+}
+
+function sizeOf(shape: number[]): number {
+  return shape.reduce((x, y) => x * y, 1);
+}
+
+function floorKernel(args: Args): TensorInfo {
+  const backend = cpuBackendOf(args);
+  const { x } = args.inputs as Record<string, TensorInfo>;
+  const X = storedValues(backend, x);
+  if (!(X instanceof Float32Array)) return cpuKernel("Floor")(args) as TensorInfo;
+  const out = new Float32Array(X.length);
+  for (let i = 0; i < X.length; i++) out[i] = Math.floor(X[i]);
+  return backend.makeTensorInfo(x.shape, "float32", out);
+}
+
+/** a / b for float32 operands of one shape, or one of them a scalar. */
+function realDivKernel(args: Args): TensorInfo {
+  const backend = cpuBackendOf(args);
+  const { a, b } = args.inputs as Record<string, TensorInfo>;
+  const A = storedValues(backend, a), B = storedValues(backend, b);
+  const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  const n = sizeOf(shape);
+  const fits = (v: Stored | null): v is Float32Array =>
+    v instanceof Float32Array && (v.length === n || v.length === 1);
+  if (!fits(A) || !fits(B) || n === 0) return cpuKernel("RealDiv")(args) as TensorInfo;
+  const out = new Float32Array(n);
+  if (A.length === n && B.length === n) { for (let i = 0; i < n; i++) out[i] = A[i] / B[i]; }
+  else if (B.length === 1) { for (let i = 0, d = B[0]; i < n; i++) out[i] = A[i] / d; }
+  else for (let i = 0, c = A[0]; i < n; i++) out[i] = c / B[i];
+  return backend.makeTensorInfo(shape, "float32", out);
+}
+
+function logicalNotKernel(args: Args): TensorInfo {
+  const backend = cpuBackendOf(args);
+  const { x } = args.inputs as Record<string, TensorInfo>;
+  const X = storedValues(backend, x);
+  if (!(X instanceof Uint8Array)) return cpuKernel("LogicalNot")(args) as TensorInfo;
+  const out = new Uint8Array(X.length);
+  for (let i = 0; i < X.length; i++) out[i] = X[i] ? 0 : 1;
+  return backend.makeTensorInfo(x.shape, "bool", out);
+}
+
+function zerosLikeKernel(args: Args): TensorInfo {
+  const backend = cpuBackendOf(args);
+  const { x } = args.inputs as Record<string, TensorInfo>;
+  const n = sizeOf(x.shape);
+  if (x.dtype === "float32") return backend.makeTensorInfo(x.shape, x.dtype, new Float32Array(n));
+  if (x.dtype === "int32") return backend.makeTensorInfo(x.shape, x.dtype, new Int32Array(n));
+  if (x.dtype === "bool") return backend.makeTensorInfo(x.shape, x.dtype, new Uint8Array(n));
+  return cpuKernel("ZerosLike")(args) as TensorInfo;
+}
+
+/** condition ? t : e, all of one size (cpu's kernel also takes a condition over the first axis). */
+function selectKernel(args: Args): TensorInfo {
+  const backend = cpuBackendOf(args);
+  const { condition, t, e } = args.inputs as Record<string, TensorInfo>;
+  const C = storedValues(backend, condition), T = storedValues(backend, t);
+  const E = storedValues(backend, e);
+  if (
+    !(C instanceof Uint8Array) || !(T instanceof Float32Array) || !(E instanceof Float32Array) ||
+    C.length !== T.length || E.length !== T.length
+  ) {
+    return cpuKernel("Select")(args) as TensorInfo;
+  }
+  const out = new Float32Array(T.length);
+  for (let i = 0; i < T.length; i++) out[i] = C[i] ? T[i] : E[i];
+  return backend.makeTensorInfo(t.shape, "float32", out);
+}
+
 /** A 2-D float32 transpose natively, N-D ones that keep the last axis by rows; else cpu's. */
 function transposeKernel(args: Args): TensorInfo {
   const backend = cpuBackendOf(args);
@@ -581,6 +673,11 @@ function register(): void {
     Slice: sliceKernel as tf.KernelFunc,
     SplitV: splitVKernel as tf.KernelFunc,
     Sum: sumKernel as tf.KernelFunc,
+    Floor: floorKernel as tf.KernelFunc,
+    RealDiv: realDivKernel as tf.KernelFunc,
+    LogicalNot: logicalNotKernel as tf.KernelFunc,
+    ZerosLike: zerosLikeKernel as tf.KernelFunc,
+    Select: selectKernel as tf.KernelFunc,
   };
   for (const [kernelName, kernelFunc] of Object.entries(own)) {
     tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });

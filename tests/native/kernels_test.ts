@@ -131,6 +131,44 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "native Floor, RealDiv, LogicalNot, ZerosLike and Select are its own kernels and equal cpu's to the bit (NaN, infinities, -0 included)",
+  ignore,
+  fn: async () => {
+    for (const name of ["Floor", "RealDiv", "LogicalNot", "ZerosLike", "Select"]) {
+      ok(
+        tf.getKernel(name, "native")?.kernelFunc !== tf.getKernel(name, "cpu")?.kernelFunc,
+        `${name} is the native backend's own kernel`,
+      );
+    }
+    const rng = new Rng(5);
+    const x = normals(rng, 6 * 7).map((v) => v * 3);
+    x.set([NaN, Infinity, -Infinity, -0, 0, 2.5, -2.5, 1e-40]);
+    const y = normals(rng, 6 * 7);
+    y.set([0, -0, 2, NaN, Infinity, 3, 0.7, -1e-3]);
+    const f = () => {
+      const a = tf.tensor2d(x, [6, 7]), b = tf.tensor2d(y, [6, 7]);
+      const mask = tf.greater(b, 0);
+      return [
+        tf.floor(a),
+        tf.div(a, b),
+        tf.div(a, tf.scalar(0.8)), // dropout's 1 / keep
+        tf.div(tf.scalar(-1.5), b),
+        tf.div(a, tf.tensor1d(y.subarray(0, 7))), // broadcast: cpu's
+        tf.logicalNot(mask),
+        tf.zerosLike(a),
+        tf.zerosLike(tf.tensor1d([3, 4], "int32")),
+        tf.zerosLike(mask),
+        tf.where(mask, a, b),
+        tf.where(tf.tensor2d([true, false, true, false, true, false], [6, 1]), a, b), // a column
+      ];
+    };
+    const native = await on("native", f), cpu = await on("cpu", f);
+    native.forEach((n, i) => deepStrictEqual(Array.from(n), Array.from(cpu[i]), `result ${i}`));
+  },
+});
+
+Deno.test({
   name: "native results do not depend on the thread count (LSTM sequence and its gradients)",
   ignore,
   fn: async () => {
