@@ -50,6 +50,19 @@ function read(inputs: tf.Tensor[], dims: Dims, spec: CellSpec) {
 const UNUSED = new Float32Array(1);
 
 /**
+ * The arguments `rnn_seq_forward` and `rnn_seq_backward` both take, in their C
+ * order: the sizes and inputs up to `Wh` (the forward then takes `b`), and the
+ * initial state with the cell-states flag.
+ */
+function sharedArgs(kind: number, dims: Dims, r: ReturnType<typeof read>, cellStates: boolean) {
+  const { T, B, D, H } = dims;
+  return {
+    inputs: [kind, T, B, D, H, r.V, r.X, r.ids, r.Wx, r.Wh] as const,
+    state: [r.bhh ?? UNUSED, r.h0, r.c0 ?? UNUSED, cellStates ? 1 : 0] as const,
+  };
+}
+
+/**
  * The native forward and backward of a cell kind, or null when the native
  * backend is not the active one.
  *
@@ -64,26 +77,14 @@ export function nativeSequenceKernels(
   const kind = kindCode(spec);
   const lstm = spec.kind === "lstm";
   const forward: Forward = (inputs, dims, save) => {
-    const { T, B, D, H } = dims;
+    const { T, B, H } = dims;
     const r = read(inputs, dims, spec);
     const blocks = lstm ? (cellStates ? 2 * T : T + 1) : T;
     const value = new Float32Array(blocks * B * H);
     // Read by the backward pass only, and written whole by the forward: a recycled array.
     const work = scratchArray(Number(lib.rnn_work_size(kind, T, B, H)));
-    const rc = lib.rnn_seq_forward(
-      ...[kind, T, B, D, H, r.V] as const,
-      r.X,
-      r.ids,
-      r.Wx,
-      r.Wh,
-      r.b,
-      r.bhh ?? UNUSED,
-      r.h0,
-      r.c0 ?? UNUSED,
-      cellStates ? 1 : 0,
-      value,
-      work,
-    );
+    const args = sharedArgs(kind, dims, r, cellStates);
+    const rc = lib.rnn_seq_forward(...args.inputs, r.b, ...args.state, value, work);
     if (rc !== 0) throw new Error(`${WHO}: the forward pass ran out of memory`);
     const out = tf.tensor3d(value, [blocks, B, H]);
     save([...inputs, out, tf.tensor1d(work)]);
@@ -103,16 +104,10 @@ export function nativeSequenceKernels(
     const dWx = new Float32Array(D * r.G * H), dWh = new Float32Array(H * r.G * H);
     const db = new Float32Array(r.G * H), dbhh = new Float32Array(H);
     const dh0 = new Float32Array(B * H), dc0 = new Float32Array(B * H);
+    const args = sharedArgs(kind, dims, r, cellStates);
     const rc = lib.rnn_seq_backward(
-      ...[kind, T, B, D, H, r.V] as const,
-      r.X,
-      r.ids,
-      r.Wx,
-      r.Wh,
-      r.bhh ?? UNUSED,
-      r.h0,
-      r.c0 ?? UNUSED,
-      cellStates ? 1 : 0,
+      ...args.inputs,
+      ...args.state,
       value,
       work,
       dv,
