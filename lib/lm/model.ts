@@ -5,7 +5,7 @@
  * @module
  */
 import { tidy } from "../ops/tidy.ts";
-import type { Scalar, Tensor, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
+import type { Scalar, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
 import { layerVariables, NamedWeightsModel, type WeightParts } from "../training/named_weights.ts";
 import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
 import { type Embedding, embedding } from "../layers/embedding.ts";
