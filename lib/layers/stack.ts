@@ -29,7 +29,8 @@ import { cellDefinition, type CellKind, checkCellOptions } from "../cells/regist
 import type { InitName } from "../cells/init.ts";
 import { runSequence } from "./sequence.ts";
 import { checkLengths, type Lengths, lengthsTensor, reverseWithinLengths } from "./lengths.ts";
-import { isSequenceRows, type SequenceRows } from "../kernels/fused_sequence.ts";
+import { hasFusedKernels, isSequenceRows, type SequenceRows } from "../kernels/fused_sequence.ts";
+import { nativeKernels } from "../native/backend.ts";
 import {
   checkTorchStateDict,
   fusedFromTorch,
@@ -156,6 +157,17 @@ export type RecurrentSettings = Required<Omit<RecurrentOptions, "forgetBias" | "
   custom: boolean;
 };
 type CheckedOptions = RecurrentSettings;
+
+/**
+ * One layer's step. On the native backend a cell with fused kernels runs as a
+ * one-step fused sequence (one C call each way, where its per-gate step is a
+ * dozen cpu kernels in JavaScript); elsewhere the cell's own step.
+ */
+function layerStep(cell: RecurrentCell, x: Tensor2D, state: State): State {
+  if (nativeKernels() === null || !hasFusedKernels(cell.spec)) return cell.step(x, state);
+  const [B, D] = x.shape;
+  return runSequence(cell.spec, cell.weights, tf.reshape(x, [1, B, D]) as Tensor3D, state).state;
+}
 
 function checkOptions(options: RecurrentOptions): CheckedOptions {
   const action = "Cannot build a recurrent stack";
@@ -358,7 +370,11 @@ export function recurrent(options: RecurrentOptions): Recurrent {
       let input = x;
       const next: State[] = [];
       for (let layer = 0; layer < layers; layer++) {
-        const state = cells[layer].step(input, states?.[layer] ?? zeroState(cells[layer].spec, B));
+        const state = layerStep(
+          cells[layer],
+          input,
+          states?.[layer] ?? zeroState(cells[layer].spec, B),
+        );
         next.push(state);
         input = state.h;
         if (masks && layer < layers - 1) {

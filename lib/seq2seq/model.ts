@@ -39,8 +39,6 @@ import type { PairBatch } from "./data.ts";
 import type { Seq2SeqConfig } from "./config.ts";
 import { maskedTokenLoss, stepOptions } from "./_model_parts.ts";
 import { nativeKernels } from "../native/backend.ts";
-import { hasFusedKernels } from "../kernels/fused_sequence.ts";
-import { runSequence } from "../layers/sequence.ts";
 import { matMul } from "../ops/matmul.ts";
 import { layerVariables, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 
@@ -73,22 +71,6 @@ export interface DecodeStepResult {
   state: State[];
   /** `[B, S]`: the attention weights of this step (attention models only). */
   weights?: Tensor2D;
-}
-
-/**
- * The multiplier `tf.dropout(x, rate, undefined, seed)` applies to an `x` of
- * this shape, bit for bit (its uniform noise, then `floor(u + keep) / keep`
- * in float32), with the arithmetic in JS: cpu's floor and division kernels
- * cost ~1 ms a decoder layer step, this loop a tenth of that.
- */
-function dropoutMultiplier(shape: number[], rate: number, seed: number): Tensor {
-  const keep = Math.fround(1 - rate);
-  const noise = tf.randomUniform(shape, 0, 1, "float32", seed);
-  const u = noise.dataSync() as Float32Array;
-  const multiplier = new Float32Array(u.length); // the store rounds to float32, as tfjs's does
-  for (let i = 0; i < u.length; i++) multiplier[i] = Math.floor(Math.fround(u[i] + keep)) / keep;
-  noise.dispose();
-  return tf.tensor(multiplier, shape);
 }
 
 /** Batch-major ids `[B, S]` as time-major `[S, B]` (row `t * B + b`). */
@@ -320,48 +302,9 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
       weights = attended.weights; // [B, S]
       x = tf.concat([attended.context, embedded], 1) as Tensor2D; // [B, Hd + E]
     }
-    const next = this.decoderStep(x, state, options);
-    return { output: next.output, state: next.state, weights };
-  }
-
-  /**
-   * The decoder stack's step. On the native backend each layer runs as a
-   * one-step fused sequence (one C call each way instead of a dozen cpu ops
-   * per layer), with the stack's own dropout masks between layers; the same
-   * arithmetic as `decoder.step`, which runs everywhere else.
-   */
-  private decoderStep(
-    x: Tensor2D,
-    state: State[],
-    options: { training?: boolean; seed?: number },
-  ): { output: Tensor2D; state: State[] } {
-    const cells = this.decoder.cells;
-    const fused = nativeKernels() !== null && cells.every((c) => hasFusedKernels(c.spec));
-    const stepOpts = stepOptions(options);
-    if (!fused || (stepOpts.training && stepOpts.seed === undefined)) {
-      const next = this.decoder.step(x, state, stepOpts);
-      return { output: next.output as Tensor2D, state: next.state };
-    }
-    const { dropout, layers } = this.decoder.options;
-    const [B, D] = x.shape;
-    let input = tf.reshape(x, [1, B, D]) as Tensor3D;
-    const next: State[] = [];
-    for (let layer = 0; layer < layers; layer++) {
-      const { spec, weights } = cells[layer];
-      const run = runSequence(spec, weights, input, state[layer]);
-      next.push(run.state);
-      input = run.outputs; // [1, B, H]
-      if (stepOpts.training && dropout > 0 && layer < layers - 1) {
-        // The stack's masks: seed + layer, the same noise as decoder.step's [B, H] draws.
-        const multiplier = dropoutMultiplier(
-          [1, B, spec.hiddenSize],
-          dropout,
-          stepOpts.seed! + layer,
-        );
-        input = tf.mul(input, multiplier);
-      }
-    }
-    return { output: next[layers - 1].h, state: next };
+    // On native each layer steps as a one-step fused sequence (the stack's step chooses).
+    const next = this.decoder.step(x, state, stepOptions(options));
+    return { output: next.output as Tensor2D, state: next.state, weights };
   }
 
   /**
