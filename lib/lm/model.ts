@@ -5,6 +5,7 @@
  * @module
  */
 import { tidy } from "../ops/tidy.ts";
+import { timeMajor } from "../ops/time_major.ts";
 import type { Scalar, Tensor2D, Tensor3D, Variable } from "../ops/tensors.ts";
 import { layerVariables, NamedWeightsModel, type WeightParts } from "../training/named_weights.ts";
 import { checkChoice, checkRate, checkSizes } from "../training/config_checks.ts";
@@ -124,6 +125,9 @@ export function modelConfig(
   }
   return config;
 }
+
+/** Re-exported where the LM defined it first (moved to lib/ops for every task). */
+export { timeMajor };
 
 /** The kind a language model's checkpoints record. */
 export const LM_KIND = "lm";
@@ -289,13 +293,7 @@ export class LanguageModel extends NamedWeightsModel implements TrainableModel<M
  * would be zeros.
  */
 function oneHotRows(x: Int32Array, B: number, T: number, V: number): Tensor2D {
-  const rows = new Float32Array(T * B);
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < T; t++) {
-      const id = x[b * T + t];
-      rows[t * B + b] = id >= 0 && id < V ? id : V;
-    }
-  }
+  const rows = Float32Array.from(timeMajor(x, B, T), (id) => id >= 0 && id < V ? id : V);
   return tf.tensor2d(rows, [T, B]);
 }
 
@@ -314,21 +312,4 @@ function oneHotRows(x: Int32Array, B: number, T: number, V: number): Tensor2D {
  */
 export function crossEntropy(logits: Tensor2D, targets: Int32Array): Scalar {
   return tf.tidy(() => softmaxCrossEntropy(logits, tf.tensor1d(targets, "int32")));
-}
-
-/**
- * Reorders `[B, T]` row-major targets to the time-major order of the logits.
- *
- * @example
- * ```ts
- * import { deepStrictEqual } from "node:assert";
- * deepStrictEqual([...timeMajor(Int32Array.of(1, 2, 3, 4, 5, 6), 2, 3)], [1, 4, 2, 5, 3, 6]);
- * ```
- */
-export function timeMajor(ids: Int32Array, batchSize: number, numSteps: number): Int32Array {
-  const out = new Int32Array(ids.length);
-  for (let b = 0; b < batchSize; b++) {
-    for (let t = 0; t < numSteps; t++) out[t * batchSize + b] = ids[b * numSteps + t];
-  }
-  return out;
 }

@@ -10,3 +10,4 @@ export * from "./matmul.ts";
 export * from "./shape.ts";
 export * from "./tidy.ts";
 export * from "./tensors.ts";
+export * from "./time_major.ts";

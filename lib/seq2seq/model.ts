@@ -40,6 +40,7 @@ import type { Seq2SeqConfig } from "./config.ts";
 import { maskedTokenLoss, stepOptions } from "./_model_parts.ts";
 import { nativeKernels } from "../native/backend.ts";
 import { matMul } from "../ops/matmul.ts";
+import { timeMajor } from "../ops/time_major.ts";
 import { layerVariables, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 
 /**
@@ -71,15 +72,6 @@ export interface DecodeStepResult {
   state: State[];
   /** `[B, S]`: the attention weights of this step (attention models only). */
   weights?: Tensor2D;
-}
-
-/** Batch-major ids `[B, S]` as time-major `[S, B]` (row `t * B + b`). */
-function timeMajorIds(ids: Int32Array, B: number, S: number): Int32Array {
-  const out = new Int32Array(S * B);
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < S; t++) out[t * B + b] = ids[b * S + t];
-  }
-  return out;
 }
 
 /**
@@ -213,7 +205,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
     }
     return tidy((): { memory: EncoderMemory; state: State[] } => {
       // Time-major ids; a small vocabulary is folded into the encoder's first layer.
-      const xs = this.sourceEmbedding.sequenceInput(timeMajorIds(source, B, S), S, B);
+      const xs = this.sourceEmbedding.sequenceInput(timeMajor(source, B, S), S, B);
       // The JS lengths for the encoder (its masks are built from them); a tensor for attention.
       const { outputs, state } = this.encoder.forward(xs, {
         lengths,
@@ -321,7 +313,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         seed,
       });
       // Transposed in JS: an int32 transpose is cpu's element-by-element kernel (~5 ms here).
-      const targetIds = tf.tensor2d(timeMajorIds(batch.targetInput, B, T), [T, B], "int32");
+      const targetIds = tf.tensor2d(timeMajor(batch.targetInput, B, T), [T, B], "int32");
       if (this.config.attention === "none") {
         const embedded = this.embedTargets(targetIds as Tensor2D); // [T, B, E]
         const context = expandTo(tf.expandDims(memory.context, 0), [T, B, this.decoderWidth]);
