@@ -83,12 +83,34 @@ export function heapOffset(
  * ```
  */
 export function registerWasmKernel(name: string, kernelFunc: (args: KernelArgs) => unknown): void {
-  if (tf.getKernel(name, "wasm") != null) return;
+  registerKernelOnce("wasm", name, kernelFunc);
+}
+
+/**
+ * Registers a kernel of ours on a backend unless one of that name is there
+ * already (a module loaded twice, as doc tests do, must not throw).
+ *
+ * @example Registered once, asked twice
+ * ```ts
+ * import { ok } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const kernel = () => ({ dataId: {}, shape: [], dtype: "float32" as const });
+ * registerKernelOnce("cpu", "DocExampleOnceKernel", kernel);
+ * registerKernelOnce("cpu", "DocExampleOnceKernel", kernel);
+ * ok(tf.getKernel("DocExampleOnceKernel", "cpu") != null);
+ * ```
+ */
+export function registerKernelOnce<A>(
+  backendName: string,
+  name: string,
+  kernelFunc: (args: A) => unknown,
+): void {
+  if (tf.getKernel(name, backendName) != null) return;
   tf.registerKernel({
     kernelName: name,
-    backendName: "wasm",
+    backendName,
     // tfjs calls with { inputs, backend, attrs }; the kernel returns its output(s).
-    kernelFunc: (params) => kernelFunc(params as KernelArgs) as TensorInfo | TensorInfo[],
+    kernelFunc: (params) => kernelFunc(params as A) as TensorInfo | TensorInfo[],
   });
 }
 

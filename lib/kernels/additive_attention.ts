@@ -23,20 +23,13 @@ import { matMul } from "../ops/matmul.ts";
 import { tidy } from "../ops/tidy.ts";
 import { NATIVE_BACKEND, nativeKernels } from "../native/backend.ts";
 import { nativeAttentionBackward, nativeAttentionForward } from "./_native_attention.ts";
+import { registerKernelOnce } from "./_wasm_heap.ts";
 
 const FORWARD_KERNEL = "RnnDenoAdditiveAttention";
 const BACKWARD_KERNEL = "RnnDenoAdditiveAttentionGrad";
 
-for (
-  const [kernelName, kernelFunc] of [
-    [FORWARD_KERNEL, nativeAttentionForward],
-    [BACKWARD_KERNEL, nativeAttentionBackward],
-  ] as const
-) {
-  if (!tf.getKernel(kernelName, NATIVE_BACKEND)) {
-    tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });
-  }
-}
+registerKernelOnce(NATIVE_BACKEND, FORWARD_KERNEL, nativeAttentionForward);
+registerKernelOnce(NATIVE_BACKEND, BACKWARD_KERNEL, nativeAttentionBackward);
 
 /** What {@linkcode projectedAdditiveAttention} returns: new tensors the caller disposes. */
 export interface ProjectedAttentionResult {

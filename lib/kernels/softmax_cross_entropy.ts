@@ -23,6 +23,7 @@ import { tf } from "../tf.ts";
 import {
   heapOffset,
   type KernelArgs,
+  registerKernelOnce,
   registerWasmKernel,
   runKernel,
   useWasmPath,
@@ -90,16 +91,8 @@ function backwardKernel(args: KernelArgs): tf.TensorInfo {
 registerWasmKernel(FORWARD_KERNEL, forwardKernel);
 registerWasmKernel(BACKWARD_KERNEL, backwardKernel);
 // The same kernel names on the native backend: one C call each way.
-for (
-  const [kernelName, kernelFunc] of [
-    [FORWARD_KERNEL, nativeCrossEntropyForward],
-    [BACKWARD_KERNEL, nativeCrossEntropyBackward],
-  ] as const
-) {
-  if (!tf.getKernel(kernelName, NATIVE_BACKEND)) {
-    tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });
-  }
-}
+registerKernelOnce(NATIVE_BACKEND, FORWARD_KERNEL, nativeCrossEntropyForward);
+registerKernelOnce(NATIVE_BACKEND, BACKWARD_KERNEL, nativeCrossEntropyBackward);
 
 /** Each row's weight `w[y_n]` `[N]` (ones without class weights). */
 function rowWeights(labels: Tensor1D, N: number, weights?: Tensor1D): Tensor1D {
