@@ -2,7 +2,8 @@
  * `.ci/run` against a fake `npx` (first on PATH) that plays deno test: every
  * test passes, then the process aborts at exit the way Deno's WebGPU teardown
  * on llvmpipe does. CI must never run anything twice, must fail on an abort it
- * does not know, and may count only that known abort of the webgpu process.
+ * does not know, may count only that known abort of the webgpu process, and names
+ * the process that exited non-zero.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 
@@ -12,14 +13,20 @@ const FAKE_NPX = `#!/usr/bin/env bash
 # Records its arguments, prints a passing summary, then behaves as FAKE_MODE says.
 echo "$*" >> "$FAKE_CALLS"
 if [[ " $* " == *" --doc "* || " $* " == *" task test "* ]]; then part=main; else part=webgpu; fi
+if [ "$FAKE_MODE:$part" = "failed-webgpu:webgpu" ]; then
+  echo "FAILED | 4 passed | 1 failed (1s)"; exit 134
+fi
 echo "ok | 5 passed | 0 failed (1s)"
 case "$FAKE_MODE:$part" in
   heap-main:main|heap-webgpu:webgpu) echo "corrupted size vs. prev_size" >&2; exit 134 ;;
   segv-webgpu:webgpu) exit 139 ;;
   malloc-webgpu:webgpu) echo "malloc_consolidate(): unaligned fastbin chunk detected" >&2; exit 134 ;;
+  silent-webgpu:webgpu) exit 134 ;;
 esac
 exit 0
 `;
+
+const MODES = ["pass", "heap-main", "heap-webgpu", "malloc-webgpu", "silent-webgpu", "segv-webgpu"];
 
 async function ci(mode: string) {
   const dir = await Deno.makeTempDir({ prefix: "rnn_ci_" });
@@ -43,7 +50,7 @@ async function ci(mode: string) {
 }
 
 Deno.test(".ci/run never runs a command twice, whatever the exit", async () => {
-  for (const mode of ["pass", "heap-main", "heap-webgpu", "malloc-webgpu", "segv-webgpu"]) {
+  for (const mode of MODES) {
     const { calls } = await ci(mode);
     deepStrictEqual(calls, [...new Set(calls)], `${mode}: a command ran twice: ${calls}`);
   }
@@ -52,8 +59,15 @@ Deno.test(".ci/run never runs a command twice, whatever the exit", async () => {
 Deno.test(".ci/run fails on an abort outside the webgpu tests, and on an unknown one", async () => {
   const main = await ci("heap-main");
   strictEqual(main.code, 134, main.stdout);
+  ok(main.stdout.includes("ci: the main tests' deno process exited with 134 (signal 6: ABRT)"));
+  ok(!main.stdout.includes("notice:"), main.stdout);
   const segv = await ci("segv-webgpu");
   strictEqual(segv.code, 139, segv.stdout);
+  ok(segv.stdout.includes("ci: the webgpu tests' deno process exited with 139 (signal 11: SEGV)"));
+  const failed = await ci("failed-webgpu");
+  strictEqual(failed.code, 134, failed.stdout);
+  ok(failed.stdout.endsWith("9 passed, 1 failed\n"), failed.stdout);
+  ok(!failed.stdout.includes("notice:"), failed.stdout);
 });
 
 Deno.test(".ci/run runs the webgpu tests apart and names their known teardown abort", async () => {
@@ -72,4 +86,12 @@ Deno.test(".ci/run runs the webgpu tests apart and names their known teardown ab
   const malloc = await ci("malloc-webgpu");
   strictEqual(malloc.code, 0, malloc.stdout);
   ok(malloc.stdout.includes('("malloc_consolidate(): unaligned fastbin chunk detected")'));
+  const silent = await ci("silent-webgpu");
+  strictEqual(silent.code, 0, silent.stdout);
+  ok(
+    /^notice: deno aborted at exit after all 5 webgpu tests passed \(no message\)/m.test(
+      silent.stdout,
+    ),
+  );
+  ok(!pass.stdout.includes("ci: the"), pass.stdout);
 });
