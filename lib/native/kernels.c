@@ -272,11 +272,14 @@ static void pack_a_transposed(const float *A, int lda, int M, int row0, int k0, 
   }
 }
 
-/* Packs rows of op(A) [M, K] (columns k0..k0+kc) into MR-row blocks, k-major, zero-padded. */
-static void pack_a(int ta, const float *A, int lda, int M, int k0, int kc, float *Ap) {
-  int blocks = (M + MR - 1) / MR;
-  for (int ib = 0; ib < blocks; ib++) {
-    float *dst = Ap + (size_t)ib * kc * MR;
+/*
+ * Packs the MR-row blocks ib0..ib1 of op(A) [M, K] (columns k0..k0+kc), k-major,
+ * zero-padded, block ib at (ib - ib0) * kc * MR.
+ */
+static void pack_a_blocks(int ta, const float *A, int lda, int M, int ib0, int ib1, int k0, int kc,
+                          float *Ap) {
+  for (int ib = ib0; ib < ib1; ib++) {
+    float *dst = Ap + (size_t)(ib - ib0) * kc * MR;
     if (ta) {
       pack_a_transposed(A, lda, M, ib * MR, k0, kc, dst);
       continue;
@@ -291,6 +294,11 @@ static void pack_a(int ta, const float *A, int lda, int M, int k0, int kc, float
       }
     }
   }
+}
+
+/* Packs every row of op(A) [M, K] (columns k0..k0+kc) into MR-row blocks. */
+static void pack_a(int ta, const float *A, int lda, int M, int k0, int kc, float *Ap) {
+  pack_a_blocks(ta, A, lda, M, 0, (M + MR - 1) / MR, k0, kc, Ap);
 }
 
 /* Packs the NR columns of panel p of op(B) [K, N] (rows k0..k0+kc), zero-padded. */
@@ -309,34 +317,45 @@ static void pack_b(int tb, const float *B, int ldb, int N, int k0, int kc, int p
 
 typedef struct {
   int ta, tb, M, N, K, lda, ldb, ldc, acc;
+  int by_rows; /* the parts split A's row blocks (each packs all of B), else B's panels */
   const float *A, *B;
   float *C;
 } gemm_job;
 
+/*
+ * This part's share of C: its panels of columns, or its blocks of rows. Each
+ * part packs the operand it does not split whole, so the split is the one
+ * that duplicates the smaller packing. Every element of C is summed over the
+ * same k-chunks in the same order whatever the split: thread counts agree bit
+ * for bit.
+ */
 static void gemm_part(void *ctx, int part, int parts) {
   const gemm_job *g = ctx;
-  int panels = (g->N + NR - 1) / NR, lo, hi;
-  share(panels, part, parts, &lo, &hi);
-  if (lo >= hi || g->M == 0) return;
+  int panels = (g->N + NR - 1) / NR, blocks = (g->M + MR - 1) / MR;
+  int plo = 0, phi = panels, blo = 0, bhi = blocks;
+  if (g->by_rows)
+    share(blocks, part, parts, &blo, &bhi);
+  else
+    share(panels, part, parts, &plo, &phi);
+  if (plo >= phi || blo >= bhi) return;
   if (g->K == 0) {
     if (!g->acc)
-      for (int i = 0; i < g->M; i++)
-        for (int j = lo * NR; j < hi * NR && j < g->N; j++) g->C[(size_t)i * g->ldc + j] = 0.0f;
+      for (int i = blo * MR; i < bhi * MR && i < g->M; i++)
+        for (int j = plo * NR; j < phi * NR && j < g->N; j++) g->C[(size_t)i * g->ldc + j] = 0.0f;
     return;
   }
-  int blocks = (g->M + MR - 1) / MR;
-  float *Ap = scratch(part, 0, (size_t)blocks * MR * KC);
+  float *Ap = scratch(part, 0, (size_t)(bhi - blo) * MR * KC);
   float *Bp = scratch(part, 1, (size_t)KC * NR);
   for (int k0 = 0; k0 < g->K; k0 += KC) {
     int kc = g->K - k0 < KC ? g->K - k0 : KC;
-    pack_a(g->ta, g->A, g->lda, g->M, k0, kc, Ap);
-    for (int p = lo; p < hi; p++) {
+    pack_a_blocks(g->ta, g->A, g->lda, g->M, blo, bhi, k0, kc, Ap);
+    for (int p = plo; p < phi; p++) {
       pack_b(g->tb, g->B, g->ldb, g->N, k0, kc, p, Bp);
       int n = g->N - p * NR < NR ? g->N - p * NR : NR;
-      for (int ib = 0; ib < blocks; ib++) {
+      for (int ib = blo; ib < bhi; ib++) {
         int m = g->M - ib * MR < MR ? g->M - ib * MR : MR;
-        micro(kc, Ap + (size_t)ib * kc * MR, Bp, g->C + (size_t)ib * MR * g->ldc + p * NR, g->ldc,
-              m, n, g->acc || k0 > 0);
+        micro(kc, Ap + (size_t)(ib - blo) * kc * MR, Bp, g->C + (size_t)ib * MR * g->ldc + p * NR,
+              g->ldc, m, n, g->acc || k0 > 0);
       }
     }
   }
@@ -344,8 +363,11 @@ static void gemm_part(void *ctx, int part, int parts) {
 
 static void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
                  int ldb, float *C, int ldc, int acc) {
-  gemm_job g = {ta, tb, M, N, K, lda, ldb, ldc, acc, A, B, C};
-  run_parts(gemm_part, &g);
+  /* Split the rows when A is the much larger operand (each part then packs only its rows of
+   * it, and all of B): with M near N, packing B (strided when transposed) costs more. */
+  int by_rows = n_threads > 1 && M >= 2 * N && (M + MR - 1) / MR >= 2 * n_threads;
+  gemm_job g = {ta, tb, M, N, K, lda, ldb, ldc, acc, by_rows, A, B, C};
+  if (M > 0) run_parts(gemm_part, &g);
 }
 
 /*

@@ -44,6 +44,8 @@ Deno.test({
   fn: async () => {
     const rng = new Rng(1);
     const shapes = [[1, 1, 1], [7, 33, 5], [8, 32, 300], [9, 65, 17], [33, 31, 257]];
+    // These split A's rows across the threads (M >= 2N), over two k-chunks and edge rows.
+    shapes.push([67, 5, 300], [130, 33, 40]);
     for (const [M, N, K] of shapes) {
       for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
         const a = normals(rng, M * K), b = normals(rng, K * N);
@@ -206,6 +208,44 @@ Deno.test({
     };
     const one = await run(1), two = await run(2);
     one.forEach((g, i) => deepStrictEqual(Array.from(g), Array.from(two[i]), `gradient ${i}`));
+  },
+});
+
+Deno.test({
+  name: "native matMul is the same to the bit at 1, 2 and 3 threads (columns or rows split)",
+  ignore,
+  fn: async () => {
+    const rng = new Rng(4);
+    // [M, N, K]: a column split, then row splits (M >= 2N) with edge blocks and two k-chunks.
+    const shapes = [[40, 70, 33], [150, 9, 300], [1152, 256, 77]];
+    const inputs = shapes.map(([M, N, K]) => [normals(rng, M * K), normals(rng, K * N)]);
+    const run = async (threads: number) => {
+      await useBackend("native", { threads });
+      try {
+        const out: Float32Array[] = [];
+        for (let i = 0; i < shapes.length; i++) {
+          const [M, N, K] = shapes[i], [a, b] = inputs[i];
+          for (const [ta, tb] of [[false, false], [true, false], [false, true]]) {
+            const y = tf.matMul(
+              tf.tensor2d(a, (ta ? [K, M] : [M, K]) as [number, number]),
+              tf.tensor2d(b, (tb ? [N, K] : [K, N]) as [number, number]),
+              ta,
+              tb,
+            );
+            out.push(await y.data() as Float32Array);
+            y.dispose();
+          }
+        }
+        return out;
+      } finally {
+        await useBackend("cpu");
+      }
+    };
+    const one = await run(1), two = await run(2), three = await run(3);
+    one.forEach((r, i) => {
+      deepStrictEqual(Array.from(two[i]), Array.from(r), `product ${i}, 2 threads`);
+      deepStrictEqual(Array.from(three[i]), Array.from(r), `product ${i}, 3 threads`);
+    });
   },
 });
 
