@@ -1,7 +1,7 @@
 /*
  * C-level harness of lib/native/kernels.c, built by harness_test.ts with
  * -fsanitize=address,undefined: every kernel on odd shapes (edges of the
- * 8x32 micro-kernel, 1 and 2 threads), each output buffer allocated to its
+ * 8x32 micro-kernel, 1, 2 and 3 threads), each output buffer allocated to its
  * exact size so that any write past it is an AddressSanitizer error. GEMM is
  * checked against a float64 loop. With -DHARNESS_OOB it writes one float past
  * a buffer on purpose: the negative proof that the sanitizer catches it.
@@ -157,10 +157,12 @@ static int check_attn(int B, int Q, int K, int H, int V) {
 
 int main(void) {
   int bad = 0;
-  for (int threads = 1; threads <= 2; threads++) {
+  for (int threads = 1; threads <= 3; threads++) {
     rnn_set_threads(threads);
-    int shapes[][3] = {{1, 1, 1}, {7, 33, 5}, {8, 32, 300}, {9, 65, 17}, {33, 31, 257}};
-    for (int s = 0; s < 5; s++)
+    /* the last two: M >= 2N, so the threads split A's row blocks (edge rows, two k-chunks) */
+    int shapes[][3] = {{1, 1, 1}, {7, 33, 5}, {8, 32, 300}, {9, 65, 17}, {33, 31, 257},
+                       {67, 5, 300}, {130, 33, 40}};
+    for (int s = 0; s < 7; s++)
       for (int t = 0; t < 4; t++) bad += check_gemm(t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2]);
     int dims[][4] = {{1, 1, 1, 1}, {3, 9, 5, 7}, {4, 2, 3, 33}, {2, 8, 4, 11}};
     for (int kind = 0; kind <= LSTM; kind++)
