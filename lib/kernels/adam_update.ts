@@ -7,8 +7,9 @@
  * heap, in float64 with one rounding to float32 per stored value (tfjs rounds
  * after every op), so it agrees with `tf.train.adam` to float32 rounding, not
  * bit for bit (a test bounds the difference); on native one C call does the
- * same in float64. On every other backend the
- * formula runs as tf ops in tfjs's order: bit for bit `tf.train.adam`.
+ * same in float64, on the optimizer's own moment arrays in place once it has
+ * made them. On every other backend the formula runs as tf ops in tfjs's
+ * order: bit for bit `tf.train.adam`.
  *
  * The formula (tfjs 4.22's `AdamOptimizer`, ε added outside the square root):
  *   m' = β1 m + (1 - β1) g;  v' = β2 v + (1 - β2) g²
@@ -16,7 +17,7 @@
  *
  * @module
  */
-import type { Scalar, Tensor } from "../ops/tensors.ts";
+import type { Scalar, Tensor, Variable } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import {
   heapOffset,
@@ -27,7 +28,7 @@ import {
   type WasmHeapBackend,
 } from "./_wasm_heap.ts";
 
-import { checkLength, nativeKernels, valuesOf } from "../native/backend.ts";
+import { checkLength, cpuBackendOf, nativeKernels, valuesOf } from "../native/backend.ts";
 
 const ADAM_KERNEL = "RnnDenoAdamUpdate";
 
@@ -97,12 +98,20 @@ function adamOps(t: AdamTensors, k: AdamCoefficients): [Tensor, Tensor, Tensor] 
   });
 }
 
-/** The update as one C call on copies of p, m, v (the native backend; same formula as wasm's). */
+/** The moment arrays {@linkcode adamNative} made (and may later update in place). */
+const ownMoments = new WeakSet<Float32Array>();
+
+/**
+ * The update as one C call (the native backend; same formula as wasm's) on a
+ * copy of p and on copies of m, v (marked as this module's), or on m, v
+ * themselves when `momentsInPlace`. Returns the new value and moments' arrays.
+ */
 function adamNative(
   lib: NonNullable<ReturnType<typeof nativeKernels>>,
   t: AdamTensors,
   k: AdamCoefficients,
-): [Tensor, Tensor, Tensor] {
+  momentsInPlace: boolean,
+): [Float32Array, Float32Array, Float32Array] {
   const backend = tf.backend();
   const n = t.p.size;
   const [p, g, m, v] = [t.p, t.g, t.m, t.v].map((x) => {
@@ -110,10 +119,50 @@ function adamNative(
     checkLength("adamUpdate", "a tensor", values, n);
     return values;
   });
-  const p2 = p.slice(), m2 = m.slice(), v2 = v.slice();
+  const p2 = p.slice();
+  const [m2, v2] = momentsInPlace ? [m, v] : [m.slice(), v.slice()];
+  ownMoments.add(m2);
+  ownMoments.add(v2);
   const [a1] = valuesOf(backend, t.accBeta1), [a2] = valuesOf(backend, t.accBeta2);
   lib.rnn_adam(BigInt(n), p2, g, m2, v2, k.learningRate, k.beta1, k.beta2, k.epsilon, a1, a2);
-  return [tf.tensor(p2, t.p.shape), tf.tensor(m2, t.m.shape), tf.tensor(v2, t.v.shape)];
+  return [p2, m2, v2];
+}
+
+/**
+ * One Adam step on the native backend with the moments updated in place: the
+ * variable's new value (a new tensor the caller assigns), or null where that
+ * cannot be done (then the caller uses {@linkcode adamUpdate} and assigns all
+ * three). In place only for moment arrays that this module's update made and
+ * that only their variable holds: never an array a caller passed in (tfjs
+ * keeps a typed array given to `tf.tensor` without a copy) nor one a clone
+ * shares. The same C call as {@linkcode adamUpdate}'s on native, so the same
+ * values to the bit, without two fresh copies of the variable's size a step.
+ *
+ * @example Off the native backend, or on a first step, null
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * const m = tf.variable(tf.zeros([2])), v = tf.variable(tf.zeros([2]));
+ * const p = adamUpdateMomentsInPlace(
+ *   { p: tf.tensor1d([1, 1]), g: tf.tensor1d([0.5, -2]), m, v, accBeta1: tf.scalar(0.9), accBeta2: tf.scalar(0.999) },
+ *   { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 },
+ * );
+ * strictEqual(p, null); // zeros made by tf.zeros: not this module's arrays
+ * ```
+ */
+export function adamUpdateMomentsInPlace(
+  tensors: AdamTensors & { m: Variable; v: Variable },
+  coefficients: AdamCoefficients,
+): Tensor | null {
+  const lib = nativeKernels();
+  if (!lib || Object.values(tensors).some((t) => t.dtype !== "float32")) return null;
+  const backend = cpuBackendOf({ backend: tf.backend() });
+  const { m, v } = tensors;
+  const own = (x: Variable) =>
+    backend.refCount(x.dataId) === 1 && ownMoments.has(valuesOf(backend, x));
+  if (!own(m) || !own(v)) return null;
+  const [p2] = adamNative(lib, tensors, coefficients, true);
+  return tf.tensor(p2, tensors.p.shape);
 }
 
 /**
@@ -141,7 +190,12 @@ export function adamUpdate(
 ): [Tensor, Tensor, Tensor] {
   const native = nativeKernels();
   if (native && Object.values(tensors).every((t) => t.dtype === "float32")) {
-    return adamNative(native, tensors, coefficients);
+    const [p2, m2, v2] = adamNative(native, tensors, coefficients, false);
+    return [
+      tf.tensor(p2, tensors.p.shape),
+      tf.tensor(m2, tensors.m.shape),
+      tf.tensor(v2, tensors.v.shape),
+    ];
   }
   if (!useWasmPath(Object.values(tensors))) return adamOps(tensors, coefficients);
   return runKernel<[Tensor, Tensor, Tensor]>(ADAM_KERNEL, { ...tensors }, coefficients);

@@ -2,13 +2,14 @@
  * Adam with one op per variable and step ({@linkcode adamUpdate}) instead of
  * tfjs's dozen: the same optimizer (`AdamOptimizer`'s class name, slots,
  * `getWeights`/`setWeights` and results, bit for bit), faster for models whose
- * variables are small.
+ * variables are small. On native, from its second step on, it updates its
+ * moments in place (see `adamUpdateMomentsInPlace`).
  *
  * @module
  */
 import type { NamedTensorMap, Tensor, Variable, VariableScalar } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
-import { adamUpdate } from "../kernels/adam_update.ts";
+import { adamUpdate, adamUpdateMomentsInPlace } from "../kernels/adam_update.ts";
 
 /** tfjs's private fields of `AdamOptimizer` that the update reads and writes. */
 interface AdamSlots {
@@ -76,10 +77,21 @@ export class FusedAdam extends tf.AdamOptimizer {
         if (gradient == null) return;
         const m = self.accumulatedFirstMoment[i]!.variable;
         const v = self.accumulatedSecondMoment[i]!.variable;
-        const [p2, m2, v2] = adamUpdate(
-          { p: value, g: gradient, m, v, accBeta1: self.accBeta1, accBeta2: self.accBeta2 },
-          coefficients,
-        );
+        const step = {
+          p: value,
+          g: gradient,
+          m,
+          v,
+          accBeta1: self.accBeta1,
+          accBeta2: self.accBeta2,
+        };
+        // On native, from the second step on, the moments change in place (no copies of them).
+        const updated = adamUpdateMomentsInPlace(step, coefficients);
+        if (updated) {
+          value.assign(updated);
+          return;
+        }
+        const [p2, m2, v2] = adamUpdate(step, coefficients);
         m.assign(m2);
         v.assign(v2);
         value.assign(p2);

@@ -1,6 +1,7 @@
 /**
  * FusedAdam: the same optimizer as tf.train.adam (slots, names, state), its
- * update checked against an independent float64 Adam, and no tensor growth.
+ * update checked against an independent float64 Adam, in place on native
+ * (bit for bit the copying path, never under a clone), and no tensor growth.
  */
 import { NATIVE } from "../_native.ts";
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
@@ -9,6 +10,7 @@ import { Rng } from "../../lib/rng.ts";
 import { FusedAdam } from "../../lib/training/_adam.ts";
 import { adamUpdate } from "../../lib/kernels/adam_update.ts";
 import { captureOptimizer, restoreOptimizer } from "../../lib/training/optimizer_state.ts";
+import { valuesOf } from "../../lib/native/backend.ts";
 import { assertClose, normals, onBackend } from "../kernels/_helpers.ts";
 
 const SHAPES = [[4, 6], [6], [1, 3]];
@@ -96,6 +98,55 @@ for (const backend of ["wasm", ...NATIVE, "cpu"]) {
     });
   });
 }
+
+Deno.test({
+  name:
+    "FusedAdam on native: moments in place from the second step, bit for bit the copying path; never a caller's array or a clone's",
+  ignore: NATIVE.length === 0,
+  fn: async () => {
+    await onBackend("native", async () => {
+      const rng = new Rng(8);
+      const start = SHAPES.map((s) => normals(rng, s.reduce((a, b) => a * b, 1)));
+      const kept = start.map((x) => x.slice());
+      const grads = gradientSeries(12);
+      // Both sets over the same arrays: tfjs keeps a typed array given to tf.tensor as it is.
+      const make = () => start.map((x, k) => tf.tidy(() => tf.variable(tf.tensor(x, SHAPES[k]))));
+      const inPlace = make(), copied = make();
+      const a = new FusedAdam(0.01), b = new FusedAdam(0.01);
+      const moments = async (o: tf.Optimizer) =>
+        (await o.getWeights()).slice(1).map(({ tensor }) => tensor);
+      const arrays = async () => (await moments(a)).map((t) => valuesOf(tf.backend(), t));
+      let second: Float32Array[] = [];
+      for (const [s, step] of grads.entries()) {
+        apply(
+          a,
+          Object.fromEntries(inPlace.map((v, k) => [v.name, tf.tensor(step[k], SHAPES[k])])),
+        );
+        if (s === 1) second = await arrays();
+        // Clones share the moments' values: b's update must copy, and the clones keep theirs.
+        const clones = s === 0 ? [] : (await moments(b)).map((t) => tf.clone(t));
+        const before = await Promise.all(clones.map(async (c) => Array.from(await c.data())));
+        apply(b, Object.fromEntries(copied.map((v, k) => [v.name, tf.tensor(step[k], SHAPES[k])])));
+        for (const [k, c] of clones.entries()) {
+          deepStrictEqual(Array.from(await c.data()), before[k], `clone ${k}, step ${s}`);
+        }
+        tf.dispose(clones);
+      }
+      (await arrays()).forEach((x, k) => strictEqual(x, second[k], `moment ${k} not in place`));
+      start.forEach((x, k) => deepStrictEqual(Array.from(x), Array.from(kept[k]), `array ${k}`));
+      const all = async (o: tf.Optimizer, vars: tf.Variable[]) =>
+        await Promise.all([...vars, ...await moments(o)].map((t) => t.data()));
+      const [wa, wb] = [await all(a, inPlace), await all(b, copied)];
+      strictEqual(wa.length, 3 * SHAPES.length);
+      wa.forEach((x, i) =>
+        deepStrictEqual(Array.from(x), Array.from(wb[i]), `value or moment ${i}`)
+      );
+      tf.dispose([...inPlace, ...copied]);
+      a.dispose();
+      b.dispose();
+    });
+  },
+});
 
 Deno.test("adamUpdate() moves a value by lr against its gradient's sign on the first step", async () => {
   await onBackend("wasm", async () => {
