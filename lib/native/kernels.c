@@ -1120,55 +1120,89 @@ static void gru_product_part(void *ctx, int part, int parts) {
 /*
  * out [B, H] = dZh_t[:, k0, k0+K) Wh[:, k0, k0+K)^T, from Wh^T packed once for
  * the whole backward pass (WhTP; a gemm() call packed its transpose again at
- * every step) and this step's rows of dZh packed once (Apack[0]).
+ * every step) and this step's rows of dZh already packed (Apack[0], by
+ * gru_before_rows_part).
  */
 static void gru_before_product(seq *s, int k0, int K, float *out) {
-  int W = 3 * s->H;
-  pack_a(0, s->dZh + (size_t)s->t * s->B * W + k0, W, s->B, 0, K, s->Apack[0]);
   gru_product_job j = {s, k0, K, out};
   run_parts(gru_product_part, &j);
 }
 
+/* One phase of a reset-before GRU backward step on this part's rows (whole MR blocks). */
+typedef struct {
+  seq *s;
+  int phase;
+  float *G, *Q;
+} gru_rows_job;
+
 /*
- * GRU with the reset gate before the product, one backward step (rows serial,
- * products by the threaded GEMM). With z = σ(az), r = σ(ar), n = tanh(an),
- * an = xn + (r h) Whh, h' = z h + (1 - z) n:
+ * Phase 0: daz, dan and dh of each row, then the rows' dan packed for the
+ * product with Whh^T. Phase 1: dar from g = dan Whh^T, then the rows' [daz,
+ * dar] packed for the product with Wzr^T. Phase 2: dh_prev. Each row's
+ * values depend on that row alone: the same for any thread count.
+ */
+static void gru_before_rows_part(void *ctx, int part, int parts) {
+  const gru_rows_job *j = ctx;
+  seq *s = j->s;
+  int t = s->t, B = s->B, H = s->H, W = 3 * H, blo, bhi;
+  share((B + MR - 1) / MR, part, parts, &blo, &bhi);
+  int r0 = blo * MR, r1 = bhi * MR < B ? bhi * MR : B;
+  if (r0 >= r1) return;
+  float *A = acts(s);
+  size_t n0 = (size_t)t * B;
+  const float *dZt = s->dZx + n0 * W;
+  if (j->phase == 0) {
+    float carried = t < s->T - 1 ? 1.0f : 0.0f; /* the last step has no dh from a later one */
+    for (int row = r0; row < r1; row++) {
+      size_t n = n0 + row;
+      const float *restrict dv = s->dvalue + n * H, *restrict a = A + n * W;
+      const float *restrict hp = hprev_row(s, t, row), *restrict c2 = s->carry2 + (size_t)row * H;
+      float *restrict dz = s->dZx + n * W, *restrict dhs = s->carry + (size_t)row * H;
+      for (int u = 0; u < H; u++) {
+        float dh = dv[u] + carried * c2[u];
+        float zg = a[u], nc = a[2 * H + u];
+        dz[u] = dh * (hp[u] - nc) * zg * (1.0f - zg);
+        dz[2 * H + u] = dh * (1.0f - zg) * (1.0f - nc * nc);
+        dhs[u] = dh;
+      }
+    }
+    pack_a_blocks(0, dZt + 2 * H, W, B, blo, bhi, 0, H, s->Apack[0] + (size_t)blo * H * MR);
+  } else if (j->phase == 1) {
+    for (int row = r0; row < r1; row++) {
+      size_t n = n0 + row;
+      const float *restrict a = A + n * W, *restrict hp = hprev_row(s, t, row);
+      const float *restrict g = j->G + (size_t)row * H;
+      float *restrict dz = s->dZx + n * W;
+      for (int u = 0; u < H; u++) dz[H + u] = g[u] * hp[u] * a[H + u] * (1.0f - a[H + u]);
+    }
+    pack_a_blocks(0, dZt, W, B, blo, bhi, 0, 2 * H, s->Apack[0] + (size_t)blo * 2 * H * MR);
+  } else {
+    for (int row = r0; row < r1; row++) {
+      const float *restrict a = A + (n0 + row) * W, *restrict g = j->G + (size_t)row * H;
+      const float *restrict q = j->Q + (size_t)row * H, *restrict dhs = s->carry + (size_t)row * H;
+      float *restrict c2 = s->carry2 + (size_t)row * H;
+      for (int u = 0; u < H; u++) c2[u] = dhs[u] * a[u] + g[u] * a[H + u] + q[u];
+    }
+  }
+}
+
+/*
+ * GRU with the reset gate before the product, one backward step (rows shared
+ * among the threads, then the products). With z = σ(az), r = σ(ar),
+ * n = tanh(an), an = xn + (r h) Whh, h' = z h + (1 - z) n:
  *   dan = dh (1 - z)(1 - n^2), daz = dh (h - n) z (1 - z),
  *   g = dan Whh^T, dar = g h r (1 - r), dh_prev = dh z + g r + [daz, dar] Wzr^T.
  */
 static void gru_before_step(seq *s, float *G, float *Q) {
-  int t = s->t, B = s->B, H = s->H, W = 3 * H;
-  float *A = acts(s);
-  size_t n0 = (size_t)t * B;
-  float carried = t < s->T - 1 ? 1.0f : 0.0f; /* the last step has no dh from a later one */
-  for (int row = 0; row < B; row++) {
-    size_t n = n0 + row;
-    const float *restrict dv = s->dvalue + n * H, *restrict a = A + n * W;
-    const float *restrict hp = hprev_row(s, t, row), *restrict c2 = s->carry2 + (size_t)row * H;
-    float *restrict dz = s->dZx + n * W, *restrict dhs = s->carry + (size_t)row * H;
-    for (int u = 0; u < H; u++) {
-      float dh = dv[u] + carried * c2[u];
-      float zg = a[u], nc = a[2 * H + u];
-      dz[u] = dh * (hp[u] - nc) * zg * (1.0f - zg);
-      dz[2 * H + u] = dh * (1.0f - zg) * (1.0f - nc * nc);
-      dhs[u] = dh;
-    }
-  }
+  int H = s->H;
+  gru_rows_job j = {s, 0, G, Q};
+  run_parts(gru_before_rows_part, &j);
   gru_before_product(s, 2 * H, H, G);
-  for (int row = 0; row < B; row++) {
-    size_t n = n0 + row;
-    const float *restrict a = A + n * W, *restrict hp = hprev_row(s, t, row);
-    const float *restrict g = G + (size_t)row * H;
-    float *restrict dz = s->dZx + n * W;
-    for (int u = 0; u < H; u++) dz[H + u] = g[u] * hp[u] * a[H + u] * (1.0f - a[H + u]);
-  }
+  j.phase = 1;
+  run_parts(gru_before_rows_part, &j);
   gru_before_product(s, 0, 2 * H, Q);
-  for (int row = 0; row < B; row++) {
-    const float *restrict a = A + (n0 + row) * W, *restrict g = G + (size_t)row * H;
-    const float *restrict q = Q + (size_t)row * H, *restrict dhs = s->carry + (size_t)row * H;
-    float *restrict c2 = s->carry2 + (size_t)row * H;
-    for (int u = 0; u < H; u++) c2[u] = dhs[u] * a[u] + g[u] * a[H + u] + q[u];
-  }
+  j.phase = 2;
+  run_parts(gru_before_rows_part, &j);
 }
 
 /* ----------------------------------------------------------- optimizers */

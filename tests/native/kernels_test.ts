@@ -1,9 +1,9 @@
 /**
  * The native backend's own kernels: GEMM (every transpose, shapes on and off
  * the 8x32 micro-kernel's edges, batched) against a float64 loop and against
- * cpu and wasm; Add/Sub/Multiply, Transpose and PadV2 against cpu; a whole
- * LSTM training gradient bitwise equal at 1 and 2 threads; and shape checks
- * before every FFI call. Skipped where no C compiler is found.
+ * cpu and wasm, and bitwise equal at 1, 2 and 3 threads; Add/Sub/Multiply,
+ * Transpose and PadV2 against cpu; every cell kind's training gradient bitwise
+ * equal at 1, 2 and 3 threads; and shape checks before every FFI call. Skipped where no C compiler is found.
  */
 import { deepStrictEqual, ok, throws } from "node:assert";
 import { tf, useBackend } from "../../lib/tf.ts";
@@ -170,46 +170,67 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "native results do not depend on the thread count (LSTM sequence and its gradients)",
-  ignore,
-  fn: async () => {
-    const rng = new Rng(3);
-    const [T, B, D, H] = [9, 11, 7, 37];
-    const data = {
-      xs: normals(rng, T * B * D),
-      Wx: normals(rng, D * 4 * H),
-      Wh: normals(rng, H * 4 * H),
-      b: normals(rng, 4 * H),
-      h: normals(rng, B * H),
-    };
-    const spec = { kind: "lstm" as const, inputSize: D, hiddenSize: H };
-    const run = async (threads: number) => {
-      await useBackend("native", { threads });
-      try {
-        const xs = tf.tensor3d(data.xs, [T, B, D]), Wx = tf.tensor2d(data.Wx, [D, 4 * H]);
-        const Wh = tf.tensor2d(data.Wh, [H, 4 * H]), b = tf.tensor1d(data.b);
-        const h = tf.tensor2d(data.h, [B, H]);
-        const loss = (x: tf.Tensor, wx: tf.Tensor, wh: tf.Tensor) =>
-          tf.sum(tf.square(
-            fusedSequence(
-              spec,
-              { Wx: wx as tf.Tensor2D, Wh: wh as tf.Tensor2D, b },
-              x as tf.Tensor3D,
-              { h },
-            )
-              .outputs,
-          ));
-        const grads = tf.grads(loss)([xs, Wx, Wh]);
-        return await Promise.all(grads.map((g) => g.data()));
-      } finally {
-        await useBackend("cpu");
-      }
-    };
-    const one = await run(1), two = await run(2);
-    one.forEach((g, i) => deepStrictEqual(Array.from(g), Array.from(two[i]), `gradient ${i}`));
-  },
-});
+for (
+  const spec of [
+    { kind: "lstm" as const },
+    { kind: "gru" as const, resetAfter: false },
+    { kind: "gru" as const, resetAfter: true },
+    { kind: "rnn" as const },
+  ]
+) {
+  const label = spec.kind === "gru"
+    ? `gru (reset ${spec.resetAfter ? "after" : "before"})`
+    : spec.kind;
+  Deno.test({
+    name:
+      `native results do not depend on the thread count (${label} sequence and its gradients, 1, 2 and 3 threads)`,
+    ignore,
+    fn: async () => {
+      const rng = new Rng(3);
+      const G = spec.kind === "lstm" ? 4 : spec.kind === "gru" ? 3 : 1;
+      // B = 19: three blocks of 8 rows, the last one short, shared unevenly among the threads.
+      const [T, B, D, H] = [9, 19, 7, 37];
+      const data = {
+        xs: normals(rng, T * B * D),
+        Wx: normals(rng, D * G * H),
+        Wh: normals(rng, H * G * H),
+        b: normals(rng, G * H),
+        h: normals(rng, B * H),
+      };
+      const full = { ...spec, inputSize: D, hiddenSize: H };
+      const run = async (threads: number) => {
+        await useBackend("native", { threads });
+        try {
+          const xs = tf.tensor3d(data.xs, [T, B, D]), Wx = tf.tensor2d(data.Wx, [D, G * H]);
+          const Wh = tf.tensor2d(data.Wh, [H, G * H]), b = tf.tensor1d(data.b);
+          const h = tf.tensor2d(data.h, [B, H]);
+          const bhh = full.kind === "gru" && full.resetAfter
+            ? tf.zeros([H]) as tf.Tensor1D
+            : undefined;
+          const loss = (x: tf.Tensor, wx: tf.Tensor, wh: tf.Tensor, h0: tf.Tensor) =>
+            tf.sum(tf.square(
+              fusedSequence(
+                full,
+                { Wx: wx as tf.Tensor2D, Wh: wh as tf.Tensor2D, b, ...(bhh ? { bhh } : {}) },
+                x as tf.Tensor3D,
+                { h: h0 as tf.Tensor2D },
+              )
+                .outputs,
+            ));
+          const grads = tf.grads(loss)([xs, Wx, Wh, h]);
+          return await Promise.all(grads.map((g) => g.data()));
+        } finally {
+          await useBackend("cpu");
+        }
+      };
+      const one = await run(1), two = await run(2), three = await run(3);
+      one.forEach((g, i) => {
+        deepStrictEqual(Array.from(two[i]), Array.from(g), `gradient ${i}, 2 threads`);
+        deepStrictEqual(Array.from(three[i]), Array.from(g), `gradient ${i}, 3 threads`);
+      });
+    },
+  });
+}
 
 Deno.test({
   name: "native matMul is the same to the bit at 1, 2 and 3 threads (columns or rows split)",
