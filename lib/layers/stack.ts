@@ -28,6 +28,7 @@ import type {
 import { cellDefinition, type CellKind, checkCellOptions } from "../cells/registry.ts";
 import type { InitName } from "../cells/init.ts";
 import { runSequence } from "./sequence.ts";
+import { dropout as dropoutOf } from "./dropout.ts";
 import { checkLengths, type Lengths, lengthsTensor, reverseWithinLengths } from "./lengths.ts";
 import { hasFusedKernels, isSequenceRows, type SequenceRows } from "../kernels/fused_sequence.ts";
 import { nativeKernels } from "../native/backend.ts";
@@ -333,7 +334,7 @@ export function recurrent(options: RecurrentOptions): Recurrent {
         }
         input = directions === 1 ? outputs[0] : tf.concat(outputs, 2); // [T, B, H * directions]
         if (masks && layer < layers - 1) {
-          input = tf.dropout(input, dropout, undefined, maskSeed + layer) as Tensor3D;
+          input = dropoutOf(input, dropout, { training: true, seed: maskSeed + layer });
         }
       }
       return { outputs: input as Tensor3D, state: finals }; // a tensor after the first layer
@@ -378,7 +379,7 @@ export function recurrent(options: RecurrentOptions): Recurrent {
         next.push(state);
         input = state.h;
         if (masks && layer < layers - 1) {
-          input = tf.dropout(input, dropout, undefined, maskSeed + layer) as Tensor2D;
+          input = dropoutOf(input, dropout, { training: true, seed: maskSeed + layer });
         }
       }
       return { output: tf.clone(next[layers - 1].h), state: next };

@@ -131,6 +131,7 @@ export const NATIVE_SYMBOLS = {
     result: "i32",
   },
   rnn_sgd: { parameters: ["i64", "buffer", "buffer", "f32"], result: "void" },
+  rnn_dropout_mask: { parameters: ["i64", "buffer", "f32", "buffer"], result: "void" },
   rnn_sum_squares: { parameters: ["i64", "buffer"], result: "f64" },
   rnn_adam: {
     parameters: [
@@ -145,7 +146,7 @@ export const NATIVE_SYMBOLS = {
 export type NativeSymbols = Deno.DynamicLibrary<typeof NATIVE_SYMBOLS>["symbols"];
 
 /** The ABI version `kernels.c` reports; a library that reports another is rebuilt. */
-const ABI_VERSION = 4;
+const ABI_VERSION = 5;
 
 /** What {@linkcode loadNative} gives: the library, or why there is none. */
 export type NativeLoad =

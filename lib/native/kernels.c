@@ -158,7 +158,7 @@ int rnn_set_threads(int n) {
 }
 
 /* The version of this file's ABI: build.ts checks it after loading. */
-int rnn_abi_version(void) { return 4; }
+int rnn_abi_version(void) { return 5; }
 
 /* [lo, hi): part's share of n items. */
 static void share(int n, int part, int parts, int *lo, int *hi) {
@@ -1227,10 +1227,36 @@ void rnn_adam(long n, float *p, const float *g, float *m, float *v, double lr, d
  */
 __attribute__((optimize("fp-contract=off"))) void rnn_sgd(long n, float *p, const float *g,
                                                           float lr) {
+#ifdef __clang__
+#pragma clang fp contract(off) /* clang ignores the attribute */
+#endif
   float step = -lr;
   for (long i = 0; i < n; i++) {
     float d = step * g[i];
     p[i] = p[i] + d;
+  }
+}
+
+/*
+ * Inverted dropout's multipliers out[i] = floor(u_i + keep) / keep (0 or 1/keep,
+ * in float32 as tfjs rounds them), u_i from Baagøe's Alea generator started at
+ * state {s0, s1, s2, c}: the generator tf.randomUniform uses, in its order of
+ * operations (no fused multiply-add), so a seed gives tfjs's own noise.
+ */
+__attribute__((optimize("fp-contract=off"))) void rnn_dropout_mask(long n, const double *state,
+                                                                   float keep, float *out) {
+#ifdef __clang__
+#pragma clang fp contract(off) /* clang ignores the attribute */
+#endif
+  double s0 = state[0], s1 = state[1], s2 = state[2], c = state[3];
+  for (long i = 0; i < n; i++) {
+    double t = 2091639.0 * s0 + c * 2.3283064365386963e-10; /* 2^-32 */
+    s0 = s1;
+    s1 = s2;
+    c = (double)(int32_t)t; /* t | 0: t is in [0, 2^31) */
+    s2 = t - c;
+    float u = (float)s2;
+    out[i] = floorf(u + keep) / keep;
   }
 }
 

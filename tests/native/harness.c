@@ -173,6 +173,14 @@ int main(void) {
         }
     float p[5] = {1, 2, 3, 4, 5}, g[5] = {1, -1, 0, 2, 3}, m[5] = {0}, v[5] = {0};
     rnn_adam(5, p, g, m, v, 0.1f, 0.9f, 0.999f, 1e-7f, 0.9f, 0.999f);
+    {
+      /* dropout multipliers into an exact-size buffer: each 0 or 1/keep */
+      double state[4] = {0.25, 0.5, 0.75, 1};
+      float *mask = buf(37), keep = 0.8f;
+      rnn_dropout_mask(37, state, keep, mask);
+      for (int i = 0; i < 37; i++) bad += mask[i] != 0.0f && mask[i] != 1.0f / keep;
+      free(mask);
+    }
     float in[6] = {1, 2, 3, 4, 5, 6}, out[6];
     rnn_transpose(2, 3, in, out);
     rnn_binary(2, 6, in, 6, out, 6, out);
