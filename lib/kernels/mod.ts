@@ -8,6 +8,7 @@
  */
 export * from "./adam_update.ts";
 export * from "./additive_attention.ts";
+export * from "./dropout_mask.ts";
 export * from "./fused_sequence.ts";
 export * from "./gather_rows.ts";
 export * from "./linear.ts";
