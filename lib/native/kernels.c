@@ -1282,20 +1282,31 @@ double rnn_sum_squares(long n, const float *x) {
 int rnn_xent_forward(int N, int C, const float *x, const int32_t *labels, const float *weights,
                      float *probs, float *loss) {
   double total = 0, weight_sum = 0;
+  /* A row's exponentials, kept for its probabilities (each exp computed once); without the
+   * memory, computed again (the same values). */
+  double *e = malloc((size_t)(C > 0 ? C : 1) * sizeof(double));
   for (int n = 0; n < N; n++) {
     const float *row = x + (size_t)n * C;
     float *out = probs + (size_t)n * C;
     int y = labels[n];
-    if (y < 0 || y >= C) return n + 1;
+    if (y < 0 || y >= C) {
+      free(e);
+      return n + 1;
+    }
     double max = -INFINITY, sum = 0;
     for (int k = 0; k < C; k++) max = row[k] > max ? row[k] : max;
-    for (int k = 0; k < C; k++) sum += exp((double)row[k] - max);
+    for (int k = 0; k < C; k++) {
+      double ek = exp((double)row[k] - max);
+      if (e) e[k] = ek;
+      sum += ek;
+    }
     double inv = 1.0 / sum;
-    for (int k = 0; k < C; k++) out[k] = (float)(exp((double)row[k] - max) * inv);
+    for (int k = 0; k < C; k++) out[k] = (float)((e ? e[k] : exp((double)row[k] - max)) * inv);
     double w = weights ? weights[y] : 1.0;
     total += w * (max + log(sum) - row[y]);
     weight_sum += w;
   }
+  free(e);
   *loss = (float)(total / weight_sum);
   return 0;
 }
