@@ -5,9 +5,10 @@
  * hash, carry or rounding shows at once); unseeded draws are masks too.
  */
 import { deepStrictEqual, ok } from "node:assert";
-import { tf, useBackend } from "../../lib/tf.ts";
+import { tf } from "../../lib/tf.ts";
 import { dropoutMultiplier } from "../../lib/kernels/dropout_mask.ts";
 import { NATIVE } from "../_native.ts";
+import { onBackend } from "./_helpers.ts";
 
 const ignore = NATIVE.length === 0;
 
@@ -20,19 +21,16 @@ async function masks(
   backend: string,
   f: (shape: number[], rate: number, seed: number) => tf.Tensor,
 ): Promise<Float32Array[]> {
-  await useBackend(backend, { threads: 1 });
-  try {
-    const out: Float32Array[] = [];
+  const out: Float32Array[] = [];
+  await onBackend(backend, async () => {
     for (const [i, seed] of SEEDS.entries()) {
       const rate = RATES[i % RATES.length], shape = SHAPES[i % SHAPES.length];
       const t = f(shape, rate, seed);
       out.push(await t.data() as Float32Array);
       t.dispose();
     }
-    return out;
-  } finally {
-    await useBackend("cpu");
-  }
+  });
+  return out;
 }
 
 Deno.test({
@@ -62,8 +60,7 @@ Deno.test({
   name: "dropoutMultiplier() without a seed on native: zeros and 1/keep, about a rate of zeros",
   ignore,
   fn: async () => {
-    await useBackend("native", { threads: 1 });
-    try {
+    await onBackend("native", async () => {
       const a = dropoutMultiplier([100_000], 0.3), b = dropoutMultiplier([100_000], 0.3);
       const [x, y] = [await a.data(), await b.data()];
       const keep = Math.fround(1 / Math.fround(0.7));
@@ -72,8 +69,6 @@ Deno.test({
       ok(Math.abs(zeros - 0.3) < 0.01, `a fraction ${zeros} of zeros`);
       ok(x.some((v, i) => v !== y[i]), "two unseeded draws differ");
       tf.dispose([a, b]);
-    } finally {
-      await useBackend("cpu");
-    }
+    });
   },
 });
