@@ -106,7 +106,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "native Add/Sub/Multiply (same shape, scalar, broadcast), Transpose, N-D Transpose, PadV2, Slice, SplitV and Sum equal cpu's",
+    "native Add/Sub/Multiply (same shape, scalar, broadcast), Transpose, N-D Transpose, PadV2, Slice, SplitV, Concat and Sum equal cpu's",
   ignore,
   fn: async () => {
     const rng = new Rng(2);
@@ -144,9 +144,25 @@ Deno.test({
         tf.transpose(a),
         tf.pad(a, [[1, 2], [0, 3]], 1.5),
         tf.pad(tf.reshape(a, [2, 3, 7]), [[0, 1], [1, 0], [2, 2]]),
+        tf.concat([a, tf.slice(a, [0, 0], [2, 7])], 0),
+        tf.concat([a, tf.slice(a, [0, 0], [6, 3]), tf.slice(a, [0, 6], [6, 1])], 1),
+        tf.concat(
+          [tf.reshape(a, [2, 3, 7]), tf.reshape(tf.slice(a, [0, 0], [6, 2]), [2, 3, 2])],
+          2,
+        ),
+        tf.concat([tf.reshape(a, [2, 3, 7]), tf.reshape(a, [2, 3, 7])], 1), // the middle axis
+        tf.concat([a, tf.zeros([6, 0])], 1), // an empty input
+        tf.concat([tf.zeros([0, 7]), tf.zeros([0, 7])], 0), // an empty result
       ];
     };
     const native = await on("native", f), cpu = await on("cpu", f);
+    for (const name of ["Slice", "SplitV", "Concat", "PadV2", "Sum"]) {
+      ok(
+        tf.getKernel(name, "native") !== undefined &&
+          tf.getKernel(name, "native")?.kernelFunc !== tf.getKernel(name, "cpu")?.kernelFunc,
+        `${name} is the native backend's own kernel`,
+      );
+    }
     native.forEach((n, i) => deepStrictEqual(Array.from(n), Array.from(cpu[i]), `result ${i}`));
   },
 });
