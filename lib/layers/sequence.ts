@@ -26,6 +26,8 @@ import {
 import { isSequenceRows, type SequenceRows } from "../kernels/fused_sequence.ts";
 import { sequenceKernel } from "../kernels/table.ts";
 import { embeddingLookup } from "./embedding.ts";
+import { atLastSteps, zeroPastLengths } from "../kernels/length_mask.ts";
+import { NATIVE_BACKEND } from "../native/backend.ts";
 
 let fusedEnabled = true;
 
@@ -272,6 +274,9 @@ function maskedSequence(
   const rows = isSequenceRows(xs);
   const [T, B, D] = rows ? [...xs.ids.shape, xs.table.shape[1]] : xs.shape;
   const lstm = hasCellState(spec); // a memory cell: its final value is picked too
+  if (!(lengths instanceof tf.Tensor) && tf.getBackend() === NATIVE_BACKEND) {
+    return nativeMaskedSequence(spec, weights, xs, state, lengths);
+  }
   return tidy(() => {
     const H = spec.hiddenSize;
     // Rows read the zero row V past each length; inputs are zeroed there.
@@ -306,6 +311,43 @@ function maskedSequence(
     }
     return { outputs, state: { h, c: atLastStep(run.cells, last) } };
   });
+}
+
+/**
+ * {@linkcode maskedSequence} on the native backend: the same values and
+ * gradients from the length ops of `length_mask.ts` (one pass each, where
+ * the selects above are several tf ops each way).
+ */
+function nativeMaskedSequence(
+  spec: CellSpec,
+  weights: FusedWeights,
+  xs: Tensor3D | SequenceRows,
+  state: State,
+  lengths: ArrayLike<number>,
+): SequenceResult {
+  return tidy(() => {
+    const lstm = hasCellState(spec);
+    // Rows read the zero row V past each length (the ids are [T, B]: a JS pass).
+    const clean = isSequenceRows(xs) ? cleanRows(xs, lengths) : zeroPastLengths(xs, lengths);
+    const run = fullSequence(spec, weights, clean, state, { cellStates: lstm });
+    const outputs = zeroPastLengths(run.outputs, lengths);
+    const h = atLastSteps(run.outputs, lengths);
+    if (!lstm) return { outputs, state: { h } };
+    if (run.cells === undefined) {
+      throw new Error(`runSequence: the ${spec.kind} path returned no cell states`);
+    }
+    return { outputs, state: { h, c: atLastSteps(run.cells, lengths) } };
+  });
+}
+
+/** Rows whose ids past each length name the zero row (`V`, one past the table). */
+function cleanRows(xs: SequenceRows, lengths: ArrayLike<number>): SequenceRows {
+  const [T, B] = xs.ids.shape, V = xs.table.shape[0];
+  const ids = Float32Array.from(xs.ids.dataSync());
+  for (let t = 0; t < T; t++) {
+    for (let b = 0; b < B; b++) if (t >= lengths[b]) ids[t * B + b] = V;
+  }
+  return { table: xs.table, ids: tf.tensor2d(ids, [T, B]) };
 }
 
 /**

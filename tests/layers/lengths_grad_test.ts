@@ -11,6 +11,7 @@ import { deepStrictEqual, ok } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import { assertClose, type CaseData, onBackend, VARIANTS } from "../kernels/_helpers.ts";
 import { assertNear } from "./_lengths.ts";
+import { NATIVE } from "../_native.ts";
 import {
   ATOL,
   B,
@@ -213,7 +214,7 @@ async function allGradients(v: number): Promise<Float32Array[]> {
 
 const backendWorst: Record<string, number> = {};
 
-for (const backend of ["wasm", "webgpu"]) {
+for (const backend of [...NATIVE, "wasm", "webgpu"]) {
   Deno.test(`gradients with lengths on ${backend} equal cpu's to 1e-4 relative (runSequence and stack, every kind)`, async () => {
     for (const v of VARIANTS.keys()) {
       const want = await allGradients(v);

@@ -12,6 +12,7 @@ import {
   torchStack,
 } from "../cells/_torch_fixtures.ts";
 import { onBackend } from "../kernels/_helpers.ts";
+import { NATIVE } from "../_native.ts";
 import { assertNear, assertPaddingZero, stateTensorList, type Worst } from "./_lengths.ts";
 
 const TOL = 1e-5;
@@ -70,7 +71,7 @@ async function checkFixture(name: string, backend: string): Promise<void> {
 }
 
 for (const name of NAMES) {
-  for (const backend of ["cpu", "wasm", "webgpu"]) {
+  for (const backend of ["cpu", ...NATIVE, "wasm", "webgpu"]) {
     Deno.test(`lengths reproduce PyTorch's packed ${name} on ${backend} to 1e-5 (output, h_n, c_n)`, async () => {
       await onBackend(backend, () => checkFixture(name, backend));
     });
