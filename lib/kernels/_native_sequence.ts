@@ -14,8 +14,16 @@ import type { Dims } from "./_common.ts";
 type Forward = (inputs: tf.Tensor[], dims: Dims, save: (t: tf.Tensor[]) => void) => tf.Tensor;
 type Backward = (dValue: tf.Tensor, saved: tf.Tensor[], dims: Dims) => tf.Tensor[];
 
-/** The C kernel's cell code (kernels.c: rnn tanh, rnn relu, gru before, gru after, lstm). */
-function kindCode(spec: CellSpec): number {
+/**
+ * The C kernel's cell code (kernels.c: rnn tanh, rnn relu, gru before, gru after, lstm).
+ *
+ * @example An lstm is 4
+ * ```ts
+ * import { ok } from "node:assert";
+ * ok(cellKindCode({ kind: "lstm", inputSize: 2, hiddenSize: 3 }) === 4);
+ * ```
+ */
+export function cellKindCode(spec: CellSpec): number {
   if (spec.kind === "lstm") return 4;
   if (spec.kind === "gru") return spec.resetAfter ? 3 : 2;
   return (spec.nonlinearity ?? "tanh") === "relu" ? 1 : 0;
@@ -74,7 +82,7 @@ export function nativeSequenceKernels(
 ): { forward: Forward; backward: Backward } | null {
   const lib = nativeKernels();
   if (!lib) return null;
-  const kind = kindCode(spec);
+  const kind = cellKindCode(spec);
   const lstm = spec.kind === "lstm";
   const forward: Forward = (inputs, dims, save) => {
     const { T, B, H } = dims;

@@ -68,18 +68,41 @@ function aleaState(seed: string): Float64Array {
  */
 export function dropoutMultiplier(shape: number[], rate: number, seed?: number): Tensor {
   const keep = 1 - rate;
-  const lib = nativeKernels();
-  if (lib) {
+  if (nativeKernels()) {
     const n = shape.reduce((a, b) => a * b, 1);
-    const out = new Float32Array(n);
-    // tfjs turns a number seed into its string; no seed draws one from Math.random, as it does.
-    const state = aleaState(String(seed ?? Math.random()));
-    lib.rnn_dropout_mask(BigInt(n), state, keep, out);
-    return tf.tensor(out, shape, "float32");
+    return tf.tensor(nativeDropoutMultiplier(n, rate, seed), shape, "float32");
   }
   return tf.tidy(() => {
     // floor(u + keep) is 1 with probability keep, for u uniform in [0, 1).
     const u = tf.randomUniform(shape, 0, 1, "float32", seed);
     return tf.div(tf.floor(tf.add(u, keep)), keep);
   });
+}
+
+/**
+ * {@linkcode dropoutMultiplier}'s values on the native backend as an array
+ * (one C loop), for a native op that applies masks itself.
+ *
+ * @param n how many values.
+ * @param rate in [0, 1) (the caller checks it).
+ * @throws {Error} off the native backend.
+ *
+ * @example The same values as the tensor
+ * ```ts
+ * import { deepStrictEqual } from "node:assert";
+ * import { tf } from "../tf.ts";
+ * if (tf.getBackend() === "native") {
+ *   const mask = await dropoutMultiplier([4], 0.5, 3).data();
+ *   deepStrictEqual(nativeDropoutMultiplier(4, 0.5, 3), mask);
+ * }
+ * ```
+ */
+export function nativeDropoutMultiplier(n: number, rate: number, seed?: number): Float32Array {
+  const lib = nativeKernels();
+  if (!lib) throw new Error(`nativeDropoutMultiplier: the native backend is not the active one`);
+  const out = new Float32Array(n);
+  // tfjs turns a number seed into its string; no seed draws one from Math.random, as it does.
+  const state = aleaState(String(seed ?? Math.random()));
+  lib.rnn_dropout_mask(BigInt(n), state, 1 - rate, out);
+  return out;
 }

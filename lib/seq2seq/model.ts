@@ -41,6 +41,7 @@ import { maskedTokenLoss, stepOptions } from "./_model_parts.ts";
 import { nativeKernels } from "../native/backend.ts";
 import { matMul } from "../ops/matmul.ts";
 import { timeMajor } from "../ops/time_major.ts";
+import { attentionDecoder, attentionDecoderFits } from "../kernels/attention_decoder.ts";
 import { layerVariables, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
 
 /**
@@ -325,6 +326,12 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
         });
         return this.output.apply(outputs); // [T, B, V]
       }
+      if (memory.keys && attentionDecoderFits(this.decoder.cells.map((cell) => cell.spec))) {
+        return this.output.apply(this.nativeAttentionDecoder(targetIds as Tensor2D, memory, state, {
+          training: options.training,
+          seed,
+        })) as Tensor3D; // [T, B, V]
+      }
       // Embeddings and logits of every step at once; only the recurrence is a loop.
       const embedded = tf.unstack(this.embedTargets(targetIds as Tensor2D)) as Tensor2D[]; // T x [B, E]
       const outputs: Tensor2D[] = [];
@@ -339,6 +346,39 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
       }
       return this.output.apply(tf.stack(outputs) as Tensor3D) as Tensor3D; // [T, B, V]
     });
+  }
+
+  /**
+   * The attention decoder's top outputs `[T, B, Hd]` as one native op (see
+   * `attentionDecoder`): the same values as the step loop of `forward`, the
+   * same dropout masks (the seeds the stack's step would draw).
+   */
+  private nativeAttentionDecoder(
+    targetIds: Tensor2D,
+    memory: EncoderMemory,
+    state: State[],
+    options: { training?: boolean; seed: number },
+  ): Tensor3D {
+    const { layers, dropout: rate } = this.config;
+    const dropout = options.training && rate > 0
+      ? { rate, seed: (t: number, l: number) => options.seed + DECODER_SEED + t * layers + l }
+      : undefined;
+    return attentionDecoder(
+      this.embedTargets(targetIds),
+      {
+        keys: memory.keys!,
+        values: memory.outputs,
+        lengths: memory.lengths.dataSync() as Int32Array,
+      },
+      {
+        specs: this.decoder.cells.map((cell) => cell.spec),
+        weights: this.decoder.cells.map((cell) => cell.weights),
+        W_q: this.attention!.W_q,
+        w_v: this.attention!.w_v,
+      },
+      state,
+      dropout,
+    );
   }
 
   /**

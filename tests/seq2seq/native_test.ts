@@ -1,6 +1,7 @@
 /**
- * The encoder-decoder on the native backend (fused attention, one-step fused
- * decoder layers) against the same model on cpu (tf ops): loss and every
+ * The encoder-decoder on the native backend (with attention, the whole decoder
+ * as one op: lib/kernels/attention_decoder.ts) against the same model on cpu
+ * (tf ops, a decoder step at a time): loss and every
  * weight gradient while training with dropout, the logits of a decode step,
  * and no tensor left behind across training steps.
  */
@@ -14,7 +15,17 @@ import { assertClose, onBackend } from "../layers/_fd.ts";
 import { NATIVE } from "../_native.ts";
 
 const V = 11;
-function model(attention: AttentionKind, cell: "gru" | "lstm"): Seq2Seq {
+/** The cells the native decoder runs: each kind, and the GRU in both reset-gate variants. */
+const CELLS = [
+  { cell: "gru", resetAfter: false },
+  { cell: "gru", resetAfter: true },
+  { cell: "lstm", resetAfter: false },
+  { cell: "rnn", resetAfter: false },
+] as const;
+type CellChoice = (typeof CELLS)[number];
+const cellName = (c: CellChoice) => c.resetAfter ? `${c.cell} (reset after)` : c.cell;
+
+function model(attention: AttentionKind, { cell, resetAfter }: CellChoice): Seq2Seq {
   return new Seq2Seq(seq2seqConfig({
     sourceVocabSize: V,
     targetVocabSize: V + 2,
@@ -24,6 +35,7 @@ function model(attention: AttentionKind, cell: "gru" | "lstm"): Seq2Seq {
     dropout: 0.3,
     attention,
     cell,
+    resetAfter,
     seed: 3,
   }));
 }
@@ -70,8 +82,8 @@ async function stepLogits(m: Seq2Seq) {
 
 for (const backend of NATIVE) {
   for (const attention of ["none", "additive"] as const) {
-    for (const cell of ["gru", "lstm"] as const) {
-      Deno.test(`seq2seq ${attention}/${cell} on ${backend}: loss, gradients and a decode step match cpu`, async () => {
+    for (const cell of CELLS) {
+      Deno.test(`seq2seq ${attention}/${cellName(cell)} on ${backend}: loss, gradients and a decode step match cpu`, async () => {
         const m = model(attention, cell);
         try {
           const cpu = await lossAndGrads(m), cpuLogits = await stepLogits(m);
@@ -92,7 +104,7 @@ for (const backend of NATIVE) {
 
   Deno.test(`seq2seq additive on ${backend}: training steps leave no tensor behind`, async () => {
     await onBackend(backend, async () => {
-      const m = model("additive", "gru"), optimizer = makeOptimizer("adam", 0.01);
+      const m = model("additive", CELLS[0]), optimizer = makeOptimizer("adam", 0.01);
       const step = async () => {
         const r = trainStep(m, optimizer, BATCH, undefined, { clip: 1, seed: 1 });
         ok(Number.isFinite((await r.loss.data())[0]));
