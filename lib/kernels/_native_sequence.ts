@@ -126,6 +126,7 @@ export function nativeSequenceKernels(
       dbhh,
       dh0,
       dc0,
+      0, // the weight gradients written, not added to
     );
     if (rc !== 0) throw new Error(`${WHO}: the backward pass ran out of memory`);
     const grads = [

@@ -111,6 +111,7 @@ function adamNative(
   t: AdamTensors,
   k: AdamCoefficients,
   momentsInPlace: boolean,
+  gradScale = 1,
 ): [Float32Array, Float32Array, Float32Array] {
   const backend = tf.backend();
   const n = t.p.size;
@@ -124,7 +125,20 @@ function adamNative(
   ownMoments.add(m2);
   ownMoments.add(v2);
   const [a1] = valuesOf(backend, t.accBeta1), [a2] = valuesOf(backend, t.accBeta2);
-  lib.rnn_adam(BigInt(n), p2, g, m2, v2, k.learningRate, k.beta1, k.beta2, k.epsilon, a1, a2);
+  lib.rnn_adam(
+    BigInt(n),
+    p2,
+    g,
+    m2,
+    v2,
+    k.learningRate,
+    k.beta1,
+    k.beta2,
+    k.epsilon,
+    a1,
+    a2,
+    gradScale,
+  );
   return [p2, m2, v2];
 }
 
@@ -137,6 +151,8 @@ function adamNative(
  * keeps a typed array given to `tf.tensor` without a copy) nor one a clone
  * shares. The same C call as {@linkcode adamUpdate}'s on native, so the same
  * values to the bit, without two fresh copies of the variable's size a step.
+ * With `gradScale`, the gradient is first multiplied by it in float32, as
+ * `tf.mul(g, scale)` would (a clip's factor, without the scaled copy).
  *
  * @example Off the native backend, or on a first step, null
  * ```ts
@@ -153,6 +169,7 @@ function adamNative(
 export function adamUpdateMomentsInPlace(
   tensors: AdamTensors & { m: Variable; v: Variable },
   coefficients: AdamCoefficients,
+  gradScale = 1,
 ): Tensor | null {
   const lib = nativeKernels();
   if (!lib || Object.values(tensors).some((t) => t.dtype !== "float32")) return null;
@@ -161,7 +178,7 @@ export function adamUpdateMomentsInPlace(
   const own = (x: Variable) =>
     backend.refCount(x.dataId) === 1 && ownMoments.has(valuesOf(backend, x));
   if (!own(m) || !own(v)) return null;
-  const [p2] = adamNative(lib, tensors, coefficients, true);
+  const [p2] = adamNative(lib, tensors, coefficients, true, gradScale);
   return tf.tensor(p2, tensors.p.shape);
 }
 

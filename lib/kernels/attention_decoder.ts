@@ -10,7 +10,8 @@
  * run step by step with the C kernels the step-by-step path calls
  * (`rnn_attn_forward`, a one-step `rnn_seq_forward` per layer, `rnn_gemm`),
  * and differentiated by a hand-written backward pass through the same steps
- * in reverse (`rnn_attn_backward`, `rnn_seq_backward`).
+ * in reverse (`rnn_attn_backward`, `rnn_seq_backward` adding each step's
+ * weight gradients to the sums).
  *
  * Why one op: stepped with tf ops under autograd, each target step's weight
  * gradients are fresh tensors that autograd adds one by one (133 adds of up
@@ -383,13 +384,9 @@ function backwardSteps(
       bhh: new Float32Array(w.bhh.length),
     })),
   };
-  // One step's gradients, before they are added in.
+  // One step's input and state gradients (its weight gradients are added in place, in C).
   const one = layers.map((w) => ({
     dX: new Float32Array(B * w.D),
-    Wx: new Float32Array(w.Wx.length),
-    Wh: new Float32Array(w.Wh.length),
-    b: new Float32Array(w.b.length),
-    bhh: new Float32Array(w.bhh.length),
     h: new Float32Array(BH),
     c: new Float32Array(BH),
   }));
@@ -434,18 +431,15 @@ function backwardSteps(
         s.work,
         dvalue,
         o.dX,
-        o.Wx,
-        o.Wh,
-        o.b,
-        o.bhh,
+        acc.Wx,
+        acc.Wh,
+        acc.b,
+        acc.bhh,
         o.h,
         o.c,
+        1, // added to the sums over the steps
       );
       if (rc !== 0) throw new Error(`${WHO}: the backward pass ran out of memory`);
-      addInto(acc.Wx, o.Wx);
-      addInto(acc.Wh, o.Wh);
-      addInto(acc.b, o.b);
-      if (w.hasBhh) addInto(acc.bhh, o.bhh);
       acc.h.set(o.h);
       if (lstm) acc.c.set(o.c);
     }

@@ -95,6 +95,7 @@ export const NATIVE_SYMBOLS = {
       ...["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
       ...["i32", "buffer", "buffer", "buffer"],
       ...["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+      "i32",
     ],
     result: "i32",
   },
@@ -136,7 +137,7 @@ export const NATIVE_SYMBOLS = {
   rnn_adam: {
     parameters: [
       ...["i64", "buffer", "buffer", "buffer", "buffer"],
-      ...["f64", "f64", "f64", "f64", "f32", "f32"],
+      ...["f64", "f64", "f64", "f64", "f32", "f32", "f32"],
     ],
     result: "void",
   },
@@ -146,7 +147,7 @@ export const NATIVE_SYMBOLS = {
 export type NativeSymbols = Deno.DynamicLibrary<typeof NATIVE_SYMBOLS>["symbols"];
 
 /** The ABI version `kernels.c` reports; a library that reports another is rebuilt. */
-const ABI_VERSION = 5;
+const ABI_VERSION = 6;
 
 /** What {@linkcode loadNative} gives: the library, or why there is none. */
 export type NativeLoad =

@@ -158,7 +158,7 @@ int rnn_set_threads(int n) {
 }
 
 /* The version of this file's ABI: build.ts checks it after loading. */
-int rnn_abi_version(void) { return 5; }
+int rnn_abi_version(void) { return 6; }
 
 /* [lo, hi): part's share of n items. */
 static void share(int n, int part, int parts, int *lo, int *hi) {
@@ -443,6 +443,7 @@ typedef struct {
   float *dZx, *dZh;   /* [T*B, G*H] pre-activation gradients (input side, recurrent side) */
   float *carry, *carry2; /* [B, H]: dc (LSTM), dh z (GRU) */
   float *dP;          /* with a table: [V, G*H] dZx's rows summed by id */
+  int acc;            /* backward: add the weight gradients to dWx, dWh, db, dbhh */
   int t, cur;
 } seq;
 
@@ -982,7 +983,7 @@ static void input_sums_part(void *ctx, int part, int parts) {
   if (j0 >= j1) return;
   size_t w = (size_t)(j1 - j0);
   float *db = s->db + j0;
-  memset(db, 0, w * sizeof(float));
+  if (!s->acc) memset(db, 0, w * sizeof(float));
   for (int v = 0; s->dP && v < s->V; v++) memset(s->dP + (size_t)v * W + j0, 0, w * sizeof(float));
   for (int n = 0; n < N; n++) {
     const float *z = s->dZx + (size_t)n * W + j0;
@@ -1001,11 +1002,11 @@ static int input_grads(seq *s) {
   }
   run_parts(input_sums_part, s);
   if (!s->ids) {
-    gemm(1, 0, D, W, N, s->X, D, dZ, W, s->dWx, W, 0);  /* X^T dZ */
+    gemm(1, 0, D, W, N, s->X, D, dZ, W, s->dWx, W, s->acc);  /* X^T dZ */
     gemm(0, 1, N, D, W, dZ, W, s->Wx, W, s->dX, D, 0);  /* dZ Wx^T */
     return 0;
   }
-  gemm(1, 0, D, W, V, s->X, D, s->dP, W, s->dWx, W, 0); /* table^T dP */
+  gemm(1, 0, D, W, V, s->X, D, s->dP, W, s->dWx, W, s->acc); /* table^T dP */
   gemm(0, 1, V, D, W, s->dP, W, s->Wx, W, s->dX, D, 0); /* dP Wx^T */
   return 0;
 }
@@ -1013,7 +1014,7 @@ static int input_grads(seq *s) {
 /* dWh = Hsrc^T dZh, Hsrc = [h0; h_0 .. h_{T-2}] (columns col0.. of width w; src: states). */
 static void state_grads(seq *s, const float *first, const float *rest, int col0, int w) {
   int T = s->T, B = s->B, H = s->H, W = s->G * H;
-  gemm(1, 0, H, w, B, first, H, s->dZh + col0, W, s->dWh + col0, W, 0);
+  gemm(1, 0, H, w, B, first, H, s->dZh + col0, W, s->dWh + col0, W, s->acc);
   if (T > 1) gemm(1, 0, H, w, (T - 1) * B, rest, H, s->dZh + (size_t)B * W + col0, W,
                   s->dWh + col0, W, 1);
 }
@@ -1023,19 +1024,22 @@ static void gru_before_step(seq *s, float *G, float *Q);
 /*
  * Backward pass of rnn_seq_forward (same arguments), from dvalue (the gradient of
  * value). Writes dX ([T*B, D], or [V, D] for a table), dWx, dWh, db, dbhh (GRU reset
- * after), dh0, dc0 (LSTM). Returns 0, or -1 when memory ran out.
+ * after), dh0, dc0 (LSTM); with acc, adds the weight gradients (dWx, dWh, db, dbhh)
+ * to what those arrays hold (a decoder stepped one step at a time sums its steps'
+ * gradients there, without a pass per step). Returns 0, or -1 when memory ran out.
  */
 int rnn_seq_backward(int kind, int T, int B, int D, int H, int V, const float *X, const float *ids,
                      const float *Wx, const float *Wh, const float *bhh, const float *h0,
                      const float *c0, int cell_states, const float *value, const float *work,
                      const float *dvalue, float *dX, float *dWx, float *dWh, float *db, float *dbhh,
-                     float *dh0, float *dc0) {
+                     float *dh0, float *dc0, int acc) {
   seq s = {0};
   s.kind = kind, s.T = T, s.B = B, s.D = D, s.H = H, s.V = V, s.G = gates_of(kind);
   s.U = NR / s.G, s.cell_states = cell_states;
   s.X = X, s.ids = ids, s.Wx = Wx, s.Wh = Wh, s.bhh = bhh, s.h0 = h0, s.c0 = c0;
   s.value = (float *)value, s.work = (float *)work, s.dvalue = dvalue;
   s.dX = dX, s.dWx = dWx, s.dWh = dWh, s.db = db, s.dbhh = dbhh, s.dh0 = dh0, s.dc0 = dc0;
+  s.acc = acc;
   int W = s.G * H, N = T * B, blocks = (B + MR - 1) / MR, rc = -1;
   size_t na = (size_t)blocks * MR * W;
   pthread_mutex_lock(&seq_mu);
@@ -1083,11 +1087,11 @@ int rnn_seq_backward(int kind, int T, int B, int D, int H, int V, const float *X
   if (kind == GRU_BEFORE) {
     state_grads(&s, h0, value, 0, 2 * H);
     const float *RH = extra(&s);
-    gemm(1, 0, H, H, N, RH, H, s.dZh + 2 * H, W, dWh + 2 * H, W, 0);
+    gemm(1, 0, H, H, N, RH, H, s.dZh + 2 * H, W, dWh + 2 * H, W, acc);
   } else {
     state_grads(&s, h0, value, 0, W);
   }
-  if (kind == GRU_AFTER) col_sums(s.dZh + 2 * H, N, H, W, dbhh, 0);
+  if (kind == GRU_AFTER) col_sums(s.dZh + 2 * H, N, H, W, dbhh, acc);
   rc = 0;
 done:
   pthread_mutex_unlock(&seq_mu);
@@ -1209,10 +1213,11 @@ static void gru_before_step(seq *s, float *G, float *Q) {
 
 /* Adam (tfjs's formula, epsilon outside the square root) on n values, in place. */
 void rnn_adam(long n, float *p, const float *g, float *m, float *v, double lr, double beta1,
-              double beta2, double eps, float acc_beta1, float acc_beta2) {
+              double beta2, double eps, float acc_beta1, float acc_beta2, float gscale) {
   double r1 = 1.0 / (double)(1.0f - acc_beta1), r2 = 1.0 / (double)(1.0f - acc_beta2);
   for (long i = 0; i < n; i++) {
-    double gi = g[i];
+    float gs = g[i] * gscale; /* float32, as a clip's tf.mul(g, scale) rounds it */
+    double gi = gs;
     double mi = (double)m[i] * beta1 + gi * (1.0 - beta1);
     double vi = (double)v[i] * beta2 + gi * gi * (1.0 - beta2);
     p[i] = (float)(p[i] - lr * (mi * r1) / (sqrt(vi * r2) + eps));

@@ -7,9 +7,10 @@
  *
  * @module
  */
-import type { NamedTensorMap, Tensor, Variable, VariableScalar } from "../ops/tensors.ts";
+import type { NamedTensorMap, Scalar, Tensor, Variable, VariableScalar } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { adamUpdate, adamUpdateMomentsInPlace } from "../kernels/adam_update.ts";
+import { nativeKernels } from "../native/backend.ts";
 
 /** tfjs's private fields of `AdamOptimizer` that the update reads and writes. */
 interface AdamSlots {
@@ -45,11 +46,20 @@ export class FusedAdam extends tf.AdamOptimizer {
     super(learningRate, 0.9, 0.999);
   }
 
-  /** One update of every variable named in `variableGradients` (by `tf.Variable` name). */
+  /**
+   * One update of every variable named in `variableGradients` (by `tf.Variable` name).
+   *
+   * @param scale a scalar every gradient is multiplied by first (a clip's
+   *   factor): the same values as scaling them before the call, without a
+   *   scaled copy of each where the update is one C call.
+   */
   override applyGradients(
     variableGradients: NamedTensorMap | { name: string; tensor: Tensor }[],
+    scale?: Scalar,
   ): void {
     const self = this as unknown as AdamSlots;
+    // The factor as the float32 the product with it would use (read only on native: no GPU sync).
+    const factor = scale && nativeKernels() ? scale.dataSync()[0] : undefined;
     const entries = Array.isArray(variableGradients)
       ? variableGradients.map(({ name, tensor }) => [name, tensor] as const)
       : Object.entries(variableGradients);
@@ -79,18 +89,19 @@ export class FusedAdam extends tf.AdamOptimizer {
         const v = self.accumulatedSecondMoment[i]!.variable;
         const step = {
           p: value,
-          g: gradient,
+          g: gradient as Tensor,
           m,
           v,
           accBeta1: self.accBeta1,
           accBeta2: self.accBeta2,
         };
         // On native, from the second step on, the moments change in place (no copies of them).
-        const updated = adamUpdateMomentsInPlace(step, coefficients);
+        const updated = adamUpdateMomentsInPlace(step, coefficients, factor);
         if (updated) {
           value.assign(updated);
           return;
         }
+        if (scale) step.g = tf.mul(gradient, scale);
         const [p2, m2, v2] = adamUpdate(step, coefficients);
         m.assign(m2);
         v.assign(v2);

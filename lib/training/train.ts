@@ -80,16 +80,25 @@ export function clipByGlobalNorm(
   maxNorm: number,
   norm: Scalar = globalNorm(grads),
 ): { grads: NamedTensorMap; norm: Scalar } {
-  if (!(maxNorm > 0) || maxNorm === Infinity) return { grads, norm };
+  if (!clips(maxNorm)) return { grads, norm };
   const clipped = tf.tidy(() => {
-    // min(1, theta / norm); the epsilon only guards a zero norm.
-    const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-12)));
+    const scale = clipScale(maxNorm, norm);
     const out: NamedTensorMap = {};
     for (const [name, g] of Object.entries(grads)) out[name] = tf.mul(g, scale);
     return out;
   });
   tf.dispose(Object.values(grads));
   return { grads: clipped, norm };
+}
+
+/** Whether a clip setting clips at all (0 and Infinity do not). */
+function clips(maxNorm: number): boolean {
+  return maxNorm > 0 && maxNorm !== Infinity;
+}
+
+/** The clip's factor `min(1, theta / norm)`, a new scalar; the epsilon only guards a zero norm. */
+function clipScale(maxNorm: number, norm: Scalar): Scalar {
+  return tf.tidy(() => tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-12))) as Scalar);
 }
 
 /** Options of {@linkcode computeGradients} and {@linkcode trainStep}. */
@@ -185,6 +194,13 @@ export function applyGradients(
   clip = 1,
   norm?: Scalar,
 ): Scalar {
+  if (optimizer instanceof FusedAdam && clips(clip)) {
+    // The clip's factor goes into the update (a product per gradient spared where it can).
+    const used = norm ?? globalNorm(grads), scale = clipScale(clip, used);
+    optimizer.applyGradients(grads, scale);
+    tf.dispose([...Object.values(grads), scale]);
+    return used;
+  }
   const { grads: clipped, norm: used } = clipByGlobalNorm(grads, clip, norm);
   optimizer.applyGradients(clipped);
   tf.dispose(Object.values(clipped));

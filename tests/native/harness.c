@@ -48,7 +48,10 @@ static void run_sequence(int kind, int T, int B, int D, int H, int rows, int cel
   if (rnn_seq_forward(kind, T, B, D, H, V, X, ids, Wx, Wh, b, bhh, h0, c0, cell_states, value,
                       work) ||
       rnn_seq_backward(kind, T, B, D, H, V, X, ids, Wx, Wh, bhh, h0, c0, cell_states, value, work,
-                       dv, dX, dWx, dWh, db, dbhh, dh0, dc0)) {
+                       dv, dX, dWx, dWh, db, dbhh, dh0, dc0, 0) ||
+      /* again, adding to the weight gradients (a decoder's steps) */
+      rnn_seq_backward(kind, T, B, D, H, V, X, ids, Wx, Wh, bhh, h0, c0, cell_states, value, work,
+                       dv, dX, dWx, dWh, db, dbhh, dh0, dc0, 1)) {
     printf("sequence kind %d: out of memory\n", kind);
     exit(1);
   }
@@ -172,7 +175,7 @@ int main(void) {
           if (kind == LSTM) run_sequence(kind, dims[d][0], dims[d][1], dims[d][2], dims[d][3], rows, 1);
         }
     float p[5] = {1, 2, 3, 4, 5}, g[5] = {1, -1, 0, 2, 3}, m[5] = {0}, v[5] = {0};
-    rnn_adam(5, p, g, m, v, 0.1f, 0.9f, 0.999f, 1e-7f, 0.9f, 0.999f);
+    rnn_adam(5, p, g, m, v, 0.1f, 0.9f, 0.999f, 1e-7f, 0.9f, 0.999f, 0.5f);
     {
       /* dropout multipliers into an exact-size buffer: each 0 or 1/keep */
       double state[4] = {0.25, 0.5, 0.75, 1};
