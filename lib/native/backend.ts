@@ -17,6 +17,7 @@
 import type { DataType, TensorInfo } from "../ops/tensors.ts";
 import { registerBackendStarter, tf, type UseBackendOptions } from "../tf.ts";
 import { loadNative, type NativeSymbols } from "./build.ts";
+import { declareTransposingMatMul } from "../ops/matmul.ts";
 
 /**
  * The backend's name in tfjs's registry.
@@ -696,6 +697,7 @@ function register(): void {
   const cpu = tf.findBackendFactory("cpu");
   if (!cpu) throw new Error("tfjs's cpu backend is not registered");
   tf.registerBackend(NATIVE_BACKEND, async () => recycling(await cpu()), -1);
+  declareTransposingMatMul(NATIVE_BACKEND); // rnn_gemm packs a transposed operand as it reads it
   const own: Record<string, tf.KernelFunc> = {
     BatchMatMul: batchMatMulKernel as tf.KernelFunc,
     _FusedMatMul: fusedMatMulKernel as tf.KernelFunc,

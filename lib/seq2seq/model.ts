@@ -39,7 +39,7 @@ import type { PairBatch } from "./data.ts";
 import type { Seq2SeqConfig } from "./config.ts";
 import { maskedTokenLoss, stepOptions } from "./_model_parts.ts";
 import { nativeKernels } from "../native/backend.ts";
-import { matMul } from "../ops/matmul.ts";
+import { matMulOfConstant } from "../ops/matmul.ts";
 import { timeMajor } from "../ops/time_major.ts";
 import { attentionDecoder, attentionDecoderFits } from "../kernels/attention_decoder.ts";
 import { layerVariables, namedWeightsOf, setNamedWeightsOf } from "../training/named_weights.ts";
@@ -395,7 +395,7 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
     }
     return tidy(() => {
       const oneHot = tf.oneHot(tf.reshape(ids, [T * B]), V, 1, 0, "float32") as Tensor2D;
-      return tf.reshape(matMul(oneHot, embedding.table), [T, B, E]) as Tensor3D;
+      return tf.reshape(matMulOfConstant(oneHot, embedding.table), [T, B, E]) as Tensor3D;
     });
   }
 
