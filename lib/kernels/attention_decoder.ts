@@ -94,6 +94,16 @@ interface LayerArrays {
   hasBhh: boolean;
 }
 
+/** The arrays both passes read, fixed for the call: the attention's, and each layer's. */
+interface Fixed {
+  kp: Float32Array;
+  vals: Float32Array;
+  Wq: Float32Array;
+  wv: Float32Array;
+  lens: Int32Array;
+  layers: LayerArrays[];
+}
+
 /** What the forward pass keeps of one layer at one step for the backward pass. */
 interface LayerStep {
   x: Float32Array;
@@ -176,28 +186,13 @@ export function attentionDecoder(
       if (bhh) layers[l].bhh = v(args[k++] as Tensor);
       h0.push(h), c0.push(c);
     }
-    const steps = forwardSteps(
-      { T, B, E, S, H, lstm },
-      emb,
-      kp,
-      vals,
-      Wq,
-      wv,
-      lens,
-      layers,
-      h0,
-      c0,
-      dropout,
-    );
+    const sizes = { T, B, E, S, H, lstm }, fixed = { kp, vals, Wq, wv, lens, layers };
+    const steps = forwardSteps(sizes, fixed, emb, h0, c0, dropout);
     const outputs = new Float32Array(T * B * H);
     steps.forEach((s, t) => outputs.set(s.layers[L - 1].value.subarray(0, B * H), t * B * H));
     return {
       value: tf.tensor3d(outputs, [T, B, H]),
-      gradFunc: (dy: Tensor) => {
-        const sizes = { T, B, E, S, H, lstm };
-        const grads = backwardSteps(sizes, v(dy), steps, kp, vals, Wq, wv, lens, layers);
-        return toTensors(grads, sizes, layers);
-      },
+      gradFunc: (dy: Tensor) => toTensors(backwardSteps(sizes, fixed, v(dy), steps), sizes, layers),
     };
   });
   return op(...inputs) as Tensor3D;
@@ -261,13 +256,8 @@ function checkParts(
 /** The forward pass, step by step; returns what each step keeps for the backward pass. */
 function forwardSteps(
   z: Sizes,
+  { kp, vals, Wq, wv, lens, layers }: Fixed,
   emb: Float32Array,
-  kp: Float32Array,
-  vals: Float32Array,
-  Wq: Float32Array,
-  wv: Float32Array,
-  lens: Int32Array,
-  layers: LayerArrays[],
   h0: Float32Array[],
   c0: Float32Array[],
   dropout?: DecoderDropout,
@@ -357,14 +347,9 @@ function addInto(acc: Float32Array, x: Float32Array): void {
 /** The backward pass: the steps in reverse, each layer top down, then the attention. */
 function backwardSteps(
   z: Sizes,
+  { kp, vals, Wq, wv, lens, layers }: Fixed,
   dy: Float32Array,
   steps: DecoderStep[],
-  kp: Float32Array,
-  vals: Float32Array,
-  Wq: Float32Array,
-  wv: Float32Array,
-  lens: Int32Array,
-  layers: LayerArrays[],
 ): Grads {
   const lib = nativeKernels()!;
   const { T, B, E, S, H, lstm } = z, L = layers.length, X = H + E, BH = B * H;

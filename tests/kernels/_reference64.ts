@@ -156,3 +156,27 @@ export function finiteDifferences(
 ): Float64Array {
   return finiteDifferencesOf(() => loss64(spec, p, w), values, eps);
 }
+
+/**
+ * `op(a) op(b)` in float64 for row-major `a` (`[M, K]`, or `[K, M]` read
+ * transposed when `ta`) and `b` (`[K, N]`, or `[N, K]` when `tb`): `[M, N]`.
+ */
+export function product64(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  [M, K, N]: [number, number, number],
+  ta = false,
+  tb = false,
+): Float64Array {
+  const out = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) {
+        s += (ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
+      }
+      out[i * N + j] = s;
+    }
+  }
+  return out;
+}

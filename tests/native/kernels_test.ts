@@ -5,6 +5,7 @@
  * Transpose and PadV2 against cpu; every cell kind's training gradient bitwise
  * equal at 1, 2 and 3 threads; and shape checks before every FFI call. Skipped where no C compiler is found.
  */
+import { product64 } from "../kernels/_reference64.ts";
 import { deepStrictEqual, ok, throws } from "node:assert";
 import { tf, useBackend } from "../../lib/tf.ts";
 import { fusedSequence } from "../../lib/kernels/fused_sequence.ts";
@@ -78,16 +79,7 @@ Deno.test({
           ),
         ];
         const [native] = await on("native", f);
-        const ref = new Float64Array(M * N);
-        for (let i = 0; i < M; i++) {
-          for (let j = 0; j < N; j++) {
-            let s = 0;
-            for (let k = 0; k < K; k++) {
-              s += (ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
-            }
-            ref[i * N + j] = s;
-          }
-        }
+        const ref = product64(a, b, [M, K, N], ta, tb);
         const what = `[${M},${K}]x[${K},${N}] ta=${ta} tb=${tb}`;
         ok(maxDiff(native, ref) < 1e-5, `${what} vs float64: ${maxDiff(native, ref)}`);
         for (const other of ["cpu", "wasm"]) {

@@ -9,8 +9,9 @@ import { Rng } from "../../lib/rng.ts";
 import { matMul, matMulOfConstant } from "../../lib/ops/matmul.ts";
 import { assertClose, normals, onBackend } from "../kernels/_helpers.ts";
 import { NATIVE } from "../_native.ts";
+import { product64 } from "../kernels/_reference64.ts";
 
-/** `[N, K] x [K, M]` in float64, row-major; `ta`/`tb` read an operand transposed. */
+/** `[N, K] x [K, M]` as float32, from the float64 product (`ta`/`tb`: an operand read transposed). */
 function product(
   a: Float32Array,
   b: Float32Array,
@@ -20,17 +21,7 @@ function product(
   ta = false,
   tb = false,
 ) {
-  const out = new Float64Array(N * M);
-  for (let i = 0; i < N; i++) {
-    for (let j = 0; j < M; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) {
-        s += (ta ? a[k * N + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * M + j]);
-      }
-      out[i * M + j] = s;
-    }
-  }
-  return Float32Array.from(out);
+  return Float32Array.from(product64(a, b, [N, K, M], ta, tb));
 }
 
 const [N, K, M] = [7, 5, 6];
