@@ -46,9 +46,16 @@ static pthread_cond_t pool_go = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
 static task_fn job_fn;
 static void *job_ctx;
-static _Atomic unsigned long job_gen;
-static _Atomic int job_left, pool_quit;
-static unsigned long start_gen; /* the generation a new worker has already seen */
+/*
+ * The current job's ticket: (generation << 32) | (parts << 16) | the next part
+ * to claim. Threads claim parts with one fetch-and-add (see run_claimed), so
+ * a thread that starts late (its core busy with another process) finds its
+ * part already taken instead of holding every other thread at the job's end.
+ */
+static _Atomic uint64_t job_ticket;
+static _Atomic int job_done; /* parts of the current job finished */
+static _Atomic int pool_quit;
+static uint64_t start_gen; /* the generation a new worker has already seen */
 
 /*
  * How long a thread spins on the next job (or on the workers' finish) before
@@ -76,37 +83,50 @@ static inline void cpu_relax(int spins) {
 #endif
 }
 
-static void *worker_main(void *arg) {
-  int id = (int)(intptr_t)arg;
-  unsigned long seen = start_gen;
+static uint64_t ticket_gen(uint64_t ticket) { return ticket >> 32; }
+
+/*
+ * Claims and runs parts of the current job until none is left; returns the
+ * generation of the job it last claimed from. The job cannot change under a
+ * claimed part: run_parts returns only once every part is done.
+ */
+static uint64_t run_claimed(void) {
   for (;;) {
-    int spins = 0;
-    while (atomic_load_explicit(&job_gen, memory_order_acquire) == seen &&
-           !atomic_load(&pool_quit) && spins < SPINS) {
-      cpu_relax(spins);
-      spins++;
-    }
-    if (atomic_load_explicit(&job_gen, memory_order_acquire) == seen && !atomic_load(&pool_quit)) {
-      pthread_mutex_lock(&pool_mu);
-      while (atomic_load(&job_gen) == seen && !atomic_load(&pool_quit))
-        pthread_cond_wait(&pool_go, &pool_mu);
-      pthread_mutex_unlock(&pool_mu);
-    }
-    if (atomic_load(&pool_quit)) break;
-    seen = atomic_load_explicit(&job_gen, memory_order_acquire);
-    task_fn fn = job_fn;
-    void *ctx = job_ctx;
-    fn(ctx, id, n_threads);
-    if (atomic_fetch_sub(&job_left, 1) == 1) {
+    uint64_t ticket = atomic_fetch_add_explicit(&job_ticket, 1, memory_order_acq_rel);
+    int part = (int)(ticket & 0xffff), parts = (int)((ticket >> 16) & 0xffff);
+    if (part >= parts) return ticket_gen(ticket);
+    job_fn(job_ctx, part, parts);
+    if (atomic_fetch_add_explicit(&job_done, 1, memory_order_acq_rel) == parts - 1) {
       pthread_mutex_lock(&pool_mu);
       pthread_cond_signal(&pool_done);
       pthread_mutex_unlock(&pool_mu);
     }
   }
+}
+
+/* Whether a worker that last saw generation `seen` has nothing new to do. */
+static int idle(uint64_t seen) {
+  return ticket_gen(atomic_load_explicit(&job_ticket, memory_order_acquire)) == seen &&
+         !atomic_load(&pool_quit);
+}
+
+static void *worker_main(void *arg) {
+  (void)arg;
+  uint64_t seen = start_gen;
+  for (;;) {
+    for (int spins = 0; idle(seen) && spins < SPINS; spins++) cpu_relax(spins);
+    if (idle(seen)) {
+      pthread_mutex_lock(&pool_mu);
+      while (idle(seen)) pthread_cond_wait(&pool_go, &pool_mu);
+      pthread_mutex_unlock(&pool_mu);
+    }
+    if (atomic_load(&pool_quit)) break;
+    seen = run_claimed();
+  }
   return NULL;
 }
 
-/* Runs fn(ctx, part, parts) for every part, the caller taking part 0. */
+/* Runs fn(ctx, part, parts) for every part of n_threads, each by whichever thread claims it. */
 static void run_parts(task_fn fn, void *ctx) {
   pthread_mutex_lock(&run_mu);
   if (n_threads == 1) {
@@ -114,18 +134,20 @@ static void run_parts(task_fn fn, void *ctx) {
     pthread_mutex_unlock(&run_mu);
     return;
   }
+  int parts = n_threads;
   pthread_mutex_lock(&pool_mu);
   job_fn = fn;
   job_ctx = ctx;
-  atomic_store(&job_left, n_threads - 1);
-  atomic_fetch_add_explicit(&job_gen, 1, memory_order_release);
+  atomic_store(&job_done, 0);
+  uint64_t gen = ticket_gen(atomic_load(&job_ticket)) + 1;
+  atomic_store_explicit(&job_ticket, gen << 32 | (uint64_t)parts << 16, memory_order_release);
   pthread_cond_broadcast(&pool_go);
   pthread_mutex_unlock(&pool_mu);
-  fn(ctx, 0, n_threads);
-  for (int spins = 0; atomic_load(&job_left) > 0 && spins < SPINS; spins++) cpu_relax(spins);
-  if (atomic_load(&job_left) > 0) {
+  run_claimed();
+  for (int spins = 0; atomic_load(&job_done) < parts && spins < SPINS; spins++) cpu_relax(spins);
+  if (atomic_load(&job_done) < parts) {
     pthread_mutex_lock(&pool_mu);
-    while (atomic_load(&job_left) > 0) pthread_cond_wait(&pool_done, &pool_mu);
+    while (atomic_load(&job_done) < parts) pthread_cond_wait(&pool_done, &pool_mu);
     pthread_mutex_unlock(&pool_mu);
   }
   pthread_mutex_unlock(&run_mu);
@@ -147,9 +169,9 @@ int rnn_set_threads(int n) {
   for (int i = 1; i < n_threads; i++) pthread_join(workers[i], NULL);
   atomic_store(&pool_quit, 0);
   n_threads = 1;
-  start_gen = atomic_load(&job_gen);
+  start_gen = ticket_gen(atomic_load(&job_ticket));
   for (int i = 1; i < n; i++) {
-    if (pthread_create(&workers[i], NULL, worker_main, (void *)(intptr_t)i) != 0) break;
+    if (pthread_create(&workers[i], NULL, worker_main, NULL) != 0) break;
     n_threads = i + 1;
   }
   n = n_threads;
@@ -646,19 +668,19 @@ static void lstm_block(seq *s, int t, int row0, int m, int u0, int un, const flo
   }
 }
 
-/* One forward step for the panels of this part: Z = h_{t-1} Wh (interleaved), then the cell. */
-static void forward_part(void *ctx, int part, int parts) {
-  seq *s = ctx;
-  int t = s->t, B = s->B, H = s->H, G = s->G, U = s->U, W = G * H;
-  int panels = (H + U - 1) / U, blocks = (B + MR - 1) / MR, lo, hi;
-  share(panels, part, parts, &lo, &hi);
-  const float *Ain = s->Apack[s->cur];
-  float *Aout = s->Apack[1 - s->cur];
+/*
+ * Forward step t on the tiles of panels [plo, phi) and row blocks [blo, bhi):
+ * Z = h_{t-1} Wh (interleaved), then the cell; reads Apack[cur], writes Apack[1 - cur].
+ */
+static void forward_tiles(seq *s, int t, int cur, int plo, int phi, int blo, int bhi) {
+  int B = s->B, H = s->H, G = s->G, U = s->U, W = G * H;
+  const float *Ain = s->Apack[cur];
+  float *Aout = s->Apack[1 - cur];
   float *A = acts(s), *E = extra(s);
   float tmp[MR * NR];
-  for (int p = lo; p < hi; p++) {
+  for (int p = plo; p < phi; p++) {
     int u0 = p * U, un = H - u0 < U ? H - u0 : U;
-    for (int ib = 0; ib < blocks; ib++) {
+    for (int ib = blo; ib < bhi; ib++) {
       micro(H, Ain + (size_t)ib * H * MR, s->WhP + (size_t)p * H * NR, tmp, NR, MR, NR, 0);
       int m = B - ib * MR < MR ? B - ib * MR : MR;
       if (s->kind == LSTM) {
@@ -702,6 +724,38 @@ static void forward_part(void *ctx, int part, int parts) {
       }
     }
   }
+}
+
+static int panels_of(const seq *s, int units) { return (s->H + units - 1) / units; }
+static int blocks_of(const seq *s) { return (s->B + MR - 1) / MR; }
+
+/*
+ * Whether the threads split the batch's row blocks, each running every step of
+ * its own rows, rather than each step's units: a row's recurrence reads only
+ * its own row's states, so they then never wait on each other between steps
+ * (a barrier a step, and every row of h crossing between the cores, cost a
+ * third of a 2-thread step). Only when the blocks share out about evenly.
+ */
+static int split_rows(const seq *s) {
+  int blocks = blocks_of(s);
+  return blocks % n_threads == 0 || blocks >= 4 * n_threads;
+}
+
+/* One forward step, the parts splitting the panels (units). */
+static void forward_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int lo, hi;
+  share(panels_of(s, s->U), part, parts, &lo, &hi);
+  forward_tiles(s, s->t, s->cur, lo, hi, 0, blocks_of(s));
+}
+
+/* Every forward step of this part's row blocks. */
+static void forward_rows_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int lo, hi;
+  share(blocks_of(s), part, parts, &lo, &hi);
+  for (int t = 0, cur = 0; t < s->T; t++, cur = 1 - cur)
+    forward_tiles(s, t, cur, 0, panels_of(s, s->U), lo, hi);
 }
 
 /*
@@ -828,14 +882,18 @@ int rnn_seq_forward(int kind, int T, int B, int D, int H, int V, const float *X,
   for (int row = 0; row < B; row++)
     for (int u = 0; u < H; u++) s.Apack[0][apack(row, u, H)] = h0[(size_t)row * H + u];
   s.cur = 0;
-  for (int t = 0; t < T; t++) {
-    s.t = t;
-    if (kind == GRU_BEFORE) {
-      run_parts(gru_before_zr_part, &s);
-      run_parts(gru_before_h_part, &s);
-    } else {
-      run_parts(forward_part, &s);
-      s.cur = 1 - s.cur;
+  if (kind != GRU_BEFORE && split_rows(&s)) {
+    run_parts(forward_rows_part, &s);
+  } else {
+    for (int t = 0; t < T; t++) {
+      s.t = t;
+      if (kind == GRU_BEFORE) {
+        run_parts(gru_before_zr_part, &s);
+        run_parts(gru_before_h_part, &s);
+      } else {
+        run_parts(forward_part, &s);
+        s.cur = 1 - s.cur;
+      }
     }
   }
   if (kind == LSTM) {
@@ -907,18 +965,19 @@ static void lstm_grad_block(seq *s, int t, int ib, int m, int u0, int un, const 
   }
 }
 
-/* One backward step for this part's units: dhRec = dZh_{t+1} Wh^T, then the cell's gradients. */
-static void backward_part(void *ctx, int part, int parts) {
-  seq *s = ctx;
-  int t = s->t, T = s->T, B = s->B, H = s->H, W = s->G * H;
-  int panels = (H + NR - 1) / NR, blocks = (B + MR - 1) / MR, lo, hi;
-  share(panels, part, parts, &lo, &hi);
-  const float *Ain = s->Apack[s->cur];
-  float *Aout = s->Apack[1 - s->cur], *A = acts(s), *E = extra(s);
+/*
+ * Backward step t on the tiles of panels [plo, phi) (NR units each) and row blocks
+ * [blo, bhi): dhRec = dZh_{t+1} Wh^T from Apack[cur], then the cell's gradients,
+ * dZh_t packed into Apack[1 - cur].
+ */
+static void backward_tiles(seq *s, int t, int cur, int plo, int phi, int blo, int bhi) {
+  int T = s->T, B = s->B, H = s->H, W = s->G * H;
+  const float *Ain = s->Apack[cur];
+  float *Aout = s->Apack[1 - cur], *A = acts(s), *E = extra(s);
   float tmp[MR * NR];
-  for (int p = lo; p < hi; p++) {
+  for (int p = plo; p < phi; p++) {
     int u0 = p * NR, un = H - u0 < NR ? H - u0 : NR;
-    for (int ib = 0; ib < blocks; ib++) {
+    for (int ib = blo; ib < bhi; ib++) {
       if (t < T - 1)
         micro(W, Ain + (size_t)ib * W * MR, s->WhTP + (size_t)p * W * NR, tmp, NR, MR, NR, 0);
       else
@@ -955,6 +1014,23 @@ static void backward_part(void *ctx, int part, int parts) {
       }
     }
   }
+}
+
+/* One backward step, the parts splitting the panels (units). */
+static void backward_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int lo, hi;
+  share(panels_of(s, NR), part, parts, &lo, &hi);
+  backward_tiles(s, s->t, s->cur, lo, hi, 0, blocks_of(s));
+}
+
+/* Every backward step of this part's row blocks (see split_rows). */
+static void backward_rows_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int lo, hi;
+  share(blocks_of(s), part, parts, &lo, &hi);
+  for (int t = s->T - 1, cur = 0; t >= 0; t--, cur = 1 - cur)
+    backward_tiles(s, t, cur, 0, panels_of(s, NR), lo, hi);
 }
 
 /* Column sums of rows [0, N) of M [N, ld] into out[W] (added to when acc). */
@@ -1063,6 +1139,8 @@ int rnn_seq_backward(int kind, int T, int B, int D, int H, int V, const float *X
       gru_before_step(&s, GQ, GQ + (size_t)B * H);
     }
     free(GQ);
+  } else if (split_rows(&s)) {
+    run_parts(backward_rows_part, &s);
   } else {
     for (int t = T - 1; t >= 0; t--) {
       s.t = t;
