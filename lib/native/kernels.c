@@ -1033,6 +1033,29 @@ static void backward_rows_part(void *ctx, int part, int parts) {
     backward_tiles(s, t, cur, 0, panels_of(s, NR), lo, hi);
 }
 
+/*
+ * dh0 = dZh_0 Wh^T for this part's panels (NR units), from the operands the
+ * backward steps already packed (dZh_0 in Apack[cur], Wh^T in WhTP), over the
+ * same k-chunks in the same order as gemm(), so to the bit its result: gemm
+ * packed Wh^T again, from Wh's columns (0.4 ms a call at 1 thread).
+ */
+static void dh0_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int B = s->B, H = s->H, W = s->G * H, lo, hi;
+  share(panels_of(s, NR), part, parts, &lo, &hi);
+  const float *A = s->Apack[s->cur];
+  for (int p = lo; p < hi; p++) {
+    int n = H - p * NR < NR ? H - p * NR : NR;
+    for (int ib = 0; ib < blocks_of(s); ib++) {
+      int m = B - ib * MR < MR ? B - ib * MR : MR;
+      for (int k0 = 0; k0 < W; k0 += KC)
+        micro(W - k0 < KC ? W - k0 : KC, A + ((size_t)ib * W + k0) * MR,
+              s->WhTP + ((size_t)p * W + k0) * NR, s->dh0 + (size_t)ib * MR * H + p * NR, H, m, n,
+              k0 > 0);
+    }
+  }
+}
+
 /* Column sums of rows [0, N) of M [N, ld] into out[W] (added to when acc). */
 static void col_sums(const float *M, int N, int W, int ld, float *out, int acc) {
   if (!acc) memset(out, 0, (size_t)W * sizeof(float));
@@ -1152,7 +1175,8 @@ int rnn_seq_backward(int kind, int T, int B, int D, int H, int V, const float *X
   if (kind == GRU_BEFORE) {
     memcpy(dh0, s.carry2, (size_t)B * H * sizeof(float));
   } else {
-    gemm(0, 1, B, H, W, s.dZh, W, Wh, W, dh0, H, 0);
+    s.cur = T % 2; /* the buffer the last step (t = 0) packed dZh_0 into */
+    run_parts(dh0_part, &s);
     if (kind == GRU_AFTER)
       for (size_t i = 0; i < (size_t)B * H; i++) dh0[i] += s.carry2[i];
   }
