@@ -85,6 +85,16 @@ static inline void cpu_relax(int spins) {
 
 static uint64_t ticket_gen(uint64_t ticket) { return ticket >> 32; }
 
+/* Runs one part of the current job; the thread that finishes its last part wakes the caller. */
+static void run_part(int part, int parts) {
+  job_fn(job_ctx, part, parts);
+  if (atomic_fetch_add_explicit(&job_done, 1, memory_order_acq_rel) == parts - 1) {
+    pthread_mutex_lock(&pool_mu);
+    pthread_cond_signal(&pool_done);
+    pthread_mutex_unlock(&pool_mu);
+  }
+}
+
 /*
  * Claims and runs parts of the current job until none is left; returns the
  * generation of the job it last claimed from. The job cannot change under a
@@ -95,12 +105,7 @@ static uint64_t run_claimed(void) {
     uint64_t ticket = atomic_fetch_add_explicit(&job_ticket, 1, memory_order_acq_rel);
     int part = (int)(ticket & 0xffff), parts = (int)((ticket >> 16) & 0xffff);
     if (part >= parts) return ticket_gen(ticket);
-    job_fn(job_ctx, part, parts);
-    if (atomic_fetch_add_explicit(&job_done, 1, memory_order_acq_rel) == parts - 1) {
-      pthread_mutex_lock(&pool_mu);
-      pthread_cond_signal(&pool_done);
-      pthread_mutex_unlock(&pool_mu);
-    }
+    run_part(part, parts);
   }
 }
 
@@ -139,10 +144,13 @@ static void run_parts(task_fn fn, void *ctx) {
   job_fn = fn;
   job_ctx = ctx;
   atomic_store(&job_done, 0);
+  /* The caller's part 0 is not claimed: with 2 threads each then keeps its part from job to job
+   * (a units split's share of the weights stays in its core's cache) unless the worker is late. */
   uint64_t gen = ticket_gen(atomic_load(&job_ticket)) + 1;
-  atomic_store_explicit(&job_ticket, gen << 32 | (uint64_t)parts << 16, memory_order_release);
+  atomic_store_explicit(&job_ticket, gen << 32 | (uint64_t)parts << 16 | 1, memory_order_release);
   pthread_cond_broadcast(&pool_go);
   pthread_mutex_unlock(&pool_mu);
+  run_part(0, parts);
   run_claimed();
   for (int spins = 0; atomic_load(&job_done) < parts && spins < SPINS; spins++) cpu_relax(spins);
   if (atomic_load(&job_done) < parts) {
