@@ -256,9 +256,10 @@ for (
       `native results do not depend on the thread count (${label} sequence and its gradients, 1, 2 and 3 threads)`,
     ignore,
     fn: async () => {
-      // B = 19: three blocks of 8 rows, the last one short: 2 threads split each step's units, 3
-      // threads the rows (each runs every step of its block). B = 16: two blocks, the other way.
-      for (const B of [19, 16]) await sameForBatch(spec, B);
+      // Blocks of 8 rows. B = 19: three, the last one short; the backward's threads split each
+      // step's units at 2 threads, the rows at 1 and 3 (each runs every step of its blocks).
+      // B = 16: two, the other way. B = 64: eight, the forward's rows too at 1 and 2 threads.
+      for (const B of [19, 16, 64]) await sameForBatch(spec, B);
     },
   });
 }
