@@ -46,9 +46,16 @@ static pthread_cond_t pool_go = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
 static task_fn job_fn;
 static void *job_ctx;
-static _Atomic unsigned long job_gen;
-static _Atomic int job_left, pool_quit;
-static unsigned long start_gen; /* the generation a new worker has already seen */
+/*
+ * The current job's ticket: (generation << 32) | (parts << 16) | the next part
+ * to claim. Threads claim parts with one fetch-and-add (see run_claimed), so
+ * a thread that starts late (its core busy with another process) finds its
+ * part already taken instead of holding every other thread at the job's end.
+ */
+static _Atomic uint64_t job_ticket;
+static _Atomic int job_done; /* parts of the current job finished */
+static _Atomic int pool_quit;
+static uint64_t start_gen; /* the generation a new worker has already seen */
 
 /*
  * How long a thread spins on the next job (or on the workers' finish) before
@@ -76,37 +83,55 @@ static inline void cpu_relax(int spins) {
 #endif
 }
 
-static void *worker_main(void *arg) {
-  int id = (int)(intptr_t)arg;
-  unsigned long seen = start_gen;
+static uint64_t ticket_gen(uint64_t ticket) { return ticket >> 32; }
+
+/* Runs one part of the current job; the thread that finishes its last part wakes the caller. */
+static void run_part(int part, int parts) {
+  job_fn(job_ctx, part, parts);
+  if (atomic_fetch_add_explicit(&job_done, 1, memory_order_acq_rel) == parts - 1) {
+    pthread_mutex_lock(&pool_mu);
+    pthread_cond_signal(&pool_done);
+    pthread_mutex_unlock(&pool_mu);
+  }
+}
+
+/*
+ * Claims and runs parts of the current job until none is left; returns the
+ * generation of the job it last claimed from. The job cannot change under a
+ * claimed part: run_parts returns only once every part is done.
+ */
+static uint64_t run_claimed(void) {
   for (;;) {
-    int spins = 0;
-    while (atomic_load_explicit(&job_gen, memory_order_acquire) == seen &&
-           !atomic_load(&pool_quit) && spins < SPINS) {
-      cpu_relax(spins);
-      spins++;
-    }
-    if (atomic_load_explicit(&job_gen, memory_order_acquire) == seen && !atomic_load(&pool_quit)) {
+    uint64_t ticket = atomic_fetch_add_explicit(&job_ticket, 1, memory_order_acq_rel);
+    int part = (int)(ticket & 0xffff), parts = (int)((ticket >> 16) & 0xffff);
+    if (part >= parts) return ticket_gen(ticket);
+    run_part(part, parts);
+  }
+}
+
+/* Whether a worker that last saw generation `seen` has nothing new to do. */
+static int idle(uint64_t seen) {
+  return ticket_gen(atomic_load_explicit(&job_ticket, memory_order_acquire)) == seen &&
+         !atomic_load(&pool_quit);
+}
+
+static void *worker_main(void *arg) {
+  (void)arg;
+  uint64_t seen = start_gen;
+  for (;;) {
+    for (int spins = 0; idle(seen) && spins < SPINS; spins++) cpu_relax(spins);
+    if (idle(seen)) {
       pthread_mutex_lock(&pool_mu);
-      while (atomic_load(&job_gen) == seen && !atomic_load(&pool_quit))
-        pthread_cond_wait(&pool_go, &pool_mu);
+      while (idle(seen)) pthread_cond_wait(&pool_go, &pool_mu);
       pthread_mutex_unlock(&pool_mu);
     }
     if (atomic_load(&pool_quit)) break;
-    seen = atomic_load_explicit(&job_gen, memory_order_acquire);
-    task_fn fn = job_fn;
-    void *ctx = job_ctx;
-    fn(ctx, id, n_threads);
-    if (atomic_fetch_sub(&job_left, 1) == 1) {
-      pthread_mutex_lock(&pool_mu);
-      pthread_cond_signal(&pool_done);
-      pthread_mutex_unlock(&pool_mu);
-    }
+    seen = run_claimed();
   }
   return NULL;
 }
 
-/* Runs fn(ctx, part, parts) for every part, the caller taking part 0. */
+/* Runs fn(ctx, part, parts) for every part of n_threads, each by whichever thread claims it. */
 static void run_parts(task_fn fn, void *ctx) {
   pthread_mutex_lock(&run_mu);
   if (n_threads == 1) {
@@ -114,18 +139,23 @@ static void run_parts(task_fn fn, void *ctx) {
     pthread_mutex_unlock(&run_mu);
     return;
   }
+  int parts = n_threads;
   pthread_mutex_lock(&pool_mu);
   job_fn = fn;
   job_ctx = ctx;
-  atomic_store(&job_left, n_threads - 1);
-  atomic_fetch_add_explicit(&job_gen, 1, memory_order_release);
+  atomic_store(&job_done, 0);
+  /* The caller's part 0 is not claimed: with 2 threads each then keeps its part from job to job
+   * (a units split's share of the weights stays in its core's cache) unless the worker is late. */
+  uint64_t gen = ticket_gen(atomic_load(&job_ticket)) + 1;
+  atomic_store_explicit(&job_ticket, gen << 32 | (uint64_t)parts << 16 | 1, memory_order_release);
   pthread_cond_broadcast(&pool_go);
   pthread_mutex_unlock(&pool_mu);
-  fn(ctx, 0, n_threads);
-  for (int spins = 0; atomic_load(&job_left) > 0 && spins < SPINS; spins++) cpu_relax(spins);
-  if (atomic_load(&job_left) > 0) {
+  run_part(0, parts);
+  run_claimed();
+  for (int spins = 0; atomic_load(&job_done) < parts && spins < SPINS; spins++) cpu_relax(spins);
+  if (atomic_load(&job_done) < parts) {
     pthread_mutex_lock(&pool_mu);
-    while (atomic_load(&job_left) > 0) pthread_cond_wait(&pool_done, &pool_mu);
+    while (atomic_load(&job_done) < parts) pthread_cond_wait(&pool_done, &pool_mu);
     pthread_mutex_unlock(&pool_mu);
   }
   pthread_mutex_unlock(&run_mu);
@@ -147,9 +177,9 @@ int rnn_set_threads(int n) {
   for (int i = 1; i < n_threads; i++) pthread_join(workers[i], NULL);
   atomic_store(&pool_quit, 0);
   n_threads = 1;
-  start_gen = atomic_load(&job_gen);
+  start_gen = ticket_gen(atomic_load(&job_ticket));
   for (int i = 1; i < n; i++) {
-    if (pthread_create(&workers[i], NULL, worker_main, (void *)(intptr_t)i) != 0) break;
+    if (pthread_create(&workers[i], NULL, worker_main, NULL) != 0) break;
     n_threads = i + 1;
   }
   n = n_threads;
@@ -301,16 +331,32 @@ static void pack_a(int ta, const float *A, int lda, int M, int k0, int kc, float
   pack_a_blocks(ta, A, lda, M, 0, (M + MR - 1) / MR, k0, kc, Ap);
 }
 
+/*
+ * pack_b for op(B) = B^T: column j of the panel is row j of src (n of NR rows,
+ * ldb apart), kc floats of it. Copied 16 floats (a cache line) of each row at a
+ * time: floats at once from all NR rows, rows a page apart as in Wh (the
+ * backward's operand), mapped to one cache set and evicted each other before
+ * their next float was read (3.6 GB/s).
+ */
+static void pack_b_transposed(const float *src, int ldb, int n, int kc, float *Bp) {
+  for (int k0 = 0; k0 < kc; k0 += 16) {
+    int m = kc - k0 < 16 ? kc - k0 : 16;
+    for (int j = 0; j < NR; j++)
+      for (int k = 0; k < m; k++)
+        Bp[(size_t)(k0 + k) * NR + j] = j < n ? src[(size_t)j * ldb + k0 + k] : 0.0f;
+  }
+}
+
 /* Packs the NR columns of panel p of op(B) [K, N] (rows k0..k0+kc), zero-padded. */
 static void pack_b(int tb, const float *B, int ldb, int N, int k0, int kc, int p, float *Bp) {
   int c0 = p * NR, n = N - c0 < NR ? N - c0 : NR;
+  if (tb) {
+    pack_b_transposed(B + (size_t)c0 * ldb + k0, ldb, n, kc, Bp);
+    return;
+  }
   for (int k = 0; k < kc; k++) {
     float *dst = Bp + (size_t)k * NR;
-    if (tb) {
-      for (int j = 0; j < n; j++) dst[j] = B[(size_t)(c0 + j) * ldb + k0 + k];
-    } else {
-      memcpy(dst, B + (size_t)(k0 + k) * ldb + c0, (size_t)n * sizeof(float));
-    }
+    memcpy(dst, B + (size_t)(k0 + k) * ldb + c0, (size_t)n * sizeof(float));
     for (int j = n; j < NR; j++) dst[j] = 0.0f;
   }
 }
@@ -647,19 +693,19 @@ static void lstm_block(seq *s, int t, int row0, int m, int u0, int un, const flo
   }
 }
 
-/* One forward step for the panels of this part: Z = h_{t-1} Wh (interleaved), then the cell. */
-static void forward_part(void *ctx, int part, int parts) {
-  seq *s = ctx;
-  int t = s->t, B = s->B, H = s->H, G = s->G, U = s->U, W = G * H;
-  int panels = (H + U - 1) / U, blocks = (B + MR - 1) / MR, lo, hi;
-  share(panels, part, parts, &lo, &hi);
-  const float *Ain = s->Apack[s->cur];
-  float *Aout = s->Apack[1 - s->cur];
+/*
+ * Forward step t on the tiles of panels [plo, phi) and row blocks [blo, bhi):
+ * Z = h_{t-1} Wh (interleaved), then the cell; reads Apack[cur], writes Apack[1 - cur].
+ */
+static void forward_tiles(seq *s, int t, int cur, int plo, int phi, int blo, int bhi) {
+  int B = s->B, H = s->H, G = s->G, U = s->U, W = G * H;
+  const float *Ain = s->Apack[cur];
+  float *Aout = s->Apack[1 - cur];
   float *A = acts(s), *E = extra(s);
   float tmp[MR * NR];
-  for (int p = lo; p < hi; p++) {
+  for (int p = plo; p < phi; p++) {
     int u0 = p * U, un = H - u0 < U ? H - u0 : U;
-    for (int ib = 0; ib < blocks; ib++) {
+    for (int ib = blo; ib < bhi; ib++) {
       micro(H, Ain + (size_t)ib * H * MR, s->WhP + (size_t)p * H * NR, tmp, NR, MR, NR, 0);
       int m = B - ib * MR < MR ? B - ib * MR : MR;
       if (s->kind == LSTM) {
@@ -703,6 +749,50 @@ static void forward_part(void *ctx, int part, int parts) {
       }
     }
   }
+}
+
+static int panels_of(const seq *s, int units) { return (s->H + units - 1) / units; }
+static int blocks_of(const seq *s) { return (s->B + MR - 1) / MR; }
+
+/*
+ * Whether the threads split the batch's row blocks, each running every step of
+ * its own rows, rather than each step's units: a row's recurrence reads only
+ * its own row's states, so they then never wait on each other between steps
+ * (a job a step, and every row of h crossing between the cores). Only when the
+ * blocks share out about evenly, and each thread gets at least `per_part` of
+ * them: a rows split reads every panel of the packed weights each step, for
+ * only its own blocks.
+ */
+static int split_rows(const seq *s, int per_part) {
+  int blocks = blocks_of(s);
+  return blocks >= per_part * n_threads && (blocks % n_threads == 0 || blocks >= 4 * n_threads);
+}
+
+/*
+ * The forward pass splits rows from 4 blocks a thread: its weights' panels (K =
+ * H) are read from L1 for a thread's next blocks, and with 2 blocks a thread
+ * (the d2l LSTM at 2 threads) re-reading all 1 MB from L2 and L3 each step made
+ * the forward 0.2 ms (8%) slower than each thread's units split, whose share of
+ * the weights stays in its own L2. The backward's panels (K = G*H) come from L2
+ * either way: a block a thread pays.
+ */
+enum { FORWARD_ROWS_PER_PART = 4, BACKWARD_ROWS_PER_PART = 1 };
+
+/* One forward step, the parts splitting the panels (units). */
+static void forward_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int lo, hi;
+  share(panels_of(s, s->U), part, parts, &lo, &hi);
+  forward_tiles(s, s->t, s->cur, lo, hi, 0, blocks_of(s));
+}
+
+/* Every forward step of this part's row blocks. */
+static void forward_rows_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int lo, hi;
+  share(blocks_of(s), part, parts, &lo, &hi);
+  for (int t = 0, cur = 0; t < s->T; t++, cur = 1 - cur)
+    forward_tiles(s, t, cur, 0, panels_of(s, s->U), lo, hi);
 }
 
 /*
@@ -829,14 +919,18 @@ int rnn_seq_forward(int kind, int T, int B, int D, int H, int V, const float *X,
   for (int row = 0; row < B; row++)
     for (int u = 0; u < H; u++) s.Apack[0][apack(row, u, H)] = h0[(size_t)row * H + u];
   s.cur = 0;
-  for (int t = 0; t < T; t++) {
-    s.t = t;
-    if (kind == GRU_BEFORE) {
-      run_parts(gru_before_zr_part, &s);
-      run_parts(gru_before_h_part, &s);
-    } else {
-      run_parts(forward_part, &s);
-      s.cur = 1 - s.cur;
+  if (kind != GRU_BEFORE && split_rows(&s, FORWARD_ROWS_PER_PART)) {
+    run_parts(forward_rows_part, &s);
+  } else {
+    for (int t = 0; t < T; t++) {
+      s.t = t;
+      if (kind == GRU_BEFORE) {
+        run_parts(gru_before_zr_part, &s);
+        run_parts(gru_before_h_part, &s);
+      } else {
+        run_parts(forward_part, &s);
+        s.cur = 1 - s.cur;
+      }
     }
   }
   if (kind == LSTM) {
@@ -908,18 +1002,19 @@ static void lstm_grad_block(seq *s, int t, int ib, int m, int u0, int un, const 
   }
 }
 
-/* One backward step for this part's units: dhRec = dZh_{t+1} Wh^T, then the cell's gradients. */
-static void backward_part(void *ctx, int part, int parts) {
-  seq *s = ctx;
-  int t = s->t, T = s->T, B = s->B, H = s->H, W = s->G * H;
-  int panels = (H + NR - 1) / NR, blocks = (B + MR - 1) / MR, lo, hi;
-  share(panels, part, parts, &lo, &hi);
-  const float *Ain = s->Apack[s->cur];
-  float *Aout = s->Apack[1 - s->cur], *A = acts(s), *E = extra(s);
+/*
+ * Backward step t on the tiles of panels [plo, phi) (NR units each) and row blocks
+ * [blo, bhi): dhRec = dZh_{t+1} Wh^T from Apack[cur], then the cell's gradients,
+ * dZh_t packed into Apack[1 - cur].
+ */
+static void backward_tiles(seq *s, int t, int cur, int plo, int phi, int blo, int bhi) {
+  int T = s->T, B = s->B, H = s->H, W = s->G * H;
+  const float *Ain = s->Apack[cur];
+  float *Aout = s->Apack[1 - cur], *A = acts(s), *E = extra(s);
   float tmp[MR * NR];
-  for (int p = lo; p < hi; p++) {
+  for (int p = plo; p < phi; p++) {
     int u0 = p * NR, un = H - u0 < NR ? H - u0 : NR;
-    for (int ib = 0; ib < blocks; ib++) {
+    for (int ib = blo; ib < bhi; ib++) {
       if (t < T - 1)
         micro(W, Ain + (size_t)ib * W * MR, s->WhTP + (size_t)p * W * NR, tmp, NR, MR, NR, 0);
       else
@@ -954,6 +1049,46 @@ static void backward_part(void *ctx, int part, int parts) {
           for (int g = 0; g < s->G; g++) Aout[apack(row, g * H + u, W)] = dzh[g * H + u];
         }
       }
+    }
+  }
+}
+
+/* One backward step, the parts splitting the panels (units). */
+static void backward_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int lo, hi;
+  share(panels_of(s, NR), part, parts, &lo, &hi);
+  backward_tiles(s, s->t, s->cur, lo, hi, 0, blocks_of(s));
+}
+
+/* Every backward step of this part's row blocks (see split_rows). */
+static void backward_rows_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int lo, hi;
+  share(blocks_of(s), part, parts, &lo, &hi);
+  for (int t = s->T - 1, cur = 0; t >= 0; t--, cur = 1 - cur)
+    backward_tiles(s, t, cur, 0, panels_of(s, NR), lo, hi);
+}
+
+/*
+ * dh0 = dZh_0 Wh^T for this part's panels (NR units), from the operands the
+ * backward steps already packed (dZh_0 in Apack[cur], Wh^T in WhTP), over the
+ * same k-chunks in the same order as gemm(), so to the bit its result: gemm
+ * packed Wh^T again, from Wh's columns (0.4 ms a call at 1 thread).
+ */
+static void dh0_part(void *ctx, int part, int parts) {
+  seq *s = ctx;
+  int B = s->B, H = s->H, W = s->G * H, lo, hi;
+  share(panels_of(s, NR), part, parts, &lo, &hi);
+  const float *A = s->Apack[s->cur];
+  for (int p = lo; p < hi; p++) {
+    int n = H - p * NR < NR ? H - p * NR : NR;
+    for (int ib = 0; ib < blocks_of(s); ib++) {
+      int m = B - ib * MR < MR ? B - ib * MR : MR;
+      for (int k0 = 0; k0 < W; k0 += KC)
+        micro(W - k0 < KC ? W - k0 : KC, A + ((size_t)ib * W + k0) * MR,
+              s->WhTP + ((size_t)p * W + k0) * NR, s->dh0 + (size_t)ib * MR * H + p * NR, H, m, n,
+              k0 > 0);
     }
   }
 }
@@ -1067,6 +1202,8 @@ int rnn_seq_backward(int kind, int T, int B, int D, int H, int V, const float *X
       gru_before_step(&s, GQ, GQ + (size_t)B * H);
     }
     free(GQ);
+  } else if (split_rows(&s, BACKWARD_ROWS_PER_PART)) {
+    run_parts(backward_rows_part, &s);
   } else {
     for (int t = T - 1; t >= 0; t--) {
       s.t = t;
@@ -1078,7 +1215,8 @@ int rnn_seq_backward(int kind, int T, int B, int D, int H, int V, const float *X
   if (kind == GRU_BEFORE) {
     memcpy(dh0, s.carry2, (size_t)B * H * sizeof(float));
   } else {
-    gemm(0, 1, B, H, W, s.dZh, W, Wh, W, dh0, H, 0);
+    s.cur = T % 2; /* the buffer the last step (t = 0) packed dZh_0 into */
+    run_parts(dh0_part, &s);
     if (kind == GRU_AFTER)
       for (size_t i = 0; i < (size_t)B * H; i++) dh0[i] += s.carry2[i];
   }
