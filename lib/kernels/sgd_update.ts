@@ -14,7 +14,9 @@ import { checkLength, cpuBackendOf, nativeKernels, valuesOf } from "../native/ba
  * Updates `variable` in place by `-learningRate * gradient` when the native
  * backend is active and nothing else shares the variable's values; returns
  * whether it did (else the caller updates it as tfjs does). The result equals
- * tfjs's `value + (-lr) * gradient` to the bit.
+ * tfjs's `value + (-lr) * gradient` to the bit; with `gradScale`, the gradient
+ * is first multiplied by it in float32, as `tf.mul(gradient, scale)` would (a
+ * clip's factor, without the scaled copy).
  *
  * @example Off the native backend nothing is done
  * ```ts
@@ -28,6 +30,7 @@ export function sgdUpdateInPlace(
   variable: Variable,
   gradient: Tensor,
   learningRate: number,
+  gradScale = 1,
 ): boolean {
   const lib = nativeKernels();
   if (!lib || variable.dtype !== "float32" || gradient.dtype !== "float32") return false;
@@ -36,6 +39,6 @@ export function sgdUpdateInPlace(
   if (backend.refCount(variable.dataId) !== 1) return false;
   const p = valuesOf(backend, variable), g = valuesOf(backend, gradient);
   checkLength("sgdUpdateInPlace", "gradient", g, p.length);
-  lib.rnn_sgd(BigInt(p.length), p, g, learningRate);
+  lib.rnn_sgd(BigInt(p.length), p, g, learningRate, gradScale);
   return true;
 }

@@ -131,7 +131,7 @@ export const NATIVE_SYMBOLS = {
     ],
     result: "i32",
   },
-  rnn_sgd: { parameters: ["i64", "buffer", "buffer", "f32"], result: "void" },
+  rnn_sgd: { parameters: ["i64", "buffer", "buffer", "f32", "f32"], result: "void" },
   rnn_dropout_mask: { parameters: ["i64", "buffer", "f32", "buffer"], result: "void" },
   rnn_sum_squares: { parameters: ["i64", "buffer"], result: "f64" },
   rnn_adam: {

@@ -1365,17 +1365,17 @@ void rnn_adam(long n, float *p, const float *g, float *m, float *v, double lr, d
 }
 
 /*
- * Plain SGD on n values, in place: p += (-lr) g, rounded as tfjs rounds it (the
- * product, then the sum: no fused multiply-add).
+ * Plain SGD on n values, in place: p += (-lr) (g gscale), rounded as tfjs rounds
+ * it (a clip's product, the step's product, then the sum: no fused multiply-add).
  */
 __attribute__((optimize("fp-contract=off"))) void rnn_sgd(long n, float *p, const float *g,
-                                                          float lr) {
+                                                          float lr, float gscale) {
 #ifdef __clang__
 #pragma clang fp contract(off) /* clang ignores the attribute */
 #endif
   float step = -lr;
   for (long i = 0; i < n; i++) {
-    float d = step * g[i];
+    float d = step * (g[i] * gscale);
     p[i] = p[i] + d;
   }
 }

@@ -5,9 +5,10 @@
  *
  * @module
  */
-import type { NamedTensorMap, Tensor } from "../ops/tensors.ts";
+import type { NamedTensorMap, Scalar, Tensor } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { sgdUpdateInPlace } from "../kernels/sgd_update.ts";
+import { nativeKernels } from "../native/backend.ts";
 
 /**
  * `tf.train.sgd` whose update runs in place where the native backend can.
@@ -22,10 +23,19 @@ import { sgdUpdateInPlace } from "../kernels/sgd_update.ts";
  * ```
  */
 export class FusedSgd extends tf.SGDOptimizer {
-  /** One update of every variable named in `variableGradients` (by `tf.Variable` name). */
+  /**
+   * One update of every variable named in `variableGradients` (by `tf.Variable` name).
+   *
+   * @param scale a scalar every gradient is multiplied by first (a clip's
+   *   factor): the same values as scaling them before the call, without a
+   *   scaled copy of each where the update is one C call.
+   */
   override applyGradients(
     variableGradients: NamedTensorMap | { name: string; tensor: Tensor }[],
+    scale?: Scalar,
   ): void {
+    // The factor as the float32 the product with it would use (read only on native: no GPU sync).
+    const factor = scale && nativeKernels() ? scale.dataSync()[0] : undefined;
     const entries = Array.isArray(variableGradients)
       ? variableGradients.map(({ name, tensor }) => [name, tensor] as const)
       : Object.entries(variableGradients);
@@ -33,11 +43,12 @@ export class FusedSgd extends tf.SGDOptimizer {
     for (const [name, gradient] of entries) {
       const variable = tf.engine().registeredVariables[name];
       if (gradient == null) continue;
-      if (!sgdUpdateInPlace(variable, gradient, this.learningRate)) {
-        rest.push({ name, tensor: gradient });
+      if (!sgdUpdateInPlace(variable, gradient, this.learningRate, factor)) {
+        rest.push({ name, tensor: scale ? tf.mul(gradient, scale) : gradient });
       }
     }
     if (rest.length > 0) super.applyGradients(rest);
+    if (scale) tf.dispose(rest.map(({ tensor }) => tensor));
     else this.incrementIterations();
   }
 }

@@ -194,7 +194,7 @@ export function applyGradients(
   clip = 1,
   norm?: Scalar,
 ): Scalar {
-  if (optimizer instanceof FusedAdam && clips(clip)) {
+  if ((optimizer instanceof FusedAdam || optimizer instanceof FusedSgd) && clips(clip)) {
     // The clip's factor goes into the update (a product per gradient spared where it can).
     const used = norm ?? globalNorm(grads), scale = clipScale(clip, used);
     optimizer.applyGradients(grads, scale);

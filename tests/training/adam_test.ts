@@ -8,7 +8,6 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { tf } from "../../lib/tf.ts";
 import { Rng } from "../../lib/rng.ts";
 import { FusedAdam } from "../../lib/training/_adam.ts";
-import { applyGradients, clipByGlobalNorm } from "../../lib/training/train.ts";
 import { adamUpdate } from "../../lib/kernels/adam_update.ts";
 import { captureOptimizer, restoreOptimizer } from "../../lib/training/optimizer_state.ts";
 import { valuesOf } from "../../lib/native/backend.ts";
@@ -229,42 +228,3 @@ Deno.test("FusedAdam steps leave tf.memory().numTensors flat", async () => {
     w.dispose();
   });
 });
-
-for (const backend of ["cpu", ...NATIVE]) {
-  Deno.test(`applyGradients with a clip: FusedAdam takes the clip's factor, bit for bit clipping first, on ${backend}`, async () => {
-    await onBackend(backend, async () => {
-      const rng = new Rng(9);
-      const start = SHAPES.map((s) => normals(rng, s.reduce((a, b) => a * b, 1)));
-      const make = () =>
-        start.map((x, k) => tf.tidy(() => tf.variable(tf.tensor(x.slice(), SHAPES[k]))));
-      const folded = make(), clipped = make();
-      const a = new FusedAdam(0.01), b = new FusedAdam(0.01);
-      const named = (vars: tf.Variable[], step: Float32Array[], scale: number) =>
-        Object.fromEntries(
-          vars.map((v, k) => [v.name, tf.mul(tf.tensor(step[k], SHAPES[k]), scale)]),
-        );
-      let clips = 0;
-      for (const [s, step] of gradientSeries(4).entries()) {
-        // Large gradients on some steps, so that the clip acts; small ones on others.
-        const big = s % 2 === 0 ? 50 : 0.01;
-        const norm = applyGradients(a, named(folded, step, big), 1);
-        clips += (await norm.data())[0] > 1 ? 1 : 0;
-        norm.dispose();
-        const { grads, norm: n2 } = clipByGlobalNorm(named(clipped, step, big), 1);
-        b.applyGradients(grads);
-        tf.dispose([...Object.values(grads), n2]);
-      }
-      ok(clips >= 2, `the clip acted on ${clips} steps`);
-      for (const [k, v] of folded.entries()) {
-        deepStrictEqual(
-          Array.from(await v.data()),
-          Array.from(await clipped[k].data()),
-          `variable ${k}`,
-        );
-      }
-      tf.dispose([...folded, ...clipped]);
-      a.dispose();
-      b.dispose();
-    });
-  });
-}
