@@ -2,8 +2,8 @@
  * `.ci/run` against a fake `npx` (first on PATH) that plays deno test: every
  * test passes, then the process aborts at exit the way Deno's WebGPU teardown
  * on llvmpipe does. CI must never run anything twice, must fail on an abort it
- * does not know, may count only that known abort of the webgpu process, and names
- * the process that exited non-zero.
+ * does not know, may count only that known abort (after a summary with no
+ * failure, in either process), and names the process that exited non-zero.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 
@@ -16,6 +16,7 @@ if [[ " $* " == *" --doc "* || " $* " == *" task test "* ]]; then part=main; els
 if [ "$FAKE_MODE:$part" = "failed-webgpu:webgpu" ]; then
   echo "FAILED | 4 passed | 1 failed (1s)"; exit 134
 fi
+if [ "$FAKE_MODE:$part" = "early-main:main" ]; then exit 134; fi
 echo "ok | 5 passed | 0 failed (1s)"
 case "$FAKE_MODE:$part" in
   heap-main:main|heap-webgpu:webgpu) echo "corrupted size vs. prev_size" >&2; exit 134 ;;
@@ -26,7 +27,15 @@ esac
 exit 0
 `;
 
-const MODES = ["pass", "heap-main", "heap-webgpu", "malloc-webgpu", "silent-webgpu", "segv-webgpu"];
+const MODES = [
+  "pass",
+  "heap-main",
+  "early-main",
+  "heap-webgpu",
+  "malloc-webgpu",
+  "silent-webgpu",
+  "segv-webgpu",
+];
 
 async function ci(mode: string) {
   const dir = await Deno.makeTempDir({ prefix: "rnn_ci_" });
@@ -56,11 +65,11 @@ Deno.test(".ci/run never runs a command twice, whatever the exit", async () => {
   }
 });
 
-Deno.test(".ci/run fails on an abort outside the webgpu tests, and on an unknown one", async () => {
-  const main = await ci("heap-main");
-  strictEqual(main.code, 134, main.stdout);
-  ok(main.stdout.includes("ci: the main tests' deno process exited with 134 (signal 6: ABRT)"));
-  ok(!main.stdout.includes("notice:"), main.stdout);
+Deno.test(".ci/run fails on an abort before any summary, after a failing one, and on an unknown exit", async () => {
+  const early = await ci("early-main");
+  strictEqual(early.code, 134, early.stdout);
+  ok(early.stdout.includes("ci: the main tests' deno process exited with 134 (signal 6: ABRT)"));
+  ok(!early.stdout.includes("notice:"), early.stdout);
   const segv = await ci("segv-webgpu");
   strictEqual(segv.code, 139, segv.stdout);
   ok(segv.stdout.includes("ci: the webgpu tests' deno process exited with 139 (signal 11: SEGV)"));
@@ -94,4 +103,14 @@ Deno.test(".ci/run runs the webgpu tests apart and names their known teardown ab
     ),
   );
   ok(!pass.stdout.includes("ci: the"), pass.stdout);
+  // The main process's doc tests ask for an adapter too: its abort after the summary is the same.
+  const main = await ci("heap-main");
+  strictEqual(main.code, 0, main.stdout);
+  ok(main.stdout.includes("ci: the main tests' deno process exited with 134 (signal 6: ABRT)"));
+  ok(
+    /^notice: deno aborted at exit after all 5 main tests passed \("corrupted size/m.test(
+      main.stdout,
+    ),
+  );
+  ok(main.stdout.endsWith("10 passed, 0 failed\n"), main.stdout);
 });
