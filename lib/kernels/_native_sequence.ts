@@ -7,7 +7,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import type { CellSpec } from "../cells/types.ts";
+import { type CellSpec, GATE_COUNT } from "../cells/types.ts";
 import { checkLength, nativeKernels, scratchArray, valuesOf } from "../native/backend.ts";
 import type { Dims } from "./_common.ts";
 
@@ -35,7 +35,7 @@ const WHO = "native sequence";
 function read(inputs: tf.Tensor[], dims: Dims, spec: CellSpec) {
   const backend = tf.backend();
   const { T, B, D, H } = dims;
-  const G = spec.kind === "lstm" ? 4 : spec.kind === "gru" ? 3 : 1;
+  const G = GATE_COUNT[spec.kind];
   const v = (t: tf.Tensor) => valuesOf(backend, t);
   const X = v(inputs[0]);
   const ids = dims.rows ? v(inputs[inputs.length - 1]) : null;

@@ -28,8 +28,10 @@
 import { tf } from "../tf.ts";
 import type { GradSaveFunc, Tensor, Tensor2D, Tensor3D } from "../ops/tensors.ts";
 import type { CellSpec, FusedWeights, State } from "../cells/definition.ts";
-import { hasCellState } from "../cells/registry.ts";
-import { checkLength, nativeKernels, valuesOf } from "../native/backend.ts";
+import { GATE_COUNT, hasCellState } from "../cells/registry.ts";
+import { checkShape } from "../ops/shape.ts";
+import type { UsageError } from "../errors.ts";
+import { BINARY_OPS, checkLength, nativeKernels, valuesOf } from "../native/backend.ts";
 import { cellKindCode } from "./_native_sequence.ts";
 import { hasFusedKernels } from "./fused_sequence.ts";
 import { nativeDropoutMultiplier } from "./dropout_mask.ts";
@@ -86,6 +88,8 @@ export function attentionDecoderFits(specs: readonly CellSpec[]): boolean {
 interface LayerArrays {
   kind: number;
   D: number;
+  /** Floats of a one-step sequence's saved work (`rnn_work_size`). */
+  workSize: number;
   Wx: Float32Array;
   Wh: Float32Array;
   b: Float32Array;
@@ -139,7 +143,7 @@ const UNUSED = new Float32Array(1);
  * @param state one initial state per layer (`{ h }`, or `{ h, c }` for an LSTM), each `[B, Hd]`.
  * @param dropout the masks between layers while training, or undefined.
  * @returns `[T, B, Hd]`, a new tensor.
- * @throws {Error} off the native backend, or when a shape does not fit.
+ * @throws {Error} off the native backend; {@link UsageError} when a shape does not fit.
  *
  * @example Only on the native backend
  * ```ts
@@ -182,7 +186,8 @@ export function attentionDecoder(
       k += 4;
       const c = lstm ? v(args[k++] as Tensor) : UNUSED;
       const kind = cellKindCode(spec);
-      layers.push({ kind, D: spec.inputSize, Wx, Wh, b, bhh: UNUSED, hasBhh: bhh });
+      const workSize = Number(lib.rnn_work_size(kind, 1, B, H));
+      layers.push({ kind, D: spec.inputSize, workSize, Wx, Wh, b, bhh: UNUSED, hasBhh: bhh });
       if (bhh) layers[l].bhh = v(args[k++] as Tensor);
       h0.push(h), c0.push(c);
     }
@@ -208,7 +213,7 @@ interface Sizes {
   lstm: boolean;
 }
 
-/** Throws unless every shape fits the sizes (C is never handed a short array). */
+/** Throws unless every shape fits the sizes (C is never handed a short array): a UsageError naming it. */
 function checkParts(
   parts: AttentionDecoderParts,
   state: readonly State[],
@@ -216,13 +221,8 @@ function checkParts(
   memory: AttentionMemory,
 ): void {
   const { B, S, E, H } = sizes;
-  const fits = (t: Tensor | undefined, shape: number[]) =>
-    t !== undefined && t.shape.length === shape.length && t.shape.every((n, i) => n === shape[i]);
-  const bad = (what: string, t: Tensor | undefined, shape: number[]) => {
-    if (!fits(t, shape)) {
-      throw new Error(`${WHO}: ${what} has shape [${t?.shape ?? "none"}], expected [${shape}]`);
-    }
-  };
+  const bad = (what: string, t: Tensor | undefined, shape: number[]) =>
+    checkShape(WHO, what, t, shape);
   bad("keys", memory.keys, [B, S, H]);
   bad("values", memory.values, [B, S, H]);
   bad("W_q", parts.W_q, [H, H]);
@@ -236,8 +236,7 @@ function checkParts(
     );
   }
   parts.specs.forEach((spec, l) => {
-    const G = spec.kind === "lstm" ? 4 : spec.kind === "gru" ? 3 : 1;
-    const D = l === 0 ? H + E : H;
+    const G = GATE_COUNT[spec.kind], D = l === 0 ? H + E : H;
     if (spec.hiddenSize !== H || spec.inputSize !== D || spec.kind !== parts.specs[0].kind) {
       throw new Error(
         `${WHO}: layer ${l} is a ${spec.kind} ${spec.inputSize} -> ${spec.hiddenSize}, expected ${D} -> ${H}`,
@@ -281,7 +280,7 @@ function forwardSteps(
     for (let l = 0; l < L; l++) {
       const w = layers[l];
       const value = new Float32Array((lstm ? 2 : 1) * B * H);
-      const work = new Float32Array(Number(lib.rnn_work_size(w.kind, 1, B, H)));
+      const work = new Float32Array(w.workSize);
       const rc = lib.rnn_seq_forward(
         w.kind,
         1,
@@ -310,7 +309,7 @@ function forwardSteps(
           const mask = nativeDropoutMultiplier(B * H, dropout.rate, dropout.seed(t, l));
           step.masks.push(mask);
           x = new Float32Array(B * H);
-          lib.rnn_binary(2, BigInt(B * H), h[l], BigInt(B * H), mask, BigInt(B * H), x);
+          multiplyInto(x, h[l], mask);
         } else {
           x = h[l];
         }
@@ -341,7 +340,13 @@ interface Grads {
 /** acc += x (n values, in C). */
 function addInto(acc: Float32Array, x: Float32Array): void {
   const n = BigInt(acc.length);
-  nativeKernels()!.rnn_binary(0, n, acc, n, x, n, acc);
+  nativeKernels()!.rnn_binary(BINARY_OPS.Add, n, acc, n, x, n, acc);
+}
+
+/** out = a * b, elementwise (in C). */
+function multiplyInto(out: Float32Array, a: Float32Array, b: Float32Array): void {
+  const n = BigInt(out.length);
+  nativeKernels()!.rnn_binary(BINARY_OPS.Multiply, n, a, n, b, n, out);
 }
 
 /** The backward pass: the steps in reverse, each layer top down, then the attention. */
@@ -389,7 +394,7 @@ function backwardSteps(
         // Through the dropout after this layer: dX of the layer above times its mask.
         const dX = one[l + 1].dX;
         if (step.masks.length) {
-          lib.rnn_binary(2, BigInt(BH), dX, BigInt(BH), step.masks[l], BigInt(BH), dvalue);
+          multiplyInto(dvalue.subarray(0, BH), dX, step.masks[l]);
         } else {
           dvalue.set(dX);
         }

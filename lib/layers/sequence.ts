@@ -304,13 +304,27 @@ function maskedSequence(
     const run = fullSequence(spec, weights, clean, state, { cellStates: lstm });
     // Zeros past each length: a select, so not even an overflow in the padding gets through.
     const outputs = tf.where(realOut, run.outputs, tf.zerosLike(run.outputs)) as Tensor3D;
-    const h = atLastStep(outputs, last); // [B, H]
-    if (!lstm) return { outputs, state: { h } };
-    if (run.cells === undefined) {
-      throw new Error(`runSequence: the ${spec.kind} path returned no cell states`);
-    }
-    return { outputs, state: { h, c: atLastStep(run.cells, last) } };
+    return withFinalState(spec, run, outputs, (seq) => atLastStep(seq, last));
   });
+}
+
+/**
+ * The masked outputs with the final state picked at each sequence's last
+ * step by `pick` (`[T, B, H]` to `[B, H]`): `h` from the outputs, and an
+ * LSTM's `c` from the cell states the run returned.
+ */
+function withFinalState(
+  spec: CellSpec,
+  run: SequenceResult,
+  outputs: Tensor3D,
+  pick: (seq: Tensor3D) => Tensor2D,
+): SequenceResult {
+  const h = pick(outputs); // [B, H]
+  if (!hasCellState(spec)) return { outputs, state: { h } };
+  if (run.cells === undefined) {
+    throw new Error(`runSequence: the ${spec.kind} path returned no cell states`);
+  }
+  return { outputs, state: { h, c: pick(run.cells) } };
 }
 
 /**
@@ -326,17 +340,11 @@ function nativeMaskedSequence(
   lengths: ArrayLike<number>,
 ): SequenceResult {
   return tidy(() => {
-    const lstm = hasCellState(spec);
     // Rows read the zero row V past each length (the ids are [T, B]: a JS pass).
     const clean = isSequenceRows(xs) ? cleanRows(xs, lengths) : zeroPastLengths(xs, lengths);
-    const run = fullSequence(spec, weights, clean, state, { cellStates: lstm });
+    const run = fullSequence(spec, weights, clean, state, { cellStates: hasCellState(spec) });
     const outputs = zeroPastLengths(run.outputs, lengths);
-    const h = atLastSteps(run.outputs, lengths);
-    if (!lstm) return { outputs, state: { h } };
-    if (run.cells === undefined) {
-      throw new Error(`runSequence: the ${spec.kind} path returned no cell states`);
-    }
-    return { outputs, state: { h, c: atLastSteps(run.cells, lengths) } };
+    return withFinalState(spec, run, outputs, (seq) => atLastSteps(seq, lengths));
   });
 }
 

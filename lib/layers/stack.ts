@@ -160,6 +160,21 @@ export type RecurrentSettings = Required<Omit<RecurrentOptions, "forgetBias" | "
 type CheckedOptions = RecurrentSettings;
 
 /**
+ * The seed of the dropout mask after `layer` in a call seeded `seed` (its
+ * forward or its step): what an op that runs a stack's layers itself draws
+ * to get the same masks.
+ *
+ * @example Each layer's mask has its own seed
+ * ```ts
+ * import { ok } from "node:assert";
+ * ok(betweenLayersSeed(7, 0) !== betweenLayersSeed(7, 1));
+ * ```
+ */
+export function betweenLayersSeed(seed: number, layer: number): number {
+  return seed + layer;
+}
+
+/**
  * One layer's step. On the native backend a cell with fused kernels runs as a
  * one-step fused sequence (one C call each way, where its per-gate step is a
  * dozen cpu kernels in JavaScript); elsewhere the cell's own step.
@@ -334,7 +349,10 @@ export function recurrent(options: RecurrentOptions): Recurrent {
         }
         input = directions === 1 ? outputs[0] : tf.concat(outputs, 2); // [T, B, H * directions]
         if (masks && layer < layers - 1) {
-          input = dropoutOf(input, dropout, { training: true, seed: maskSeed + layer });
+          input = dropoutOf(input, dropout, {
+            training: true,
+            seed: betweenLayersSeed(maskSeed, layer),
+          });
         }
       }
       return { outputs: input as Tensor3D, state: finals }; // a tensor after the first layer
@@ -379,7 +397,10 @@ export function recurrent(options: RecurrentOptions): Recurrent {
         next.push(state);
         input = state.h;
         if (masks && layer < layers - 1) {
-          input = dropoutOf(input, dropout, { training: true, seed: maskSeed + layer });
+          input = dropoutOf(input, dropout, {
+            training: true,
+            seed: betweenLayersSeed(maskSeed, layer),
+          });
         }
       }
       return { output: tf.clone(next[layers - 1].h), state: next };

@@ -271,7 +271,12 @@ function fusedMatMulKernel(args: Args): TensorInfo {
   return out;
 }
 
-const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2 };
+/** `rnn_binary`'s operation code of each tfjs kernel it runs (kernels.c). */
+export const BINARY_OPS: Readonly<Record<string, number>> = {
+  Add: 0,
+  Sub: 1,
+  Multiply: 2,
+};
 
 /**
  * An operand's element strides along each dim of the broadcast `outShape`: 0

@@ -25,7 +25,7 @@ import { expandTo } from "../ops/broadcast.ts";
 import { UsageError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import type { State } from "../cells/types.ts";
-import { type Recurrent, recurrent } from "../layers/stack.ts";
+import { betweenLayersSeed, type Recurrent, recurrent } from "../layers/stack.ts";
 import { type Embedding, embedding } from "../layers/embedding.ts";
 import { type Dense, dense } from "../layers/dense.ts";
 import {
@@ -339,13 +339,18 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
       for (let t = 0; t < T; t++) {
         const step = this.stepFromEmbedded(memory, embedded[t], current, {
           training: options.training,
-          seed: seed + DECODER_SEED + t * this.config.layers,
+          seed: this.decoderStepSeed(seed, t),
         });
         outputs.push(step.output);
         current = step.state;
       }
       return this.output.apply(tf.stack(outputs) as Tensor3D) as Tensor3D; // [T, B, V]
     });
+  }
+
+  /** The seed of decoder step `t`'s call of the stack's step, in a pass seeded `seed`. */
+  private decoderStepSeed(seed: number, t: number): number {
+    return seed + DECODER_SEED + t * this.config.layers;
   }
 
   /**
@@ -359,9 +364,12 @@ export class Seq2Seq implements TrainableModel<PairBatch> {
     state: State[],
     options: { training?: boolean; seed: number },
   ): Tensor3D {
-    const { layers, dropout: rate } = this.config;
+    const rate = this.config.dropout;
     const dropout = options.training && rate > 0
-      ? { rate, seed: (t: number, l: number) => options.seed + DECODER_SEED + t * layers + l }
+      ? {
+        rate,
+        seed: (t: number, l: number) => betweenLayersSeed(this.decoderStepSeed(options.seed, t), l),
+      }
       : undefined;
     return attentionDecoder(
       this.embedTargets(targetIds),

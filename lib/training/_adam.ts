@@ -10,7 +10,7 @@
 import type { NamedTensorMap, Scalar, Tensor, Variable, VariableScalar } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { adamUpdate, adamUpdateMomentsInPlace } from "../kernels/adam_update.ts";
-import { nativeKernels } from "../native/backend.ts";
+import { nativeGradScale } from "./_grad_scale.ts";
 
 /** tfjs's private fields of `AdamOptimizer` that the update reads and writes. */
 interface AdamSlots {
@@ -58,8 +58,7 @@ export class FusedAdam extends tf.AdamOptimizer {
     scale?: Scalar,
   ): void {
     const self = this as unknown as AdamSlots;
-    // The factor as the float32 the product with it would use (read only on native: no GPU sync).
-    const factor = scale && nativeKernels() ? scale.dataSync()[0] : undefined;
+    const factor = nativeGradScale(scale);
     const entries = Array.isArray(variableGradients)
       ? variableGradients.map(({ name, tensor }) => [name, tensor] as const)
       : Object.entries(variableGradients);

@@ -8,7 +8,7 @@
 import type { NamedTensorMap, Scalar, Tensor } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
 import { sgdUpdateInPlace } from "../kernels/sgd_update.ts";
-import { nativeKernels } from "../native/backend.ts";
+import { nativeGradScale } from "./_grad_scale.ts";
 
 /**
  * `tf.train.sgd` whose update runs in place where the native backend can.
@@ -34,8 +34,7 @@ export class FusedSgd extends tf.SGDOptimizer {
     variableGradients: NamedTensorMap | { name: string; tensor: Tensor }[],
     scale?: Scalar,
   ): void {
-    // The factor as the float32 the product with it would use (read only on native: no GPU sync).
-    const factor = scale && nativeKernels() ? scale.dataSync()[0] : undefined;
+    const factor = nativeGradScale(scale);
     const entries = Array.isArray(variableGradients)
       ? variableGradients.map(({ name, tensor }) => [name, tensor] as const)
       : Object.entries(variableGradients);
