@@ -30,7 +30,6 @@ import type { GradSaveFunc, Tensor, Tensor2D, Tensor3D } from "../ops/tensors.ts
 import type { CellSpec, FusedWeights, State } from "../cells/definition.ts";
 import { GATE_COUNT, hasCellState } from "../cells/registry.ts";
 import { checkShape } from "../ops/shape.ts";
-import type { UsageError } from "../errors.ts";
 import { BINARY_OPS, checkLength, nativeKernels, valuesOf } from "../native/backend.ts";
 import { cellKindCode } from "./_native_sequence.ts";
 import { hasFusedKernels } from "./fused_sequence.ts";
@@ -143,7 +142,7 @@ const UNUSED = new Float32Array(1);
  * @param state one initial state per layer (`{ h }`, or `{ h, c }` for an LSTM), each `[B, Hd]`.
  * @param dropout the masks between layers while training, or undefined.
  * @returns `[T, B, Hd]`, a new tensor.
- * @throws {Error} off the native backend; {@link UsageError} when a shape does not fit.
+ * @throws {Error} off the native backend; a UsageError when a shape does not fit.
  *
  * @example Only on the native backend
  * ```ts
