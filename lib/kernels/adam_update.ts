@@ -28,7 +28,13 @@ import {
   type WasmHeapBackend,
 } from "./_wasm_heap.ts";
 
-import { checkLength, cpuBackendOf, nativeKernels, valuesOf } from "../native/backend.ts";
+import {
+  checkLength,
+  cpuBackendOf,
+  nativeKernels,
+  sharesMemory,
+  valuesOf,
+} from "../native/backend.ts";
 
 const ADAM_KERNEL = "RnnDenoAdamUpdate";
 
@@ -175,8 +181,11 @@ export function adamUpdateMomentsInPlace(
   if (!lib || Object.values(tensors).some((t) => t.dtype !== "float32")) return null;
   const backend = cpuBackendOf({ backend: tf.backend() });
   const { m, v } = tensors;
-  const own = (x: Variable) =>
-    backend.refCount(x.dataId) === 1 && ownMoments.has(valuesOf(backend, x));
+  const own = (x: Variable) => {
+    const values = valuesOf(backend, x);
+    // sharesMemory: a slice of a moment taken as a view would see the update
+    return backend.refCount(x.dataId) === 1 && ownMoments.has(values) && !sharesMemory(values);
+  };
   if (!own(m) || !own(v)) return null;
   const [p2] = adamNative(lib, tensors, coefficients, true, gradScale);
   return tf.tensor(p2, tensors.p.shape);

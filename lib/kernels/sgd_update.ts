@@ -8,7 +8,13 @@
  */
 import type { Tensor, Variable } from "../ops/tensors.ts";
 import { tf } from "../tf.ts";
-import { checkLength, cpuBackendOf, nativeKernels, valuesOf } from "../native/backend.ts";
+import {
+  checkLength,
+  cpuBackendOf,
+  nativeKernels,
+  sharesMemory,
+  valuesOf,
+} from "../native/backend.ts";
 
 /**
  * Updates `variable` in place by `-learningRate * gradient` when the native
@@ -38,6 +44,8 @@ export function sgdUpdateInPlace(
   // A value shared with another tensor (a clone keeps the same data) must not change under it.
   if (backend.refCount(variable.dataId) !== 1) return false;
   const p = valuesOf(backend, variable), g = valuesOf(backend, gradient);
+  // Nor one a slice's view shares (or that is itself a view of another tensor's memory).
+  if (sharesMemory(p)) return false;
   checkLength("sgdUpdateInPlace", "gradient", g, p.length);
   lib.rnn_sgd(BigInt(p.length), p, g, learningRate, gradScale);
   return true;

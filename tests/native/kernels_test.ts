@@ -136,6 +136,9 @@ Deno.test({
         tf.transpose(a),
         tf.pad(a, [[1, 2], [0, 3]], 1.5),
         tf.pad(tf.reshape(a, [2, 3, 7]), [[0, 1], [1, 0], [2, 2]]),
+        tf.pad(tf.reshape(a, [2, 3, 7]), [[2, 1], [0, 0], [0, 0]], -1), // one run
+        tf.pad(tf.reshape(a, [2, 3, 7]), [[0, 0], [1, 2], [0, 0]]), // runs of 21
+        tf.pad(a, [[0, 2], [0, 0]]), // a slice's gradient
         tf.concat([a, tf.slice(a, [0, 0], [2, 7])], 0),
         tf.concat([a, tf.slice(a, [0, 0], [6, 3]), tf.slice(a, [0, 6], [6, 1])], 1),
         tf.concat(

@@ -4,10 +4,11 @@
  * cpu (and left to tfjs when a clone shares the variable's values). Skipped
  * where no C compiler is found.
  */
-import { ok, strictEqual } from "node:assert";
+import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { tf, useBackend } from "../../lib/tf.ts";
 import { sumOfSquares } from "../../lib/kernels/sum_squares.ts";
 import { sgdUpdateInPlace } from "../../lib/kernels/sgd_update.ts";
+import { adamUpdate, adamUpdateMomentsInPlace } from "../../lib/kernels/adam_update.ts";
 import { makeOptimizer } from "../../lib/training/train.ts";
 import { Rng } from "../../lib/rng.ts";
 import { setLearningRate } from "../../lib/training/_optimizer_fields.ts";
@@ -84,6 +85,76 @@ Deno.test({
       strictEqual([...await alone.data()].join(), "0,1,2");
       strictEqual([...await copy.data()].join(), "1,2,3");
       tf.dispose([v, copy, alone]);
+    } finally {
+      await useBackend("cpu");
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "native SGD and Adam's moments are not updated in place under a slice's view of their values, nor when they are a view (the view keeps its values)",
+  ignore,
+  fn: async () => {
+    await useBackend("native", { threads: 1 });
+    try {
+      const variable = (values: number[]) =>
+        tf.tidy(() => tf.variable(tf.tensor2d(values, [2, 2])));
+      const ones = tf.ones([2, 2]);
+      // A slice of at least half the rows is a view of the variable's memory.
+      const v = variable([1, 2, 3, 4]);
+      const view = tf.slice(v, [1, 0], [1, 2]);
+      strictEqual(sgdUpdateInPlace(v, ones, 1), false);
+      strictEqual([...await view.data()].join(), "3,4");
+      // A variable made from a view shares another tensor's memory.
+      const source = tf.tensor2d([5, 6, 7, 8, 9, 10], [3, 2]);
+      const fromView = tf.tidy(() => tf.variable(tf.slice(source, [1, 0], [2, 2])));
+      strictEqual(sgdUpdateInPlace(fromView, ones, 1), false);
+      strictEqual([...await source.data()].join(), "5,6,7,8,9,10");
+      // Unshared, the same update runs in place.
+      const alone = variable([1, 2, 3, 4]);
+      strictEqual(sgdUpdateInPlace(alone, ones, 1), true);
+      strictEqual([...await alone.data()].join(), "0,1,2,3");
+
+      // Adam: moments adamUpdate made are its own, updated in place unless a view shares them.
+      const coefficients = { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+      const rest = () => ({
+        p: tf.ones([2, 2]),
+        g: tf.ones([2, 2]),
+        accBeta1: tf.scalar(0.9),
+        accBeta2: tf.scalar(0.999),
+      });
+      const moments = () =>
+        tf.tidy(() => {
+          const [p, m, second] = adamUpdate(
+            { ...rest(), m: tf.zeros([2, 2]), v: tf.zeros([2, 2]) },
+            coefficients,
+          );
+          p.dispose();
+          return [tf.variable(m), tf.variable(second)];
+        });
+      const step = ([m, second]: tf.Variable[]) =>
+        tf.tidy(() => adamUpdateMomentsInPlace({ ...rest(), m, v: second }, coefficients) ?? []);
+      const shared = moments();
+      const momentView = tf.slice(shared[0], [0, 0], [2, 2]);
+      const before = [...await momentView.data()].join();
+      deepStrictEqual(step(shared), []);
+      strictEqual([...await momentView.data()].join(), before);
+      const own = moments();
+      const updated = step(own);
+      ok(updated instanceof tf.Tensor, "unshared moments are updated in place");
+      tf.dispose([
+        v,
+        view,
+        source,
+        fromView,
+        alone,
+        ones,
+        momentView,
+        updated as tf.Tensor,
+        ...shared,
+        ...own,
+      ]);
     } finally {
       await useBackend("cpu");
     }
