@@ -7,7 +7,8 @@
  * Conventions: row-major matrices; sequences are step-major `[T*B, W]` (rows
  * t*B .. t*B+B-1 are step t); gate blocks of `[*, G*H]` are H columns each.
  * Every result is computed by one thread in a fixed order, so results do not
- * depend on the thread count (static partition, no shared reductions).
+ * depend on the thread count, nor on which thread computes what (no shared
+ * reductions).
  */
 #include <math.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MR 8  /* rows of the micro-kernel */
 #define NR 32 /* columns of the micro-kernel: two 16-float vectors */
@@ -31,6 +33,9 @@ static inline v16 ldv(const float *p) {
   return v;
 }
 static inline void stv(float *p, v16 v) { memcpy(p, &v, 64); }
+
+/* Whether a table id (a float) names a row of a table of V rows (else: the zero row). */
+static inline int in_table(float id, int V) { return id >= 0.0f && id < (float)V; }
 
 /* ---------------------------------------------------------------- threads */
 
@@ -159,6 +164,100 @@ static void run_parts(task_fn fn, void *ctx) {
     pthread_mutex_unlock(&pool_mu);
   }
   pthread_mutex_unlock(&run_mu);
+}
+
+/* ------------------------------------------------------ balanced splits */
+
+/* Part `part`'s share of a job: items [lo, hi) (panels, row blocks, runs of columns). */
+typedef void (*range_fn)(void *ctx, int part, int lo, int hi);
+
+/*
+ * The relative speed of each part on one kind of job, learnt from their
+ * timings. A machine's cores need not run alike: on a 2-core VM the second ran
+ * the LSTM's forward steps 5-25% slower than the first (5% on pure arithmetic:
+ * the rest is its caches), and an even split waits on the slower every step.
+ * So each job's items are split in proportion to these speeds. Which part
+ * computes an item never changes its value: results stay the same to the bit.
+ */
+typedef struct {
+  double speed[MAXT]; /* relative (they average about 1); 0 before any timing */
+} balance;
+
+static balance balance_forward, balance_backward, balance_gemm, balance_sums;
+static pthread_mutex_t balance_mu = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct {
+  range_fn fn;
+  void *ctx;
+  int cut[MAXT + 1]; /* part p does items [cut[p], cut[p + 1]) */
+  double busy[MAXT]; /* seconds each part took */
+} balanced_job;
+
+static double seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void balanced_part(void *ctx, int part, int parts) {
+  (void)parts;
+  balanced_job *j = ctx;
+  double t0 = seconds();
+  if (j->cut[part] < j->cut[part + 1]) j->fn(j->ctx, part, j->cut[part], j->cut[part + 1]);
+  j->busy[part] = seconds() - t0;
+}
+
+/*
+ * Parts shorter than this are not timed into the speeds: a clock read costs
+ * tens of nanoseconds, and a short part's time is mostly its wake-up.
+ */
+#define BALANCE_MIN_SECONDS 5e-6
+/* The weight of a new timing in the moving average. */
+#define BALANCE_RATE 0.2
+/* No part gets less than this fraction of an even share (a core busy with another process for a
+ * moment must not lose its work for long). */
+#define BALANCE_FLOOR 0.5
+
+/* Learns from a job's timings: each part's items per second, relative to their mean. */
+static void balance_learn(balance *b, const balanced_job *j, int parts) {
+  double rate[MAXT], mean = 0;
+  for (int p = 0; p < parts; p++) {
+    int items = j->cut[p + 1] - j->cut[p];
+    if (items == 0 || j->busy[p] < BALANCE_MIN_SECONDS) return;
+    rate[p] = items / j->busy[p];
+    mean += rate[p] / parts;
+  }
+  pthread_mutex_lock(&balance_mu);
+  for (int p = 0; p < parts; p++) {
+    double r = rate[p] / mean;
+    b->speed[p] = b->speed[p] > 0 ? (1 - BALANCE_RATE) * b->speed[p] + BALANCE_RATE * r : r;
+  }
+  pthread_mutex_unlock(&balance_mu);
+}
+
+/* Runs fn over items [0, n), split among the parts in proportion to their speeds on b's jobs. */
+static void run_balanced(balance *b, int n, range_fn fn, void *ctx) {
+  int parts = n_threads;
+  balanced_job j = {.fn = fn, .ctx = ctx};
+  double w[MAXT], total = 0;
+  pthread_mutex_lock(&balance_mu);
+  for (int p = 0; p < parts; p++) {
+    w[p] = b->speed[p] > BALANCE_FLOOR ? b->speed[p] : b->speed[p] > 0 ? BALANCE_FLOOR : 1;
+    total += w[p];
+  }
+  pthread_mutex_unlock(&balance_mu);
+  double sum = 0;
+  for (int p = 0; p < parts; p++) {
+    j.cut[p] = (int)(n * sum / total + 0.5);
+    sum += w[p];
+  }
+  j.cut[parts] = n;
+  if (parts == 1) {
+    fn(ctx, 0, 0, n);
+    return;
+  }
+  run_parts(balanced_part, &j);
+  balance_learn(b, &j, parts);
 }
 
 /* Sets the number of threads (1..64); returns the number now in use. */
@@ -361,12 +460,47 @@ static void pack_b(int tb, const float *B, int ldb, int N, int k0, int kc, int p
   }
 }
 
+/*
+ * Sums of a product's B operand taken as it is packed: B's column sums added
+ * into `cols` [N] and, with ids, each row k of B added into row ids[k] of
+ * `by_id` (row stride ld; an id outside [0, V): no row). Each element of B is
+ * packed once (the parts split B's panels) and the rows come in order, so the
+ * values are those of a pass of their own over B, to the bit, without reading
+ * B again (the LSTM's dZ is 4.6 MB, out of the caches by then).
+ */
+typedef struct {
+  float *cols, *by_id;
+  const float *ids;
+  int V, ld;
+} b_sums;
+
 typedef struct {
   int ta, tb, M, N, K, lda, ldb, ldc, acc;
   int by_rows; /* the parts split A's row blocks (each packs all of B), else B's panels */
   const float *A, *B;
   float *C;
+  const b_sums *sums; /* or NULL */
 } gemm_job;
+
+/* A row of n floats (NR: vectors) added into acc. */
+static inline void add_panel_row(float *restrict acc, const float *restrict row, int n) {
+  if (n == NR) {
+    stv(acc, ldv(acc) + ldv(row));
+    stv(acc + 16, ldv(acc + 16) + ldv(row + 16));
+    return;
+  }
+  for (int j = 0; j < n; j++) acc[j] += row[j];
+}
+
+/* b_sums of a packed panel of B: rows k0 .. k0+kc of its columns c0 .. c0+n. */
+static void sum_packed(const b_sums *bs, const float *Bp, int k0, int kc, int c0, int n) {
+  for (int k = 0; k < kc; k++) {
+    const float *row = Bp + (size_t)k * NR;
+    add_panel_row(bs->cols + c0, row, n);
+    if (bs->ids && in_table(bs->ids[k0 + k], bs->V))
+      add_panel_row(bs->by_id + (size_t)bs->ids[k0 + k] * bs->ld + c0, row, n);
+  }
+}
 
 /*
  * This part's share of C: its panels of columns, or its blocks of rows. Each
@@ -375,15 +509,14 @@ typedef struct {
  * same k-chunks in the same order whatever the split: thread counts agree bit
  * for bit.
  */
-static void gemm_part(void *ctx, int part, int parts) {
+static void gemm_range(void *ctx, int part, int lo, int hi) {
   const gemm_job *g = ctx;
   int panels = (g->N + NR - 1) / NR, blocks = (g->M + MR - 1) / MR;
   int plo = 0, phi = panels, blo = 0, bhi = blocks;
   if (g->by_rows)
-    share(blocks, part, parts, &blo, &bhi);
+    blo = lo, bhi = hi;
   else
-    share(panels, part, parts, &plo, &phi);
-  if (plo >= phi || blo >= bhi) return;
+    plo = lo, phi = hi;
   if (g->K == 0) {
     if (!g->acc)
       for (int i = blo * MR; i < bhi * MR && i < g->M; i++)
@@ -398,6 +531,7 @@ static void gemm_part(void *ctx, int part, int parts) {
     for (int p = plo; p < phi; p++) {
       pack_b(g->tb, g->B, g->ldb, g->N, k0, kc, p, Bp);
       int n = g->N - p * NR < NR ? g->N - p * NR : NR;
+      if (g->sums) sum_packed(g->sums, Bp, k0, kc, p * NR, n);
       for (int ib = blo; ib < bhi; ib++) {
         int m = g->M - ib * MR < MR ? g->M - ib * MR : MR;
         micro(kc, Ap + (size_t)(ib - blo) * kc * MR, Bp, g->C + (size_t)ib * MR * g->ldc + p * NR,
@@ -407,13 +541,21 @@ static void gemm_part(void *ctx, int part, int parts) {
   }
 }
 
+/* gemm (below), taking `sums` of B as it packs it (NULL: none). */
+static void gemm_summing(int ta, int tb, int M, int N, int K, const float *A, int lda,
+                         const float *B, int ldb, float *C, int ldc, int acc, const b_sums *sums) {
+  /* Split the rows when A is the much larger operand (each part then packs only its rows of
+   * it, and all of B): with M near N, packing B (strided when transposed) costs more. Never
+   * with sums: each part would pack, and sum, all of B. */
+  int by_rows = !sums && n_threads > 1 && M >= 2 * N && (M + MR - 1) / MR >= 2 * n_threads;
+  gemm_job g = {ta, tb, M, N, K, lda, ldb, ldc, acc, by_rows, A, B, C, sums};
+  if (M > 0) run_balanced(&balance_gemm, by_rows ? (M + MR - 1) / MR : (N + NR - 1) / NR, gemm_range, &g);
+}
+
+/* C = op(A) op(B) (+ C when acc): rnn_gemm's product. */
 static void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
                  int ldb, float *C, int ldc, int acc) {
-  /* Split the rows when A is the much larger operand (each part then packs only its rows of
-   * it, and all of B): with M near N, packing B (strided when transposed) costs more. */
-  int by_rows = n_threads > 1 && M >= 2 * N && (M + MR - 1) / MR >= 2 * n_threads;
-  gemm_job g = {ta, tb, M, N, K, lda, ldb, ldc, acc, by_rows, A, B, C};
-  if (M > 0) run_parts(gemm_part, &g);
+  gemm_summing(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc, NULL);
 }
 
 /*
@@ -553,8 +695,6 @@ static size_t interleaved_size(int K, int H, int G) {
   return (size_t)((H + U - 1) / U) * K * NR;
 }
 
-/* Whether a table id (a float) names a row of a table of V rows (else: the zero row). */
-static inline int in_table(float id, int V) { return id >= 0.0f && id < (float)V; }
 
 /*
  * Input projections X Wx + b for every step. With a table, XW is the table's
@@ -778,11 +918,10 @@ static int split_rows(const seq *s, int per_part) {
  */
 enum { FORWARD_ROWS_PER_PART = 4, BACKWARD_ROWS_PER_PART = 1 };
 
-/* One forward step, the parts splitting the panels (units). */
-static void forward_part(void *ctx, int part, int parts) {
+/* One forward step on panels (units) [lo, hi). */
+static void forward_range(void *ctx, int part, int lo, int hi) {
+  (void)part;
   seq *s = ctx;
-  int lo, hi;
-  share(panels_of(s, s->U), part, parts, &lo, &hi);
   forward_tiles(s, s->t, s->cur, lo, hi, 0, blocks_of(s));
 }
 
@@ -928,7 +1067,7 @@ int rnn_seq_forward(int kind, int T, int B, int D, int H, int V, const float *X,
         run_parts(gru_before_zr_part, &s);
         run_parts(gru_before_h_part, &s);
       } else {
-        run_parts(forward_part, &s);
+        run_balanced(&balance_forward, panels_of(&s, s.U), forward_range, &s);
         s.cur = 1 - s.cur;
       }
     }
@@ -1053,11 +1192,10 @@ static void backward_tiles(seq *s, int t, int cur, int plo, int phi, int blo, in
   }
 }
 
-/* One backward step, the parts splitting the panels (units). */
-static void backward_part(void *ctx, int part, int parts) {
+/* One backward step on panels (units) [lo, hi). */
+static void backward_range(void *ctx, int part, int lo, int hi) {
+  (void)part;
   seq *s = ctx;
-  int lo, hi;
-  share(panels_of(s, NR), part, parts, &lo, &hi);
   backward_tiles(s, s->t, s->cur, lo, hi, 0, blocks_of(s));
 }
 
@@ -1106,52 +1244,70 @@ static inline void add_row(float *restrict acc, const float *restrict x, size_t 
 }
 
 /*
- * db = dZx's column sums and, with a table, dP = dZx's rows summed by id, for
- * this part's columns (runs of 16), in one pass over dZx: rows in order, so a
- * column's sums do not depend on the thread count.
+ * The input side's sums: db (dZx's column sums) and, with a table, dP. Zeroed
+ * here (db unless acc), filled by the state gradients' products as they pack
+ * dZh (see b_sums) or, for a reset-after GRU (whose dZh is not dZx), by a pass
+ * of their own. Returns the sums for those products, or NULL when memory ran out.
  */
-static void input_sums_part(void *ctx, int part, int parts) {
+static const b_sums *input_sums(seq *s, b_sums *bs) {
+  int W = s->G * s->H, V = s->V;
+  if (s->ids) {
+    s->dP = kept(KEPT_DP, (size_t)(V > 0 ? V : 1) * W);
+    if (!s->dP) return NULL;
+    memset(s->dP, 0, (size_t)V * W * sizeof(float));
+  }
+  if (!s->acc) memset(s->db, 0, (size_t)W * sizeof(float));
+  *bs = (b_sums){s->db, s->dP, s->ids, V, W};
+  return bs;
+}
+
+/* input_sums' pass of its own: db and dP for this part's columns (runs of 16), rows in order. */
+static void input_sums_range(void *ctx, int part, int lo, int hi) {
+  (void)part;
   seq *s = ctx;
-  int N = s->T * s->B, W = s->G * s->H, lo, hi;
-  share((W + 15) / 16, part, parts, &lo, &hi);
+  int N = s->T * s->B, W = s->G * s->H;
   int j0 = lo * 16, j1 = hi * 16 < W ? hi * 16 : W;
   if (j0 >= j1) return;
   size_t w = (size_t)(j1 - j0);
-  float *db = s->db + j0;
-  if (!s->acc) memset(db, 0, w * sizeof(float));
-  for (int v = 0; s->dP && v < s->V; v++) memset(s->dP + (size_t)v * W + j0, 0, w * sizeof(float));
   for (int n = 0; n < N; n++) {
     const float *z = s->dZx + (size_t)n * W + j0;
-    add_row(db, z, w);
+    add_row(s->db + j0, z, w);
     if (s->dP && in_table(s->ids[n], s->V)) add_row(s->dP + (size_t)s->ids[n] * W + j0, z, w);
   }
 }
 
-/* Weight and input gradients from the pre-activation gradients of every step. */
-static int input_grads(seq *s) {
+/* dWx and dX from dZx (with a table: from dP, its rows summed by id). */
+static void input_products(seq *s) {
   int T = s->T, B = s->B, D = s->D, H = s->H, W = s->G * H, N = T * B, V = s->V;
   const float *dZ = s->dZx;
-  if (s->ids) {
-    s->dP = kept(KEPT_DP, (size_t)(V > 0 ? V : 1) * W);
-    if (!s->dP) return -1;
-  }
-  run_parts(input_sums_part, s);
   if (!s->ids) {
     gemm(1, 0, D, W, N, s->X, D, dZ, W, s->dWx, W, s->acc);  /* X^T dZ */
     gemm(0, 1, N, D, W, dZ, W, s->Wx, W, s->dX, D, 0);  /* dZ Wx^T */
-    return 0;
+    return;
   }
   gemm(1, 0, D, W, V, s->X, D, s->dP, W, s->dWx, W, s->acc); /* table^T dP */
   gemm(0, 1, V, D, W, s->dP, W, s->Wx, W, s->dX, D, 0); /* dP Wx^T */
-  return 0;
 }
 
-/* dWh = Hsrc^T dZh, Hsrc = [h0; h_0 .. h_{T-2}] (columns col0.. of width w; src: states). */
-static void state_grads(seq *s, const float *first, const float *rest, int col0, int w) {
+/*
+ * dWh = Hsrc^T dZh, Hsrc = [h0; h_0 .. h_{T-2}] (columns col0.. of width w; src: states),
+ * taking `sums` (NULL: none) of those columns of dZh as it packs them.
+ */
+static void state_grads(seq *s, const float *first, const float *rest, int col0, int w,
+                        const b_sums *sums) {
   int T = s->T, B = s->B, H = s->H, W = s->G * H;
-  gemm(1, 0, H, w, B, first, H, s->dZh + col0, W, s->dWh + col0, W, s->acc);
-  if (T > 1) gemm(1, 0, H, w, (T - 1) * B, rest, H, s->dZh + (size_t)B * W + col0, W,
-                  s->dWh + col0, W, 1);
+  b_sums head, tail;
+  if (sums) {
+    head = (b_sums){sums->cols + col0, sums->by_id ? sums->by_id + col0 : NULL, sums->ids,
+                    sums->V, sums->ld};
+    tail = head;
+    if (tail.ids) tail.ids += B;
+  }
+  gemm_summing(1, 0, H, w, B, first, H, s->dZh + col0, W, s->dWh + col0, W, s->acc,
+               sums ? &head : NULL);
+  if (T > 1)
+    gemm_summing(1, 0, H, w, (T - 1) * B, rest, H, s->dZh + (size_t)B * W + col0, W,
+                 s->dWh + col0, W, 1, sums ? &tail : NULL);
 }
 
 static void gru_before_step(seq *s, float *G, float *Q);
@@ -1207,7 +1363,7 @@ int rnn_seq_backward(int kind, int T, int B, int D, int H, int V, const float *X
   } else {
     for (int t = T - 1; t >= 0; t--) {
       s.t = t;
-      run_parts(backward_part, &s);
+      run_balanced(&balance_backward, panels_of(&s, NR), backward_range, &s);
       s.cur = 1 - s.cur;
     }
   }
@@ -1221,14 +1377,28 @@ int rnn_seq_backward(int kind, int T, int B, int D, int H, int V, const float *X
       for (size_t i = 0; i < (size_t)B * H; i++) dh0[i] += s.carry2[i];
   }
   if (kind == LSTM) memcpy(dc0, s.carry, (size_t)B * H * sizeof(float));
-  if (input_grads(&s)) goto done;
-  if (kind == GRU_BEFORE) {
-    state_grads(&s, h0, value, 0, 2 * H);
-    const float *RH = extra(&s);
-    gemm(1, 0, H, H, N, RH, H, s.dZh + 2 * H, W, dWh + 2 * H, W, acc);
-  } else {
-    state_grads(&s, h0, value, 0, W);
+  b_sums bs;
+  const b_sums *sums = input_sums(&s, &bs);
+  if (!sums) goto done;
+  if (kind == GRU_AFTER) { /* its dZh is not dZx */
+    run_balanced(&balance_sums, (W + 15) / 16, input_sums_range, &s);
+    sums = NULL;
   }
+  if (kind == GRU_BEFORE) {
+    state_grads(&s, h0, value, 0, 2 * H, sums);
+    const float *RH = extra(&s);
+    b_sums candidate;
+    if (sums) {
+      candidate = *sums;
+      candidate.cols += 2 * H;
+      if (candidate.by_id) candidate.by_id += 2 * H;
+    }
+    gemm_summing(1, 0, H, H, N, RH, H, s.dZh + 2 * H, W, dWh + 2 * H, W, acc,
+                 sums ? &candidate : NULL);
+  } else {
+    state_grads(&s, h0, value, 0, W, sums);
+  }
+  input_products(&s);
   if (kind == GRU_AFTER) col_sums(s.dZh + 2 * H, N, H, W, dbhh, acc);
   rc = 0;
 done:
