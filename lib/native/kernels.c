@@ -1585,27 +1585,28 @@ double rnn_sum_squares(long n, const float *x) {
 
 /* ---------------------------------------------------------------- losses */
 
-/*
- * Mean softmax cross-entropy of x [N, C] against labels [N] (weights [C] or
- * NULL: PyTorch's CrossEntropyLoss(weight)): *loss = sum_n w[y_n] * -log
- * softmax(x_n)[y_n] / sum_n w[y_n], probs [N, C] = softmax(x) for the backward
- * pass. In double, rounded once, rows in order (deterministic). Returns 0, or
- * 1 + the first row whose label is outside [0, C) (nothing written past it).
- */
-int rnn_xent_forward(int N, int C, const float *x, const int32_t *labels, const float *weights,
-                     float *probs, float *loss) {
-  double total = 0, weight_sum = 0;
+typedef struct {
+  int C;
+  const float *x;
+  const int32_t *labels;
+  const float *weights;
+  float *probs;
+  double *row_loss; /* [N] each row's weighted loss, or NULL: added into total */
+  double total;
+} xent_job;
+
+/* Rows [lo, hi) of rnn_xent_forward: their probabilities and losses. */
+static void xent_rows(void *ctx, int part, int lo, int hi) {
+  (void)part;
+  xent_job *j = ctx;
+  int C = j->C;
   /* A row's exponentials, kept for its probabilities (each exp computed once); without the
    * memory, computed again (the same values). */
   double *e = malloc((size_t)(C > 0 ? C : 1) * sizeof(double));
-  for (int n = 0; n < N; n++) {
-    const float *row = x + (size_t)n * C;
-    float *out = probs + (size_t)n * C;
-    int y = labels[n];
-    if (y < 0 || y >= C) {
-      free(e);
-      return n + 1;
-    }
+  for (int n = lo; n < hi; n++) {
+    const float *row = j->x + (size_t)n * C;
+    float *out = j->probs + (size_t)n * C;
+    int y = j->labels[n];
     double max = -INFINITY, sum = 0;
     for (int k = 0; k < C; k++) max = row[k] > max ? row[k] : max;
     for (int k = 0; k < C; k++) {
@@ -1615,11 +1616,40 @@ int rnn_xent_forward(int N, int C, const float *x, const int32_t *labels, const 
     }
     double inv = 1.0 / sum;
     for (int k = 0; k < C; k++) out[k] = (float)((e ? e[k] : exp((double)row[k] - max)) * inv);
-    double w = weights ? weights[y] : 1.0;
-    total += w * (max + log(sum) - row[y]);
-    weight_sum += w;
+    double w = j->weights ? j->weights[y] : 1.0, v = w * (max + log(sum) - row[y]);
+    if (j->row_loss)
+      j->row_loss[n] = v;
+    else
+      j->total += v;
   }
   free(e);
+}
+
+/*
+ * Mean softmax cross-entropy of x [N, C] against labels [N] (weights [C] or
+ * NULL: PyTorch's CrossEntropyLoss(weight)): *loss = sum_n w[y_n] * -log
+ * softmax(x_n)[y_n] / sum_n w[y_n], probs [N, C] = softmax(x) for the backward
+ * pass. In double, rounded once, rows summed in order (deterministic; the rows
+ * are shared among the threads). Returns 0, or 1 + the first row whose label
+ * is outside [0, C) (then nothing is written).
+ */
+int rnn_xent_forward(int N, int C, const float *x, const int32_t *labels, const float *weights,
+                     float *probs, float *loss) {
+  for (int n = 0; n < N; n++)
+    if (labels[n] < 0 || labels[n] >= C) return n + 1;
+  xent_job j = {C, x, labels, weights, probs, malloc((size_t)(N > 0 ? N : 1) * sizeof(double)), 0};
+  /* Rows among the threads, each row's loss kept and added in row order (the same sum for any
+   * thread count); without the memory, in order on this thread. */
+  if (j.row_loss)
+    run_balanced(&balance_sums, N, xent_rows, &j);
+  else
+    xent_rows(&j, 0, 0, N);
+  double total = j.total, weight_sum = 0;
+  for (int n = 0; n < N; n++) {
+    if (j.row_loss) total += j.row_loss[n];
+    weight_sum += weights ? weights[labels[n]] : 1.0;
+  }
+  free(j.row_loss);
   *loss = (float)(total / weight_sum);
   return 0;
 }

@@ -9,6 +9,7 @@ import { product64 } from "../kernels/_reference64.ts";
 import { deepStrictEqual, ok, throws } from "node:assert";
 import { tf, useBackend } from "../../lib/tf.ts";
 import { fusedSequence } from "../../lib/kernels/fused_sequence.ts";
+import { softmaxCrossEntropy } from "../../lib/kernels/softmax_cross_entropy.ts";
 import { checkLength, nativeKernels } from "../../lib/native/backend.ts";
 import { Rng } from "../../lib/rng.ts";
 import { NATIVE } from "../_native.ts";
@@ -258,6 +259,35 @@ for (
     },
   });
 }
+
+Deno.test({
+  name:
+    "native softmax cross-entropy (loss and gradient, with and without class weights) is the same to the bit at 1, 2 and 3 threads",
+  ignore,
+  fn: async () => {
+    const rng = new Rng(6);
+    const N = 301, C = 37;
+    const logits = normals(rng, N * C).map((v) => 4 * v);
+    const labels = Int32Array.from({ length: N }, (_, n) => (n * 7) % C);
+    const weights = Float32Array.from({ length: C }, (_, c) => 0.5 + (c % 3));
+    await sameAtThreadCounts("cross-entropy", async () => {
+      const out: Float32Array[] = [];
+      for (const w of [undefined, weights]) {
+        const x = tf.tensor2d(logits, [N, C]);
+        const { value, grads } = tf.valueAndGrads((a: tf.Tensor) =>
+          softmaxCrossEntropy(
+            a as tf.Tensor2D,
+            tf.tensor1d(labels, "int32"),
+            w && tf.tensor1d(w),
+          )
+        )([x]);
+        out.push(await value.data() as Float32Array, await grads[0].data() as Float32Array);
+        tf.dispose([x, value, ...grads]);
+      }
+      return out;
+    });
+  },
+});
 
 Deno.test({
   name: "native matMul is the same to the bit at 1, 2 and 3 threads (columns or rows split)",
