@@ -515,13 +515,14 @@ function padKernel(args: Args): TensorInfo {
   return backend.makeTensorInfo(outShape, "float32", out);
 }
 
-/** The buffers that a view made by sliceKernel shares (see sharesMemory). */
+/** The buffers that a tensor made over a view of them shares (see recycling, sharesMemory). */
 const viewed = new WeakSet<ArrayBufferLike>();
 
 /**
  * Whether other arrays may see writes to `values`: it is a view into a larger
- * buffer, or a slice of it was taken as a view (see the native Slice). A kernel
- * that updates a tensor's values in place must not touch such an array.
+ * buffer, or a tensor was made over a view of its buffer (the native Slice's,
+ * cpu's Unpack's, a caller's subarray). A kernel that updates a tensor's values
+ * in place must not touch such an array.
  *
  * @example A fresh array shares nothing; a part of it does
  * ```ts
@@ -566,7 +567,7 @@ function sliceKernel(args: Args): TensorInfo {
     // One run of at least half the input: a view of its memory, as cpu's kernel gives (a fresh
     // array of the LSTM's [T*B, H] outputs cost 0.4 ms a step in its zeroing and the collector).
     const from = start[0] * strides[0];
-    viewed.add(input.buffer);
+    viewed.add(input.buffer); // (a view of all of it looks like an array of its own)
     return backend.makeTensorInfo(extent, "float32", input.subarray(from, from + total));
   }
   const out = new Float32Array(total);
@@ -713,15 +714,39 @@ export function scratchArray(n: number): Float32Array {
   return fresh;
 }
 
-/** The cpu backend with its disposals returning scratchArray()'s arrays to the pool. */
+/**
+ * The cpu backend with its disposals returning scratchArray()'s arrays to the
+ * pool, and every tensor made over a view of a larger buffer (the native
+ * Slice's, cpu's Unpack and StridedSlice's, a caller's subarray) marking that
+ * buffer shared (see sharesMemory).
+ */
 function recycling(backend: tf.KernelBackend): tf.KernelBackend {
   const cpu = cpuBackendOf({ backend });
+  const noteView = (values: unknown) => {
+    if (ArrayBuffer.isView(values) && values.byteLength !== values.buffer.byteLength) {
+      viewed.add(values.buffer);
+    }
+  };
+  const write = backend.write.bind(backend);
+  backend.write = (values, shape, dtype) => {
+    noteView(values);
+    return write(values, shape, dtype);
+  };
+  const move = backend.move.bind(backend);
+  backend.move = (dataId, values, shape, dtype, refCount) => {
+    noteView(values);
+    move(dataId, values, shape, dtype, refCount);
+  };
   const dispose = backend.disposeData.bind(backend);
   backend.disposeData = (dataId: object, force?: boolean) => {
     const values = cpu.data.get(dataId)?.values;
     const freed = dispose(dataId, force);
     // A forced disposal moves the data to another backend, which keeps the array: not ours again.
-    if (freed && !force && values instanceof Float32Array && pooled.has(values)) {
+    // Nor is one that a view may still read.
+    if (
+      freed && !force && values instanceof Float32Array && pooled.has(values) &&
+      !sharesMemory(values)
+    ) {
       const list = scratchPool.get(values.length) ?? [];
       if (list.length < POOL_DEPTH) list.push(values);
       scratchPool.set(values.length, list);

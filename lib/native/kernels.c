@@ -1196,7 +1196,13 @@ static void backward_tiles(seq *s, int t, int cur, int plo, int phi, int blo, in
 static void backward_range(void *ctx, int part, int lo, int hi) {
   (void)part;
   seq *s = ctx;
-  backward_tiles(s, s->t, s->cur, lo, hi, 0, blocks_of(s));
+  int nb = blocks_of(s);
+  /* items are tiles, panel-major (tile i: panel i / nb, row block i % nb), for a finer split */
+  for (int i = lo; i < hi;) {
+    int p = i / nb, ib = i % nb, end = (p + 1) * nb < hi ? (p + 1) * nb : hi;
+    backward_tiles(s, s->t, s->cur, p, p + 1, ib, ib + (end - i));
+    i = end;
+  }
 }
 
 /* Every backward step of this part's row blocks (see split_rows). */
@@ -1363,7 +1369,7 @@ int rnn_seq_backward(int kind, int T, int B, int D, int H, int V, const float *X
   } else {
     for (int t = T - 1; t >= 0; t--) {
       s.t = t;
-      run_balanced(&balance_backward, panels_of(&s, NR), backward_range, &s);
+      run_balanced(&balance_backward, panels_of(&s, NR) * blocks_of(&s), backward_range, &s);
       s.cur = 1 - s.cur;
     }
   }

@@ -93,7 +93,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "native SGD and Adam's moments are not updated in place under a slice's view of their values, nor when they are a view (the view keeps its values)",
+    "native SGD and Adam's moments are not updated in place under a view of their values (a slice's, unstack's), nor when they are a view (the view keeps its values)",
   ignore,
   fn: async () => {
     await useBackend("native", { threads: 1 });
@@ -111,6 +111,11 @@ Deno.test({
       const fromView = tf.tidy(() => tf.variable(tf.slice(source, [1, 0], [2, 2])));
       strictEqual(sgdUpdateInPlace(fromView, ones, 1), false);
       strictEqual([...await source.data()].join(), "5,6,7,8,9,10");
+      // Rows that cpu's Unpack cuts from a variable are views of its memory too.
+      const stacked = variable([1, 2, 3, 4]);
+      const rows = tf.unstack(stacked);
+      strictEqual(sgdUpdateInPlace(stacked, ones, 1), false);
+      strictEqual([...await rows[1].data()].join(), "3,4");
       // Unshared, the same update runs in place.
       const alone = variable([1, 2, 3, 4]);
       strictEqual(sgdUpdateInPlace(alone, ones, 1), true);
