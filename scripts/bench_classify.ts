@@ -23,6 +23,7 @@ import { classifierConfig, SequenceClassifier } from "../lib/classify/model.ts";
 import { classifierBatches } from "../lib/classify/data.ts";
 import { PEER_FLAGS, peerRuns, torchRows } from "./_bench_torch.ts";
 import { startBenchBackend, timeTrainSteps } from "./_bench_common.ts";
+import { probeCores, reportCores } from "./_core_probe.ts";
 
 /** The flags of `deno task bench classify`. */
 export const BENCH_CLASSIFY_FLAGS = defineFlags(
@@ -87,6 +88,7 @@ export async function benchClassify(args: string[]): Promise<void> {
   );
   if (!flags) return;
   const backend = await startBenchBackend(flags);
+  const coresBefore = probeCores();
   const set = await prepareDataset({
     source: flags.data,
     token: "char",
@@ -155,8 +157,9 @@ export async function benchClassify(args: string[]): Promise<void> {
       await Deno.remove(dir, { recursive: true });
     }
   }
+  const cores = { coresBefore, coresAfter: probeCores() };
   for (const row of rows) {
-    if (flags.json) emitJson(row);
+    if (flags.json) emitJson({ ...row, ...cores });
     else {console.log(
         `${row.impl.padEnd(8)} ${row.cell} h${row.hiddenSize} b${row.batchSize}: ${
           Math.round(row.examplesPerSec)
@@ -168,4 +171,5 @@ export async function benchClassify(args: string[]): Promise<void> {
       `project / ${peer.backend}: ${(rows[0].examplesPerSec / peer.examplesPerSec).toFixed(2)}x`,
     );
   }
+  reportCores(cores, info);
 }

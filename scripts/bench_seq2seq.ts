@@ -21,6 +21,7 @@ import { pairBatches, targetTokens } from "../lib/seq2seq/data.ts";
 import { translateIds } from "../lib/seq2seq/decode.ts";
 import { PEER_FLAGS, peerRuns, torchRows } from "./_bench_torch.ts";
 import { startBenchBackend, timeTrainSteps } from "./_bench_common.ts";
+import { probeCores, reportCores } from "./_core_probe.ts";
 
 /** The flags of `deno task bench seq2seq`. */
 export const BENCH_SEQ2SEQ_FLAGS = defineFlags(
@@ -101,6 +102,7 @@ export async function benchSeq2seq(args: string[]): Promise<void> {
     );
   }
   const backend = await startBenchBackend(flags);
+  const coresBefore = probeCores();
   const data = await preparePairData({
     source: flags.data,
     token: "word",
@@ -134,8 +136,9 @@ export async function benchSeq2seq(args: string[]): Promise<void> {
       }
     }
   }
+  const cores = { coresBefore, coresAfter: probeCores() };
   for (const row of rows) {
-    if (flags.json) emitJson(row);
+    if (flags.json) emitJson({ ...row, ...cores });
     else {
       const decoding = row.greedySentencesPerSec === undefined
         ? ""
@@ -159,6 +162,7 @@ export async function benchSeq2seq(args: string[]): Promise<void> {
       );
     }
   }
+  reportCores(cores, info);
 }
 
 /** Our training and decoding speed for one attention kind. */

@@ -44,6 +44,7 @@ import { runTorch } from "./_bench_torch.ts";
 import { profileProject } from "./_bench_profile.ts";
 import { startThreadedWasm } from "./_wasm_threads.ts";
 import { startBackend } from "./_backend.ts";
+import { probeCores, reportCores } from "./_core_probe.ts";
 import { THREADS_FLAG } from "./_task_flags.ts";
 import {
   BATCH,
@@ -493,6 +494,7 @@ export async function benchTrain(args: string[]): Promise<void> {
   const threads = wasmThreads(info);
   const { ids, vocabSize: V } = await corpusIds(opts.corpus);
   const loadBefore = load();
+  const coresBefore = probeCores();
   progress(
     opts,
     `bench: ${host.cpu} (${host.cores} cores), ${host.os}; backend ${backend}; vocab ${V}; ${loadBefore}`,
@@ -544,6 +546,7 @@ export async function benchTrain(args: string[]): Promise<void> {
     }
   }
   const loadAfter = load();
+  const coresAfter = probeCores();
   for (const t of await runTorch(opts, opts.cells)) {
     const cell = t.model.split("-")[0] as CellKind;
     if (!opts.cells.includes(cell)) continue;
@@ -577,12 +580,15 @@ export async function benchTrain(args: string[]): Promise<void> {
     deno: Deno.version.deno,
     loadBefore,
     loadAfter,
+    coresBefore,
+    coresAfter,
   };
   if (opts.json) {
     for (const row of rows) console.log(JSON.stringify({ ...row, ...meta }));
   } else {
     console.log(`machine: ${host.cpu}, ${host.cores} cores, ${host.os}, deno ${Deno.version.deno}`);
     console.log(`load: before ${loadBefore}; after the tfjs runs ${loadAfter}`);
+    reportCores({ coresBefore, coresAfter }, (line) => console.log(line));
     console.log(table(rows));
   }
   // The threaded build's pthread workers keep the event loop alive: nothing else can stop them.

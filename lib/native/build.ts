@@ -134,6 +134,7 @@ export const NATIVE_SYMBOLS = {
   rnn_sgd: { parameters: ["i64", "buffer", "buffer", "f32", "f32"], result: "void" },
   rnn_dropout_mask: { parameters: ["i64", "buffer", "f32", "buffer"], result: "void" },
   rnn_sum_squares: { parameters: ["i64", "buffer"], result: "f64" },
+  rnn_core_probe: { parameters: ["i64", "buffer"], result: "i32" },
   rnn_adam: {
     parameters: [
       ...["i64", "buffer", "buffer", "buffer", "buffer"],
@@ -147,7 +148,7 @@ export const NATIVE_SYMBOLS = {
 export type NativeSymbols = Deno.DynamicLibrary<typeof NATIVE_SYMBOLS>["symbols"];
 
 /** The ABI version `kernels.c` reports; a library that reports another is rebuilt. */
-const ABI_VERSION = 6;
+const ABI_VERSION = 7;
 
 /** What {@linkcode loadNative} gives: the library, or why there is none. */
 export type NativeLoad =

@@ -287,7 +287,56 @@ int rnn_set_threads(int n) {
 }
 
 /* The version of this file's ABI: build.ts checks it after loading. */
-int rnn_abi_version(void) { return 6; }
+int rnn_abi_version(void) { return 7; }
+
+/* ------------------------------------------------------------ core probe */
+
+static volatile float probe_sink;
+
+/* GFLOP/s of `rounds` rounds of 16 independent 16-float multiply-add chains on this thread. */
+static double fma_rate(long rounds) {
+  v16 acc[16], m = (v16){0} + probe_sink * 1e-9f, c = (v16){0} + 1.0f;
+  for (int i = 0; i < 16; i++) acc[i] = (v16){0} + (float)i;
+  double t0 = seconds();
+  for (long r = 0; r < rounds; r++)
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++) acc[i] = acc[i] * m + c;
+  double t = seconds() - t0;
+  v16 sum = {0};
+  for (int i = 0; i < 16; i++) sum += acc[i];
+  probe_sink = sum[0];
+  return t > 0 ? (double)rounds * 16 * 16 * 2 / t / 1e9 : 0;
+}
+
+typedef struct {
+  long rounds;
+  double *out;
+  _Atomic int arrived;
+} probe_job;
+
+static void probe_part(void *ctx, int part, int parts) {
+  probe_job *j = ctx;
+  /* Every part starts once all have arrived (the caller runs part 0 and each worker one of the
+   * others, so they all come): a worker still waking must not leave its part to the caller. */
+  atomic_fetch_add(&j->arrived, 1);
+  while (atomic_load(&j->arrived) < parts) cpu_relax(0);
+  j->out[1 + part] = fma_rate(j->rounds);
+}
+
+/*
+ * For the record (the bench): the arithmetic this thread does alone, out[0],
+ * then each thread of the pool's while all run at once, out[1 + part] (GFLOP/s
+ * of multiply-adds, `rounds` rounds of 512 flops each; out holds 1 + 64).
+ * Returns the number of threads. On a VM two threads
+ * may share one physical core, each then at about half speed: a second thread
+ * then adds little, and the figures say which case a measurement ran in.
+ */
+int rnn_core_probe(long rounds, double *out) {
+  out[0] = fma_rate(rounds);
+  probe_job j = {rounds, out, 0};
+  run_parts(probe_part, &j);
+  return n_threads;
+}
 
 /* [lo, hi): part's share of n items. */
 static void share(int n, int part, int parts, int *lo, int *hi) {

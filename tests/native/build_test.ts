@@ -125,7 +125,7 @@ Deno.test({
       const results = await Promise.all(
         [0, 1].map(() => run(Deno.execPath(), ["run", "-A", script], env)),
       );
-      for (const r of results) strictEqual(r.stdout.trim(), "6", r.stderr); // kernels.c's rnn_abi_version()
+      for (const r of results) strictEqual(r.stdout.trim(), "7", r.stderr); // kernels.c's rnn_abi_version()
     } finally {
       await Deno.remove(script);
       await Deno.remove(cache, { recursive: true });

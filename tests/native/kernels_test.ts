@@ -332,3 +332,25 @@ Deno.test({
     ok(nativeKernels() === null, "not on another backend");
   },
 });
+
+Deno.test({
+  name: "native core probe: one thread's multiply-add rate, then each thread's while all run",
+  ignore,
+  fn: async () => {
+    for (const threads of [1, 2, 3]) {
+      await useBackend("native", { threads });
+      try {
+        const out = new Float64Array(65);
+        const n = nativeKernels()!.rnn_core_probe(100_000n, out);
+        deepStrictEqual(n, threads);
+        ok(
+          out.subarray(0, 1 + n).every((r) => r > 0.1 && r < 1e5),
+          `rates ${out.subarray(0, 1 + n)}`,
+        );
+        ok(out.subarray(1 + n).every((r) => r === 0), "nothing written past the threads");
+      } finally {
+        await useBackend("cpu");
+      }
+    }
+  },
+});
