@@ -327,9 +327,9 @@ static void probe_part(void *ctx, int part, int parts) {
  * For the record (the bench): the arithmetic this thread does alone, out[0],
  * then each thread of the pool's while all run at once, out[1 + part] (GFLOP/s
  * of multiply-adds, `rounds` rounds of 512 flops each; out holds 1 + 64).
- * Returns the number of threads. On a VM two threads
- * may share one physical core, each then at about half speed: a second thread
- * then adds little, and the figures say which case a measurement ran in.
+ * Returns the number of threads. On a VM two threads may share one physical
+ * core, each then at about half speed: a second thread then adds little, and
+ * the figures say which case a measurement ran in.
  */
 int rnn_core_probe(long rounds, double *out) {
   out[0] = fma_rate(rounds);
@@ -598,7 +598,8 @@ static void gemm_summing(int ta, int tb, int M, int N, int K, const float *A, in
    * with sums: each part would pack, and sum, all of B. */
   int by_rows = !sums && n_threads > 1 && M >= 2 * N && (M + MR - 1) / MR >= 2 * n_threads;
   gemm_job g = {ta, tb, M, N, K, lda, ldb, ldc, acc, by_rows, A, B, C, sums};
-  if (M > 0) run_balanced(&balance_gemm, by_rows ? (M + MR - 1) / MR : (N + NR - 1) / NR, gemm_range, &g);
+  int items = by_rows ? (M + MR - 1) / MR : (N + NR - 1) / NR;
+  if (M > 0) run_balanced(&balance_gemm, items, gemm_range, &g);
 }
 
 /* C = op(A) op(B) (+ C when acc): rnn_gemm's product. */
@@ -743,7 +744,6 @@ static size_t interleaved_size(int K, int H, int G) {
   int U = NR / G;
   return (size_t)((H + U - 1) / U) * K * NR;
 }
-
 
 /*
  * Input projections X Wx + b for every step. With a table, XW is the table's
@@ -1241,12 +1241,12 @@ static void backward_tiles(seq *s, int t, int cur, int plo, int phi, int blo, in
   }
 }
 
-/* One backward step on panels (units) [lo, hi). */
+/* One backward step on tiles [lo, hi): tile i is panel i / blocks, row block i % blocks. */
 static void backward_range(void *ctx, int part, int lo, int hi) {
   (void)part;
   seq *s = ctx;
   int nb = blocks_of(s);
-  /* items are tiles, panel-major (tile i: panel i / nb, row block i % nb), for a finer split */
+  /* a range is whole panels but for its first and last: each run of one panel's blocks at once */
   for (int i = lo; i < hi;) {
     int p = i / nb, ib = i % nb, end = (p + 1) * nb < hi ? (p + 1) * nb : hi;
     backward_tiles(s, s->t, s->cur, p, p + 1, ib, ib + (end - i));
