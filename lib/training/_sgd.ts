@@ -46,8 +46,8 @@ export class FusedSgd extends tf.SGDOptimizer {
         rest.push({ name, tensor: scale ? tf.mul(gradient, scale) : gradient });
       }
     }
-    if (rest.length > 0) super.applyGradients(rest);
-    if (scale) tf.dispose(rest.map(({ tensor }) => tensor));
+    if (rest.length > 0) super.applyGradients(rest); // counts the step itself
     else this.incrementIterations();
+    if (scale) tf.dispose(rest.map(({ tensor }) => tensor));
   }
 }

@@ -44,6 +44,8 @@ for (const backend of ["cpu", ...NATIVE]) {
           tf.dispose([...Object.values(grads), n2]);
         }
         ok(clips >= 2, `the clip acted on ${clips} steps`);
+        // Each update counts one step, with the clip's factor or without, in place or not.
+        deepStrictEqual([a.iterations, b.iterations], [steps.length, steps.length], "iterations");
         for (const [k, v] of folded.entries()) {
           deepStrictEqual(
             Array.from(await v.data()),
