@@ -54,8 +54,17 @@ function read(inputs: tf.Tensor[], dims: Dims, spec: CellSpec) {
   return { X, ids, V, Wx, Wh, b, h0, c0, bhh, G };
 }
 
-/** One float for a buffer argument the kernel does not read. */
-const UNUSED = new Float32Array(1);
+/**
+ * One float for a buffer argument a C kernel does not read (a GRU's `c0`, an
+ * LSTM's `bhh`).
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert";
+ * strictEqual(UNUSED.length, 1);
+ * ```
+ */
+export const UNUSED = new Float32Array(1);
 
 /**
  * The arguments `rnn_seq_forward` and `rnn_seq_backward` both take, in their C

@@ -31,7 +31,7 @@ import type { CellSpec, FusedWeights, State } from "../cells/definition.ts";
 import { GATE_COUNT, hasCellState } from "../cells/registry.ts";
 import { checkShape } from "../ops/shape.ts";
 import { BINARY_OPS, checkLength, nativeKernels, valuesOf } from "../native/backend.ts";
-import { cellKindCode } from "./_native_sequence.ts";
+import { cellKindCode, UNUSED } from "./_native_sequence.ts";
 import { hasFusedKernels } from "./fused_sequence.ts";
 import { nativeDropoutMultiplier } from "./dropout_mask.ts";
 
@@ -127,9 +127,6 @@ interface DecoderStep {
   /** The dropout multipliers after each layer but the top (absent without dropout). */
   masks: Float32Array[];
 }
-
-/** One float for a buffer argument the kernel does not read. */
-const UNUSED = new Float32Array(1);
 
 /**
  * The decoder's top-layer outputs for every target step under teacher

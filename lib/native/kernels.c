@@ -474,11 +474,6 @@ static void pack_a_blocks(int ta, const float *A, int lda, int M, int ib0, int i
   }
 }
 
-/* Packs every row of op(A) [M, K] (columns k0..k0+kc) into MR-row blocks. */
-static void pack_a(int ta, const float *A, int lda, int M, int k0, int kc, float *Ap) {
-  pack_a_blocks(ta, A, lda, M, 0, (M + MR - 1) / MR, k0, kc, Ap);
-}
-
 /*
  * pack_b for op(B) = B^T: column j of the panel is row j of src (n of NR rows,
  * ldb apart), kc floats of it. Copied 16 floats (a cache line) of each row at a

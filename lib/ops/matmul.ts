@@ -8,6 +8,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import type { GradSaveFunc, Tensor, Tensor2D, Tensor3D } from "./tensors.ts";
 
 /** Backends whose matmul is as fast with `transposeA`/`transposeB` as without. */
 const transposingBackends = new Set<string>();
@@ -29,7 +30,6 @@ export function declareTransposingMatMul(backendName: string): void {
 function transposesInPlace(): boolean {
   return transposingBackends.has(tf.getBackend());
 }
-import type { GradSaveFunc, Tensor, Tensor2D, Tensor3D } from "./tensors.ts";
 
 /** The perm that swaps the last two axes of a rank-2 or rank-3 tensor. */
 function swapLast(rank: number): number[] {
