@@ -533,8 +533,12 @@ const viewed = new WeakSet<ArrayBufferLike>();
  * ```
  */
 export function sharesMemory(values: Float32Array): boolean {
-  return values.byteOffset !== 0 || values.byteLength !== values.buffer.byteLength ||
-    viewed.has(values.buffer);
+  return partOfBuffer(values) || viewed.has(values.buffer);
+}
+
+/** Whether an array views only part of its buffer (a subarray). */
+function partOfBuffer(values: ArrayBufferView): boolean {
+  return values.byteLength !== values.buffer.byteLength;
 }
 
 /**
@@ -723,7 +727,7 @@ export function scratchArray(n: number): Float32Array {
 function recycling(backend: tf.KernelBackend): tf.KernelBackend {
   const cpu = cpuBackendOf({ backend });
   const noteView = (values: unknown) => {
-    if (ArrayBuffer.isView(values) && values.byteLength !== values.buffer.byteLength) {
+    if (ArrayBuffer.isView(values) && partOfBuffer(values)) {
       viewed.add(values.buffer);
     }
   };
